@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Strict JSON input on top of cJSON: every config file and API body goes through here.
+ *
+ * Objects are checked against a field table: unknown keys, duplicate keys, missing
+ * required keys and wrong types are errors, reported with an element path such as
+ * "backends[1].url" (and, for syntax errors, line and column). Getters then read fields
+ * with the same path-aware messages. Documents are limited in size and nesting depth.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+#include "loopline/common.h"
+#include "loopline/diag.h"
+
+#define LP_JSON_MAX_DEPTH 32
+#define LP_JSON_PATH_MAX LP_DIAG_PATH_MAX
+
+enum lp_json_kind {
+	LP_JSON_ANY = 0,
+	LP_JSON_STRING,
+	LP_JSON_INT,    /* a number with no fractional part, within int64 */
+	LP_JSON_NUMBER, /* any number */
+	LP_JSON_BOOL,
+	LP_JSON_OBJECT,
+	LP_JSON_ARRAY,
+	LP_JSON_NULL,
+	LP_JSON_STRING_OR_NULL,
+	LP_JSON_OBJECT_OR_NULL,
+};
+
+struct lp_json_field {
+	const char *key;
+	enum lp_json_kind kind;
+	bool required;
+};
+
+/*
+ * Parses text of length len (need not be NUL-terminated). Rejects: more than max_len
+ * bytes, nesting deeper than max_depth (0 = LP_JSON_MAX_DEPTH), syntax errors (with line
+ * and column in diag), duplicate keys anywhere, trailing garbage. Returns 0 and a tree
+ * to free with cJSON_Delete, or -EINVAL/-E2BIG/-ENOMEM.
+ */
+LP_EXPORT int lp_json_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			    cJSON **ret_root, struct lp_diag *diag);
+/* Reads a file (at most max_len bytes) and parses it; diag gets the file name. */
+LP_EXPORT int lp_json_parse_file(const char *path, size_t max_len, unsigned max_depth,
+				 cJSON **ret_root, struct lp_diag *diag);
+
+/* Checks obj is an object whose keys are all in fields (n entries), each of the declared
+ * kind, and that required ones are present. path is obj's own path ("" for the root). */
+LP_EXPORT int lp_json_check(const cJSON *obj, const struct lp_json_field *fields, size_t n,
+			    const char *path, struct lp_diag *diag);
+
+/* Builds "path.key" or "path[i]" into buf; returns buf. */
+LP_EXPORT const char *lp_json_path_key(char *buf, size_t len, const char *path, const char *key);
+LP_EXPORT const char *lp_json_path_index(char *buf, size_t len, const char *path, size_t i);
+
+/*
+ * Getters: item = cJSON_GetObjectItemCaseSensitive(obj, key). A missing key leaves *ret
+ * unchanged and returns 0 unless required (then -EINVAL "missing"). A present key of the
+ * wrong kind or out of range is -EINVAL with path "path.key" in diag.
+ */
+LP_EXPORT int lp_json_get_string(const cJSON *obj, const char *key, bool required,
+				 const char *path, const char **ret, struct lp_diag *diag);
+LP_EXPORT int lp_json_get_int(const cJSON *obj, const char *key, bool required, int64_t min,
+			      int64_t max, const char *path, int64_t *ret, struct lp_diag *diag);
+LP_EXPORT int lp_json_get_bool(const cJSON *obj, const char *key, bool required,
+			       const char *path, bool *ret, struct lp_diag *diag);
+/* A string that must be one of choices (NULL-terminated list); *ret = its index. */
+LP_EXPORT int lp_json_get_enum(const cJSON *obj, const char *key, bool required,
+			       const char *const *choices, const char *path, int *ret,
+			       struct lp_diag *diag);
+
+/* Serialises without whitespace into a malloc'd string (caller frees), NULL on ENOMEM. */
+LP_EXPORT char *lp_json_print(const cJSON *item);
