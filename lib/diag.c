@@ -82,7 +82,10 @@ const char *lp_diag_format(const struct lp_diag *d, char *buf, size_t len)
 			APPEND(":%u", d->column);
 		APPEND(": ");
 	} else if (d->line) {
-		APPEND("line %u: ", d->line);
+		APPEND("line %u", d->line);
+		if (d->column)
+			APPEND(", column %u", d->column);
+		APPEND(": ");
 	}
 	if (d->path[0])
 		APPEND("%s: ", d->path);
