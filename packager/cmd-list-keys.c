@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* loopline-pack list-keys: key ids of key files, key directories and packages. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "loopline/log.h"
+#include "loopline/sign.h"
+#include "pack.h"
+
+static const char help[] =
+	"Usage: " PACK_PROG " list-keys [--json] PATH…\n"
+	"\n"
+	"For each PEM key file, or each *.pem file in a directory: its key id and whether it is\n"
+	"a private or a public key. For a .lpkg package: the key ids of its signatures (not\n"
+	"verified).\n"
+	"\n"
+	"  -j, --json     machine-readable output\n"
+	"  -v, --verbose  more messages\n"
+	"  -h, --help     this help\n";
+
+struct lister {
+	bool json;
+	cJSON *array;
+	int failed;
+};
+
+static void emit(struct lister *l, const char *path, const char *keyid, const char *kind)
+{
+	if (l->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			return;
+		cJSON_AddStringToObject(o, "path", path);
+		cJSON_AddStringToObject(o, "keyid", keyid);
+		cJSON_AddStringToObject(o, "kind", kind);
+		cJSON_AddItemToArray(l->array, o);
+	} else {
+		printf("%-16s  %-9s  %s\n", keyid, kind, path);
+	}
+}
+
+static void list_key(struct lister *l, const char *path)
+{
+	struct lp_key *key = NULL;
+	struct lp_diag diag;
+	char keyid[LP_KEYID_LEN + 1];
+	int r;
+
+	lp_diag_clear(&diag);
+	r = lp_key_load_private(path, &key, NULL);
+	if (r < 0)
+		r = lp_key_load_public(path, &key, &diag);
+	if (r < 0) {
+		if (!diag.file[0])
+			lp_diag_set_file(&diag, path);
+		pack_fail("key", r, &diag);
+		l->failed = 1;
+		return;
+	}
+	lp_key_id(key, keyid);
+	emit(l, path, keyid, lp_key_is_private(key) ? "private" : "public");
+	lp_key_free(key);
+}
+
+static void list_package(struct lister *l, const char *path)
+{
+	struct pack_peek peek;
+	struct lp_diag diag;
+	int r;
+
+	lp_diag_clear(&diag);
+	r = pack_peek_file(path, &peek, &diag);
+	if (r < 0) {
+		pack_fail(path, r, &diag);
+		l->failed = 1;
+		return;
+	}
+	for (size_t i = 0; i < peek.n_sigs; i++)
+		emit(l, path, peek.keyids[i], "signature");
+	pack_peek_clear(&peek);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void list_dir(struct lister *l, const char *dir)
+{
+	char **names = NULL, path[PATH_MAX];
+	size_t n = 0;
+	struct lp_diag diag;
+	int r;
+
+	lp_diag_clear(&diag);
+	r = pack_dir_list(dir, &names, &n, &diag);
+	if (r < 0) {
+		pack_fail(dir, r, &diag);
+		l->failed = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!ends_with(names[i], ".pem"))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
+			continue;
+		list_key(l, path);
+	}
+	pack_dir_list_free(names, n);
+}
+
+int pack_cmd_list_keys(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct lister l = { 0 };
+	struct stat st;
+	int c;
+
+	argv[0] = (char *)PACK_PROG " list-keys";
+	while ((c = getopt_long(argc, argv, "jvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': l.json = true; break;
+		case 'v': pack_verbose(); break;
+		case 'h': return pack_help(help);
+		default: return pack_usage_error("list-keys", "invalid option");
+		}
+	}
+	if (optind >= argc)
+		return pack_usage_error("list-keys", "missing PATH (key file, directory or package)");
+	if (l.json) {
+		l.array = cJSON_CreateArray();
+		if (!l.array)
+			return pack_fail("output", -ENOMEM, NULL);
+	}
+	for (int i = optind; i < argc; i++) {
+		if (stat(argv[i], &st) < 0) {
+			log_error("%s: %s", argv[i], strerror(errno));
+			l.failed = 1;
+		} else if (S_ISDIR(st.st_mode)) {
+			list_dir(&l, argv[i]);
+		} else if (ends_with(argv[i], ".lpkg")) {
+			list_package(&l, argv[i]);
+		} else {
+			list_key(&l, argv[i]);
+		}
+	}
+	if (l.json) {
+		if (pack_print_json(l.array) < 0)
+			l.failed = 1;
+		cJSON_Delete(l.array);
+	}
+	return l.failed ? PACK_EXIT_FAILURE : PACK_EXIT_OK;
+}

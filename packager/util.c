@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by loopline-pack's subcommands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loopline/codec.h"
+#include "loopline/log.h"
+#include "pack.h"
+
+int pack_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s%s%s: ", PACK_PROG, cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s%s%s --help' for more information.\n", PACK_PROG,
+		cmd ? " " : "", cmd ? cmd : "");
+	return PACK_EXIT_USAGE;
+}
+
+int pack_help(const char *text)
+{
+	fputs(text, stdout);
+	return PACK_EXIT_OK;
+}
+
+void pack_verbose(void)
+{
+	lp_log_set_level(LP_LOG_DEBUG);
+}
+
+int pack_exit_code(int err)
+{
+	switch (err) {
+	case 0:
+		return PACK_EXIT_OK;
+	case -EKEYREJECTED:
+		return PACK_EXIT_SIGNATURE;
+	case -EBADMSG:
+	case -E2BIG:
+		return PACK_EXIT_CORRUPT;
+	case -ENOEXEC:
+		return PACK_EXIT_INCOMPATIBLE;
+	case -EPERM:
+		return PACK_EXIT_ROLLBACK;
+	case -EPROTONOSUPPORT:
+		return PACK_EXIT_AGENT;
+	default:
+		return PACK_EXIT_FAILURE;
+	}
+}
+
+const char *pack_exit_name(int code)
+{
+	switch (code) {
+	case PACK_EXIT_OK: return "ok";
+	case PACK_EXIT_USAGE: return "usage";
+	case PACK_EXIT_SIGNATURE: return "signature";
+	case PACK_EXIT_CORRUPT: return "corrupt";
+	case PACK_EXIT_INCOMPATIBLE: return "incompatible";
+	case PACK_EXIT_ROLLBACK: return "security-version";
+	case PACK_EXIT_EXISTS: return "version-exists";
+	case PACK_EXIT_AGENT: return "agent-too-old";
+	case PACK_EXIT_OUTPUT_EXISTS: return "output-exists";
+	default: return "failure";
+	}
+}
+
+const char *pack_error_text(int err, const struct lp_diag *diag, char *buf, size_t len)
+{
+	if (diag && (diag->msg[0] || diag->path[0]))
+		return lp_diag_format(diag, buf, len);
+	snprintf(buf, len, "%s", strerror(err < 0 ? -err : err));
+	return buf;
+}
+
+int pack_fail(const char *what, int err, const struct lp_diag *diag)
+{
+	char buf[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + LP_DIAG_FILE_MAX + 64];
+
+	log_error("%s: %s", what, pack_error_text(err, diag, buf, sizeof(buf)));
+	return pack_exit_code(err);
+}
+
+int pack_print_json(const cJSON *root)
+{
+	char *s = cJSON_Print(root);
+
+	if (!s)
+		return -ENOMEM;
+	printf("%s\n", s);
+	free(s);
+	return 0;
+}
+
+const char *pack_size_text(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024.0 && u + 1 < LP_ARRAY_SIZE(units)) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+const char *pack_sha256_hex(const uint8_t sha[32], char out[65])
+{
+	return lp_hex_encode(sha, 32, out);
+}
+
+int pack_public_key_path(const char *private_path, char *buf, size_t len)
+{
+	size_t n = strlen(private_path);
+	int w;
+
+	if (n > 4 && strcmp(private_path + n - 4, ".pem") == 0)
+		w = snprintf(buf, len, "%.*s.pub.pem", (int)(n - 4), private_path);
+	else
+		w = snprintf(buf, len, "%s.pub.pem", private_path);
+	return (w < 0 || (size_t)w >= len) ? -ENAMETOOLONG : 0;
+}
+
+/* ---- atomic output files ---- */
+
+/*
+ * The one place where a signal handler does more than set a flag: when the destination
+ * file system has no O_TMPFILE, a named temp file exists while a package is written, and
+ * Ctrl-C must not leave it behind. unlink() and raise() are async-signal-safe.
+ */
+static char signal_tmp[4096];
+static volatile sig_atomic_t signal_tmp_set;
+
+static void on_fatal_signal(int sig)
+{
+	if (signal_tmp_set)
+		unlink(signal_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void pack_signals_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static int dir_of(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	int w;
+
+	if (!slash)
+		w = snprintf(buf, len, ".");
+	else if (slash == path)
+		w = snprintf(buf, len, "/");
+	else
+		w = snprintf(buf, len, "%.*s", (int)(slash - path), path);
+	return (w < 0 || (size_t)w >= len) ? -ENAMETOOLONG : 0;
+}
+
+static int temp_name(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	int w = snprintf(buf, len, "%.*s.%s.XXXXXX", (int)(base - path), path, base);
+
+	return (w < 0 || (size_t)w >= len) ? -ENAMETOOLONG : 0;
+}
+
+int pack_outfile_open(struct pack_outfile *of, const char *path, bool overwrite, unsigned mode)
+{
+	char dir[4096];
+	struct stat st;
+	int r;
+
+	memset(of, 0, sizeof(*of));
+	of->fd = -1;
+	if (snprintf(of->path, sizeof(of->path), "%s", path) >= (int)sizeof(of->path))
+		return -ENAMETOOLONG;
+	if (!overwrite && lstat(path, &st) == 0)
+		return -EEXIST;
+	r = dir_of(path, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+
+	of->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+	if (of->fd >= 0) {
+		of->unnamed = true;
+		return 0;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+
+	r = temp_name(path, of->tmp, sizeof(of->tmp));
+	if (r < 0)
+		return r;
+	of->fd = mkostemp(of->tmp, O_CLOEXEC);
+	if (of->fd < 0) {
+		r = -errno;
+		of->tmp[0] = '\0';
+		return r;
+	}
+	if (fchmod(of->fd, mode) < 0) {
+		r = -errno;
+		pack_outfile_abort(of);
+		return r;
+	}
+	memcpy(signal_tmp, of->tmp, sizeof(signal_tmp));
+	signal_tmp_set = 1;
+	return 0;
+}
+
+int pack_outfile_commit(struct pack_outfile *of, bool overwrite)
+{
+	char proc[64];
+	int r;
+
+	if (of->fd < 0)
+		return -EBADF;
+	if (fsync(of->fd) < 0)
+		return -errno;
+	if (of->unnamed) {
+		/* Link the unnamed file under a temp name, then rename it into place. */
+		r = temp_name(of->path, of->tmp, sizeof(of->tmp));
+		if (r < 0)
+			return r;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", of->fd);
+		for (int attempt = 0;; attempt++) {
+			char *x = of->tmp + strlen(of->tmp) - 6;
+			unsigned long v = (unsigned long)getpid() * 7919u + (unsigned long)time(NULL) +
+					  (unsigned long)attempt * 104729u;
+
+			for (int i = 0; i < 6; i++, v /= 26)
+				x[i] = (char)('a' + v % 26);
+			if (linkat(AT_FDCWD, proc, AT_FDCWD, of->tmp, AT_SYMLINK_FOLLOW) == 0)
+				break;
+			if (errno != EEXIST || attempt > 100) {
+				r = -errno;
+				of->tmp[0] = '\0';
+				return r;
+			}
+		}
+		memcpy(signal_tmp, of->tmp, sizeof(signal_tmp));
+		signal_tmp_set = 1;
+	}
+	if (!overwrite) {
+		/* link() fails if the name appeared meanwhile; rename() would replace it. */
+		if (link(of->tmp, of->path) < 0) {
+			r = -errno;
+			return r;
+		}
+		unlink(of->tmp);
+	} else if (rename(of->tmp, of->path) < 0) {
+		return -errno;
+	}
+	signal_tmp_set = 0;
+	of->tmp[0] = '\0';
+	close(of->fd);
+	of->fd = -1;
+	return 0;
+}
+
+void pack_outfile_abort(struct pack_outfile *of)
+{
+	if (!of)
+		return;
+	if (of->tmp[0]) {
+		unlink(of->tmp);
+		of->tmp[0] = '\0';
+	}
+	signal_tmp_set = 0;
+	if (of->fd >= 0) {
+		close(of->fd);
+		of->fd = -1;
+	}
+}
+
+/* ---- progress ---- */
+
+struct pack_progress {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	const char *label;
+	int fds[LP_PKG_MAX_PAYLOADS];
+	size_t n_fds;
+	uint64_t total;
+};
+
+static void progress_draw(struct pack_progress *p)
+{
+	char done_s[32], total_s[32];
+	uint64_t done = 0;
+
+	for (size_t i = 0; i < p->n_fds; i++) {
+		off_t off = lseek(p->fds[i], 0, SEEK_CUR);
+
+		if (off > 0)
+			done += (uint64_t)off;
+	}
+	if (done > p->total)
+		done = p->total;
+	fprintf(stderr, "\r%s: %3u%% %s / %s\033[K", p->label,
+		p->total ? (unsigned)(done * 100 / p->total) : 100u,
+		pack_size_text(done, done_s, sizeof(done_s)),
+		pack_size_text(p->total, total_s, sizeof(total_s)));
+	fflush(stderr);
+}
+
+static void *progress_main(void *arg)
+{
+	struct pack_progress *p = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		progress_draw(p);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cond, &p->lock, &until);
+	}
+	pthread_mutex_unlock(&p->lock);
+	fprintf(stderr, "\r\033[K");
+	fflush(stderr);
+	return NULL;
+}
+
+int pack_progress_start(const char *label, const int *fds, size_t n_fds, uint64_t total,
+			struct pack_progress **ret)
+{
+	struct pack_progress *p;
+
+	*ret = NULL;
+	if (!isatty(STDERR_FILENO) || lp_log_get_level() > LP_LOG_INFO)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->label = label;
+	p->n_fds = n_fds < LP_ARRAY_SIZE(p->fds) ? n_fds : LP_ARRAY_SIZE(p->fds);
+	memcpy(p->fds, fds, p->n_fds * sizeof(int));
+	p->total = total;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (pthread_create(&p->thread, NULL, progress_main, p) != 0) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return 0; /* no progress is not an error */
+	}
+	*ret = p;
+	return 0;
+}
+
+void pack_progress_stop(struct pack_progress *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
