@@ -175,7 +175,7 @@ static int json_prescan(const char *text, size_t len, unsigned max_depth, struct
 {
 	unsigned depth = 0;
 	bool in_string = false;
-	size_t i = 0;
+	size_t i = 0, string_start = 0;
 	int r;
 
 	while (i < len) {
@@ -212,6 +212,7 @@ static int json_prescan(const char *text, size_t len, unsigned max_depth, struct
 		switch (c) {
 		case '"':
 			in_string = true;
+			string_start = i;
 			break;
 		case '{':
 		case '[':
@@ -252,6 +253,8 @@ static int json_prescan(const char *text, size_t len, unsigned max_depth, struct
 		}
 		i++;
 	}
+	if (in_string)
+		return fail_pos(diag, -EINVAL, text, len, string_start, "unterminated string");
 	return 0;
 }
 
@@ -536,6 +539,80 @@ out:
 	return r;
 }
 
+/*
+ * Exact integer value of JSON number text (already validated by number_valid):
+ * value = digits * 10^(exp - frac_len). 0, -EINVAL if it has a fractional part, -ERANGE
+ * if it does not fit int64.
+ */
+static int number_text_int64(const char *s, int64_t *ret)
+{
+	const char *int_start, *int_end, *frac_start = NULL, *frac_end = NULL;
+	bool neg = false;
+	long exp = 0, shift;
+	size_t frac_len = 0, ndig, first, trailing = 0;
+	uint64_t v = 0, limit;
+
+	if (*s == '-') {
+		neg = true;
+		s++;
+	}
+	int_start = s;
+	while (is_digit(*s))
+		s++;
+	int_end = s;
+	if (*s == '.') {
+		frac_start = ++s;
+		while (is_digit(*s))
+			s++;
+		frac_end = s;
+		frac_len = (size_t)(frac_end - frac_start);
+	}
+	if (*s == 'e' || *s == 'E') {
+		bool eneg = false;
+
+		s++;
+		if (*s == '+' || *s == '-')
+			eneg = *s++ == '-';
+		for (; is_digit(*s); s++)
+			if (exp < 1000000)
+				exp = exp * 10 + (*s - '0');
+		if (eneg)
+			exp = -exp;
+	}
+
+#define DIGIT(i)                                                                         	((size_t)(i) < (size_t)(int_end - int_start) ? int_start[(i)]                     						     : frac_start[(i) - (int_end - int_start)])
+	ndig = (size_t)(int_end - int_start) + frac_len;
+	for (first = 0; first < ndig && DIGIT(first) == '0'; first++)
+		;
+	if (first == ndig) {
+		*ret = 0;
+		return 0;
+	}
+	while (DIGIT(ndig - 1 - trailing) == '0')
+		trailing++;
+	if (frac_len > 1000000 || trailing > 1000000)
+		return -ERANGE;
+	shift = exp - (long)frac_len + (long)trailing;
+	if (shift < 0)
+		return -EINVAL;
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (size_t i = first; i < ndig - trailing; i++) {
+		unsigned d = (unsigned)(DIGIT(i) - '0');
+
+		if (v > (limit - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+#undef DIGIT
+	for (long i = 0; i < shift; i++) {
+		if (v > limit / 10)
+			return -ERANGE;
+		v *= 10;
+	}
+	*ret = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
 /* Reads an integral number exactly. Uses the source text when it is there and still
  * matches the value; otherwise the double, which is exact only up to 2^53. */
 static int json_int_value(const cJSON *item, int64_t *ret, const char **ret_why)
@@ -543,22 +620,17 @@ static int json_int_value(const cJSON *item, int64_t *ret, const char **ret_why)
 	double d = item->valuedouble;
 	const char *s = item->valuestring;
 
-	if (s && strpbrk(s, ".eE") == NULL && strtod(s, NULL) == d) {
-		char *endp;
-		long long v;
+	if (s && number_valid(s, strlen(s)) && strtod(s, NULL) == d) {
+		int r = number_text_int64(s, ret);
 
-		errno = 0;
-		v = strtoll(s, &endp, 10);
-		if (errno == ERANGE || *endp != '\0') {
+		if (r == -EINVAL)
+			*ret_why = "expected an integer, got a number with a fraction";
+		else if (r < 0)
 			*ret_why = "integer out of the 64-bit range";
-			return -ERANGE;
-		}
-		*ret = v;
-		return 0;
+		return r;
 	}
 	if (!(d >= -JSON_EXACT_DOUBLE_MAX && d <= JSON_EXACT_DOUBLE_MAX)) {
-		*ret_why = "integer too large to be exact here (beyond 2^53); write it without "
-			   "fraction or exponent";
+		*ret_why = "integer too large to be exact here (beyond 2^53)";
 		return -ERANGE;
 	}
 	if ((double)(int64_t)d != d) {
