@@ -200,6 +200,22 @@ int lp_fwenv_config_parse(const char *text, size_t len, const char *name,
 	if (len > FWENV_FILE_MAX)
 		return lp_diag_fail(diag, -EINVAL, "larger than %u bytes", FWENV_FILE_MAX);
 
+	{
+		const char *nul = memchr(text, '\0', len);
+
+		if (nul) {
+			unsigned nl = 1;
+			const char *bol = text;
+
+			for (const char *p = text; p < nul; p++)
+				if (*p == '\n') {
+					nl++;
+					bol = p + 1;
+				}
+			lp_diag_set_pos(diag, nl, (unsigned)(nul - bol) + 1);
+			return lp_diag_fail(diag, -EINVAL, "NUL byte");
+		}
+	}
 	while (pos < len) {
 		struct field fields[FWENV_FIELDS_MAX];
 		size_t n = 0, end, i;
@@ -268,10 +284,6 @@ int lp_fwenv_config_parse(const char *text, size_t len, const char *name,
 					    config.dev[0].line);
 		}
 		config.count++;
-	}
-	if (memchr(text, '\0', len)) {
-		lp_diag_set_pos(diag, 0, 0);
-		return lp_diag_fail(diag, -EINVAL, "contains a NUL byte");
 	}
 	if (config.count == 0) {
 		lp_diag_set_pos(diag, 0, 0);
