@@ -343,8 +343,9 @@ int pack_cmd_build(int argc, char **argv)
 	struct build_ctx c = { 0 };
 	int opt;
 
+	opterr = 0;
 	argv[0] = (char *)PACK_PROG " build";
-	while ((opt = getopt_long(argc, argv, "k:o:r:fvh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":k:o:r:fvh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
 			if (c.n_keyfiles >= MAX_KEYS)
@@ -358,7 +359,7 @@ int pack_cmd_build(int argc, char **argv)
 		case OPT_FSTYPE: c.fstype = optarg; break;
 		case 'v': pack_verbose(); break;
 		case 'h': return pack_help(help);
-		default: return pack_usage_error("build", "invalid option");
+		default: return pack_option_error("build", opt, argv);
 		}
 	}
 	if (optind >= argc)

@@ -108,13 +108,14 @@ int pack_cmd_inspect(int argc, char **argv)
 	bool json = false;
 	int c, r;
 
+	opterr = 0;
 	argv[0] = (char *)PACK_PROG " inspect";
-	while ((c = getopt_long(argc, argv, "jvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
 		case 'v': pack_verbose(); break;
 		case 'h': return pack_help(help);
-		default: return pack_usage_error("inspect", "invalid option");
+		default: return pack_option_error("inspect", c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -36,14 +36,15 @@ int pack_cmd_keygen(int argc, char **argv)
 	struct lp_key *key = NULL;
 	int c, r, ret = PACK_EXIT_FAILURE;
 
+	opterr = 0;
 	argv[0] = (char *)PACK_PROG " keygen";
-	while ((c = getopt_long(argc, argv, "o:fvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:fvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'f': force = true; break;
 		case 'v': pack_verbose(); break;
 		case 'h': return pack_help(help);
-		default: return pack_usage_error("keygen", "invalid option");
+		default: return pack_option_error("keygen", c, argv);
 		}
 	}
 	if (optind < argc)

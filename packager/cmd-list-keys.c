@@ -127,13 +127,14 @@ int pack_cmd_list_keys(int argc, char **argv)
 	struct stat st;
 	int c;
 
+	opterr = 0;
 	argv[0] = (char *)PACK_PROG " list-keys";
-	while ((c = getopt_long(argc, argv, "jvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': l.json = true; break;
 		case 'v': pack_verbose(); break;
 		case 'h': return pack_help(help);
-		default: return pack_usage_error("list-keys", "invalid option");
+		default: return pack_option_error("list-keys", c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -96,8 +96,9 @@ int pack_cmd_sign(int argc, char **argv)
 	bool force = false;
 	int c, r, in = -1, ret = PACK_EXIT_FAILURE;
 
+	opterr = 0;
 	argv[0] = (char *)PACK_PROG " sign";
-	while ((c = getopt_long(argc, argv, "k:r:o:fvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:r:o:fvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			if (n_keys >= MAX_OPS)
@@ -116,7 +117,7 @@ int pack_cmd_sign(int argc, char **argv)
 		case 'f': force = true; break;
 		case 'v': pack_verbose(); break;
 		case 'h': return pack_help(help);
-		default: return pack_usage_error("sign", "invalid option");
+		default: return pack_option_error("sign", c, argv);
 		}
 	}
 	if (optind >= argc)

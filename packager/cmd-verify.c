@@ -167,8 +167,9 @@ int pack_cmd_verify(int argc, char **argv)
 	char *end;
 	int c, r, fd = -1, ret = PACK_EXIT_FAILURE;
 
+	opterr = 0;
 	argv[0] = (char *)PACK_PROG " verify";
-	while ((c = getopt_long(argc, argv, "t:c:s:a:jvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:c:s:a:jvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (n_trusted >= MAX_TRUSTED)
@@ -194,7 +195,7 @@ int pack_cmd_verify(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'v': pack_verbose(); break;
 		case 'h': return pack_help(help);
-		default: return pack_usage_error("verify", "invalid option");
+		default: return pack_option_error("verify", c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -42,6 +42,8 @@ int pack_cmd_list_keys(int argc, char **argv);
 
 /* Prints "loopline-pack CMD: message" and the --help hint to stderr; returns 2. */
 int pack_usage_error(const char *cmd, const char *fmt, ...) LP_PRINTF(2, 3);
+/* For getopt_long's '?' / ':' (option strings start with ':' and opterr is 0). */
+int pack_option_error(const char *cmd, int c, char **argv);
 /* Prints text to stdout (for --help) and returns 0. */
 int pack_help(const char *text);
 /* Handles the options every subcommand shares (-v, --help) inside a getopt loop. */

@@ -2,6 +2,7 @@
 /* Helpers shared by loopline-pack's subcommands. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +28,18 @@ int pack_usage_error(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, "\nTry '%s%s%s --help' for more information.\n", PACK_PROG,
 		cmd ? " " : "", cmd ? cmd : "");
 	return PACK_EXIT_USAGE;
+}
+
+int pack_option_error(const char *cmd, int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+
+	if (strncmp(arg, "--", 2) != 0)
+		arg = shortopt;
+	if (c == ':')
+		return pack_usage_error(cmd, "option '%s' needs an argument", arg);
+	return pack_usage_error(cmd, "unknown option '%s'", arg);
 }
 
 int pack_help(const char *text)
