@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private interfaces of loopline-agent. The logic lives in the static library
+ * loopline-agent-core (everything in agent/ except main.c) so tests link it directly.
+ *
+ * Ownership: every _new/_load/_open returns an object the caller frees with the
+ * matching _free, and every _free accepts NULL. Functions return 0 or a negative errno;
+ * those that judge outside input also fill a struct lp_diag.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loopline/diag.h"
+
+/* ---- limits ---- */
+#define AGENT_CONFIG_MAX (256 * 1024) /* bytes of agent.json */
+#define AGENT_STATE_MAX (64 * 1024)   /* bytes of state.json */
+#define AGENT_MAX_BACKENDS 8
+#define AGENT_MAX_URLS 8
+#define AGENT_MAX_COMMANDS 32          /* health checks, actions */
+#define AGENT_MAX_ARGV 64
+#define AGENT_MAX_KEYS 16
+#define AGENT_STR_MAX 1024             /* any configured string */
+#define AGENT_ID_MAX 128               /* device id, tenant, backend name, action id */
+#define AGENT_REASON_MAX 512
+#define AGENT_OUTBOX_MSG_MAX (64 * 1024)
+#define AGENT_OUTBOX_MAX_MSGS 4096
+
+/* Exit codes beyond LP_EXIT_* (documented in docs/agent.md). */
+enum agent_exit {
+	AGENT_EXIT_REFUSED = 10, /* package refused: signature, hardware, downgrade, format */
+	AGENT_EXIT_BUSY = 11,    /* another update is in flight */
+	AGENT_EXIT_STATE = 12,   /* command not possible in the current state */
+};
+
+/* ---- small file helpers (fsutil.c) ---- */
+
+/* Writes path atomically: path.tmp, fsync, rename, fsync of the directory. */
+int agent_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Reads at most max bytes; -EFBIG if larger. *ret_buf is NUL-terminated, caller frees. */
+int agent_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
+int agent_fsync_dir(const char *dir);
+int agent_mkdir_p(const char *path, mode_t mode);
+/* Joins dir and name into buf; -ENAMETOOLONG if it does not fit. */
+int agent_path_join(char *buf, size_t len, const char *dir, const char *name);
+/* Reads /proc/sys/kernel/random/boot_id, or $LOOPLINE_AGENT_BOOT_ID when set (tests). */
+int agent_boot_id(char *buf, size_t len);
+/* Test hook: if $LOOPLINE_AGENT_CRASH_AT equals point, the process kills itself with
+ * SIGKILL (used to prove that every persisted step recovers). */
+void agent_test_point(const char *point);
+
+/* ---- configuration (config.c) ---- */
+
+enum agent_slot {
+	AGENT_SLOT_NONE = -1,
+	AGENT_SLOT_A = 0,
+	AGENT_SLOT_B = 1,
+};
+
+enum agent_bootenv_type {
+	AGENT_BOOTENV_UBOOT = 0,
+	AGENT_BOOTENV_GRUB,
+};
+
+enum agent_auth {
+	AGENT_AUTH_TARGET_TOKEN = 0,
+	AGENT_AUTH_GATEWAY_TOKEN,
+	AGENT_AUTH_CLIENT_CERT,
+};
+
+struct agent_backend {
+	char *name;
+	char **urls; /* tried in order */
+	size_t n_urls;
+	char *tenant;
+	enum agent_auth auth;
+	char *token;        /* target or gateway token; NULL with client_cert auth */
+	char *client_cert;  /* PEM paths; optional with token auth */
+	char *client_key;
+	char *ca_file;      /* NULL = system store */
+	char *proxy;        /* NULL = libcurl's usual proxy environment variables */
+	bool insecure_plain_http;
+};
+
+struct agent_command {
+	char *name;
+	char **argv; /* NULL-terminated */
+	size_t argc;
+	unsigned timeout_s;
+};
+
+struct agent_config {
+	char *source; /* file name, for messages */
+	char *device_id;
+	char *hardware_id;
+	char *data_dir;
+	struct agent_backend *backends;
+	size_t n_backends;
+	unsigned poll_min_s, poll_max_s, poll_default_s, poll_jitter_percent;
+	char *slot_path[2];
+	char *cmdline_file; /* where loopline.slot=A|B is read (default /proc/cmdline) */
+	enum agent_bootenv_type bootenv_type;
+	char *bootenv_path;  /* fw_env.config (uboot) or the grubenv file (grub) */
+	unsigned bootlimit;  /* written at activation when not 0 */
+	struct agent_command *health;
+	size_t n_health;
+	struct agent_command *actions;
+	size_t n_actions;
+	struct agent_command reboot; /* argv of the reboot command */
+	bool allow_scripts;
+	char **trusted_keys;
+	size_t n_trusted_keys;
+};
+
+/* Parses and validates text (len bytes); source names the input in messages. */
+int agent_config_parse(const char *text, size_t len, const char *source,
+		       struct agent_config **ret_config, struct lp_diag *diag);
+int agent_config_load(const char *path, struct agent_config **ret_config, struct lp_diag *diag);
+void agent_config_free(struct agent_config *c);
+const struct agent_command *agent_config_find_action(const struct agent_config *c, const char *name);
+const struct agent_backend *agent_config_find_backend(const struct agent_config *c, const char *name);
+
+const char *agent_slot_name(enum agent_slot s);
+int agent_slot_parse(const char *s, enum agent_slot *ret_slot);
+static inline enum agent_slot agent_slot_other(enum agent_slot s)
+{
+	return s == AGENT_SLOT_A ? AGENT_SLOT_B : AGENT_SLOT_A;
+}
+
+/* ---- persisted update state (state.c) ---- */
+
+enum agent_state_id {
+	AGENT_STATE_IDLE = 0,
+	AGENT_STATE_DOWNLOADING,
+	AGENT_STATE_INSTALLING,
+	AGENT_STATE_INSTALLED,   /* reboot pending */
+	AGENT_STATE_BOOTING_NEW,
+	AGENT_STATE_VERIFYING,
+	AGENT_STATE_COMMITTED,
+	AGENT_STATE_ROLLING_BACK,
+	AGENT_STATE_ROLLED_BACK,
+	AGENT_STATE_COUNT_,
+};
+
+enum agent_result {
+	AGENT_RESULT_NONE = 0,
+	AGENT_RESULT_SUCCESS,
+	AGENT_RESULT_FAILURE,
+};
+
+struct agent_state {
+	enum agent_state_id state;
+	enum agent_result result;           /* of the last finished update */
+	char backend[AGENT_ID_MAX];         /* "" for a local install without an action */
+	char action_id[AGENT_ID_MAX];
+	char from_version[AGENT_ID_MAX];    /* running version when the update started */
+	char to_version[AGENT_ID_MAX];
+	uint64_t to_security_version;
+	enum agent_slot from_slot, to_slot;
+	char boot_id[AGENT_ID_MAX];         /* boot in which the state was written */
+	char reason[AGENT_REASON_MAX];
+	/* installed software, kept across updates */
+	char version[AGENT_ID_MAX];         /* committed version ("" = unknown) */
+	uint64_t security_version;          /* anti-rollback floor */
+	int64_t updated;                    /* unix time of the last write */
+};
+
+const char *agent_state_name(enum agent_state_id s);
+int agent_state_parse_name(const char *s, enum agent_state_id *ret);
+const char *agent_result_name(enum agent_result r);
+/* True when no update is in flight (idle, committed, rolled-back). */
+bool agent_state_is_rest(enum agent_state_id s);
+bool agent_state_transition_allowed(enum agent_state_id from, enum agent_state_id to);
+
+/* Missing file = fresh idle state. Strict parsing: unknown keys are errors. */
+int agent_state_load(const char *data_dir, struct agent_state *ret_state, struct lp_diag *diag);
+int agent_state_parse(const char *text, size_t len, struct agent_state *ret_state,
+		      struct lp_diag *diag);
+/* Serialises (malloc'd, caller frees), NULL on ENOMEM. */
+char *agent_state_serialize(const struct agent_state *st);
+/* Moves to state `to` (checked against the transition table), records the boot id and
+ * time, persists atomically, then passes test point `to`'s name. */
+int agent_state_persist(const char *data_dir, struct agent_state *st, enum agent_state_id to);
+
+/* ---- outbox of feedback messages (outbox.c) ---- */
+
+struct agent_outbox;
+
+int agent_outbox_open(const char *data_dir, struct agent_outbox **ret_outbox);
+void agent_outbox_free(struct agent_outbox *ob);
+/* Durably stores one message (at most AGENT_OUTBOX_MSG_MAX bytes) after all earlier ones. */
+int agent_outbox_enqueue(struct agent_outbox *ob, const char *msg, size_t len);
+/* Oldest message: returns 1 with a malloc'd NUL-terminated copy and its sequence
+ * number, 0 if the outbox is empty. */
+int agent_outbox_peek(struct agent_outbox *ob, uint64_t *ret_seq, char **ret_msg, size_t *ret_len);
+int agent_outbox_remove(struct agent_outbox *ob, uint64_t seq);
+/* Number of queued messages, or a negative errno. */
+long agent_outbox_count(struct agent_outbox *ob);
+
+/* Builds a DDI feedback message for the outbox (execution "closed", "proceeding",
+ * "rejected", …; finished "success", "failure", "none") and enqueues it. */
+int agent_outbox_feedback(struct agent_outbox *ob, const char *backend, const char *action_id,
+			  const char *execution, const char *finished, const char *const *details,
+			  size_t n_details);
+
+/* ---- commands with timeouts (health.c) ---- */
+
+/* Runs argv (no shell) with a timeout; the whole process group is killed on timeout.
+ * Returns 0 and *ret_status (a wait status), -ETIME on timeout, or -errno if it could not
+ * start. */
+int agent_command_run(const struct agent_command *cmd, int *ret_status);
+/* Turns agent_command_run's result into 0 (exit status 0) or -EIO with a sentence such
+ * as 'health check "app" failed with exit status 3' in buf. */
+int agent_command_describe(const struct agent_command *cmd, const char *what, int r, int status,
+			   char *buf, size_t len);
+/* Runs every configured health check; on failure returns -EIO with the reason. */
+int agent_health_check(const struct agent_config *cfg, char *ret_reason, size_t reason_len);
+
+/* ---- slots (slot.c) ---- */
+
+/* The running slot: $LOOPLINE_AGENT_SLOT (tests, bootsim), an explicit override
+ * (not NULL), or loopline.slot=A|B on the kernel command line. */
+int agent_slot_current(const struct agent_config *cfg, const char *override,
+		       enum agent_slot *ret_slot, struct lp_diag *diag);
+
+struct agent_slot_writer;
+/* Opens the slot's file or block device for writing; refuses if size does not fit. */
+int agent_slot_writer_open(const struct agent_config *cfg, enum agent_slot slot, uint64_t size,
+			   struct agent_slot_writer **ret_writer, struct lp_diag *diag);
+int agent_slot_writer_write(struct agent_slot_writer *w, const void *data, size_t len);
+/* fsyncs (and trims a regular file to what was written); then the writer is closed. */
+int agent_slot_writer_finish(struct agent_slot_writer *w, struct lp_diag *diag);
+void agent_slot_writer_free(struct agent_slot_writer *w);
+
+/* ---- bootloader environment (bootenv.c: the only file that knows the formats) ---- */
+
+struct agent_bootenv;
+
+int agent_bootenv_open(const struct agent_config *cfg, struct agent_bootenv **ret_env,
+		       struct lp_diag *diag);
+void agent_bootenv_free(struct agent_bootenv *env);
+/* NULL if unset. The string stays valid until the next set or free. */
+const char *agent_bootenv_get(struct agent_bootenv *env, const char *key);
+int agent_bootenv_set(struct agent_bootenv *env, const char *key, const char *value);
+/* Writes the environment (power-loss safe as the format allows). */
+int agent_bootenv_save(struct agent_bootenv *env, struct lp_diag *diag);
+
+/* Slot switching on top of it: activate = boot slot, upgrade_available=1, bootcount=0;
+ * commit = upgrade_available=0, bootcount=0; revert = boot slot, upgrade_available=0. */
+int agent_bootenv_activate(const struct agent_config *cfg, enum agent_slot slot, struct lp_diag *diag);
+int agent_bootenv_commit(const struct agent_config *cfg, struct lp_diag *diag);
+int agent_bootenv_revert(const struct agent_config *cfg, enum agent_slot slot, struct lp_diag *diag);
+
+/* ---- install and the boot-time decision (install.c, boot.c) ---- */
+
+struct agent_ctx {
+	const struct agent_config *cfg;
+	const char *slot_override; /* --slot, or NULL */
+};
+
+/* Installs a package read from fd into the inactive slot and activates it.
+ * backend/action_id may be NULL (local install). Exit-code-like result: 0 on success,
+ * or a negative errno with the reason in diag (-EKEYREJECTED, -ENOEXEC, -EPERM, … for
+ * refused packages, -EBUSY when another update is in flight). */
+int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
+		     const char *action_id, struct lp_diag *diag);
+
+/* Records a failed update: state `to` (idle or rolled-back) with result failure and the
+ * reason, plus closed/failure feedback in the outbox when the update has an action. */
+int agent_update_failed(const struct agent_config *cfg, struct agent_state *st,
+			enum agent_state_id to, const char *reason);
+
+/* The after-boot step: looks at the state, the running slot and the boot id, and moves
+ * on (health checks → commit, or roll back, or record a bootloader fallback). */
+int agent_boot_reconcile(const struct agent_ctx *ctx);
+/* Manual commit / rollback of an update being verified. */
+int agent_mark_good(const struct agent_ctx *ctx, struct lp_diag *diag);
+int agent_mark_bad(const struct agent_ctx *ctx, struct lp_diag *diag);

@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agent.json: strict JSON (docs/agent.md). Unknown keys, wrong types, missing required
+ * keys and values out of range are errors with the element path ("backends[1].urls[0]").
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent.h"
+#include "loopline/json.h"
+
+#define PATHBUF 256
+
+static const struct lp_json_field root_fields[] = {
+	{ "device_id", LP_JSON_STRING, true },
+	{ "hardware_id", LP_JSON_STRING, true },
+	{ "data_dir", LP_JSON_STRING, true },
+	{ "backends", LP_JSON_ARRAY, false },
+	{ "poll", LP_JSON_OBJECT, false },
+	{ "slots", LP_JSON_OBJECT, true },
+	{ "bootenv", LP_JSON_OBJECT, true },
+	{ "health_checks", LP_JSON_ARRAY, false },
+	{ "actions", LP_JSON_OBJECT, false },
+	{ "allow_scripts", LP_JSON_BOOL, false },
+	{ "trusted_keys", LP_JSON_ARRAY, true },
+	{ "reboot_command", LP_JSON_ARRAY, false },
+};
+
+static const struct lp_json_field backend_fields[] = {
+	{ "name", LP_JSON_STRING, false },
+	{ "urls", LP_JSON_ARRAY, true },
+	{ "tenant", LP_JSON_STRING, true },
+	{ "target_token", LP_JSON_STRING, false },
+	{ "gateway_token", LP_JSON_STRING, false },
+	{ "client_cert", LP_JSON_STRING, false },
+	{ "client_key", LP_JSON_STRING, false },
+	{ "ca_file", LP_JSON_STRING, false },
+	{ "proxy", LP_JSON_STRING, false },
+	{ "insecure_plain_http", LP_JSON_BOOL, false },
+};
+
+static const struct lp_json_field poll_fields[] = {
+	{ "min_s", LP_JSON_INT, false },
+	{ "max_s", LP_JSON_INT, false },
+	{ "default_s", LP_JSON_INT, false },
+	{ "jitter_percent", LP_JSON_INT, false },
+};
+
+static const struct lp_json_field slots_fields[] = {
+	{ "A", LP_JSON_STRING, true },
+	{ "B", LP_JSON_STRING, true },
+	{ "cmdline_file", LP_JSON_STRING, false },
+};
+
+static const struct lp_json_field bootenv_fields[] = {
+	{ "type", LP_JSON_STRING, true },
+	{ "fw_env_config", LP_JSON_STRING, false },
+	{ "grubenv", LP_JSON_STRING, false },
+	{ "bootlimit", LP_JSON_INT, false },
+};
+
+static const struct lp_json_field command_fields[] = {
+	{ "name", LP_JSON_STRING, true },
+	{ "argv", LP_JSON_ARRAY, true },
+	{ "timeout_s", LP_JSON_INT, false },
+};
+
+static const struct lp_json_field action_fields[] = {
+	{ "argv", LP_JSON_ARRAY, true },
+	{ "timeout_s", LP_JSON_INT, false },
+};
+
+static void free_strv(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void command_clear(struct agent_command *c)
+{
+	free(c->name);
+	free_strv(c->argv, c->argc + 1);
+	memset(c, 0, sizeof(*c));
+}
+
+void agent_config_free(struct agent_config *c)
+{
+	if (!c)
+		return;
+	free(c->source);
+	free(c->device_id);
+	free(c->hardware_id);
+	free(c->data_dir);
+	for (size_t i = 0; i < c->n_backends; i++) {
+		struct agent_backend *b = &c->backends[i];
+
+		free(b->name);
+		free_strv(b->urls, b->n_urls);
+		free(b->tenant);
+		free(b->token);
+		free(b->client_cert);
+		free(b->client_key);
+		free(b->ca_file);
+		free(b->proxy);
+	}
+	free(c->backends);
+	free(c->slot_path[0]);
+	free(c->slot_path[1]);
+	free(c->cmdline_file);
+	free(c->bootenv_path);
+	for (size_t i = 0; i < c->n_health; i++)
+		command_clear(&c->health[i]);
+	free(c->health);
+	for (size_t i = 0; i < c->n_actions; i++)
+		command_clear(&c->actions[i]);
+	free(c->actions);
+	command_clear(&c->reboot);
+	free_strv(c->trusted_keys, c->n_trusted_keys);
+	free(c);
+}
+
+/* Identifiers end up in URLs and file names: keep them to a safe alphabet. */
+static bool is_identifier(const char *s)
+{
+	if (!s[0])
+		return false;
+	for (const char *p = s; *p; p++) {
+		char ch = *p;
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' || ch == '~'))
+			return false;
+	}
+	return strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+static bool has_control(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+	return false;
+}
+
+enum str_kind {
+	STR_TEXT,  /* any printable text */
+	STR_ID,    /* identifier */
+	STR_PATH,  /* absolute path */
+};
+
+/* Reads a string field, checks it and stores a copy in *ret (left alone if absent). */
+static int get_str(const cJSON *obj, const char *key, bool required, const char *path,
+		   enum str_kind kind, size_t max, char **ret, struct lp_diag *diag)
+{
+	char p[PATHBUF];
+	const char *s = NULL;
+	int r;
+
+	r = lp_json_get_string(obj, key, required, path, &s, diag);
+	if (r < 0)
+		return r;
+	if (!s)
+		return 0;
+	lp_json_path_key(p, sizeof(p), path, key);
+	if (strlen(s) >= max)
+		return lp_diag_fail_at(diag, -EINVAL, p, "longer than %zu bytes", max - 1);
+	switch (kind) {
+	case STR_ID:
+		if (!is_identifier(s))
+			return lp_diag_fail_at(diag, -EINVAL, p,
+					       "\"%s\" is not an identifier (letters, digits, '.', '_', '-', '~')", s);
+		break;
+	case STR_PATH:
+		if (s[0] != '/' || has_control(s))
+			return lp_diag_fail_at(diag, -EINVAL, p, "expected an absolute path");
+		break;
+	case STR_TEXT:
+		if (!s[0] || has_control(s))
+			return lp_diag_fail_at(diag, -EINVAL, p, "expected non-empty printable text");
+		break;
+	}
+	free(*ret);
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* An array of strings, each checked like get_str; *ret is NULL-terminated. */
+static int get_strv(const cJSON *arr, const char *path, enum str_kind first_kind,
+		    enum str_kind kind, size_t min, size_t max_items, char ***ret,
+		    size_t *ret_n, struct lp_diag *diag)
+{
+	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
+	const cJSON *item;
+	char **v;
+
+	if (n < min)
+		return lp_diag_fail_at(diag, -EINVAL, path, "needs at least %zu entr%s", min,
+				       min == 1 ? "y" : "ies");
+	if (n > max_items)
+		return lp_diag_fail_at(diag, -EINVAL, path, "more than %zu entries", max_items);
+	v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	cJSON_ArrayForEach(item, arr) {
+		char p[PATHBUF];
+		enum str_kind k = i == 0 ? first_kind : kind;
+		const char *s = cJSON_GetStringValue(item);
+
+		lp_json_path_index(p, sizeof(p), path, i);
+		if (!cJSON_IsString(item) || !s) {
+			free_strv(v, n);
+			return lp_diag_fail_at(diag, -EINVAL, p, "expected a string");
+		}
+		if (strlen(s) >= AGENT_STR_MAX || (k == STR_PATH && (s[0] != '/' || has_control(s))) ||
+		    (k == STR_TEXT && has_control(s))) {
+			free_strv(v, n);
+			return lp_diag_fail_at(diag, -EINVAL, p, k == STR_PATH ?
+					       "expected an absolute path" :
+					       "expected printable text shorter than %d bytes",
+					       AGENT_STR_MAX);
+		}
+		v[i] = strdup(s);
+		if (!v[i]) {
+			free_strv(v, n);
+			return -ENOMEM;
+		}
+		i++;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int get_uint(const cJSON *obj, const char *key, const char *path, int64_t min, int64_t max,
+		    unsigned *ret, struct lp_diag *diag)
+{
+	int64_t v = *ret;
+	int r = lp_json_get_int(obj, key, false, min, max, path, &v, diag);
+
+	if (r < 0)
+		return r;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_command(const cJSON *obj, const char *name, const char *path,
+			 struct agent_command *c, struct lp_diag *diag)
+{
+	char p[PATHBUF];
+	const cJSON *argv;
+	int r;
+
+	c->timeout_s = 60;
+	r = get_uint(obj, "timeout_s", path, 1, 86400, &c->timeout_s, diag);
+	if (r < 0)
+		return r;
+	if (name) {
+		c->name = strdup(name);
+		if (!c->name)
+			return -ENOMEM;
+	} else {
+		r = get_str(obj, "name", true, path, STR_ID, AGENT_ID_MAX, &c->name, diag);
+		if (r < 0)
+			return r;
+	}
+	argv = cJSON_GetObjectItemCaseSensitive(obj, "argv");
+	lp_json_path_key(p, sizeof(p), path, "argv");
+	return get_strv(argv, p, STR_PATH, STR_TEXT, 1, AGENT_MAX_ARGV, &c->argv, &c->argc, diag);
+}
+
+static int parse_backend(const cJSON *obj, size_t index, const char *path,
+			 struct agent_backend *b, struct lp_diag *diag)
+{
+	char p[PATHBUF];
+	char *target = NULL, *gateway = NULL;
+	int r;
+
+	r = lp_json_check(obj, backend_fields, LP_ARRAY_SIZE(backend_fields), path, diag);
+	if (r < 0)
+		return r;
+	r = get_str(obj, "name", false, path, STR_ID, AGENT_ID_MAX, &b->name, diag);
+	if (r < 0)
+		return r;
+	if (!b->name) {
+		char def[32];
+
+		snprintf(def, sizeof(def), "backend%zu", index);
+		b->name = strdup(def);
+		if (!b->name)
+			return -ENOMEM;
+	}
+	r = lp_json_get_bool(obj, "insecure_plain_http", false, path, &b->insecure_plain_http, diag);
+	if (r < 0)
+		return r;
+	lp_json_path_key(p, sizeof(p), path, "urls");
+	r = get_strv(cJSON_GetObjectItemCaseSensitive(obj, "urls"), p, STR_TEXT, STR_TEXT, 1,
+		     AGENT_MAX_URLS, &b->urls, &b->n_urls, diag);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < b->n_urls; i++) {
+		const char *u = b->urls[i];
+		char up[PATHBUF];
+
+		lp_json_path_index(up, sizeof(up), p, i);
+		if (strncmp(u, "https://", 8) == 0 && u[8])
+			continue;
+		if (strncmp(u, "http://", 7) == 0 && u[7]) {
+			if (b->insecure_plain_http)
+				continue;
+			return lp_diag_fail_at(diag, -EINVAL, up,
+					       "plain http:// needs \"insecure_plain_http\": true (tests only)");
+		}
+		return lp_diag_fail_at(diag, -EINVAL, up, "expected an https:// URL");
+	}
+	for (size_t i = 0; i < b->n_urls; i++)
+		for (const char *q = b->urls[i]; *q; q++)
+			if (*q == ' ') {
+				char up[PATHBUF];
+
+				lp_json_path_index(up, sizeof(up), p, i);
+				return lp_diag_fail_at(diag, -EINVAL, up, "URL contains a space");
+			}
+	r = get_str(obj, "tenant", true, path, STR_ID, AGENT_ID_MAX, &b->tenant, diag);
+	if (r < 0)
+		goto out;
+	r = get_str(obj, "target_token", false, path, STR_TEXT, AGENT_STR_MAX, &target, diag);
+	if (r < 0)
+		goto out;
+	r = get_str(obj, "gateway_token", false, path, STR_TEXT, AGENT_STR_MAX, &gateway, diag);
+	if (r < 0)
+		goto out;
+	r = get_str(obj, "client_cert", false, path, STR_PATH, AGENT_STR_MAX, &b->client_cert, diag);
+	if (r < 0)
+		goto out;
+	r = get_str(obj, "client_key", false, path, STR_PATH, AGENT_STR_MAX, &b->client_key, diag);
+	if (r < 0)
+		goto out;
+	r = get_str(obj, "ca_file", false, path, STR_PATH, AGENT_STR_MAX, &b->ca_file, diag);
+	if (r < 0)
+		goto out;
+	r = get_str(obj, "proxy", false, path, STR_TEXT, AGENT_STR_MAX, &b->proxy, diag);
+	if (r < 0)
+		goto out;
+	if (target && gateway) {
+		r = lp_diag_fail_at(diag, -EINVAL, path,
+				    "give either \"target_token\" or \"gateway_token\", not both");
+		goto out;
+	}
+	if (!b->client_cert != !b->client_key) {
+		r = lp_diag_fail_at(diag, -EINVAL, path,
+				    "\"client_cert\" and \"client_key\" go together");
+		goto out;
+	}
+	if (target) {
+		b->auth = AGENT_AUTH_TARGET_TOKEN;
+		b->token = target;
+		target = NULL;
+	} else if (gateway) {
+		b->auth = AGENT_AUTH_GATEWAY_TOKEN;
+		b->token = gateway;
+		gateway = NULL;
+	} else if (b->client_cert) {
+		b->auth = AGENT_AUTH_CLIENT_CERT;
+	} else {
+		r = lp_diag_fail_at(diag, -EINVAL, path,
+				    "needs \"target_token\", \"gateway_token\" or \"client_cert\"+\"client_key\"");
+		goto out;
+	}
+	r = 0;
+out:
+	free(target);
+	free(gateway);
+	return r;
+}
+
+static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+{
+	const cJSON *item, *obj;
+	size_t i;
+	int r;
+
+	r = lp_json_check(root, root_fields, LP_ARRAY_SIZE(root_fields), "", diag);
+	if (r < 0)
+		return r;
+	r = get_str(root, "device_id", true, "", STR_ID, AGENT_ID_MAX, &c->device_id, diag);
+	if (r < 0)
+		return r;
+	r = get_str(root, "hardware_id", true, "", STR_ID, AGENT_ID_MAX, &c->hardware_id, diag);
+	if (r < 0)
+		return r;
+	r = get_str(root, "data_dir", true, "", STR_PATH, AGENT_STR_MAX, &c->data_dir, diag);
+	if (r < 0)
+		return r;
+	r = lp_json_get_bool(root, "allow_scripts", false, "", &c->allow_scripts, diag);
+	if (r < 0)
+		return r;
+
+	/* backends */
+	obj = cJSON_GetObjectItemCaseSensitive(root, "backends");
+	if (obj) {
+		size_t n = (size_t)cJSON_GetArraySize(obj);
+
+		if (n > AGENT_MAX_BACKENDS)
+			return lp_diag_fail_at(diag, -EINVAL, "backends", "more than %d backends",
+					       AGENT_MAX_BACKENDS);
+		c->backends = calloc(n ? n : 1, sizeof(*c->backends));
+		if (!c->backends)
+			return -ENOMEM;
+		i = 0;
+		cJSON_ArrayForEach(item, obj) {
+			char p[PATHBUF];
+
+			lp_json_path_index(p, sizeof(p), "backends", i);
+			if (!cJSON_IsObject(item))
+				return lp_diag_fail_at(diag, -EINVAL, p, "expected an object");
+			c->n_backends = i + 1;
+			r = parse_backend(item, i, p, &c->backends[i], diag);
+			if (r < 0)
+				return r;
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(c->backends[j].name, c->backends[i].name) == 0)
+					return lp_diag_fail_at(diag, -EINVAL, p,
+							       "duplicate backend name \"%s\"",
+							       c->backends[i].name);
+			i++;
+		}
+	}
+
+	/* poll */
+	c->poll_min_s = 10;
+	c->poll_max_s = 86400;
+	c->poll_default_s = 300;
+	c->poll_jitter_percent = 10;
+	obj = cJSON_GetObjectItemCaseSensitive(root, "poll");
+	if (obj) {
+		r = lp_json_check(obj, poll_fields, LP_ARRAY_SIZE(poll_fields), "poll", diag);
+		if (r < 0)
+			return r;
+		if ((r = get_uint(obj, "min_s", "poll", 1, 604800, &c->poll_min_s, diag)) < 0 ||
+		    (r = get_uint(obj, "max_s", "poll", 1, 604800, &c->poll_max_s, diag)) < 0 ||
+		    (r = get_uint(obj, "default_s", "poll", 1, 604800, &c->poll_default_s, diag)) < 0 ||
+		    (r = get_uint(obj, "jitter_percent", "poll", 0, 50, &c->poll_jitter_percent, diag)) < 0)
+			return r;
+	}
+	if (c->poll_min_s > c->poll_max_s)
+		return lp_diag_fail_at(diag, -EINVAL, "poll", "min_s (%u) is above max_s (%u)",
+				       c->poll_min_s, c->poll_max_s);
+	if (c->poll_default_s < c->poll_min_s || c->poll_default_s > c->poll_max_s)
+		return lp_diag_fail_at(diag, -EINVAL, "poll.default_s",
+				       "%u is outside [min_s, max_s] = [%u, %u]", c->poll_default_s,
+				       c->poll_min_s, c->poll_max_s);
+
+	/* slots */
+	obj = cJSON_GetObjectItemCaseSensitive(root, "slots");
+	r = lp_json_check(obj, slots_fields, LP_ARRAY_SIZE(slots_fields), "slots", diag);
+	if (r < 0)
+		return r;
+	if ((r = get_str(obj, "A", true, "slots", STR_PATH, AGENT_STR_MAX, &c->slot_path[0], diag)) < 0 ||
+	    (r = get_str(obj, "B", true, "slots", STR_PATH, AGENT_STR_MAX, &c->slot_path[1], diag)) < 0 ||
+	    (r = get_str(obj, "cmdline_file", false, "slots", STR_PATH, AGENT_STR_MAX,
+			 &c->cmdline_file, diag)) < 0)
+		return r;
+	if (strcmp(c->slot_path[0], c->slot_path[1]) == 0)
+		return lp_diag_fail_at(diag, -EINVAL, "slots.B", "slot B is the same as slot A");
+	if (!c->cmdline_file && !(c->cmdline_file = strdup("/proc/cmdline")))
+		return -ENOMEM;
+
+	/* bootenv */
+	{
+		static const char *const types[] = { "uboot", "grub", NULL };
+		int type = 0;
+
+		obj = cJSON_GetObjectItemCaseSensitive(root, "bootenv");
+		r = lp_json_check(obj, bootenv_fields, LP_ARRAY_SIZE(bootenv_fields), "bootenv", diag);
+		if (r < 0)
+			return r;
+		r = lp_json_get_enum(obj, "type", true, types, "bootenv", &type, diag);
+		if (r < 0)
+			return r;
+		c->bootenv_type = type == 0 ? AGENT_BOOTENV_UBOOT : AGENT_BOOTENV_GRUB;
+		if (c->bootenv_type == AGENT_BOOTENV_UBOOT) {
+			if (cJSON_GetObjectItemCaseSensitive(obj, "grubenv"))
+				return lp_diag_fail_at(diag, -EINVAL, "bootenv.grubenv",
+						       "only for \"type\": \"grub\"");
+			r = get_str(obj, "fw_env_config", true, "bootenv", STR_PATH, AGENT_STR_MAX,
+				    &c->bootenv_path, diag);
+		} else {
+			if (cJSON_GetObjectItemCaseSensitive(obj, "fw_env_config"))
+				return lp_diag_fail_at(diag, -EINVAL, "bootenv.fw_env_config",
+						       "only for \"type\": \"uboot\"");
+			r = get_str(obj, "grubenv", true, "bootenv", STR_PATH, AGENT_STR_MAX,
+				    &c->bootenv_path, diag);
+		}
+		if (r < 0)
+			return r;
+		c->bootlimit = 0;
+		r = get_uint(obj, "bootlimit", "bootenv", 1, 100, &c->bootlimit, diag);
+		if (r < 0)
+			return r;
+	}
+
+	/* health checks */
+	obj = cJSON_GetObjectItemCaseSensitive(root, "health_checks");
+	if (obj) {
+		size_t n = (size_t)cJSON_GetArraySize(obj);
+
+		if (n > AGENT_MAX_COMMANDS)
+			return lp_diag_fail_at(diag, -EINVAL, "health_checks", "more than %d checks",
+					       AGENT_MAX_COMMANDS);
+		c->health = calloc(n ? n : 1, sizeof(*c->health));
+		if (!c->health)
+			return -ENOMEM;
+		i = 0;
+		cJSON_ArrayForEach(item, obj) {
+			char p[PATHBUF];
+
+			lp_json_path_index(p, sizeof(p), "health_checks", i);
+			if (!cJSON_IsObject(item))
+				return lp_diag_fail_at(diag, -EINVAL, p, "expected an object");
+			r = lp_json_check(item, command_fields, LP_ARRAY_SIZE(command_fields), p, diag);
+			if (r < 0)
+				return r;
+			c->n_health = i + 1;
+			r = parse_command(item, NULL, p, &c->health[i], diag);
+			if (r < 0)
+				return r;
+			i++;
+		}
+	}
+
+	/* configured actions: name -> {argv, timeout_s} */
+	obj = cJSON_GetObjectItemCaseSensitive(root, "actions");
+	if (obj) {
+		size_t n = (size_t)cJSON_GetArraySize(obj);
+
+		if (n > AGENT_MAX_COMMANDS)
+			return lp_diag_fail_at(diag, -EINVAL, "actions", "more than %d actions",
+					       AGENT_MAX_COMMANDS);
+		c->actions = calloc(n ? n : 1, sizeof(*c->actions));
+		if (!c->actions)
+			return -ENOMEM;
+		i = 0;
+		cJSON_ArrayForEach(item, obj) {
+			char p[PATHBUF];
+
+			lp_json_path_key(p, sizeof(p), "actions", item->string);
+			if (!is_identifier(item->string) || strlen(item->string) >= AGENT_ID_MAX)
+				return lp_diag_fail_at(diag, -EINVAL, p, "action names are identifiers");
+			if (!cJSON_IsObject(item))
+				return lp_diag_fail_at(diag, -EINVAL, p, "expected an object");
+			r = lp_json_check(item, action_fields, LP_ARRAY_SIZE(action_fields), p, diag);
+			if (r < 0)
+				return r;
+			c->n_actions = i + 1;
+			r = parse_command(item, item->string, p, &c->actions[i], diag);
+			if (r < 0)
+				return r;
+			i++;
+		}
+	}
+
+	/* reboot command */
+	obj = cJSON_GetObjectItemCaseSensitive(root, "reboot_command");
+	c->reboot.timeout_s = 120;
+	if (!(c->reboot.name = strdup("reboot")))
+		return -ENOMEM;
+	if (obj) {
+		r = get_strv(obj, "reboot_command", STR_PATH, STR_TEXT, 1, AGENT_MAX_ARGV,
+			     &c->reboot.argv, &c->reboot.argc, diag);
+		if (r < 0)
+			return r;
+	} else {
+		c->reboot.argv = calloc(2, sizeof(char *));
+		if (!c->reboot.argv || !(c->reboot.argv[0] = strdup("/sbin/reboot")))
+			return -ENOMEM;
+		c->reboot.argc = 1;
+	}
+
+	/* trusted keys */
+	obj = cJSON_GetObjectItemCaseSensitive(root, "trusted_keys");
+	return get_strv(obj, "trusted_keys", STR_PATH, STR_PATH, 1, AGENT_MAX_KEYS, &c->trusted_keys,
+			&c->n_trusted_keys, diag);
+}
+
+int agent_config_parse(const char *text, size_t len, const char *source,
+		       struct agent_config **ret_config, struct lp_diag *diag)
+{
+	struct agent_config *c;
+	cJSON *root = NULL;
+	int r;
+
+	lp_diag_set_file(diag, source);
+	r = lp_json_parse(text, len, AGENT_CONFIG_MAX, 8, &root, diag);
+	if (r < 0)
+		return r;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		cJSON_Delete(root);
+		return -ENOMEM;
+	}
+	c->source = strdup(source ? source : "agent.json");
+	if (!c->source) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (!cJSON_IsObject(root)) {
+		r = lp_diag_fail(diag, -EINVAL, "expected a JSON object");
+		goto fail;
+	}
+	r = parse_root(root, c, diag);
+	if (r < 0)
+		goto fail;
+	cJSON_Delete(root);
+	*ret_config = c;
+	return 0;
+fail:
+	if (r == -ENOMEM)
+		lp_diag_fail(diag, r, "out of memory");
+	cJSON_Delete(root);
+	agent_config_free(c);
+	return r;
+}
+
+int agent_config_load(const char *path, struct agent_config **ret_config, struct lp_diag *diag)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	lp_diag_set_file(diag, path);
+	r = agent_read_file(path, AGENT_CONFIG_MAX, &text, &len);
+	if (r < 0)
+		return lp_diag_fail(diag, r, "cannot read: %s",
+				    r == -EFBIG ? "larger than 256 KiB" : strerror(-r));
+	r = agent_config_parse(text, len, path, ret_config, diag);
+	free(text);
+	return r;
+}
+
+const struct agent_command *agent_config_find_action(const struct agent_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_actions; i++)
+		if (strcmp(c->actions[i].name, name) == 0)
+			return &c->actions[i];
+	return NULL;
+}
+
+const struct agent_backend *agent_config_find_backend(const struct agent_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_backends; i++)
+		if (strcmp(c->backends[i].name, name) == 0)
+			return &c->backends[i];
+	return NULL;
+}
+
+const char *agent_slot_name(enum agent_slot s)
+{
+	switch (s) {
+	case AGENT_SLOT_A:
+		return "A";
+	case AGENT_SLOT_B:
+		return "B";
+	default:
+		return "none";
+	}
+}
+
+int agent_slot_parse(const char *s, enum agent_slot *ret_slot)
+{
+	if (strcmp(s, "A") == 0 || strcmp(s, "a") == 0)
+		*ret_slot = AGENT_SLOT_A;
+	else if (strcmp(s, "B") == 0 || strcmp(s, "b") == 0)
+		*ret_slot = AGENT_SLOT_B;
+	else
+		return -EINVAL;
+	return 0;
+}
