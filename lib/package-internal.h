@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared between manifest.c, package-writer.c and package-reader.c (not exported). */
+#pragma once
+
+#include <stdbool.h>
+#include "loopline/package.h"
+#include "loopline/sign.h"
+#include "loopline/tar.h"
+
+/* Sizes and counters in the manifest stay below 2^53 so every JSON reader holds them
+ * exactly (they are doubles in many JSON libraries, cJSON included). */
+#define LP_PKG_INT_MAX ((UINT64_C(1) << 53) - 1)
+#define LP_PKG_CHUNK_MIN 4096u
+#define LP_PKG_CHUNK_MAX (16u * 1024 * 1024)
+
+#define LP_PKG_MANIFEST_NAME "manifest.json"
+#define LP_PKG_SIG_NAME "manifest.sig"
+
+struct lp_pkg_signature {
+	char keyid[LP_KEYID_LEN + 1];
+	uint8_t sig[LP_ED25519_SIG_LEN];
+};
+
+struct lp_pkg_sigset {
+	struct lp_pkg_signature sigs[LP_PKG_MAX_SIGNATURES];
+	size_t n;
+};
+
+/* Strict manifest.sig parser: 1..LP_PKG_MAX_SIGNATURES entries, alg "ed25519", keyid of
+ * 16 lower-case hex digits, sig the base64 of 64 bytes, no duplicate key ids.
+ * -EBADMSG / -E2BIG / -ENOMEM with a path in diag. */
+int lp_pkg_sig_parse(const char *json, size_t len, struct lp_pkg_sigset *ret_set,
+		     struct lp_diag *diag);
+/* Canonical manifest.sig text (malloc'd), NULL on ENOMEM. */
+char *lp_pkg_sig_serialize(const struct lp_pkg_sigset *set);
+
+/* Payload member name rule ([A-Za-z0-9._-]{1,100}, no leading '.', not one of the
+ * manifest member names): 0, -EBADMSG or -E2BIG. path may be NULL. */
+int lp_pkg_name_check(const char *name, const char *path, struct lp_diag *diag);
+/* "YYYY-MM-DDTHH:MM:SSZ" to seconds since the epoch; -EINVAL if not exactly that. */
+int lp_pkg_created_parse(const char *s, int64_t *ret_time);
+
+/* lp_tar_read_fn over a file descriptor (ctx points at the int fd); retries EINTR. */
+ssize_t lp_pkg_fd_read(void *ctx, void *buf, size_t len);
+/* lp_tar_write_fn over a file descriptor (ctx points at the int fd); writes everything. */
+int lp_pkg_fd_write(void *ctx, const void *buf, size_t len);
+/* Reads the next member, which must be called want and hold at most max bytes, into a
+ * malloc'd NUL-terminated buffer. -EBADMSG / -E2BIG with a message. */
+int lp_pkg_read_member(struct lp_tar_reader *r, const char *want, size_t max, char **ret_buf,
+		       size_t *ret_len, int64_t *ret_mtime, struct lp_diag *diag);

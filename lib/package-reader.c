@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading .lpkg packages as a stream. lp_pkg_reader_open reads manifest.json and
+ * manifest.sig, verifies the signatures over the exact manifest bytes and only then
+ * parses the manifest and applies the policy; payloads can be reached only after that
+ * succeeded. Each payload then flows: stored bytes -> stored SHA-256 -> zstd -> size
+ * limit -> SHA-256 -> sink, and is accepted only if every check matches at its end.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loopline/compress.h"
+#include "loopline/hash.h"
+#include "loopline/semver.h"
+#include "package-internal.h"
+
+enum reader_state {
+	READER_NEW = 0,
+	READER_OPEN,     /* signature and policy passed, before the first payload */
+	READER_PAYLOAD,  /* positioned on payload cur, not streamed yet */
+	READER_STREAMED, /* payload cur streamed and verified */
+	READER_END,      /* clean end of archive */
+	READER_FAILED,
+};
+
+struct lp_pkg_reader {
+	struct lp_tar_reader *tar;
+	int fd;
+	const struct lp_keyring *trusted;
+	char *compatible;
+	bool check_security_version;
+	uint64_t min_security_version;
+	char *agent_version;
+	struct lp_manifest *m;
+	struct lp_signature_info sigs[LP_PKG_MAX_SIGNATURES];
+	size_t n_sigs;
+	size_t next;         /* index of the next payload member */
+	size_t cur;
+	enum reader_state state;
+	int err;
+};
+
+static int reader_create(lp_pkg_read_fn read, void *ctx, const struct lp_pkg_policy *policy,
+			 struct lp_pkg_reader *r)
+{
+	int rc;
+
+	if (!policy || !policy->trusted)
+		return -EINVAL;
+	r->trusted = policy->trusted;
+	r->check_security_version = policy->check_security_version;
+	r->min_security_version = policy->min_security_version;
+	if (policy->compatible) {
+		r->compatible = strdup(policy->compatible);
+		if (!r->compatible)
+			return -ENOMEM;
+	}
+	if (policy->agent_version) {
+		r->agent_version = strdup(policy->agent_version);
+		if (!r->agent_version)
+			return -ENOMEM;
+	}
+	rc = lp_tar_reader_new(read, ctx, &r->tar);
+	return rc;
+}
+
+int lp_pkg_reader_new(lp_pkg_read_fn read, void *ctx, const struct lp_pkg_policy *policy,
+		      struct lp_pkg_reader **ret_reader)
+{
+	struct lp_pkg_reader *r;
+	int rc;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = -1;
+	rc = reader_create(read, ctx, policy, r);
+	if (rc < 0) {
+		lp_pkg_reader_free(r);
+		return rc;
+	}
+	*ret_reader = r;
+	return 0;
+}
+
+int lp_pkg_reader_new_fd(int fd, const struct lp_pkg_policy *policy, struct lp_pkg_reader **ret_reader)
+{
+	struct lp_pkg_reader *r;
+	int rc;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = fd;
+	rc = reader_create(lp_pkg_fd_read, &r->fd, policy, r);
+	if (rc < 0) {
+		lp_pkg_reader_free(r);
+		return rc;
+	}
+	*ret_reader = r;
+	return 0;
+}
+
+void lp_pkg_reader_free(struct lp_pkg_reader *r)
+{
+	if (!r)
+		return;
+	lp_tar_reader_free(r->tar);
+	lp_manifest_free(r->m);
+	free(r->compatible);
+	free(r->agent_version);
+	free(r);
+}
+
+static int reader_fail(struct lp_pkg_reader *r, int err)
+{
+	r->state = READER_FAILED;
+	r->err = err;
+	return err;
+}
+
+static int verify_signatures(struct lp_pkg_reader *r, const char *json, size_t len,
+			     const struct lp_pkg_sigset *set, struct lp_diag *diag)
+{
+	char seen[LP_PKG_MAX_SIGNATURES * (LP_KEYID_LEN + 2) + 1] = "";
+	size_t valid = 0, seen_len = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		struct lp_signature_info *info = &r->sigs[i];
+		const struct lp_key *key = lp_keyring_find(r->trusted, set->sigs[i].keyid);
+
+		memcpy(info->keyid, set->sigs[i].keyid, sizeof(info->keyid));
+		info->trusted = key != NULL;
+		info->valid = false;
+		r->n_sigs = i + 1;
+		seen_len += (size_t)snprintf(seen + seen_len, sizeof(seen) - seen_len, "%s%s",
+					     i ? ", " : "", set->sigs[i].keyid);
+		if (!key)
+			continue;
+		if (lp_verify(key, json, len, set->sigs[i].sig) < 0)
+			return lp_diag_fail(diag, -EKEYREJECTED,
+					    "manifest.sig: the signature by trusted key %s is invalid",
+					    set->sigs[i].keyid);
+		info->valid = true;
+		valid++;
+	}
+	if (valid == 0)
+		return lp_diag_fail(diag, -EKEYREJECTED,
+				    "manifest.sig: no signature by a trusted key (signed by %s)", seen);
+	return 0;
+}
+
+static int apply_policy(struct lp_pkg_reader *r, struct lp_diag *diag)
+{
+	const struct lp_manifest *m = r->m;
+
+	if (r->compatible) {
+		char list[512] = "";
+		size_t len = 0;
+		bool ok = false;
+
+		for (size_t i = 0; i < m->n_compatible; i++) {
+			if (strcmp(m->compatible[i], r->compatible) == 0)
+				ok = true;
+			if (len < sizeof(list))
+				len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+							i ? ", " : "", m->compatible[i]);
+		}
+		if (!ok)
+			return lp_diag_fail(diag, -ENOEXEC, "package is for %s, not for %s", list,
+					    r->compatible);
+	}
+	if (r->check_security_version && m->security_version < r->min_security_version)
+		return lp_diag_fail(diag, -EPERM,
+				    "security_version %llu is lower than the installed %llu (anti-rollback)",
+				    (unsigned long long)m->security_version,
+				    (unsigned long long)r->min_security_version);
+	if (r->agent_version && m->min_agent_version[0]) {
+		int cmp;
+
+		if (lp_semver_compare_str(r->agent_version, m->min_agent_version, &cmp) < 0)
+			return lp_diag_fail(diag, -EINVAL, "agent version %s is not a semantic version",
+					    r->agent_version);
+		if (cmp < 0)
+			return lp_diag_fail(diag, -EPROTONOSUPPORT,
+					    "package needs agent %s or newer, this agent is %s",
+					    m->min_agent_version, r->agent_version);
+	}
+	return 0;
+}
+
+int lp_pkg_reader_open(struct lp_pkg_reader *r, const struct lp_manifest **ret_manifest,
+		       struct lp_diag *diag)
+{
+	struct lp_pkg_sigset set;
+	char *json = NULL, *sig = NULL;
+	size_t json_len, sig_len;
+	int64_t mtime;
+	int rc;
+
+	if (r->state == READER_FAILED)
+		return lp_diag_fail(diag, r->err, "package: reader already failed");
+	if (r->state != READER_NEW)
+		return lp_diag_fail(diag, -EINVAL, "package: already opened");
+	rc = lp_pkg_read_member(r->tar, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len,
+				&mtime, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_pkg_read_member(r->tar, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &mtime, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_pkg_sig_parse(sig, sig_len, &set, diag);
+	if (rc < 0) {
+		lp_diag_set_file(diag, LP_PKG_SIG_NAME);
+		goto out;
+	}
+	/* The signature covers the exact bytes: check it before parsing anything in them. */
+	rc = verify_signatures(r, json, json_len, &set, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_manifest_parse(json, json_len, &r->m, diag);
+	if (rc < 0) {
+		lp_diag_set_file(diag, LP_PKG_MANIFEST_NAME);
+		goto out;
+	}
+	rc = apply_policy(r, diag);
+	if (rc < 0)
+		goto out;
+	r->state = READER_OPEN;
+	if (ret_manifest)
+		*ret_manifest = r->m;
+out:
+	free(json);
+	free(sig);
+	return rc < 0 ? reader_fail(r, rc) : 0;
+}
+
+size_t lp_pkg_reader_signatures(const struct lp_pkg_reader *r, const struct lp_signature_info **ret_sigs)
+{
+	*ret_sigs = r->sigs;
+	return r->n_sigs;
+}
+
+int lp_pkg_reader_next(struct lp_pkg_reader *r, const struct lp_payload_info **ret_info,
+		       struct lp_diag *diag)
+{
+	const struct lp_payload_info *pl;
+	struct lp_tar_entry e;
+	int rc;
+
+	switch (r->state) {
+	case READER_NEW:
+		return lp_diag_fail(diag, -EINVAL, "package: open the reader before reading payloads");
+	case READER_FAILED:
+		return lp_diag_fail(diag, r->err, "package: reader already failed");
+	case READER_END:
+		return 0;
+	case READER_PAYLOAD:
+		/* Skipped by the caller: still read and verified. */
+		rc = lp_pkg_reader_stream(r, NULL, NULL, diag);
+		if (rc < 0)
+			return rc;
+		break;
+	case READER_OPEN:
+	case READER_STREAMED:
+		break;
+	}
+	rc = lp_tar_reader_next(r->tar, &e, diag);
+	if (rc < 0)
+		return reader_fail(r, rc);
+	if (r->next == r->m->n_payloads) {
+		if (rc == 1)
+			return reader_fail(r, lp_diag_fail(diag, -EBADMSG,
+							   "package: extra member %s after the last payload",
+							   e.name));
+		r->state = READER_END;
+		return 0;
+	}
+	pl = &r->m->payloads[r->next];
+	if (rc == 0)
+		return reader_fail(r, lp_diag_fail(diag, -EBADMSG,
+						   "package: archive ends before payload %s", pl->name));
+	if (strcmp(e.name, pl->name) != 0)
+		return reader_fail(r, lp_diag_fail(diag, -EBADMSG,
+						   "package: member %s where payload %s was expected",
+						   e.name, pl->name));
+	if (e.size != pl->stored_size)
+		return reader_fail(r, lp_diag_fail(diag, -EBADMSG,
+						   "payload %s: archive member has %llu bytes, stored_size says %llu",
+						   pl->name, (unsigned long long)e.size,
+						   (unsigned long long)pl->stored_size));
+	r->cur = r->next++;
+	r->state = READER_PAYLOAD;
+	*ret_info = pl;
+	return 1;
+}
+
+struct stream_state {
+	const struct lp_payload_info *pl;
+	struct lp_hash *hash;   /* of the target bytes */
+	uint64_t produced;
+	lp_pkg_sink_fn sink;
+	void *sink_ctx;
+	struct lp_diag *diag;
+	int out_err;            /* an error with its message already set */
+};
+
+static int target_out(void *ctx, const void *data, size_t len)
+{
+	struct stream_state *st = ctx;
+	int rc;
+
+	if (len > st->pl->size - st->produced) {
+		st->out_err = lp_diag_fail(st->diag, -EBADMSG,
+					   "payload %s: more than its size of %llu bytes", st->pl->name,
+					   (unsigned long long)st->pl->size);
+		return st->out_err;
+	}
+	st->produced += len;
+	rc = lp_hash_update(st->hash, data, len);
+	if (rc < 0)
+		return rc;
+	if (st->sink) {
+		rc = st->sink(st->sink_ctx, data, len);
+		if (rc < 0) {
+			st->out_err = lp_diag_fail(st->diag, rc, "payload %s: sink failed: %s",
+						   st->pl->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sink_ctx,
+			 struct lp_diag *diag)
+{
+	const struct lp_payload_info *pl;
+	struct stream_state st = { .sink = sink, .sink_ctx = sink_ctx, .diag = diag };
+	struct lp_hash *stored = NULL;
+	struct lp_zstd *z = NULL;
+	uint8_t digest[LP_HASH_MAX_LEN];
+	bool stored_only, separate;
+	const void *data;
+	size_t len;
+	int rc;
+
+	if (r->state == READER_FAILED)
+		return lp_diag_fail(diag, r->err, "package: reader already failed");
+	if (r->state != READER_PAYLOAD)
+		return lp_diag_fail(diag, -EINVAL, "package: no payload to stream");
+	pl = &r->m->payloads[r->cur];
+	st.pl = pl;
+	/* Encrypted and delta payloads need engines this reader does not have yet; without a
+	 * sink their stored bytes are still checked. */
+	stored_only = pl->encryption.present || pl->type == LP_PAYLOAD_DELTA;
+	if (stored_only && sink)
+		return reader_fail(r, lp_diag_fail(diag, -EOPNOTSUPP,
+						   "payload %s: %s payloads are not supported by this reader",
+						   pl->name, pl->encryption.present ? "encrypted" : "delta"));
+	separate = stored_only || pl->compression != LP_COMPRESSION_NONE;
+
+	rc = lp_hash_new(LP_HASH_SHA256, &st.hash);
+	if (rc == 0 && separate)
+		rc = lp_hash_new(LP_HASH_SHA256, &stored);
+	if (rc < 0)
+		goto out;
+	if (!stored_only && pl->compression == LP_COMPRESSION_ZSTD) {
+		rc = lp_zstd_new(LP_ZSTD_DECOMPRESS, 0, target_out, &st, &z);
+		if (rc < 0)
+			goto out;
+	}
+	while ((rc = lp_tar_reader_data(r->tar, &data, &len, diag)) == 1) {
+		if (separate) {
+			rc = lp_hash_update(stored, data, len);
+			if (rc < 0)
+				goto out;
+		}
+		if (stored_only)
+			continue;
+		rc = z ? lp_zstd_write(z, data, len) : target_out(&st, data, len);
+		if (rc < 0) {
+			if (!st.out_err)
+				lp_diag_fail(diag, rc, "payload %s: zstd: corrupt data", pl->name);
+			goto out;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	if (z) {
+		rc = lp_zstd_finish(z);
+		if (rc < 0) {
+			if (!st.out_err)
+				lp_diag_fail(diag, rc, "payload %s: zstd: truncated frame", pl->name);
+			goto out;
+		}
+	}
+	rc = lp_hash_final(separate ? stored : st.hash, digest);
+	if (rc < 0)
+		goto out;
+	rc = -EBADMSG;
+	if (!lp_hash_equal(digest, pl->stored_sha256, 32)) {
+		lp_diag_fail(diag, rc, "payload %s: stored_sha256 mismatch", pl->name);
+		goto out;
+	}
+	if (!stored_only) {
+		if (st.produced != pl->size) {
+			lp_diag_fail(diag, rc, "payload %s: %llu bytes, size says %llu", pl->name,
+				     (unsigned long long)st.produced, (unsigned long long)pl->size);
+			goto out;
+		}
+		if (separate) {
+			rc = lp_hash_final(st.hash, digest);
+			if (rc < 0)
+				goto out;
+			rc = -EBADMSG;
+		}
+		if (!lp_hash_equal(digest, pl->sha256, 32)) {
+			lp_diag_fail(diag, rc, "payload %s: sha256 mismatch", pl->name);
+			goto out;
+		}
+	}
+	rc = 0;
+	r->state = READER_STREAMED;
+out:
+	lp_zstd_free(z);
+	lp_hash_free(stored);
+	lp_hash_free(st.hash);
+	return rc < 0 ? reader_fail(r, rc) : 0;
+}
+
+int lp_pkg_verify_fd(int fd, const struct lp_pkg_policy *policy, struct lp_manifest **ret_manifest,
+		     struct lp_diag *diag)
+{
+	struct lp_pkg_reader *r = NULL;
+	const struct lp_payload_info *info;
+	int rc;
+
+	rc = lp_pkg_reader_new_fd(fd, policy, &r);
+	if (rc < 0)
+		return rc;
+	rc = lp_pkg_reader_open(r, NULL, diag);
+	while (rc == 0 && (rc = lp_pkg_reader_next(r, &info, diag)) == 1)
+		rc = lp_pkg_reader_stream(r, NULL, NULL, diag);
+	if (rc == 0 && ret_manifest) {
+		*ret_manifest = r->m;
+		r->m = NULL;
+	}
+	lp_pkg_reader_free(r);
+	return rc;
+}

@@ -1,0 +1,878 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Building and re-signing .lpkg packages.
+ *
+ * lp_pkg_build reads each source once: read -> SHA-256 of the raw bytes -> zstd
+ * (optional) -> SHA-256 of the stored bytes -> tar. On a seekable output the archive is
+ * written in one pass: manifest.json and manifest.sig get reserved space up front (an
+ * upper bound computed with maximum-width numbers; the final JSON is padded with spaces
+ * and a newline to exactly that size) and are filled in with pwrite at the end; payloads
+ * whose stored size is not known in advance get a deferred one-block tar header. On a
+ * pipe the payloads are spooled to unlinked temporary files first, since the manifest
+ * must come first in the stream.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "loopline/compress.h"
+#include "loopline/hash.h"
+#include "package-internal.h"
+
+#define PKG_IO_BUF (1024 * 1024)
+
+ssize_t lp_pkg_fd_read(void *ctx, void *buf, size_t len)
+{
+	int fd = *(const int *)ctx;
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int lp_pkg_fd_write(void *ctx, const void *buf, size_t len)
+{
+	int fd = *(const int *)ctx;
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fd_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* ---- one source: read, hash, compress, hash, emit ---- */
+
+typedef int (*emit_fn)(void *ctx, const void *data, size_t len, struct lp_diag *diag);
+
+struct stored_state {
+	struct lp_hash *hash; /* of the stored bytes (NULL: same as the raw hash) */
+	uint64_t size;
+	emit_fn emit;
+	void *emit_ctx;
+	struct lp_diag *diag;
+	int emit_err;
+};
+
+static int stored_out(void *ctx, const void *data, size_t len)
+{
+	struct stored_state *st = ctx;
+	int rc;
+
+	if (st->hash) {
+		rc = lp_hash_update(st->hash, data, len);
+		if (rc < 0)
+			return rc;
+	}
+	st->size += len;
+	rc = st->emit(st->emit_ctx, data, len, st->diag);
+	if (rc < 0)
+		st->emit_err = rc;
+	return rc;
+}
+
+static int process_source(const struct lp_pkg_source *src, uint8_t *buf, emit_fn emit,
+			  void *emit_ctx, struct lp_payload_info *info, struct lp_diag *diag)
+{
+	struct stored_state st = { .emit = emit, .emit_ctx = emit_ctx, .diag = diag };
+	struct lp_hash *raw = NULL;
+	struct lp_zstd *z = NULL;
+	uint8_t digest[LP_HASH_MAX_LEN];
+	uint64_t size = 0;
+	int rc;
+
+	rc = lp_hash_new(LP_HASH_SHA256, &raw);
+	if (rc < 0)
+		goto out;
+	if (src->compression == LP_COMPRESSION_ZSTD) {
+		rc = lp_hash_new(LP_HASH_SHA256, &st.hash);
+		if (rc < 0)
+			goto out;
+		rc = lp_zstd_new(LP_ZSTD_COMPRESS, src->zstd_level, stored_out, &st, &z);
+		if (rc < 0) {
+			lp_diag_fail(diag, rc, "payload %s: cannot set up zstd level %d", src->name,
+				     src->zstd_level);
+			goto out;
+		}
+	}
+	for (;;) {
+		ssize_t n = lp_pkg_fd_read((void *)&src->fd, buf, PKG_IO_BUF);
+
+		if (n < 0) {
+			rc = lp_diag_fail(diag, (int)n, "payload %s: read error: %s", src->name,
+					  strerror((int)-n));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		size += (uint64_t)n;
+		if (size > LP_PKG_INT_MAX) {
+			rc = lp_diag_fail(diag, -E2BIG, "payload %s: larger than %llu bytes", src->name,
+					  (unsigned long long)LP_PKG_INT_MAX);
+			goto out;
+		}
+		rc = lp_hash_update(raw, buf, (size_t)n);
+		if (rc < 0)
+			goto out;
+		rc = z ? lp_zstd_write(z, buf, (size_t)n) : stored_out(&st, buf, (size_t)n);
+		if (rc < 0)
+			goto fail_stream;
+	}
+	if (z) {
+		rc = lp_zstd_finish(z);
+		if (rc < 0)
+			goto fail_stream;
+	}
+	rc = lp_hash_final(raw, digest);
+	if (rc < 0)
+		goto out;
+	memcpy(info->sha256, digest, 32);
+	info->size = size;
+	if (st.hash) {
+		rc = lp_hash_final(st.hash, digest);
+		if (rc < 0)
+			goto out;
+	}
+	memcpy(info->stored_sha256, digest, 32);
+	info->stored_size = st.size;
+	rc = 0;
+	goto out;
+fail_stream:
+	if (!st.emit_err)
+		lp_diag_fail(diag, rc, "payload %s: %s failed: %s", src->name,
+			     z ? "compression" : "hashing", strerror(-rc));
+out:
+	lp_zstd_free(z);
+	lp_hash_free(st.hash);
+	lp_hash_free(raw);
+	return rc;
+}
+
+struct tar_emit {
+	struct lp_tar_writer *w;
+	const char *name;
+	uint64_t limit; /* stored bytes expected (UINT64_MAX: unknown) */
+	uint64_t done;
+};
+
+static int emit_tar(void *ctx, const void *data, size_t len, struct lp_diag *diag)
+{
+	struct tar_emit *t = ctx;
+
+	if (len > t->limit - t->done)
+		return lp_diag_fail(diag, -EIO, "payload %s: source grew while it was read", t->name);
+	t->done += len;
+	return lp_tar_writer_write(t->w, data, len, diag);
+}
+
+static int emit_fd(void *ctx, const void *data, size_t len, struct lp_diag *diag)
+{
+	int rc = lp_pkg_fd_write(ctx, data, len);
+
+	if (rc < 0)
+		return lp_diag_fail(diag, rc, "spool file: write error: %s", strerror(-rc));
+	return 0;
+}
+
+static int spool_open(struct lp_diag *diag)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	if (!dir || !dir[0])
+		dir = "/var/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (snprintf(path, sizeof(path), "%s/loopline-spool-XXXXXX", dir) >= (int)sizeof(path))
+		return lp_diag_fail(diag, -ENAMETOOLONG, "spool directory name too long");
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return lp_diag_fail(diag, -errno, "cannot create a spool file in %s: %s", dir,
+				    strerror(errno));
+	unlink(path);
+	return fd;
+}
+
+/* Copies a spool file (stored bytes) into the current tar member. */
+static int spool_copy(int fd, struct lp_tar_writer *w, uint8_t *buf, uint64_t size, const char *name,
+		      struct lp_diag *diag)
+{
+	uint64_t done = 0;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return lp_diag_fail(diag, -errno, "spool file: %s", strerror(errno));
+	while (done < size) {
+		ssize_t n = lp_pkg_fd_read(&fd, buf, PKG_IO_BUF);
+		int rc;
+
+		if (n < 0)
+			return lp_diag_fail(diag, (int)n, "spool file: read error: %s", strerror((int)-n));
+		if (n == 0 || (uint64_t)n > size - done)
+			return lp_diag_fail(diag, -EIO, "payload %s: spool file changed size", name);
+		rc = lp_tar_writer_write(w, buf, (size_t)n, diag);
+		if (rc < 0)
+			return rc;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* ---- the manifest ---- */
+
+static int manifest_from_build(const struct lp_pkg_build *b, const char *created,
+			       struct lp_manifest **ret_m, struct lp_diag *diag)
+{
+	struct lp_manifest *m;
+
+	if (b->n_compatible > LP_PKG_MAX_COMPATIBLE)
+		return lp_diag_fail_at(diag, -E2BIG, "compatible", "more than %d entries",
+				       LP_PKG_MAX_COMPATIBLE);
+	if (b->n_sources > LP_PKG_MAX_PAYLOADS)
+		return lp_diag_fail_at(diag, -E2BIG, "payloads", "more than %d payloads",
+				       LP_PKG_MAX_PAYLOADS);
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->compatible = calloc(b->n_compatible ? b->n_compatible : 1, sizeof(*m->compatible));
+	m->payloads = calloc(b->n_sources ? b->n_sources : 1, sizeof(*m->payloads));
+	if (!m->compatible || !m->payloads) {
+		lp_manifest_free(m);
+		return -ENOMEM;
+	}
+	m->format = LP_PKG_FORMAT;
+	/* Too-long strings are truncated here and caught by the parse check, which sees a
+	 * string of exactly the maximum length: copy with one byte more than allowed. */
+#define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src) ? (src) : "")
+	COPY(m->product, b->product);
+	COPY(m->version, b->version);
+	COPY(m->created, created);
+	COPY(m->min_agent_version, b->min_agent_version);
+	m->security_version = b->security_version;
+	for (size_t i = 0; i < b->n_compatible; i++)
+		COPY(m->compatible[i], b->compatible[i]);
+	m->n_compatible = b->n_compatible;
+	for (size_t i = 0; i < b->n_sources; i++) {
+		struct lp_payload_info *pl = &m->payloads[i];
+
+		COPY(pl->name, b->sources[i].name);
+		COPY(pl->target, b->sources[i].target);
+		pl->type = b->sources[i].type;
+		pl->compression = b->sources[i].compression;
+		/* Placeholders of maximum width: the reserved size is an upper bound. */
+		pl->size = LP_PKG_INT_MAX;
+		pl->stored_size = LP_PKG_INT_MAX;
+	}
+#undef COPY
+	m->n_payloads = b->n_sources;
+	*ret_m = m;
+	return 0;
+}
+
+/* Runs the strict parser over the canonical text: one set of rules for both sides. */
+static int manifest_check(const char *text, struct lp_diag *diag)
+{
+	struct lp_manifest *back = NULL;
+	int rc;
+
+	rc = lp_manifest_parse(text, strlen(text), &back, diag);
+	lp_manifest_free(back);
+	return rc;
+}
+
+static int sign_all(const struct lp_key *const *keys, size_t n_keys, const void *msg, size_t len,
+		    struct lp_pkg_sigset *set, struct lp_diag *diag)
+{
+	set->n = 0;
+	for (size_t i = 0; i < n_keys; i++) {
+		struct lp_pkg_signature *s = &set->sigs[i];
+		int rc;
+
+		lp_key_id(keys[i], s->keyid);
+		rc = lp_sign(keys[i], msg, len, s->sig);
+		if (rc < 0)
+			return lp_diag_fail(diag, rc, "signing with key %s failed", s->keyid);
+		set->n++;
+	}
+	return 0;
+}
+
+static int check_keys(const struct lp_key *const *keys, size_t n, struct lp_diag *diag)
+{
+	char a[LP_KEYID_LEN + 1], c[LP_KEYID_LEN + 1];
+
+	if (n == 0)
+		return lp_diag_fail(diag, -EINVAL, "a package needs at least one signing key");
+	if (n > LP_PKG_MAX_SIGNATURES)
+		return lp_diag_fail(diag, -E2BIG, "more than %d signing keys", LP_PKG_MAX_SIGNATURES);
+	for (size_t i = 0; i < n; i++) {
+		lp_key_id(keys[i], a);
+		if (!lp_key_is_private(keys[i]))
+			return lp_diag_fail(diag, -EINVAL, "key %s is a public key; signing needs the private key", a);
+		for (size_t j = 0; j < i; j++) {
+			lp_key_id(keys[j], c);
+			if (strcmp(a, c) == 0)
+				return lp_diag_fail(diag, -EINVAL, "key %s given twice", a);
+		}
+	}
+	return 0;
+}
+
+static bool fd_seekable(int fd, off_t *ret_base)
+{
+	struct stat st;
+	int fl;
+	off_t pos;
+
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return false;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_APPEND))
+		return false;
+	pos = lseek(fd, 0, SEEK_CUR);
+	if (pos < 0)
+		return false;
+	*ret_base = pos;
+	return true;
+}
+
+struct build_state {
+	const struct lp_pkg_build *b;
+	int out_fd;
+	off_t base;
+	bool seekable;
+	int64_t mtime;
+	struct lp_manifest *m;
+	uint8_t *buf;
+	int *spool; /* per source, -1 if not spooled */
+	struct lp_tar_writer *w;
+};
+
+/* Writes one payload member into the archive (seekable output). */
+static int build_payload_seekable(struct build_state *s, size_t i, struct lp_diag *diag)
+{
+	const struct lp_pkg_source *src = &s->b->sources[i];
+	struct lp_payload_info *pl = &s->m->payloads[i];
+	struct tar_emit t = { .w = s->w, .name = src->name, .limit = UINT64_MAX };
+	struct stat st;
+	off_t pos = -1;
+	uint64_t remaining = 0;
+	bool regular = false;
+	uint8_t hdr[LP_TAR_BLOCK];
+	uint64_t hdr_off;
+	int rc;
+
+	if (fstat(src->fd, &st) == 0 && S_ISREG(st.st_mode))
+		pos = lseek(src->fd, 0, SEEK_CUR);
+	if (pos >= 0 && pos <= st.st_size) {
+		regular = true;
+		remaining = (uint64_t)(st.st_size - pos);
+	}
+	if (regular && src->compression == LP_COMPRESSION_NONE) {
+		/* Size known up front: an ordinary member (pax header above 8 GiB). */
+		rc = lp_tar_writer_add(s->w, src->name, remaining, s->mtime, diag);
+		if (rc < 0)
+			return rc;
+		t.limit = remaining;
+		rc = process_source(src, s->buf, emit_tar, &t, pl, diag);
+		if (rc < 0)
+			return rc;
+		if (t.done != remaining)
+			return lp_diag_fail(diag, -EIO, "payload %s: read %llu bytes, the file had %llu",
+					    src->name, (unsigned long long)t.done,
+					    (unsigned long long)remaining);
+		return 0;
+	}
+	if (regular && ZSTD_compressBound((size_t)remaining) <= LP_TAR_USTAR_SIZE_MAX &&
+	    strlen(src->name) <= 100) {
+		/* Compressed size unknown until the end: deferred header. */
+		rc = lp_tar_writer_begin_deferred(s->w, src->name, s->mtime, diag);
+		if (rc < 0)
+			return rc;
+		rc = process_source(src, s->buf, emit_tar, &t, pl, diag);
+		if (rc < 0)
+			return rc;
+		rc = lp_tar_writer_end_deferred(s->w, hdr, &hdr_off, diag);
+		if (rc < 0)
+			return rc;
+		rc = fd_pwrite_all(s->out_fd, hdr, sizeof(hdr), s->base + (off_t)hdr_off);
+		if (rc < 0)
+			return lp_diag_fail(diag, rc, "output: write error: %s", strerror(-rc));
+		return 0;
+	}
+	/* A pipe, or too large for a one-block header: spool it. */
+	s->spool[i] = spool_open(diag);
+	if (s->spool[i] < 0)
+		return s->spool[i];
+	rc = process_source(src, s->buf, emit_fd, &s->spool[i], pl, diag);
+	if (rc < 0)
+		return rc;
+	rc = lp_tar_writer_add(s->w, src->name, pl->stored_size, s->mtime, diag);
+	if (rc < 0)
+		return rc;
+	return spool_copy(s->spool[i], s->w, s->buf, pl->stored_size, src->name, diag);
+}
+
+static int build_run(struct build_state *s, struct lp_diag *diag)
+{
+	const struct lp_pkg_build *b = s->b;
+	struct lp_pkg_sigset set = { 0 };
+	char *text = NULL, *json = NULL, *sig = NULL;
+	size_t json_len, sig_len;
+	uint64_t json_off = 0, sig_off = 0;
+	int rc;
+
+	/* The bound: placeholders of maximum width, plus the final newline. */
+	text = lp_manifest_serialize(s->m);
+	if (!text)
+		return -ENOMEM;
+	rc = manifest_check(text, diag);
+	if (rc < 0)
+		goto out;
+	json_len = strlen(text) + 1;
+	/* Signature text has a fixed length for a given number of keys. */
+	set.n = b->n_keys;
+	for (size_t i = 0; i < set.n; i++)
+		lp_key_id(b->keys[i], set.sigs[i].keyid);
+	sig = lp_pkg_sig_serialize(&set);
+	if (!sig) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	sig_len = strlen(sig);
+
+	rc = lp_tar_writer_new(lp_pkg_fd_write, &s->out_fd, &s->w);
+	if (rc < 0)
+		goto out;
+
+	if (s->seekable) {
+		/* Reserve: placeholder bytes now, the real ones by pwrite at the end. */
+		memset(s->buf, ' ', json_len > sig_len ? json_len : sig_len);
+		rc = lp_tar_writer_add(s->w, LP_PKG_MANIFEST_NAME, json_len, s->mtime, diag);
+		if (rc < 0)
+			goto out;
+		json_off = lp_tar_writer_offset(s->w);
+		rc = lp_tar_writer_write(s->w, s->buf, json_len, diag);
+		if (rc < 0)
+			goto out;
+		rc = lp_tar_writer_add(s->w, LP_PKG_SIG_NAME, sig_len, s->mtime, diag);
+		if (rc < 0)
+			goto out;
+		sig_off = lp_tar_writer_offset(s->w);
+		rc = lp_tar_writer_write(s->w, s->buf, sig_len, diag);
+		if (rc < 0)
+			goto out;
+		for (size_t i = 0; i < b->n_sources; i++) {
+			rc = build_payload_seekable(s, i, diag);
+			if (rc < 0)
+				goto out;
+		}
+	} else {
+		for (size_t i = 0; i < b->n_sources; i++) {
+			s->spool[i] = spool_open(diag);
+			if (s->spool[i] < 0) {
+				rc = s->spool[i];
+				goto out;
+			}
+			rc = process_source(&b->sources[i], s->buf, emit_fd, &s->spool[i],
+					    &s->m->payloads[i], diag);
+			if (rc < 0)
+				goto out;
+		}
+	}
+
+	/* The real manifest: padded to the reserved size on a seekable output. */
+	free(text);
+	text = lp_manifest_serialize(s->m);
+	if (!text) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = manifest_check(text, diag);
+	if (rc < 0)
+		goto out;
+	if (s->seekable) {
+		if (strlen(text) + 1 > json_len) {
+			rc = lp_diag_fail(diag, -EOVERFLOW, "manifest.json outgrew its reserved space");
+			goto out;
+		}
+		json = malloc(json_len);
+		if (!json) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memset(json, ' ', json_len);
+		memcpy(json, text, strlen(text));
+		json[json_len - 1] = '\n';
+	} else {
+		json_len = strlen(text) + 1;
+		json = malloc(json_len);
+		if (!json) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memcpy(json, text, json_len - 1);
+		json[json_len - 1] = '\n';
+	}
+	rc = sign_all(b->keys, b->n_keys, json, json_len, &set, diag);
+	if (rc < 0)
+		goto out;
+	free(sig);
+	sig = lp_pkg_sig_serialize(&set);
+	if (!sig) {
+		rc = -ENOMEM;
+		goto out;
+	}
+
+	if (s->seekable) {
+		if (strlen(sig) != sig_len) {
+			rc = lp_diag_fail(diag, -EOVERFLOW, "manifest.sig changed length");
+			goto out;
+		}
+		rc = lp_tar_writer_finish(s->w, diag);
+		if (rc < 0)
+			goto out;
+		rc = fd_pwrite_all(s->out_fd, json, json_len, s->base + (off_t)json_off);
+		if (rc == 0)
+			rc = fd_pwrite_all(s->out_fd, sig, sig_len, s->base + (off_t)sig_off);
+		if (rc < 0) {
+			lp_diag_fail(diag, rc, "output: write error: %s", strerror(-rc));
+			goto out;
+		}
+		/* Leave the file offset at the end of the archive, as a stream writer would. */
+		if (lseek(s->out_fd, s->base + (off_t)lp_tar_writer_offset(s->w), SEEK_SET) < 0) {
+			rc = lp_diag_fail(diag, -errno, "output: %s", strerror(errno));
+			goto out;
+		}
+	} else {
+		rc = lp_tar_writer_add(s->w, LP_PKG_MANIFEST_NAME, json_len, s->mtime, diag);
+		if (rc == 0)
+			rc = lp_tar_writer_write(s->w, json, json_len, diag);
+		if (rc == 0)
+			rc = lp_tar_writer_add(s->w, LP_PKG_SIG_NAME, strlen(sig), s->mtime, diag);
+		if (rc == 0)
+			rc = lp_tar_writer_write(s->w, sig, strlen(sig), diag);
+		for (size_t i = 0; rc == 0 && i < b->n_sources; i++) {
+			const struct lp_payload_info *pl = &s->m->payloads[i];
+
+			rc = lp_tar_writer_add(s->w, pl->name, pl->stored_size, s->mtime, diag);
+			if (rc == 0)
+				rc = spool_copy(s->spool[i], s->w, s->buf, pl->stored_size, pl->name, diag);
+		}
+		if (rc == 0)
+			rc = lp_tar_writer_finish(s->w, diag);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	free(json);
+	free(sig);
+	return rc;
+}
+
+int lp_pkg_build(const struct lp_pkg_build *b, int out_fd, struct lp_manifest **ret_manifest,
+		 struct lp_diag *diag)
+{
+	struct build_state s = { .b = b, .out_fd = out_fd };
+	char created[32];
+	int rc;
+
+	rc = check_keys(b->keys, b->n_keys, diag);
+	if (rc < 0)
+		return rc;
+	if (b->created) {
+		if (lp_pkg_created_parse(b->created, &s.mtime) < 0)
+			return lp_diag_fail_at(diag, -EINVAL, "created",
+					       "expected a UTC time YYYY-MM-DDTHH:MM:SSZ");
+		snprintf(created, sizeof(created), "%s", b->created);
+	} else {
+		time_t now = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		s.mtime = (int64_t)now;
+	}
+	for (size_t i = 0; i < b->n_sources; i++) {
+		if (b->sources[i].compression != LP_COMPRESSION_NONE &&
+		    b->sources[i].compression != LP_COMPRESSION_ZSTD)
+			return lp_diag_fail(diag, -EINVAL, "payload %s: unknown compression",
+					    b->sources[i].name ? b->sources[i].name : "?");
+		if (!b->sources[i].name || !b->sources[i].target)
+			return lp_diag_fail(diag, -EINVAL, "payload %zu: name and target are required", i);
+	}
+	rc = manifest_from_build(b, created, &s.m, diag);
+	if (rc < 0)
+		return rc;
+	s.buf = malloc(PKG_IO_BUF);
+	s.spool = malloc((b->n_sources ? b->n_sources : 1) * sizeof(*s.spool));
+	if (!s.buf || !s.spool) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < b->n_sources; i++)
+		s.spool[i] = -1;
+	s.seekable = fd_seekable(out_fd, &s.base);
+	rc = build_run(&s, diag);
+	if (rc == -EINVAL || rc == -EBADMSG) {
+		/* Errors found by the manifest check are about the caller's description. */
+		rc = -EINVAL;
+	}
+	if (rc < 0)
+		goto out;
+	if (ret_manifest) {
+		*ret_manifest = s.m;
+		s.m = NULL;
+	}
+out:
+	if (s.spool)
+		for (size_t i = 0; i < b->n_sources; i++)
+			if (s.spool[i] >= 0)
+				close(s.spool[i]);
+	lp_tar_writer_free(s.w);
+	lp_manifest_free(s.m);
+	free(s.spool);
+	free(s.buf);
+	return rc;
+}
+
+/* ---- re-signing ---- */
+
+int lp_pkg_read_member(struct lp_tar_reader *r, const char *want, size_t max, char **ret_buf,
+		       size_t *ret_len, int64_t *ret_mtime, struct lp_diag *diag)
+{
+	struct lp_tar_entry e;
+	char *buf;
+	size_t got = 0;
+	int rc;
+
+	rc = lp_tar_reader_next(r, &e, diag);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return lp_diag_fail(diag, -EBADMSG, "package: archive ends before %s", want);
+	if (strcmp(e.name, want) != 0)
+		return lp_diag_fail(diag, -EBADMSG, "package: member %s where %s was expected", e.name,
+				    want);
+	if (e.size > max)
+		return lp_diag_fail(diag, -E2BIG, "%s: %llu bytes, more than the limit of %zu", want,
+				    (unsigned long long)e.size, max);
+	buf = malloc((size_t)e.size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < e.size) {
+		ssize_t n = lp_tar_reader_read(r, buf + got, (size_t)e.size - got, diag);
+
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? (int)n : lp_diag_fail(diag, -EBADMSG, "%s: truncated", want);
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*ret_buf = buf;
+	*ret_len = got;
+	*ret_mtime = e.mtime;
+	return 0;
+}
+
+int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, size_t n_add,
+		  const char *const *remove_keyids, size_t n_remove, struct lp_diag *diag)
+{
+	struct lp_tar_reader *r = NULL;
+	struct lp_tar_writer *w = NULL;
+	struct lp_manifest *m = NULL;
+	struct lp_pkg_sigset set;
+	struct lp_hash *h = NULL;
+	char *json = NULL, *sigtext = NULL, *newsig = NULL;
+	size_t json_len, sig_len;
+	int64_t mtime, sig_mtime;
+	int rc;
+
+	for (size_t i = 0; i < n_add; i++) {
+		char id[LP_KEYID_LEN + 1];
+
+		lp_key_id(add_keys[i], id);
+		if (!lp_key_is_private(add_keys[i]))
+			return lp_diag_fail(diag, -EINVAL, "key %s is a public key; signing needs the private key", id);
+	}
+	rc = lp_tar_reader_new(lp_pkg_fd_read, &in_fd, &r);
+	if (rc < 0)
+		return rc;
+	rc = lp_pkg_read_member(r, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len, &mtime, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_manifest_parse(json, json_len, &m, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_pkg_read_member(r, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sigtext, &sig_len, &sig_mtime, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_pkg_sig_parse(sigtext, sig_len, &set, diag);
+	if (rc < 0)
+		goto out;
+
+	for (size_t i = 0; i < n_remove; i++) {
+		size_t j;
+
+		for (j = 0; j < set.n; j++)
+			if (strcmp(set.sigs[j].keyid, remove_keyids[i]) == 0)
+				break;
+		if (j == set.n) {
+			rc = lp_diag_fail(diag, -ENOENT, "manifest.sig: no signature by key %s to remove",
+					  remove_keyids[i]);
+			goto out;
+		}
+		memmove(&set.sigs[j], &set.sigs[j + 1], (set.n - j - 1) * sizeof(set.sigs[0]));
+		set.n--;
+	}
+	for (size_t i = 0; i < n_add; i++) {
+		struct lp_pkg_signature s;
+		size_t j;
+
+		lp_key_id(add_keys[i], s.keyid);
+		rc = lp_sign(add_keys[i], json, json_len, s.sig);
+		if (rc < 0) {
+			lp_diag_fail(diag, rc, "signing with key %s failed", s.keyid);
+			goto out;
+		}
+		for (j = 0; j < set.n; j++)
+			if (strcmp(set.sigs[j].keyid, s.keyid) == 0)
+				break;
+		if (j == set.n) {
+			if (set.n == LP_PKG_MAX_SIGNATURES) {
+				rc = lp_diag_fail(diag, -E2BIG, "more than %d signatures",
+						  LP_PKG_MAX_SIGNATURES);
+				goto out;
+			}
+			set.n++;
+		}
+		set.sigs[j] = s;
+	}
+	if (set.n == 0) {
+		rc = lp_diag_fail(diag, -EINVAL, "refusing to leave the package without a signature");
+		goto out;
+	}
+	newsig = lp_pkg_sig_serialize(&set);
+	if (!newsig) {
+		rc = -ENOMEM;
+		goto out;
+	}
+
+	rc = lp_tar_writer_new(lp_pkg_fd_write, &out_fd, &w);
+	if (rc < 0)
+		goto out;
+	rc = lp_tar_writer_add(w, LP_PKG_MANIFEST_NAME, json_len, mtime, diag);
+	if (rc == 0)
+		rc = lp_tar_writer_write(w, json, json_len, diag);
+	if (rc == 0)
+		rc = lp_tar_writer_add(w, LP_PKG_SIG_NAME, strlen(newsig), sig_mtime, diag);
+	if (rc == 0)
+		rc = lp_tar_writer_write(w, newsig, strlen(newsig), diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_hash_new(LP_HASH_SHA256, &h);
+	if (rc < 0)
+		goto out;
+	/* The payloads, copied block by block, checked against the manifest on the way. */
+	for (size_t i = 0; i <= m->n_payloads; i++) {
+		struct lp_tar_entry e;
+		uint8_t digest[LP_HASH_MAX_LEN];
+		const void *data;
+		size_t len;
+
+		rc = lp_tar_reader_next(r, &e, diag);
+		if (rc < 0)
+			goto out;
+		if (i == m->n_payloads) {
+			if (rc == 1) {
+				rc = lp_diag_fail(diag, -EBADMSG, "package: extra member %s after the last payload",
+						  e.name);
+				goto out;
+			}
+			break;
+		}
+		if (rc == 0) {
+			rc = lp_diag_fail(diag, -EBADMSG, "package: archive ends before payload %s",
+					  m->payloads[i].name);
+			goto out;
+		}
+		if (strcmp(e.name, m->payloads[i].name) != 0 || e.size != m->payloads[i].stored_size) {
+			rc = lp_diag_fail(diag, -EBADMSG, "package: member %s (%llu bytes) where payload %s (%llu bytes) was expected",
+					  e.name, (unsigned long long)e.size, m->payloads[i].name,
+					  (unsigned long long)m->payloads[i].stored_size);
+			goto out;
+		}
+		rc = lp_tar_writer_add(w, e.name, e.size, e.mtime, diag);
+		if (rc < 0)
+			goto out;
+		while ((rc = lp_tar_reader_data(r, &data, &len, diag)) == 1) {
+			rc = lp_hash_update(h, data, len);
+			if (rc == 0)
+				rc = lp_tar_writer_write(w, data, len, diag);
+			if (rc < 0)
+				goto out;
+		}
+		if (rc < 0)
+			goto out;
+		rc = lp_hash_final(h, digest);
+		if (rc < 0)
+			goto out;
+		if (!lp_hash_equal(digest, m->payloads[i].stored_sha256, 32)) {
+			rc = lp_diag_fail(diag, -EBADMSG, "payload %s: stored_sha256 mismatch", e.name);
+			goto out;
+		}
+		lp_hash_reset(h);
+	}
+	rc = lp_tar_writer_finish(w, diag);
+out:
+	lp_hash_free(h);
+	lp_tar_writer_free(w);
+	lp_tar_reader_free(r);
+	lp_manifest_free(m);
+	free(json);
+	free(sigtext);
+	free(newsig);
+	return rc;
+}
