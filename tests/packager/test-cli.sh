@@ -4,11 +4,13 @@
 # GROUP: general keygen build adapters repo inspect verify sign list-keys
 set -euo pipefail
 
-pack=$1
+pack=$(realpath "$1")
 group=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/lp-pack-test.XXXXXX")
 bgpid=
+main_pid=$BASHPID
 cleanup() {
+	[ "$BASHPID" = "$main_pid" ] || return 0 # a forked child before its exec
 	if [ -n "$bgpid" ]; then kill "$bgpid" 2>/dev/null || true; wait "$bgpid" 2>/dev/null || true; fi
 	rm -rf "$work"
 }
@@ -56,7 +58,7 @@ desc() {
   "compatible": ["qemu-x86_64", "board-b"],
   "min_agent_version": "0.2.0",
   "payloads": [
-    {"name": "rootfs.img", "type": "image", "target": "rootfs", "source": "$5"$6}
+    {"name": "rootfs.img", "type": "image", "target": "rootfs", "source": "$5"${6:-}}
   ]
 }
 EOF
@@ -208,7 +210,12 @@ EOF
 	desc big.json demo 1.0.0 3 big.img ', "compression": "zstd", "zstd_level": 19'
 	"$pack" build --key k1.pem --out big.lpkg big.json >/dev/null 2>&1 &
 	bgpid=$!
-	kill -INT "$bgpid"
+	# wait (bounded) until the build has its source open, i.e. it is really working
+	deadline=$((SECONDS + 20))
+	while [ $SECONDS -lt $deadline ] && kill -0 "$bgpid" 2>/dev/null; do
+		if ls -l /proc/$bgpid/fd 2>/dev/null | grep -q 'big\.img'; then break; fi
+	done
+	kill -INT "$bgpid" 2>/dev/null || true
 	rc=0
 	wait "$bgpid" || rc=$?
 	bgpid=
