@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loopline-hil/board.h"
+#include "internal.h"
+
+struct lp_hil_board {
+	const struct lp_hil_inventory *inv;
+	const struct lp_hil_board_config *cfg;
+	struct lp_hil_power *power;
+	struct lp_hil_console *console;
+	struct lp_hil_expect *expect;
+	struct lp_hil_shell *shell;
+	struct lp_hil_patterns *failure;
+	char *log_path;
+	lp_hil_console_feed_fn *extra_feed;
+	void *extra_userdata;
+};
+
+int lp_hil_board_open(const struct lp_hil_inventory *inv, const char *name,
+		      struct lp_hil_board **ret, struct lp_diag *diag)
+{
+	const struct lp_hil_board_config *cfg = lp_hil_inventory_find(inv, name);
+	struct lp_hil_board *b;
+	char file[LP_HIL_NAME_MAX + 16];
+	int r;
+
+	if (!cfg)
+		return lp_diag_fail(diag, -ENOENT, "no board \"%s\" in %s", name,
+				    inv->file ? inv->file : "the inventory");
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->inv = inv;
+	b->cfg = cfg;
+	snprintf(file, sizeof(file), "%s.log", cfg->name);
+	b->log_path = lp_hil_path_join(inv->log_dir, file);
+	if (!b->log_path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = lp_hil_expect_new(0, &b->expect)) < 0 ||
+	    (r = lp_hil_patterns_new((const char *const *)cfg->boot.failure, cfg->boot.n_failure,
+				     &b->failure, diag)) < 0 ||
+	    (r = lp_hil_power_open(inv, cfg, &b->power, diag)) < 0)
+		goto fail;
+	*ret = b;
+	return 0;
+fail:
+	lp_hil_board_close(b);
+	return r;
+}
+
+void lp_hil_board_close(struct lp_hil_board *b)
+{
+	if (!b)
+		return;
+	lp_hil_shell_free(b->shell);
+	lp_hil_console_close(b->console);
+	lp_hil_expect_free(b->expect);
+	lp_hil_patterns_free(b->failure);
+	lp_hil_power_close(b->power);
+	free(b->log_path);
+	free(b);
+}
+
+const struct lp_hil_board_config *lp_hil_board_config(const struct lp_hil_board *b)
+{
+	return b->cfg;
+}
+
+struct lp_hil_power *lp_hil_board_power(struct lp_hil_board *b)
+{
+	return b->power;
+}
+
+struct lp_hil_expect *lp_hil_board_expect(struct lp_hil_board *b)
+{
+	return b->expect;
+}
+
+void lp_hil_board_set_sink(struct lp_hil_board *b, lp_hil_console_feed_fn *feed,
+			   void *userdata)
+{
+	b->extra_feed = feed;
+	b->extra_userdata = userdata;
+}
+
+int lp_hil_board_console(struct lp_hil_board *b, struct lp_hil_console **ret,
+			 struct lp_diag *diag)
+{
+	int r;
+
+	if (!b->console) {
+		r = lp_hil_console_open(&b->cfg->console, lp_hil_power_console_path(b->power),
+					b->log_path, &b->console, diag);
+		if (r < 0)
+			return r;
+		r = lp_hil_console_add_sink(b->console, lp_hil_expect_feed, b->expect);
+		if (r >= 0 && b->extra_feed)
+			r = lp_hil_console_add_sink(b->console, b->extra_feed, b->extra_userdata);
+		if (r < 0)
+			return r;
+	}
+	*ret = b->console;
+	return 0;
+}
+
+static int wait_msg(struct lp_hil_board *b, int r, const struct lp_hil_match *m,
+		    const char *what, unsigned timeout_ms, struct lp_diag *diag)
+{
+	if (r == -ECANCELED)
+		return lp_diag_fail(diag, r, "%s: failure pattern \"%s\" matched: %s", b->cfg->name,
+				    lp_hil_patterns_source(b->failure, m->index), m->text);
+	if (r == -ETIMEDOUT)
+		return lp_diag_fail(diag, r, "%s: %s did not appear within %u ms", b->cfg->name,
+				    what, timeout_ms);
+	return lp_diag_fail(diag, r, "%s: console: %s", b->cfg->name, strerror(-r));
+}
+
+int lp_hil_board_boot(struct lp_hil_board *b, const char *until, unsigned timeout_ms,
+		      struct lp_diag *diag)
+{
+	struct lp_hil_patterns *want = NULL;
+	struct lp_hil_console *con;
+	struct lp_hil_match m;
+	const char *res[2];
+	size_t n = 0;
+	int r;
+
+	if (!timeout_ms)
+		timeout_ms = b->cfg->boot.timeout_ms;
+	if (!until)
+		until = b->cfg->boot.until;
+	if (until) {
+		res[n++] = until;
+	} else {
+		res[n++] = b->cfg->shell.prompt;
+		if (b->cfg->shell.login_prompt)
+			res[n++] = b->cfg->shell.login_prompt;
+	}
+	if ((r = lp_hil_patterns_new(res, n, &want, diag)) < 0)
+		return r;
+	/* the console reconnects by itself when QEMU goes away; close it so nothing waits */
+	lp_hil_shell_free(b->shell);
+	b->shell = NULL;
+	lp_hil_console_close(b->console);
+	b->console = NULL;
+	if ((r = lp_hil_power_off(b->power, diag)) < 0)
+		goto out;
+	if (b->cfg->power.kind != LP_HIL_POWER_QEMU)
+		lp_hil_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
+	if ((r = lp_hil_power_on(b->power, LP_HIL_POWER_HOLD, diag)) < 0 ||
+	    (r = lp_hil_board_console(b, &con, diag)) < 0)
+		goto out;
+	lp_hil_expect_flush(b->expect);
+	if ((r = lp_hil_power_resume(b->power, diag)) < 0)
+		goto out;
+	r = lp_hil_expect_wait(b->expect, con, want, b->failure, timeout_ms, &m);
+	if (r < 0)
+		r = wait_msg(b, r, &m, until ? until : "the shell or login prompt", timeout_ms, diag);
+out:
+	lp_hil_patterns_free(want);
+	return r;
+}
+
+int lp_hil_board_expect_pattern(struct lp_hil_board *b, const char *pattern,
+				unsigned timeout_ms, struct lp_hil_match *ret_match,
+				struct lp_diag *diag)
+{
+	struct lp_hil_patterns *want = NULL;
+	struct lp_hil_console *con;
+	struct lp_hil_match m;
+	int r;
+
+	if ((r = lp_hil_patterns_new(&pattern, 1, &want, diag)) < 0)
+		return r;
+	if ((r = lp_hil_board_console(b, &con, diag)) < 0)
+		goto out;
+	r = lp_hil_expect_wait(b->expect, con, want, b->failure, timeout_ms, &m);
+	if (r < 0)
+		r = wait_msg(b, r, &m, pattern, timeout_ms, diag);
+	else if (ret_match)
+		*ret_match = m;
+out:
+	lp_hil_patterns_free(want);
+	return r;
+}
+
+int lp_hil_board_run(struct lp_hil_board *b, const char *cmd, unsigned timeout_ms,
+		     int *ret_status, uint8_t **ret_output, size_t *ret_len,
+		     struct lp_diag *diag)
+{
+	struct lp_hil_console *con;
+	int r;
+
+	if (!timeout_ms)
+		timeout_ms = b->cfg->shell.timeout_ms;
+	if ((r = lp_hil_board_console(b, &con, diag)) < 0)
+		return r;
+	if (!b->shell) {
+		r = lp_hil_shell_new(con, b->expect, &b->cfg->shell,
+				     (const char *const *)b->cfg->boot.failure, b->cfg->boot.n_failure,
+				     &b->shell, diag);
+		if (r < 0)
+			return r;
+		r = lp_hil_shell_prepare(b->shell, timeout_ms, diag);
+		if (r < 0) {
+			lp_hil_shell_free(b->shell);
+			b->shell = NULL;
+			return r;
+		}
+	}
+	return lp_hil_shell_run(b->shell, cmd, timeout_ms, ret_status, ret_output, ret_len, diag);
+}

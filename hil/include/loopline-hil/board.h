@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A board at run time: its power driver, its console (opened on demand, logged to
+ * <log_dir>/<board>.log), an expect engine on that console and a shell runner. This is
+ * what the CLI and the matrix use; each piece is also usable on its own.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "loopline/diag.h"
+#include "loopline-hil/console.h"
+#include "loopline-hil/expect.h"
+#include "loopline-hil/inventory.h"
+#include "loopline-hil/power.h"
+#include "loopline-hil/shell.h"
+
+struct lp_hil_board;
+
+int lp_hil_board_open(const struct lp_hil_inventory *inv, const char *name,
+		      struct lp_hil_board **ret, struct lp_diag *diag);
+void lp_hil_board_close(struct lp_hil_board *b);
+
+const struct lp_hil_board_config *lp_hil_board_config(const struct lp_hil_board *b);
+struct lp_hil_power *lp_hil_board_power(struct lp_hil_board *b);
+/* Opens the console if needed (with the expect engine attached). */
+int lp_hil_board_console(struct lp_hil_board *b, struct lp_hil_console **ret,
+			 struct lp_diag *diag);
+struct lp_hil_expect *lp_hil_board_expect(struct lp_hil_board *b);
+/* An extra console sink (e.g. echo to stdout), attached whenever the console opens. */
+void lp_hil_board_set_sink(struct lp_hil_board *b, lp_hil_console_feed_fn *feed,
+			   void *userdata);
+
+/* Boot strategy: power off, on (held), console, resume, then wait for until (NULL: the
+ * inventory's boot.until, else its shell or login prompt) with the boot failure patterns.
+ * timeout_ms 0 = the inventory's boot timeout. */
+int lp_hil_board_boot(struct lp_hil_board *b, const char *until, unsigned timeout_ms,
+		      struct lp_diag *diag);
+/* Waits for one ERE (with the board's failure patterns). */
+int lp_hil_board_expect_pattern(struct lp_hil_board *b, const char *pattern,
+				unsigned timeout_ms, struct lp_hil_match *ret_match,
+				struct lp_diag *diag);
+/* Prepares the shell once, then runs cmd (see shell.h). timeout_ms 0 = shell.timeout. */
+int lp_hil_board_run(struct lp_hil_board *b, const char *cmd, unsigned timeout_ms,
+		     int *ret_status, uint8_t **ret_output, size_t *ret_len,
+		     struct lp_diag *diag);

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * QEMU as a board. "on" starts the emulator from the inventory's argv with options of
+ * our own put first:
+ *     -chardev socket,id=lpcon,path=<dir>/console.sock,server=on,wait=off
+ *     -serial chardev:lpcon            (the board's first serial port, ttyS0)
+ *     -qmp unix:<dir>/qmp.sock,server=on,wait=off
+ *     -pidfile <dir>/qemu.pid -daemonize -S -display none -monitor none
+ * -nographic is dropped (QEMU refuses it with -daemonize); KVM is refused by the
+ * inventory parser. QEMU daemonizes only after its sockets listen, so when "on" returns
+ * a console can connect; the CPUs start with QMP "cont" (at once, or after the caller
+ * connected its console when LP_HIL_POWER_HOLD is given). The state lives in files, so
+ * any later process (CLI "run", "console", "power off") finds the running board.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "power-driver.h"
+#include "internal.h"
+
+#define QMP_LINE_MAX (64u * 1024u)
+#define QMP_TIMEOUT_MS 5000
+#define QEMU_START_TIMEOUT_MS 30000
+
+struct qemu_state {
+	char qmp[PATH_MAX + 16];
+	char pidfile[PATH_MAX + 16];
+	char log[PATH_MAX + 16];
+};
+
+static int qemu_open(struct lp_hil_power *p, struct lp_diag *diag)
+{
+	struct qemu_state *q = calloc(1, sizeof(*q));
+	char abs_dir[PATH_MAX];
+	int r;
+
+	if (!q)
+		return -ENOMEM;
+	p->drv = q;
+	r = lp_hil_mkdir_p(p->dir, false);
+	if (r < 0)
+		return lp_diag_fail(diag, r, "%s: cannot create state directory %s: %s",
+				    p->board->name, p->dir, strerror(-r));
+	if (!realpath(p->dir, abs_dir))
+		return -errno;
+	if ((size_t)snprintf(q->qmp, sizeof(q->qmp), "%s/qmp.sock", abs_dir) >= 108)
+		return lp_diag_fail(diag, -ENAMETOOLONG,
+				    "%s: state directory %s is too long for unix socket paths "
+				    "(set lab.state_dir to a shorter path)", p->board->name, abs_dir);
+	snprintf(q->pidfile, sizeof(q->pidfile), "%s/qemu.pid", abs_dir);
+	snprintf(q->log, sizeof(q->log), "%s/qemu.log", abs_dir);
+	p->console_path = lp_hil_path_join(abs_dir, "console.sock");
+	return p->console_path ? 0 : -ENOMEM;
+}
+
+static void qemu_close(struct lp_hil_power *p)
+{
+	free(p->drv);
+	p->drv = NULL;
+}
+
+/* The pid from the pidfile, if that process is the QEMU we started (its command line
+ * names our QMP socket); 0 otherwise. */
+static pid_t running_pid(struct lp_hil_power *p)
+{
+	struct qemu_state *q = p->drv;
+	char *buf = NULL, path[64];
+	size_t len;
+	long pid;
+	char *end;
+	bool ours = false;
+
+	if (lp_hil_read_file(q->pidfile, 64, &buf, &len) < 0)
+		return 0;
+	errno = 0;
+	pid = strtol(buf, &end, 10);
+	if (errno || end == buf || (*end && *end != '\n') || pid <= 1 || pid > INT_MAX) {
+		free(buf);
+		return 0;
+	}
+	free(buf);
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (lp_hil_read_file(path, 256 * 1024, &buf, &len) == 0) {
+		for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+			if (strstr(buf + i, q->qmp))
+				ours = true;
+		free(buf);
+	}
+	return ours ? (pid_t)pid : 0;
+}
+
+static void cleanup_files(struct lp_hil_power *p)
+{
+	struct qemu_state *q = p->drv;
+
+	unlink(q->pidfile);
+	unlink(q->qmp);
+	unlink(p->console_path);
+}
+
+/* Reads one line of QMP output within the deadline. */
+static int qmp_read_line(int fd, char *buf, size_t cap, size_t *len, uint64_t deadline)
+{
+	for (;;) {
+		char *nl = memchr(buf, '\n', *len);
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		int left;
+
+		if (nl)
+			return (int)(nl - buf) + 1;
+		if (*len + 1 >= cap)
+			return -E2BIG;
+		left = lp_hil_ms_left(deadline);
+		if (left == 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		n = read(fd, buf + *len, cap - 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		*len += (size_t)n;
+	}
+}
+
+/* Waits for the reply to the last command: skips events. 0, or -EIO with the QMP error
+ * text in diag. For "quit" a closed connection counts as success. */
+static int qmp_reply(int fd, char *buf, size_t *len, uint64_t deadline, const char *cmd,
+		     cJSON **ret_return, struct lp_diag *diag)
+{
+	for (;;) {
+		int n = qmp_read_line(fd, buf, QMP_LINE_MAX, len, deadline);
+		cJSON *j, *ret, *err;
+
+		if (n == -EPIPE && strcmp(cmd, "quit") == 0)
+			return 0;
+		if (n < 0)
+			return lp_diag_fail(diag, n, "QMP %s: %s", cmd, strerror(-n));
+		j = cJSON_ParseWithLength(buf, (size_t)n);
+		memmove(buf, buf + n, *len - (size_t)n);
+		*len -= (size_t)n;
+		if (!j)
+			return lp_diag_fail(diag, -EPROTO, "QMP %s: unparsable reply", cmd);
+		ret = cJSON_GetObjectItemCaseSensitive(j, "return");
+		err = cJSON_GetObjectItemCaseSensitive(j, "error");
+		if (ret) {
+			if (ret_return)
+				*ret_return = cJSON_DetachItemViaPointer(j, ret);
+			cJSON_Delete(j);
+			return 0;
+		}
+		if (err) {
+			cJSON *desc = cJSON_GetObjectItemCaseSensitive(err, "desc");
+			int r = lp_diag_fail(diag, -EIO, "QMP %s failed: %s", cmd,
+					     cJSON_IsString(desc) ? desc->valuestring : "?");
+
+			cJSON_Delete(j);
+			return r;
+		}
+		cJSON_Delete(j); /* an event or the greeting */
+	}
+}
+
+/* Connects to QMP, negotiates capabilities and runs one command. */
+static int qmp_command(struct lp_hil_power *p, const char *cmd, cJSON **ret_return,
+		       struct lp_diag *diag)
+{
+	struct qemu_state *q = p->drv;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint64_t deadline = lp_hil_now_ms() + QMP_TIMEOUT_MS;
+	char *buf = NULL, out[128];
+	size_t len = 0;
+	int fd, r;
+
+	memcpy(sa.sun_path, q->qmp, strlen(q->qmp) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		lp_diag_fail(diag, r, "%s: cannot connect to QMP socket %s: %s", p->board->name,
+			     q->qmp, strerror(-r));
+		goto out;
+	}
+	buf = malloc(QMP_LINE_MAX);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* greeting, then capabilities negotiation */
+	r = qmp_read_line(fd, buf, QMP_LINE_MAX, &len, deadline);
+	if (r < 0) {
+		lp_diag_fail(diag, r, "%s: no QMP greeting: %s", p->board->name, strerror(-r));
+		goto out;
+	}
+	memmove(buf, buf + r, len - (size_t)r);
+	len -= (size_t)r;
+	if ((r = lp_hil_write_all(fd, "{\"execute\":\"qmp_capabilities\"}\n", 31, QMP_TIMEOUT_MS)) <
+		    0 ||
+	    (r = qmp_reply(fd, buf, &len, deadline, "qmp_capabilities", NULL, diag)) < 0)
+		goto out;
+	snprintf(out, sizeof(out), "{\"execute\":\"%s\"}\n", cmd);
+	if ((r = lp_hil_write_all(fd, out, strlen(out), QMP_TIMEOUT_MS)) < 0)
+		goto out;
+	r = qmp_reply(fd, buf, &len, deadline, cmd, ret_return, diag);
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+static int qemu_status(struct lp_hil_power *p, enum lp_hil_power_state *ret,
+		       struct lp_diag *diag)
+{
+	pid_t pid = running_pid(p);
+
+	if (!pid) {
+		*ret = LP_HIL_POWER_STATE_OFF;
+		return 0;
+	}
+	*ret = LP_HIL_POWER_STATE_ON;
+	return 0;
+}
+
+static bool arg_in(char **argv, size_t argc, const char *name)
+{
+	for (size_t i = 1; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int read_log_tail(const char *path, char *buf, size_t cap)
+{
+	char *all = NULL;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (lp_hil_read_file(path, 1024 * 1024, &all, &len) < 0)
+		return -1;
+	while (len > 0 && (all[len - 1] == '\n' || all[len - 1] == '\r'))
+		all[--len] = '\0';
+	snprintf(buf, cap, "%s", len + 1 > cap ? all + len + 1 - cap : all);
+	free(all);
+	return 0;
+}
+
+static int qemu_start(struct lp_hil_power *p, unsigned flags, struct lp_diag *diag)
+{
+	const struct lp_hil_power_config *cfg = p->cfg;
+	struct qemu_state *q = p->drv;
+	char chardev[PATH_MAX + 128], qmp[PATH_MAX + 64], tail[400];
+	const char **argv;
+	size_t n = 0;
+	int logfd, status, r;
+	pid_t pid;
+
+	cleanup_files(p);
+	argv = calloc(cfg->argc + 24, sizeof(*argv));
+	if (!argv)
+		return -ENOMEM;
+	snprintf(chardev, sizeof(chardev), "socket,id=lpcon,path=%s,server=on,wait=off",
+		 p->console_path);
+	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", q->qmp);
+	argv[n++] = cfg->argv[0];
+	argv[n++] = "-chardev";
+	argv[n++] = chardev;
+	argv[n++] = "-serial";
+	argv[n++] = "chardev:lpcon";
+	argv[n++] = "-qmp";
+	argv[n++] = qmp;
+	argv[n++] = "-pidfile";
+	argv[n++] = q->pidfile;
+	argv[n++] = "-daemonize";
+	argv[n++] = "-S";
+	if (!arg_in(cfg->argv, cfg->argc, "-display")) {
+		argv[n++] = "-display";
+		argv[n++] = "none";
+	}
+	if (!arg_in(cfg->argv, cfg->argc, "-monitor")) {
+		argv[n++] = "-monitor";
+		argv[n++] = "none";
+	}
+	for (size_t i = 1; i < cfg->argc; i++)
+		if (strcmp(cfg->argv[i], "-nographic") != 0)
+			argv[n++] = cfg->argv[i];
+	argv[n] = NULL;
+
+	logfd = open(q->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (logfd < 0) {
+		r = -errno;
+		free(argv);
+		return lp_diag_fail(diag, r, "%s: %s: %s", p->board->name, q->log, strerror(-r));
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(logfd);
+		free(argv);
+		return r;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		if (p->inv->base_dir && chdir(p->inv->base_dir) < 0)
+			_exit(126);
+		execvp(argv[0], (char *const *)argv);
+		dprintf(2, "cannot execute %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(logfd);
+	free(argv);
+	/* QEMU's first process exits once the daemon is initialised (sockets listening) */
+	r = lp_hil_pid_wait_gone(pid, QEMU_START_TIMEOUT_MS);
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return lp_diag_fail(diag, -ETIMEDOUT, "%s: QEMU did not start within %u ms",
+				    p->board->name, QEMU_START_TIMEOUT_MS);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		status = 0x7f00; /* cannot happen: treat as a failed start */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !running_pid(p)) {
+		read_log_tail(q->log, tail, sizeof(tail));
+		cleanup_files(p);
+		return lp_diag_fail(diag, -EIO, "%s: QEMU failed to start: %s", p->board->name,
+				    tail[0] ? tail : "(no output)");
+	}
+	if (!(flags & LP_HIL_POWER_HOLD)) {
+		r = qmp_command(p, "cont", NULL, diag);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int qemu_on(struct lp_hil_power *p, unsigned flags, struct lp_diag *diag)
+{
+	if (running_pid(p)) {
+		if (flags & LP_HIL_POWER_HOLD)
+			return 0;
+		return 0;
+	}
+	return qemu_start(p, flags, diag);
+}
+
+static int qemu_off(struct lp_hil_power *p, struct lp_diag *diag)
+{
+	pid_t pid = running_pid(p);
+
+	if (!pid) {
+		cleanup_files(p);
+		return 0;
+	}
+	/* polite first: QMP quit, then SIGKILL when it does not go in time */
+	if (qmp_command(p, "quit", NULL, NULL) < 0 ||
+	    lp_hil_pid_wait_gone(pid, p->cfg->timeout_ms) < 0) {
+		kill(pid, SIGKILL);
+		if (lp_hil_pid_wait_gone(pid, 5000) < 0)
+			return lp_diag_fail(diag, -ETIMEDOUT, "%s: QEMU pid %ld does not exit",
+					    p->board->name, (long)pid);
+	}
+	cleanup_files(p);
+	return 0;
+}
+
+static int qemu_cycle(struct lp_hil_power *p, struct lp_diag *diag)
+{
+	int r;
+
+	if (p->cfg->qemu_cycle == LP_HIL_QEMU_CYCLE_RESET && running_pid(p)) {
+		r = qmp_command(p, "system_reset", NULL, diag);
+		if (r < 0)
+			return r;
+		/* a board held at power-on also runs after a reset */
+		return qmp_command(p, "cont", NULL, diag);
+	}
+	r = qemu_off(p, diag);
+	if (r < 0)
+		return r;
+	return qemu_start(p, 0, diag);
+}
+
+static int qemu_resume(struct lp_hil_power *p, struct lp_diag *diag)
+{
+	if (!running_pid(p))
+		return lp_diag_fail(diag, -ESRCH, "%s: QEMU is not running", p->board->name);
+	return qmp_command(p, "cont", NULL, diag);
+}
+
+const struct lp_hil_power_ops lp_hil_power_qemu_ops = {
+	.name = "qemu",
+	.open = qemu_open,
+	.close = qemu_close,
+	.on = qemu_on,
+	.off = qemu_off,
+	.cycle = qemu_cycle,
+	.status = qemu_status,
+	.resume = qemu_resume,
+};
