@@ -23,25 +23,26 @@ bool lp_cursor_failed(const struct lp_cursor *c)
 	return c->failed;
 }
 
-/* Claims n bytes: returns their start, or NULL (poisoning the cursor) if fewer remain. */
-static const uint8_t *cursor_take(struct lp_cursor *c, size_t n)
+/* Claims n bytes: points *ret at their start, or fails (poisoning the cursor) if fewer
+ * remain. With no data at all, *ret is an empty static buffer, never NULL + 0. */
+static bool cursor_take(struct lp_cursor *c, size_t n, const uint8_t **ret)
 {
-	const uint8_t *p;
+	static const uint8_t none[1];
 
 	if (c->failed || n > c->len - c->off) {
 		c->failed = true;
-		return NULL;
+		return false;
 	}
-	p = c->data + c->off;
+	*ret = c->data ? c->data + c->off : none;
 	c->off += n;
-	return p;
+	return true;
 }
 
 int lp_cursor_u8(struct lp_cursor *c, uint8_t *ret)
 {
-	const uint8_t *p = cursor_take(c, 1);
+	const uint8_t *p;
 
-	if (!p)
+	if (!cursor_take(c, 1, &p))
 		return -EBADMSG;
 	*ret = p[0];
 	return 0;
@@ -49,9 +50,9 @@ int lp_cursor_u8(struct lp_cursor *c, uint8_t *ret)
 
 int lp_cursor_le16(struct lp_cursor *c, uint16_t *ret)
 {
-	const uint8_t *p = cursor_take(c, 2);
+	const uint8_t *p;
 
-	if (!p)
+	if (!cursor_take(c, 2, &p))
 		return -EBADMSG;
 	*ret = (uint16_t)(p[0] | p[1] << 8);
 	return 0;
@@ -59,9 +60,9 @@ int lp_cursor_le16(struct lp_cursor *c, uint16_t *ret)
 
 int lp_cursor_le32(struct lp_cursor *c, uint32_t *ret)
 {
-	const uint8_t *p = cursor_take(c, 4);
+	const uint8_t *p;
 
-	if (!p)
+	if (!cursor_take(c, 4, &p))
 		return -EBADMSG;
 	*ret = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 	return 0;
@@ -69,10 +70,10 @@ int lp_cursor_le32(struct lp_cursor *c, uint32_t *ret)
 
 int lp_cursor_le64(struct lp_cursor *c, uint64_t *ret)
 {
-	const uint8_t *p = cursor_take(c, 8);
+	const uint8_t *p;
 	uint64_t v = 0;
 
-	if (!p)
+	if (!cursor_take(c, 8, &p))
 		return -EBADMSG;
 	for (int i = 7; i >= 0; i--)
 		v = v << 8 | p[i];
@@ -82,9 +83,9 @@ int lp_cursor_le64(struct lp_cursor *c, uint64_t *ret)
 
 int lp_cursor_be16(struct lp_cursor *c, uint16_t *ret)
 {
-	const uint8_t *p = cursor_take(c, 2);
+	const uint8_t *p;
 
-	if (!p)
+	if (!cursor_take(c, 2, &p))
 		return -EBADMSG;
 	*ret = (uint16_t)(p[0] << 8 | p[1]);
 	return 0;
@@ -92,9 +93,9 @@ int lp_cursor_be16(struct lp_cursor *c, uint16_t *ret)
 
 int lp_cursor_be32(struct lp_cursor *c, uint32_t *ret)
 {
-	const uint8_t *p = cursor_take(c, 4);
+	const uint8_t *p;
 
-	if (!p)
+	if (!cursor_take(c, 4, &p))
 		return -EBADMSG;
 	*ret = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 	return 0;
@@ -102,10 +103,10 @@ int lp_cursor_be32(struct lp_cursor *c, uint32_t *ret)
 
 int lp_cursor_be64(struct lp_cursor *c, uint64_t *ret)
 {
-	const uint8_t *p = cursor_take(c, 8);
+	const uint8_t *p;
 	uint64_t v = 0;
 
-	if (!p)
+	if (!cursor_take(c, 8, &p))
 		return -EBADMSG;
 	for (int i = 0; i < 8; i++)
 		v = v << 8 | p[i];
@@ -115,9 +116,9 @@ int lp_cursor_be64(struct lp_cursor *c, uint64_t *ret)
 
 int lp_cursor_copy(struct lp_cursor *c, void *out, size_t n)
 {
-	const uint8_t *p = cursor_take(c, n);
+	const uint8_t *p;
 
-	if (!p)
+	if (!cursor_take(c, n, &p))
 		return -EBADMSG;
 	if (n)
 		memcpy(out, p, n);
@@ -126,9 +127,9 @@ int lp_cursor_copy(struct lp_cursor *c, void *out, size_t n)
 
 int lp_cursor_bytes(struct lp_cursor *c, size_t n, const uint8_t **ret)
 {
-	const uint8_t *p = cursor_take(c, n);
+	const uint8_t *p;
 
-	if (!p)
+	if (!cursor_take(c, n, &p))
 		return -EBADMSG;
 	*ret = p;
 	return 0;
@@ -136,7 +137,9 @@ int lp_cursor_bytes(struct lp_cursor *c, size_t n, const uint8_t **ret)
 
 int lp_cursor_skip(struct lp_cursor *c, size_t n)
 {
-	return cursor_take(c, n) ? 0 : -EBADMSG;
+	const uint8_t *p;
+
+	return cursor_take(c, n, &p) ? 0 : -EBADMSG;
 }
 
 int lp_cursor_cstr(struct lp_cursor *c, const char **ret, size_t *ret_len)
