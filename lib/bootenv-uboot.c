@@ -636,7 +636,30 @@ static int uboot_commit(struct lp_bootenv *env, struct lp_diag *diag)
 		goto out;
 	}
 
-	target = cur < 0 ? 0 : 1 - cur;
+	if (cur < 0) {
+		/* Nothing valid to protect: write both copies, so that tools that insist on
+		 * reading two whole copies (libubootenv) find them — copy 1 as the older (0),
+		 * then copy 0 as the current one (1). */
+		r = encode_image(env, 0, img);
+		if (r == 0)
+			r = write_copy(env, &u->copy[1], img, u->env_size, diag);
+		if (r < 0)
+			goto out;
+		u->copy[1].flag = 0;
+		u->copy[1].valid = true;
+		u->copy[1].exists = true;
+		img[4] = 1;
+		r = write_copy(env, &u->copy[0], img, u->env_size, diag);
+		if (r == 0) {
+			u->copy[0].flag = 1;
+			u->copy[0].valid = true;
+			u->copy[0].exists = true;
+			u->current = 0;
+		}
+		goto out;
+	}
+
+	target = 1 - cur;
 	if (u->copy[target].medium == MEDIUM_MTD_NOR) {
 		/* Erase and write the new copy as active, then clear the old copy's flag to
 		 * obsolete (NOR can clear bits without an erase). */
@@ -650,10 +673,9 @@ static int uboot_commit(struct lp_bootenv *env, struct lp_diag *diag)
 		}
 		if (r == 0)
 			u->copy[target].flag = 1;
-	} else if (u->copy[target].medium == MEDIUM_MTD_NAND || cur < 0) {
-		/* NAND pages cannot be rewritten without an erase: one write, the CRC decides.
-		 * With no valid copy at all there is nothing to protect either. */
-		uint8_t flag = cur < 0 ? 1 : (uint8_t)(u->copy[cur].flag + 1);
+	} else if (u->copy[target].medium == MEDIUM_MTD_NAND) {
+		/* NAND pages cannot be rewritten without an erase: one write, the CRC decides. */
+		uint8_t flag = (uint8_t)(u->copy[cur].flag + 1);
 
 		r = encode_image(env, flag, img);
 		if (r == 0)
