@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,28 @@ int lp_log_level_parse(const char *s, enum lp_log_level *ret_level)
 	return -EINVAL;
 }
 
+/* systemd sets JOURNAL_STREAM to "device:inode" of the stream it connected to stderr; it
+ * stays in the environment of children whose stderr goes elsewhere, so compare. */
+static int log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char *end;
+
+	if (!e || fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	errno = 0;
+	dev = strtoull(e, &end, 10);
+	if (errno || end == e || *end != ':')
+		return 0;
+	e = end + 1;
+	ino = strtoull(e, &end, 10);
+	if (errno || end == e || *end != '\0')
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void lp_log_writev(enum lp_log_level level, const char *fmt, va_list ap)
 {
 	static const int prio[] = { 7, 6, 4, 3 };
@@ -57,7 +80,7 @@ void lp_log_writev(enum lp_log_level level, const char *fmt, va_list ap)
 	if (level < log_level || level >= LP_LOG_QUIET)
 		return;
 	if (log_journal < 0)
-		log_journal = getenv("JOURNAL_STREAM") != NULL && !isatty(STDERR_FILENO);
+		log_journal = log_stderr_is_journal();
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_timestamps) {
