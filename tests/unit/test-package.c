@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "loopline/codec.h"
 #include "loopline/hash.h"
 #include "loopline/package.h"
 #include "loopline/tar.h"
@@ -445,10 +446,534 @@ static void test_roundtrip(void **state)
 	free(b);
 }
 
+
+/* Offsets of the members of an intact package. */
+struct layout {
+	size_t n;
+	char name[8][LP_TAR_NAME_MAX + 1];
+	uint64_t data_off[8], size[8];
+};
+
+static struct layout layout_of(const struct mem *pkg)
+{
+	struct mem_reader mr = { .data = pkg->data, .len = pkg->len };
+	struct lp_tar_reader *tr;
+	struct lp_tar_entry e;
+	struct layout l = { 0 };
+	int rc;
+
+	assert_int_equal(lp_tar_reader_new(mem_read, &mr, &tr), 0);
+	while ((rc = lp_tar_reader_next(tr, &e, NULL)) == 1) {
+		assert_true(l.n < 8);
+		snprintf(l.name[l.n], sizeof(l.name[0]), "%s", e.name);
+		l.data_off[l.n] = e.data_offset;
+		l.size[l.n] = e.size;
+		l.n++;
+	}
+	assert_int_equal(rc, 0);
+	lp_tar_reader_free(tr);
+	return l;
+}
+
+/* Index of the member whose data holds off, or -1 (headers, padding, end marker). */
+static int member_at(const struct layout *l, size_t off)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (off >= l->data_off[i] && off < l->data_off[i] + l->size[i])
+			return (int)i;
+	return -1;
+}
+
+static struct mem small_package(void)
+{
+	static uint8_t *a, *b;
+	struct spec s;
+
+	if (!a) {
+		a = make_data(1000, 3, false);
+		b = make_data(1500, 4, true);
+	}
+	spec_default(&s, a, 1000, b, 1500);
+	return build_mem(&s);
+}
+
+static void test_byte_flips(void **state)
+{
+	struct mem pkg = small_package();
+	struct layout l = layout_of(&pkg);
+	struct lp_pkg_policy pol = default_policy();
+	const uint8_t masks[] = { 0x01, 0xff };
+	size_t counts[4] = { 0 }; /* EBADMSG, EKEYREJECTED, in payload data, other */
+
+	assert_int_equal(l.n, 4);
+	assert_true(pkg.len < 8192);
+	for (size_t off = 0; off < pkg.len; off++) {
+		for (size_t k = 0; k < LP_ARRAY_SIZE(masks); k++) {
+			struct sink_rec rec = { 0 };
+			struct read_result res;
+			int m = member_at(&l, off);
+
+			pkg.data[off] ^= masks[k];
+			res = read_pkg(pkg.data, pkg.len, &pol, &rec, 0);
+			pkg.data[off] ^= masks[k];
+			if (res.rc >= 0)
+				fail_msg("flip 0x%02x at offset %zu accepted", masks[k], off);
+			if (rec.early)
+				fail_msg("flip at %zu: sink called before the signature check", off);
+			if (res.diag.msg[0] == '\0')
+				fail_msg("flip at %zu: no message", off);
+			if (m == 0) {
+				/* manifest.json bytes: the signature no longer matches. */
+				assert_int_equal(res.rc, -EKEYREJECTED);
+				assert_false(rec.opened);
+			} else if (m == 1) {
+				assert_true(res.rc == -EKEYREJECTED || res.rc == -EBADMSG);
+				assert_false(rec.opened);
+			} else if (m >= 2) {
+				/* Payload bytes: signature fine, hashes must catch it. */
+				assert_true(rec.opened);
+				assert_int_equal(res.rc, -EBADMSG);
+				counts[2]++;
+			} else {
+				assert_int_equal(res.rc, -EBADMSG);
+			}
+			if (getenv("LP_TEST_VERBOSE"))
+				print_message("flip %zu^%02x: %d %s%s%s\n", off, masks[k], res.rc,
+					      res.diag.path, res.diag.path[0] ? ": " : "", res.diag.msg);
+			if (res.rc == -EBADMSG)
+				counts[0]++;
+			else if (res.rc == -EKEYREJECTED)
+				counts[1]++;
+			else
+				counts[3]++;
+			sink_rec_free(&rec);
+		}
+	}
+	print_message("flips: %zu bytes x 2: %zu EBADMSG, %zu EKEYREJECTED (%zu in payload data)\n",
+		      pkg.len, counts[0], counts[1], counts[2]);
+	assert_int_equal(counts[3], 0);
+	free(pkg.data);
+}
+
+static void test_truncation(void **state)
+{
+	struct mem pkg = small_package();
+	struct lp_pkg_policy pol = default_policy();
+	struct sink_rec rec0 = { 0 };
+	struct read_result res;
+
+	for (size_t len = 0; len < pkg.len; len++) {
+		struct sink_rec rec = { 0 };
+
+		res = read_pkg(pkg.data, len, &pol, &rec, 0);
+		if (res.rc >= 0)
+			fail_msg("truncation to %zu bytes accepted", len);
+		assert_int_equal(res.rc, -EBADMSG);
+		assert_false(rec.early);
+		assert_true(res.diag.msg[0] != '\0');
+		sink_rec_free(&rec);
+	}
+	/* Right length: fine; NUL padding after the end: fine; anything else: not. */
+	res = read_pkg(pkg.data, pkg.len, &pol, &rec0, 0);
+	assert_int_equal(res.rc, 0);
+	sink_rec_free(&rec0);
+	{
+		uint8_t *longer = calloc(1, pkg.len + 1024);
+		struct sink_rec rec = { 0 };
+
+		memcpy(longer, pkg.data, pkg.len);
+		res = read_pkg(longer, pkg.len + 1024, &pol, &rec, 0);
+		assert_int_equal(res.rc, 0);
+		sink_rec_free(&rec);
+		memset(&rec, 0, sizeof(rec));
+		longer[pkg.len + 700] = 'x';
+		res = read_pkg(longer, pkg.len + 1024, &pol, &rec, 0);
+		assert_int_equal(res.rc, -EBADMSG);
+		assert_non_null(strstr(res.diag.msg, "after the end-of-archive marker"));
+		sink_rec_free(&rec);
+		memset(&rec, 0, sizeof(rec));
+		res = read_pkg(longer, pkg.len + 100, &pol, &rec, 0);
+		assert_int_equal(res.rc, -EBADMSG);
+		sink_rec_free(&rec);
+		free(longer);
+	}
+	free(pkg.data);
+}
+
+/* ---- hand-made packages ---- */
+
+struct member {
+	const char *name;
+	const void *data;
+	size_t len;
+};
+
+static int mem_write(void *ctx, const void *buf, size_t len)
+{
+	struct mem *m = ctx;
+
+	m->data = realloc(m->data, m->len + len);
+	assert_non_null(m->data);
+	memcpy(m->data + m->len, buf, len);
+	m->len += len;
+	return 0;
+}
+
+static struct mem tar_of(const struct member *mb, size_t n)
+{
+	struct mem out = { 0 };
+	struct lp_tar_writer *w;
+	struct lp_diag d = { 0 };
+
+	assert_int_equal(lp_tar_writer_new(mem_write, &out, &w), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(lp_tar_writer_add(w, mb[i].name, mb[i].len, 0, &d), 0);
+		assert_int_equal(lp_tar_writer_write(w, mb[i].data, mb[i].len, &d), 0);
+	}
+	assert_int_equal(lp_tar_writer_finish(w, &d), 0);
+	lp_tar_writer_free(w);
+	return out;
+}
+
+static char *sig_json(const struct lp_key *const *keys, size_t n, const char *json, size_t len,
+		      bool corrupt)
+{
+	char *out = malloc(4096);
+	size_t off;
+
+	assert_non_null(out);
+	off = (size_t)snprintf(out, 4096, "{\"signatures\":[");
+	for (size_t i = 0; i < n; i++) {
+		uint8_t sig[LP_ED25519_SIG_LEN];
+		char b64[128], id[LP_KEYID_LEN + 1];
+
+		assert_int_equal(lp_sign(keys[i], json, len, sig), 0);
+		if (corrupt)
+			sig[10] ^= 0x40;
+		assert_true(lp_base64_encode(sig, sizeof(sig), b64, sizeof(b64)) > 0);
+		lp_key_id(keys[i], id);
+		off += (size_t)snprintf(out + off, 4096 - off,
+					"%s{\"keyid\":\"%s\",\"alg\":\"ed25519\",\"sig\":\"%s\"}", i ? "," : "",
+					id, b64);
+	}
+	snprintf(out + off, 4096 - off, "]}");
+	return out;
+}
+
+/* A package with the given manifest text, signed by keys, with one payload "p.bin"
+ * holding "hello" (stored as is). */
+static struct mem crafted(const char *json, const struct lp_key *const *keys, size_t n, bool corrupt)
+{
+	char *sig = sig_json(keys, n, json, strlen(json), corrupt);
+	struct member mb[] = {
+		{ "manifest.json", json, strlen(json) },
+		{ "manifest.sig", sig, strlen(sig) },
+		{ "p.bin", "hello", 5 },
+	};
+	struct mem out = tar_of(mb, 3);
+
+	free(sig);
+	return out;
+}
+
+#define HELLO_SHA "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+#define MANIFEST_FMT                                                                             \
+	"{\"format\":1,\"product\":\"p\",\"version\":\"1.0.0\",\"security_version\":1,"          \
+	"\"compatible\":[\"qemu-x86_64\"],\"created\":\"2026-11-25T19:00:00Z\"%s,\"payloads\":[" \
+	"{\"name\":\"p.bin\",\"type\":\"image\",\"target\":\"rootfs\",\"size\":5,"                \
+	"\"sha256\":\"" HELLO_SHA "\",\"stored_size\":5,\"stored_sha256\":\"" HELLO_SHA "\","     \
+	"\"compression\":\"none\",\"encryption\":null,\"delta\":null}]}"
+
+static struct read_result read_crafted(const char *extra, const struct lp_key *const *keys, size_t n,
+				       bool corrupt, const struct lp_pkg_policy *pol)
+{
+	char json[2048];
+	struct sink_rec rec = { 0 };
+	struct read_result res;
+	struct mem pkg;
+
+	snprintf(json, sizeof(json), MANIFEST_FMT, extra);
+	pkg = crafted(json, keys, n, corrupt);
+	res = read_pkg(pkg.data, pkg.len, pol, &rec, 0);
+	if (res.rc == 0) {
+		assert_int_equal(rec.out[0].len, 5);
+		assert_memory_equal(rec.out[0].data, "hello", 5);
+	} else {
+		assert_int_equal(rec.calls, 0);
+	}
+	sink_rec_free(&rec);
+	free(pkg.data);
+	return res;
+}
+
+static void test_signatures(void **state)
+{
+	struct lp_pkg_policy pol = { .trusted = fx.ring };
+	const struct lp_key *trusted[] = { fx.key };
+	const struct lp_key *untrusted[] = { fx.other };
+	const struct lp_key *both[] = { fx.other, fx.key2 };
+	struct read_result res;
+
+	res = read_crafted("", trusted, 1, false, &pol);
+	assert_int_equal(res.rc, 0);
+	res = read_crafted("", both, 2, false, &pol);
+	assert_int_equal(res.rc, 0);
+
+	res = read_crafted("", untrusted, 1, false, &pol);
+	assert_int_equal(res.rc, -EKEYREJECTED);
+	assert_non_null(strstr(res.diag.msg, "no signature by a trusted key (signed by "));
+
+	res = read_crafted("", trusted, 1, true, &pol);
+	assert_int_equal(res.rc, -EKEYREJECTED);
+	assert_non_null(strstr(res.diag.msg, "is invalid"));
+}
+
+static void test_manifest_strict(void **state)
+{
+	struct lp_pkg_policy pol = { .trusted = fx.ring };
+	const struct lp_key *keys[] = { fx.key };
+	struct read_result res;
+
+	res = read_crafted(",\"colour\":\"blue\"", keys, 1, false, &pol);
+	assert_int_equal(res.rc, -EBADMSG);
+	assert_non_null(strstr(res.diag.msg, "colour"));
+
+	res = read_crafted(",\"min_agent_version\":\"1.0\"", keys, 1, false, &pol);
+	assert_int_equal(res.rc, -EBADMSG);
+	assert_string_equal(res.diag.path, "min_agent_version");
+}
+
+static void test_policy(void **state)
+{
+	const struct lp_key *keys[] = { fx.key };
+	struct lp_pkg_policy pol = { .trusted = fx.ring, .compatible = "qemu-aarch64" };
+	struct read_result res;
+
+	res = read_crafted("", keys, 1, false, &pol);
+	assert_int_equal(res.rc, -ENOEXEC);
+	assert_non_null(strstr(res.diag.msg, "qemu-aarch64"));
+
+	pol.compatible = "qemu-x86_64";
+	pol.check_security_version = true;
+	pol.min_security_version = 2;
+	res = read_crafted("", keys, 1, false, &pol);
+	assert_int_equal(res.rc, -EPERM);
+	pol.min_security_version = 1;
+	res = read_crafted("", keys, 1, false, &pol);
+	assert_int_equal(res.rc, 0);
+
+	pol.agent_version = "0.9.0";
+	res = read_crafted(",\"min_agent_version\":\"1.0.0\"", keys, 1, false, &pol);
+	assert_int_equal(res.rc, -EPROTONOSUPPORT);
+	res = read_crafted(",\"min_agent_version\":\"0.9.0-rc.1\"", keys, 1, false, &pol);
+	assert_int_equal(res.rc, 0);
+}
+
+static void test_limits(void **state)
+{
+	const struct lp_key *keys[] = { fx.key };
+	struct lp_pkg_policy pol = { .trusted = fx.ring };
+	struct sink_rec rec = { 0 };
+	struct read_result res;
+	struct mem pkg;
+	char *big;
+	size_t off;
+
+	/* manifest.json larger than LP_PKG_MANIFEST_MAX: refused from its header. */
+	big = malloc(LP_PKG_MANIFEST_MAX + 2);
+	assert_non_null(big);
+	memset(big, ' ', LP_PKG_MANIFEST_MAX + 1);
+	big[LP_PKG_MANIFEST_MAX + 1] = '\0';
+	pkg = crafted(big, keys, 1, false);
+	res = read_pkg(pkg.data, pkg.len, &pol, &rec, 0);
+	assert_int_equal(res.rc, -E2BIG);
+	free(pkg.data);
+
+	/* 65 payloads, properly signed. */
+	off = (size_t)snprintf(big, LP_PKG_MANIFEST_MAX,
+			       "{\"format\":1,\"product\":\"p\",\"version\":\"1.0.0\",\"security_version\":1,"
+			       "\"compatible\":[\"x\"],\"created\":\"2026-11-25T19:00:00Z\",\"payloads\":[");
+	for (int i = 0; i <= LP_PKG_MAX_PAYLOADS; i++)
+		off += (size_t)snprintf(big + off, LP_PKG_MANIFEST_MAX - off,
+					"%s{\"name\":\"p%d\",\"type\":\"image\",\"target\":\"t\",\"size\":5,"
+					"\"sha256\":\"" HELLO_SHA "\",\"stored_size\":5,\"stored_sha256\":\""
+					HELLO_SHA "\",\"compression\":\"none\",\"encryption\":null,\"delta\":null}",
+					i ? "," : "", i);
+	snprintf(big + off, LP_PKG_MANIFEST_MAX - off, "]}");
+	pkg = crafted(big, keys, 1, false);
+	res = read_pkg(pkg.data, pkg.len, &pol, &rec, 0);
+	assert_int_equal(res.rc, -E2BIG);
+	assert_string_equal(res.diag.path, "payloads");
+	free(pkg.data);
+	free(big);
+	sink_rec_free(&rec);
+}
+
+static void test_structure(void **state)
+{
+	const struct lp_key *keys[] = { fx.key };
+	struct lp_pkg_policy pol = { .trusted = fx.ring };
+	char json[2048];
+	char *sig;
+	struct read_result res;
+
+	snprintf(json, sizeof(json), MANIFEST_FMT, "");
+	sig = sig_json(keys, 1, json, strlen(json), false);
+	{
+		/* sig first, extra member, missing payload, wrong payload content */
+		struct member order[] = { { "manifest.sig", sig, strlen(sig) }, { "manifest.json", json, strlen(json) },
+					  { "p.bin", "hello", 5 } };
+		struct member extra[] = { { "manifest.json", json, strlen(json) }, { "manifest.sig", sig, strlen(sig) },
+					  { "p.bin", "hello", 5 }, { "q.bin", "x", 1 } };
+		struct member missing[] = { { "manifest.json", json, strlen(json) }, { "manifest.sig", sig, strlen(sig) } };
+		struct member wrong[] = { { "manifest.json", json, strlen(json) }, { "manifest.sig", sig, strlen(sig) },
+					  { "p.bin", "hellO", 5 } };
+		struct { struct member *m; size_t n; const char *msg; } cases[] = {
+			{ order, 3, "member manifest.sig where manifest.json was expected" },
+			{ extra, 4, "extra member q.bin" },
+			{ missing, 2, "archive ends before payload p.bin" },
+			{ wrong, 3, "payload p.bin: stored_sha256 mismatch" },
+		};
+
+		for (size_t i = 0; i < LP_ARRAY_SIZE(cases); i++) {
+			struct mem pkg = tar_of(cases[i].m, cases[i].n);
+			struct sink_rec rec = { 0 };
+
+			res = read_pkg(pkg.data, pkg.len, &pol, &rec, 0);
+			assert_int_equal(res.rc, -EBADMSG);
+			if (!strstr(res.diag.msg, cases[i].msg))
+				fail_msg("case %zu: %s", i, res.diag.msg);
+			sink_rec_free(&rec);
+			free(pkg.data);
+		}
+	}
+	free(sig);
+}
+
+static void test_resign(void **state)
+{
+	struct mem pkg = small_package(), out1 = { 0 }, out2 = { 0 };
+	const struct lp_key *add[] = { fx.key2 };
+	const char *remove_ids[1];
+	char id1[LP_KEYID_LEN + 1], id2[LP_KEYID_LEN + 1];
+	struct lp_keyring *only2, *only1;
+	struct lp_key *pub;
+	uint8_t raw[LP_ED25519_PUB_LEN];
+	struct lp_diag d = { 0 };
+	int in, o;
+
+	lp_key_id(fx.key, id1);
+	lp_key_id(fx.key2, id2);
+	assert_int_equal(lp_keyring_new(&only2), 0);
+	assert_int_equal(lp_key_raw_public(fx.key2, raw), 0);
+	assert_int_equal(lp_key_from_raw_public(raw, &pub), 0);
+	assert_int_equal(lp_keyring_add(only2, pub), 0);
+	assert_int_equal(lp_keyring_new(&only1), 0);
+	assert_int_equal(lp_key_raw_public(fx.key, raw), 0);
+	assert_int_equal(lp_key_from_raw_public(raw, &pub), 0);
+	assert_int_equal(lp_keyring_add(only1, pub), 0);
+
+	/* Add key2. */
+	in = memfd_with(pkg.data, pkg.len);
+	o = memfd_create("out", MFD_CLOEXEC);
+	assert_int_equal(lp_pkg_resign(in, o, add, 1, NULL, 0, &d), 0);
+	out1 = fd_slurp(o);
+	close(in);
+	close(o);
+	{
+		struct lp_pkg_policy pol = { .trusted = only2 };
+		struct sink_rec rec = { 0 };
+		struct read_result res = read_pkg(out1.data, out1.len, &pol, &rec, 0);
+		struct layout a = layout_of(&pkg), b = layout_of(&out1);
+
+		assert_int_equal(res.rc, 0);
+		sink_rec_free(&rec);
+		/* manifest.json untouched. */
+		assert_int_equal(a.size[0], b.size[0]);
+		assert_memory_equal(pkg.data + a.data_off[0], out1.data + b.data_off[0], a.size[0]);
+	}
+
+	/* Remove key1: only key2 remains. */
+	remove_ids[0] = id1;
+	in = memfd_with(out1.data, out1.len);
+	o = memfd_create("out", MFD_CLOEXEC);
+	assert_int_equal(lp_pkg_resign(in, o, NULL, 0, remove_ids, 1, &d), 0);
+	out2 = fd_slurp(o);
+	close(in);
+	close(o);
+	{
+		struct lp_pkg_policy pol = { .trusted = only1 };
+		struct sink_rec rec = { 0 };
+		struct read_result res = read_pkg(out2.data, out2.len, &pol, &rec, 0);
+
+		assert_int_equal(res.rc, -EKEYREJECTED);
+		assert_non_null(strstr(res.diag.msg, id2));
+		sink_rec_free(&rec);
+		memset(&rec, 0, sizeof(rec));
+		pol.trusted = only2;
+		res = read_pkg(out2.data, out2.len, &pol, &rec, 0);
+		assert_int_equal(res.rc, 0);
+		sink_rec_free(&rec);
+	}
+
+	/* Removing the last signature, or one that is not there, is refused. */
+	remove_ids[0] = id2;
+	in = memfd_with(out2.data, out2.len);
+	o = memfd_create("out", MFD_CLOEXEC);
+	assert_int_equal(lp_pkg_resign(in, o, NULL, 0, remove_ids, 1, &d), -EINVAL);
+	close(in);
+	close(o);
+	remove_ids[0] = id1;
+	in = memfd_with(out2.data, out2.len);
+	o = memfd_create("out", MFD_CLOEXEC);
+	assert_int_equal(lp_pkg_resign(in, o, NULL, 0, remove_ids, 1, &d), -ENOENT);
+	close(in);
+	close(o);
+
+	lp_keyring_free(only1);
+	lp_keyring_free(only2);
+	free(pkg.data);
+	free(out1.data);
+	free(out2.data);
+}
+
+static void test_build_errors(void **state)
+{
+	uint8_t *a = make_data(100, 5, false);
+	struct lp_diag d = { 0 };
+	struct spec s;
+	int fd = memfd_create("pkg", MFD_CLOEXEC);
+
+	spec_default(&s, a, 100, a, 100);
+	s.names[1] = "../evil";
+	assert_int_equal(build_to(&s, fd, false, NULL, &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "../evil"));
+	spec_default(&s, a, 100, a, 100);
+	s.names[1] = s.names[0];
+	assert_int_equal(build_to(&s, fd, false, NULL, &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "duplicate"));
+	spec_default(&s, a, 100, a, 100);
+	s.keys[0] = fx.key;
+	s.keys[1] = fx.key;
+	s.n_keys = 2;
+	assert_int_equal(build_to(&s, fd, false, NULL, &d), -EINVAL);
+	close(fd);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_byte_flips),
+		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_signatures),
+		cmocka_unit_test(test_manifest_strict),
+		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_resign),
+		cmocka_unit_test(test_build_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
