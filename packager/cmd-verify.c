@@ -58,11 +58,8 @@ static void verify_stream(int fd, uint64_t total, struct lp_pkg_reader *reader,
 	pack_progress_start("verify", &fd, 1, total, &progress);
 	while ((r = lp_pkg_reader_next(reader, &info, &diag)) == 1) {
 		r = lp_pkg_reader_stream(reader, NULL, NULL, &diag);
-		if (r < 0) {
-			if (!diag.path[0])
-				lp_diag_set_path(&diag, info->name);
-			break;
-		}
+		if (r < 0)
+			break; /* the library's message names the payload */
 		res->n_verified++;
 		res->bytes += info->size;
 	}
