@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* Tenants, their trusted keys, API tokens, the gateway token and device registration. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "loopline/log.h"
+#include "loopline/sign.h"
+#include "backend.h"
+
+int be_tenant_create(const char *data_dir, const char *name)
+{
+	struct be_store *s = NULL;
+	int r;
+
+	if (!be_name_valid(name))
+		return -EINVAL;
+	if (be_store_exists(data_dir, name))
+		return -EEXIST;
+	r = be_store_open(data_dir, name, true, &s);
+	if (r < 0)
+		return r;
+	r = be_store_event(s, "tenant.created", NULL, 0, name);
+	be_store_close(s);
+	return r;
+}
+
+int be_tenant_add_key(const char *data_dir, const char *name, const char *pem_path,
+		      char ret_keyid[17], struct lp_diag *diag)
+{
+	struct be_store *s = NULL;
+	struct lp_key *key = NULL;
+	char path[BE_PATH_MAX + 32], keyid[LP_KEYID_LEN + 1];
+	int r;
+
+	r = be_store_open(data_dir, name, false, &s);
+	if (r < 0)
+		return r;
+	r = lp_key_load_public(pem_path, &key, diag);
+	if (r < 0)
+		goto out;
+	lp_key_id(key, keyid);
+	snprintf(path, sizeof(path), "%s/keys/%s.pem", s->dir, keyid);
+	r = lp_key_save_public(key, path, false);
+	if (r < 0) {
+		lp_diag_fail(diag, r, "%s: %s", path,
+			     r == -EEXIST ? "this key is already trusted" : strerror(-r));
+		goto out;
+	}
+	snprintf(ret_keyid, LP_KEYID_LEN + 1, "%s", keyid);
+	r = be_store_event(s, "tenant.key_added", NULL, 0, keyid);
+out:
+	lp_key_free(key);
+	be_store_close(s);
+	return r;
+}
+
+int be_tenant_gateway_token(const char *data_dir, const char *name, char ret_token[BE_TOKEN_LEN + 1])
+{
+	struct be_store *s = NULL;
+	sqlite3_stmt *st = NULL;
+	char hash[BE_HASH_HEX];
+	int r;
+
+	r = be_store_open(data_dir, name, false, &s);
+	if (r < 0)
+		return r;
+	if ((r = be_token_random(ret_token)) < 0 ||
+	    (r = be_token_hash(ret_token, strlen(ret_token), hash)) < 0 ||
+	    (r = be_store_prepare(s, "INSERT OR REPLACE INTO settings(key, value)"
+				  " VALUES('gateway_token_hash', ?)", &st)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	if (r == 0)
+		r = be_store_event(s, "tenant.gateway_token", NULL, 0, "gateway token set");
+out:
+	sqlite3_finalize(st);
+	be_store_close(s);
+	return r;
+}
+
+int be_token_create(const char *data_dir, const char *tenant, enum be_role role, const char *label,
+		    char *ret_token, size_t len)
+{
+	struct be_store *s = NULL;
+	sqlite3_stmt *st = NULL;
+	char secret[BE_TOKEN_LEN + 1], hash[BE_HASH_HEX];
+	int r, n;
+
+	r = be_store_open(data_dir, tenant, false, &s);
+	if (r < 0)
+		return r;
+	if ((r = be_token_random(secret)) < 0 ||
+	    (r = be_token_hash(secret, strlen(secret), hash)) < 0 ||
+	    (r = be_store_prepare(s, "INSERT INTO tokens(hash, role, label, created) VALUES(?,?,?,?)",
+				  &st)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, be_role_name(role), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, label ? label : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, be_now());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = -EIO;
+		goto out;
+	}
+	n = snprintf(ret_token, len, "%s.%s", tenant, secret);
+	r = (n < 0 || (size_t)n >= len) ? -ENOBUFS : 0;
+	if (r == 0)
+		r = be_store_event(s, "token.created", NULL, 0, be_role_name(role));
+out:
+	sqlite3_finalize(st);
+	be_store_close(s);
+	return r;
+}
+
+int be_device_create(struct be_store *s, const char *controller_id, bool rotate,
+		     char ret_token[BE_TOKEN_LEN + 1])
+{
+	sqlite3_stmt *st = NULL;
+	char hash[BE_HASH_HEX];
+	int r;
+
+	if (!be_controller_id_valid(controller_id))
+		return -EINVAL;
+	if ((r = be_token_random(ret_token)) < 0 ||
+	    (r = be_token_hash(ret_token, strlen(ret_token), hash)) < 0)
+		return r;
+	r = be_store_prepare(s, rotate ?
+			     "INSERT INTO devices(controller_id, token_hash, created) VALUES(?1, ?2, ?3)"
+			     " ON CONFLICT(controller_id) DO UPDATE SET token_hash = ?2" :
+			     "INSERT INTO devices(controller_id, token_hash, created) VALUES(?1, ?2, ?3)",
+			     &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, controller_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, be_now());
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (r == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	if (r != SQLITE_DONE)
+		return -EIO;
+	return be_store_event(s, "device.registered", controller_id, 0, "pre-registered");
+}
+
+int be_tenant_list(const char *data_dir, char (*names)[BE_NAME_MAX], size_t max, size_t *ret_n)
+{
+	char p[BE_PATH_MAX];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/tenants", data_dir);
+	d = opendir(p);
+	if (!d) {
+		*ret_n = 0;
+		return errno == ENOENT ? 0 : -errno;
+	}
+	while ((de = readdir(d)) && n < max) {
+		if (be_name_valid(de->d_name) && be_store_exists(data_dir, de->d_name))
+			memcpy(names[n++], de->d_name, strlen(de->d_name) + 1); /* valid => short */
+	}
+	closedir(d);
+	*ret_n = n;
+	return 0;
+}
