@@ -189,7 +189,7 @@ static int run_build(const struct build_ctx *c)
 			.fstype = c->fstype ? c->fstype : (pd->fstype[0] ? pd->fstype : NULL),
 		};
 		const char *kind = "";
-		char what[LP_PKG_NAME_MAX + 32];
+		char what[LP_PKG_NAME_MAX + 64];
 
 		lp_diag_clear(&diag);
 		r = pack_source_resolve(pd->source, &sel, &paths[i], &kind, &diag);
