@@ -374,9 +374,6 @@ int lp_tar_reader_next(struct lp_tar_reader *r, struct lp_tar_entry *ret_entry, 
 				    what, archive_format_name(r->a) ? archive_format_name(r->a) : "an unknown format");
 	if (!name)
 		return lp_diag_fail(diag, r->err, "tar: member %s has no readable name", what);
-	rc = lp_tar_name_check(name, diag);
-	if (rc < 0)
-		return r->err;
 	if (archive_entry_hardlink(e))
 		return lp_diag_fail(diag, r->err,
 				    "tar: member %s is a hard link (to %s); only regular files are allowed",
@@ -386,6 +383,9 @@ int lp_tar_reader_next(struct lp_tar_reader *r, struct lp_tar_entry *ret_entry, 
 				    name, filetype_name(archive_entry_filetype(e)));
 	if (archive_entry_sparse_count(e) > 0)
 		return lp_diag_fail(diag, r->err, "tar: member %s is a sparse file; not allowed", name);
+	rc = lp_tar_name_check(name, diag);
+	if (rc < 0)
+		return r->err;
 	size = archive_entry_size(e);
 	if (!archive_entry_size_is_set(e) || size < 0)
 		return lp_diag_fail(diag, r->err, "tar: member %s has no valid size", name);
