@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* loopline-pack list-keys: key ids of key files, key directories and packages. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "loopline/log.h"
 #include "loopline/sign.h"
@@ -15,7 +17,7 @@ static const char help[] =
 	"\n"
 	"For each PEM key file, or each *.pem file in a directory: its key id and whether it is\n"
 	"a private or a public key. For a .lpkg package: the key ids of its signatures (not\n"
-	"verified).\n"
+	"verified); a file that is not PEM text is read as a package.\n"
 	"\n"
 	"  -j, --json     machine-readable output\n"
 	"  -v, --verbose  more messages\n"
@@ -91,6 +93,25 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* A package is a tar archive; a key file is PEM text. Names decide when they can. */
+static bool looks_like_package(const char *path)
+{
+	char head[16] = "";
+	ssize_t n;
+	int fd;
+
+	if (ends_with(path, ".lpkg"))
+		return true;
+	if (ends_with(path, ".pem"))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, head, sizeof(head) - 1);
+	close(fd);
+	return n > 0 && strncmp(head, "-----BEGIN", 10) != 0;
+}
+
 static void list_dir(struct lister *l, const char *dir)
 {
 	char **names = NULL, path[PATH_MAX];
@@ -150,7 +171,7 @@ int pack_cmd_list_keys(int argc, char **argv)
 			l.failed = 1;
 		} else if (S_ISDIR(st.st_mode)) {
 			list_dir(&l, argv[i]);
-		} else if (ends_with(argv[i], ".lpkg")) {
+		} else if (looks_like_package(argv[i])) {
 			list_package(&l, argv[i]);
 		} else {
 			list_key(&l, argv[i]);

@@ -493,6 +493,9 @@ list-keys)
 	"$pack" build --key keys/a.pem --out p.lpkg d.json >/dev/null 2>&1
 	run 0 "$pack" list-keys p.lpkg
 	out_has "^$ida +signature +p.lpkg$"
+	cp p.lpkg package.bin
+	run 0 "$pack" list-keys package.bin
+	out_has "^$ida +signature +package.bin$"
 	echo "-----BEGIN PUBLIC KEY-----" >bad.pem
 	run 1 "$pack" list-keys bad.pem keys
 	err_has 'bad.pem'
