@@ -304,7 +304,7 @@ adapters)
 	# plain files: the kind is reported
 	mkdir -p fsroot && echo hello >fsroot/hello
 	if command -v mke2fs >/dev/null; then
-		mke2fs -q -t ext4 -d fsroot fs.ext4 4M
+		mke2fs -q -t ext4 -d fsroot fs.ext4 4M >/dev/null 2>&1
 		desc f.json demo 1.0.0 1 fs.ext4
 		run 0 "$pack" build --key k1.pem --out f.lpkg f.json
 		err_has 'fs.ext4: ext2/3/4 image'
