@@ -409,7 +409,8 @@ static bool json_error_at_end(const char *text, size_t len)
 	memcpy(copy, text, len);
 	copy[len] = '#';
 	again = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
-	at_end = !again && end && end >= copy + len;
+	/* as an offset, so nothing refers to copy once it is freed */
+	at_end = !again && end && (size_t)(end - copy) >= len;
 	cJSON_Delete(again);
 	free(copy);
 	return at_end;
