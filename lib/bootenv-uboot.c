@@ -549,7 +549,8 @@ static int write_copy(struct lp_bootenv *env, const struct uboot_copy *c, const 
 			goto out;
 	}
 	r = bootenv_pwrite(env, fd, img, len, c->dev.offset);
-	if (r == 0)
+	/* MTD character devices write through (and do not implement fsync). */
+	if (r == 0 && !is_nor_or_nand(c->medium))
 		r = bootenv_fsync(env, fd);
 	if (r < 0)
 		lp_diag_fail(diag, r, "%s: writing at 0x%llx: %s", c->dev.path,
@@ -569,7 +570,7 @@ static int write_flag(struct lp_bootenv *env, const struct uboot_copy *c, uint8_
 	if (fd < 0)
 		return fd;
 	r = bootenv_pwrite(env, fd, &flag, 1, c->dev.offset + 4);
-	if (r == 0)
+	if (r == 0 && !is_nor_or_nand(c->medium))
 		r = bootenv_fsync(env, fd);
 	if (r < 0)
 		lp_diag_fail(diag, r, "%s: writing the flag at 0x%llx: %s", c->dev.path,

@@ -303,13 +303,13 @@ static int parse_u32(const char *s, uint32_t *ret)
 	return 0;
 }
 
-int lp_bootenv_get_uint(const struct lp_bootenv *env, const char *name, uint32_t *ret)
+int lp_bootenv_get_uint(const struct lp_bootenv *env, const char *name, uint32_t *ret_value)
 {
 	const char *s = lp_bootenv_get(env, name);
 
 	if (!s)
 		return -ENOENT;
-	return parse_u32(s, ret);
+	return parse_u32(s, ret_value);
 }
 
 int lp_bootenv_set_uint(struct lp_bootenv *env, const char *name, uint32_t value)
@@ -320,16 +320,17 @@ int lp_bootenv_set_uint(struct lp_bootenv *env, const char *name, uint32_t value
 	return lp_bootenv_set(env, name, buf);
 }
 
-int lp_bootenv_get_flag(const struct lp_bootenv *env, const char *name, bool fallback, bool *ret)
+int lp_bootenv_get_flag(const struct lp_bootenv *env, const char *name, bool fallback,
+			bool *ret_value)
 {
 	const char *s = lp_bootenv_get(env, name);
 
 	if (!s)
-		*ret = fallback;
+		*ret_value = fallback;
 	else if (strcmp(s, "1") == 0)
-		*ret = true;
+		*ret_value = true;
 	else if (strcmp(s, "0") == 0)
-		*ret = false;
+		*ret_value = false;
 	else
 		return -EBADMSG;
 	return 0;
@@ -340,7 +341,7 @@ int lp_bootenv_set_flag(struct lp_bootenv *env, const char *name, bool value)
 	return lp_bootenv_set(env, name, value ? "1" : "0");
 }
 
-int lp_bootenv_get_boot(const struct lp_bootenv *env, struct lp_bootenv_boot *ret,
+int lp_bootenv_get_boot(const struct lp_bootenv *env, struct lp_bootenv_boot *ret_boot,
 			struct lp_diag *diag)
 {
 	struct lp_bootenv_boot b;
@@ -374,7 +375,7 @@ int lp_bootenv_get_boot(const struct lp_bootenv *env, struct lp_bootenv_boot *re
 		return lp_diag_fail_at(diag, r, LP_BOOTENV_VAR_BOOTLIMIT,
 				       "expected a decimal number, found \"%.32s\"",
 				       lp_bootenv_get(env, LP_BOOTENV_VAR_BOOTLIMIT));
-	*ret = b;
+	*ret_boot = b;
 	return 0;
 }
 
@@ -500,6 +501,12 @@ int bootenv_pwrite(struct lp_bootenv *env, int fd, const void *buf, size_t len, 
 	while (done < allowed) {
 		ssize_t n = pwrite(fd, p + done, allowed - done, (off_t)(off + done));
 
+		if (n < 0 && errno == ESPIPE) {
+			/* A device without positional writes: seek, then write. */
+			if (lseek(fd, (off_t)(off + done), SEEK_SET) < 0)
+				return -errno;
+			n = write(fd, p + done, allowed - done);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -134,11 +134,12 @@ LP_EXPORT int lp_bootenv_commit(struct lp_bootenv *env, struct lp_diag *diag);
 
 /* A decimal unsigned value (no sign, no spaces, no leading zeros except "0", at most
  * UINT32_MAX). -ENOENT if unset, -EBADMSG if the value is not such a number. */
-LP_EXPORT int lp_bootenv_get_uint(const struct lp_bootenv *env, const char *name, uint32_t *ret);
+LP_EXPORT int lp_bootenv_get_uint(const struct lp_bootenv *env, const char *name,
+				  uint32_t *ret_value);
 LP_EXPORT int lp_bootenv_set_uint(struct lp_bootenv *env, const char *name, uint32_t value);
 /* "1" is true, "0" is false, unset is `fallback`; anything else is -EBADMSG. */
 LP_EXPORT int lp_bootenv_get_flag(const struct lp_bootenv *env, const char *name, bool fallback,
-				  bool *ret);
+				  bool *ret_value);
 LP_EXPORT int lp_bootenv_set_flag(struct lp_bootenv *env, const char *name, bool value);
 
 /* The update flow's view of the environment. */
@@ -152,8 +153,8 @@ struct lp_bootenv_boot {
 
 /* Reads boot_slot, upgrade_available, bootcount and bootlimit. -EBADMSG names the first
  * variable whose value is not valid (a boot_slot longer than LP_BOOTENV_NAME_MAX too). */
-LP_EXPORT int lp_bootenv_get_boot(const struct lp_bootenv *env, struct lp_bootenv_boot *ret,
-				  struct lp_diag *diag);
+LP_EXPORT int lp_bootenv_get_boot(const struct lp_bootenv *env,
+				  struct lp_bootenv_boot *ret_boot, struct lp_diag *diag);
 /* Arms an update in memory: boot_slot=slot, upgrade_available=1, bootcount=0. Commit it. */
 LP_EXPORT int lp_bootenv_arm_update(struct lp_bootenv *env, const char *slot);
 /* Marks the running system good in memory: upgrade_available=0, bootcount=0. Commit it. */
