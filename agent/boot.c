@@ -251,6 +251,9 @@ int agent_mark_good(const struct agent_ctx *ctx, struct lp_diag *diag)
 		if (r < 0)
 			return r;
 	}
+	r = agent_state_persist(ctx->cfg->data_dir, &st, AGENT_STATE_VERIFYING);
+	if (r < 0)
+		return r;
 	return commit(ctx, &st, "marked good by the operator");
 }
 

@@ -126,6 +126,7 @@ int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
 	r = agent_state_load(cfg->data_dir, &st, diag);
 	if (r < 0)
 		return r;
+	lp_diag_set_file(diag, NULL);
 	if (!agent_state_is_rest(st.state))
 		return lp_diag_fail(diag, -EBUSY, "an update is already in flight (state %s, version %s)",
 				    agent_state_name(st.state), st.to_version);
@@ -150,6 +151,7 @@ int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
 	r = load_keyring(cfg, &ring, diag);
 	if (r < 0)
 		goto refused;
+	lp_diag_set_file(diag, NULL); /* later messages are about the package */
 	policy.trusted = ring;
 	policy.compatible = cfg->hardware_id;
 	policy.check_security_version = true;

@@ -5,6 +5,7 @@
  * directory), so a power cut at any point leaves a state the next start can resume from.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -238,6 +239,15 @@ int agent_state_load(const char *data_dir, struct agent_state *ret_state, struct
 	return r;
 }
 
+/* cJSON prints large doubles with 15 significant digits; write integers exactly. */
+static cJSON *add_uint(cJSON *o, const char *key, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return cJSON_AddRawToObject(o, key, buf);
+}
+
 char *agent_state_serialize(const struct agent_state *st)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -251,14 +261,14 @@ char *agent_state_serialize(const struct agent_state *st)
 	    !cJSON_AddStringToObject(o, "action_id", st->action_id) ||
 	    !cJSON_AddStringToObject(o, "from_version", st->from_version) ||
 	    !cJSON_AddStringToObject(o, "to_version", st->to_version) ||
-	    !cJSON_AddNumberToObject(o, "to_security_version", (double)st->to_security_version) ||
+	    !add_uint(o, "to_security_version", st->to_security_version) ||
 	    !cJSON_AddStringToObject(o, "from_slot", agent_slot_name(st->from_slot)) ||
 	    !cJSON_AddStringToObject(o, "to_slot", agent_slot_name(st->to_slot)) ||
 	    !cJSON_AddStringToObject(o, "boot_id", st->boot_id) ||
 	    !cJSON_AddStringToObject(o, "reason", st->reason) ||
 	    !cJSON_AddStringToObject(o, "version", st->version) ||
-	    !cJSON_AddNumberToObject(o, "security_version", (double)st->security_version) ||
-	    !cJSON_AddNumberToObject(o, "updated", (double)st->updated))
+	    !add_uint(o, "security_version", st->security_version) ||
+	    !add_uint(o, "updated", (uint64_t)st->updated))
 		goto out;
 	out = cJSON_Print(o);
 out:

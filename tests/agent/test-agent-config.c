@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/* agent.json: accepted configs read back correctly; bad ones fail with a path and reason. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent.h"
+
+#define BASE_HEAD "{\"device_id\":\"dev-1\",\"hardware_id\":\"board-x\",\"data_dir\":\"/data\","
+#define BASE_TAIL "\"slots\":{\"A\":\"/dev/a\",\"B\":\"/dev/b\"}," \
+	"\"bootenv\":{\"type\":\"uboot\",\"fw_env_config\":\"/etc/fw_env.config\"}," \
+	"\"trusted_keys\":[\"/keys\"]}"
+
+static int parse(const char *text, struct agent_config **ret, struct lp_diag *diag)
+{
+	lp_diag_clear(diag);
+	return agent_config_parse(text, strlen(text), "agent.json", ret, diag);
+}
+
+static void expect_error(const char *text, const char *path, const char *msg_part)
+{
+	struct agent_config *cfg = NULL;
+	struct lp_diag diag;
+	int r = parse(text, &cfg, &diag);
+
+	if (r == 0)
+		fail_msg("accepted: %s", text);
+	assert_null(cfg);
+	if (strcmp(diag.path, path) != 0 || !strstr(diag.msg, msg_part))
+		fail_msg("for %s\n got path \"%s\" msg \"%s\"\n want path \"%s\" msg containing \"%s\"",
+			 text, diag.path, diag.msg, path, msg_part);
+}
+
+static void test_full(void **state)
+{
+	static const char text[] =
+		"{\"device_id\":\"dev-1\",\"hardware_id\":\"board-x\",\"data_dir\":\"/data\","
+		"\"backends\":[{\"name\":\"main\",\"urls\":[\"https://a:8443\",\"https://b\"],"
+		"\"tenant\":\"DEFAULT\",\"target_token\":\"tok\",\"ca_file\":\"/ca.pem\",\"proxy\":\"http://p:3128\"},"
+		"{\"urls\":[\"http://127.0.0.1:1\"],\"tenant\":\"t2\",\"client_cert\":\"/c.pem\","
+		"\"client_key\":\"/k.pem\",\"insecure_plain_http\":true}],"
+		"\"poll\":{\"min_s\":5,\"max_s\":600,\"default_s\":60,\"jitter_percent\":20},"
+		"\"slots\":{\"A\":\"/dev/a\",\"B\":\"/dev/b\",\"cmdline_file\":\"/tmp/cmdline\"},"
+		"\"bootenv\":{\"type\":\"grub\",\"grubenv\":\"/boot/grubenv\",\"bootlimit\":5},"
+		"\"health_checks\":[{\"name\":\"app\",\"argv\":[\"/bin/app\",\"--check\"],\"timeout_s\":7}],"
+		"\"actions\":{\"logs\":{\"argv\":[\"/bin/logs\"]}},"
+		"\"allow_scripts\":true,\"trusted_keys\":[\"/k1.pem\",\"/k2\"],"
+		"\"reboot_command\":[\"/bin/true\"]}";
+	struct agent_config *cfg = NULL;
+	struct lp_diag diag;
+
+	(void)state;
+	assert_int_equal(parse(text, &cfg, &diag), 0);
+	assert_string_equal(cfg->device_id, "dev-1");
+	assert_string_equal(cfg->hardware_id, "board-x");
+	assert_int_equal(cfg->n_backends, 2);
+	assert_string_equal(cfg->backends[0].name, "main");
+	assert_int_equal(cfg->backends[0].n_urls, 2);
+	assert_string_equal(cfg->backends[0].urls[1], "https://b");
+	assert_int_equal(cfg->backends[0].auth, AGENT_AUTH_TARGET_TOKEN);
+	assert_string_equal(cfg->backends[0].token, "tok");
+	assert_string_equal(cfg->backends[0].proxy, "http://p:3128");
+	assert_string_equal(cfg->backends[1].name, "backend1");
+	assert_int_equal(cfg->backends[1].auth, AGENT_AUTH_CLIENT_CERT);
+	assert_true(cfg->backends[1].insecure_plain_http);
+	assert_int_equal(cfg->poll_min_s, 5);
+	assert_int_equal(cfg->poll_max_s, 600);
+	assert_int_equal(cfg->poll_default_s, 60);
+	assert_int_equal(cfg->poll_jitter_percent, 20);
+	assert_string_equal(cfg->slot_path[AGENT_SLOT_B], "/dev/b");
+	assert_string_equal(cfg->cmdline_file, "/tmp/cmdline");
+	assert_int_equal(cfg->bootenv_type, AGENT_BOOTENV_GRUB);
+	assert_string_equal(cfg->bootenv_path, "/boot/grubenv");
+	assert_int_equal(cfg->bootlimit, 5);
+	assert_int_equal(cfg->n_health, 1);
+	assert_int_equal(cfg->health[0].argc, 2);
+	assert_string_equal(cfg->health[0].argv[1], "--check");
+	assert_null(cfg->health[0].argv[2]);
+	assert_int_equal(cfg->health[0].timeout_s, 7);
+	assert_non_null(agent_config_find_action(cfg, "logs"));
+	assert_int_equal(agent_config_find_action(cfg, "logs")->timeout_s, 60);
+	assert_null(agent_config_find_action(cfg, "rm-rf"));
+	assert_true(cfg->allow_scripts);
+	assert_int_equal(cfg->n_trusted_keys, 2);
+	assert_string_equal(cfg->reboot.argv[0], "/bin/true");
+	agent_config_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	struct agent_config *cfg = NULL;
+	struct lp_diag diag;
+
+	(void)state;
+	assert_int_equal(parse(BASE_HEAD BASE_TAIL, &cfg, &diag), 0);
+	assert_int_equal(cfg->n_backends, 0);
+	assert_string_equal(cfg->cmdline_file, "/proc/cmdline");
+	assert_string_equal(cfg->reboot.argv[0], "/sbin/reboot");
+	assert_int_equal(cfg->poll_default_s, 300);
+	assert_int_equal(cfg->bootlimit, 0);
+	assert_false(cfg->allow_scripts);
+	agent_config_free(cfg);
+	agent_config_free(NULL);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error(BASE_HEAD "\"colour\":1," BASE_TAIL, "colour", "unknown");
+	expect_error("{\"hardware_id\":\"h\",\"data_dir\":\"/d\"," BASE_TAIL, "device_id", "missing");
+	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"https://a\"],\"tenant\":\"t\"}]," BASE_TAIL,
+		     "backends[0]", "target_token");
+	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"https://a\"],\"tenant\":\"t\",\"target_token\":\"x\"},"
+		     "{\"urls\":[\"https://b\",\"http://c\"],\"tenant\":\"t\",\"target_token\":\"x\"}]," BASE_TAIL,
+		     "backends[1].urls[1]", "insecure_plain_http");
+	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"ftp://a\"],\"tenant\":\"t\",\"target_token\":\"x\"}]," BASE_TAIL,
+		     "backends[0].urls[0]", "https://");
+	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[],\"tenant\":\"t\",\"target_token\":\"x\"}]," BASE_TAIL,
+		     "backends[0].urls", "at least 1");
+	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"https://a\"],\"tenant\":\"a/b\",\"target_token\":\"x\"}]," BASE_TAIL,
+		     "backends[0].tenant", "identifier");
+	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"https://a\"],\"tenant\":\"t\",\"target_token\":\"x\",\"gateway_token\":\"y\"}]," BASE_TAIL,
+		     "backends[0]", "not both");
+	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"https://a\"],\"tenant\":\"t\",\"client_cert\":\"/c\"}]," BASE_TAIL,
+		     "backends[0]", "go together");
+	expect_error(BASE_HEAD "\"backends\":[{\"name\":\"x\",\"urls\":[\"https://a\"],\"tenant\":\"t\",\"target_token\":\"x\"},"
+		     "{\"name\":\"x\",\"urls\":[\"https://a\"],\"tenant\":\"t\",\"target_token\":\"x\"}]," BASE_TAIL,
+		     "backends[1]", "duplicate");
+	expect_error(BASE_HEAD "\"poll\":{\"min_s\":100,\"max_s\":10}," BASE_TAIL, "poll", "above");
+	expect_error(BASE_HEAD "\"poll\":{\"jitter_percent\":90}," BASE_TAIL, "poll.jitter_percent", "");
+	expect_error(BASE_HEAD "\"poll\":{\"min_s\":\"5\"}," BASE_TAIL, "poll.min_s", "");
+	expect_error(BASE_HEAD "\"health_checks\":[{\"name\":\"x\",\"argv\":[\"sh\",\"-c\",\"true\"]}]," BASE_TAIL,
+		     "health_checks[0].argv[0]", "absolute");
+	expect_error(BASE_HEAD "\"actions\":{\"x\":{\"argv\":[]}}," BASE_TAIL, "actions.x.argv", "at least");
+	expect_error(BASE_HEAD "\"actions\":{\"x\":[\"/bin/true\"]}," BASE_TAIL, "actions.x", "object");
+	expect_error(BASE_HEAD "\"trusted_keys\":[\"/k\"],\"slots\":{\"A\":\"/a\",\"B\":\"/a\"},"
+		     "\"bootenv\":{\"type\":\"uboot\",\"fw_env_config\":\"/f\"}}", "slots.B", "same");
+	expect_error(BASE_HEAD "\"trusted_keys\":[\"/k\"],\"slots\":{\"A\":\"/a\",\"B\":\"/b\"},"
+		     "\"bootenv\":{\"type\":\"uboot\",\"grubenv\":\"/f\"}}", "bootenv.grubenv", "grub");
+	expect_error(BASE_HEAD "\"trusted_keys\":[\"/k\"],\"slots\":{\"A\":\"/a\",\"B\":\"/b\"},"
+		     "\"bootenv\":{\"type\":\"lilo\",\"fw_env_config\":\"/f\"}}", "bootenv.type", "");
+	expect_error(BASE_HEAD "\"trusted_keys\":[],\"slots\":{\"A\":\"/a\",\"B\":\"/b\"},"
+		     "\"bootenv\":{\"type\":\"grub\",\"grubenv\":\"/f\"}}", "trusted_keys", "at least");
+	expect_error(BASE_HEAD "\"trusted_keys\":[\"k.pem\"],\"slots\":{\"A\":\"/a\",\"B\":\"/b\"},"
+		     "\"bootenv\":{\"type\":\"grub\",\"grubenv\":\"/f\"}}", "trusted_keys[0]", "absolute");
+	expect_error("[1]", "", "object");
+}
+
+static void test_syntax_error_position(void **state)
+{
+	struct agent_config *cfg = NULL;
+	struct lp_diag diag;
+
+	(void)state;
+	assert_int_not_equal(parse("{\n  \"device_id\": \"x\",\n  oops\n}", &cfg, &diag), 0);
+	assert_int_equal(diag.line, 3);
+	assert_string_equal(diag.file, "agent.json");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_syntax_error_position),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

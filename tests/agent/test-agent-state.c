@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* The state machine's table, the strict state file and its atomic persistence. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent.h"
+
+static void test_names(void **state)
+{
+	enum agent_state_id id;
+
+	(void)state;
+	for (unsigned i = 0; i < AGENT_STATE_COUNT_; i++) {
+		assert_int_equal(agent_state_parse_name(agent_state_name((enum agent_state_id)i), &id), 0);
+		assert_int_equal(id, i);
+	}
+	assert_int_equal(agent_state_parse_name("Idle", &id), -EINVAL);
+	assert_string_equal(agent_state_name(AGENT_STATE_BOOTING_NEW), "booting-new");
+}
+
+static void test_transitions(void **state)
+{
+	(void)state;
+	/* the happy path */
+	assert_true(agent_state_transition_allowed(AGENT_STATE_IDLE, AGENT_STATE_DOWNLOADING));
+	assert_true(agent_state_transition_allowed(AGENT_STATE_DOWNLOADING, AGENT_STATE_INSTALLING));
+	assert_true(agent_state_transition_allowed(AGENT_STATE_INSTALLING, AGENT_STATE_INSTALLED));
+	assert_true(agent_state_transition_allowed(AGENT_STATE_INSTALLED, AGENT_STATE_BOOTING_NEW));
+	assert_true(agent_state_transition_allowed(AGENT_STATE_BOOTING_NEW, AGENT_STATE_VERIFYING));
+	assert_true(agent_state_transition_allowed(AGENT_STATE_VERIFYING, AGENT_STATE_COMMITTED));
+	assert_true(agent_state_transition_allowed(AGENT_STATE_VERIFYING, AGENT_STATE_ROLLING_BACK));
+	assert_true(agent_state_transition_allowed(AGENT_STATE_ROLLING_BACK, AGENT_STATE_ROLLED_BACK));
+	assert_true(agent_state_transition_allowed(AGENT_STATE_COMMITTED, AGENT_STATE_INSTALLING));
+	/* never commit what was not verified, never skip the rollback's reboot */
+	assert_false(agent_state_transition_allowed(AGENT_STATE_INSTALLED, AGENT_STATE_COMMITTED));
+	assert_false(agent_state_transition_allowed(AGENT_STATE_INSTALLING, AGENT_STATE_COMMITTED));
+	assert_false(agent_state_transition_allowed(AGENT_STATE_ROLLING_BACK, AGENT_STATE_COMMITTED));
+	assert_false(agent_state_transition_allowed(AGENT_STATE_IDLE, AGENT_STATE_INSTALLED));
+	assert_false(agent_state_transition_allowed(AGENT_STATE_VERIFYING, AGENT_STATE_IDLE));
+	assert_false(agent_state_transition_allowed(AGENT_STATE_ROLLING_BACK, AGENT_STATE_IDLE));
+}
+
+static void test_parse_strict(void **state)
+{
+	struct agent_state st;
+	struct lp_diag diag;
+	const char *ok = "{\"state\":\"installed\",\"from_slot\":\"A\",\"to_slot\":\"B\","
+			 "\"to_version\":\"1.2.0\",\"security_version\":4}";
+	const char *bad[] = {
+		"{\"state\":\"installed\",\"from_slot\":\"A\",\"to_slot\":\"B\",\"extra\":1}",
+		"{\"state\":\"sleeping\"}",
+		"{\"state\":\"installed\",\"from_slot\":\"A\",\"to_slot\":\"A\"}",
+		"{\"state\":\"idle\",\"from_slot\":\"C\"}",
+		"{\"state\":\"idle\",\"security_version\":-1}",
+		"{\"state\":\"idle\",\"result\":\"maybe\"}",
+		"{\"result\":\"none\"}",
+		"{\"state\":\"idle\"",
+	};
+
+	(void)state;
+	lp_diag_clear(&diag);
+	assert_int_equal(agent_state_parse(ok, strlen(ok), &st, &diag), 0);
+	assert_int_equal(st.state, AGENT_STATE_INSTALLED);
+	assert_int_equal(st.to_slot, AGENT_SLOT_B);
+	assert_string_equal(st.to_version, "1.2.0");
+	assert_int_equal(st.security_version, 4);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		lp_diag_clear(&diag);
+		if (agent_state_parse(bad[i], strlen(bad[i]), &st, &diag) == 0)
+			fail_msg("accepted %s", bad[i]);
+		assert_true(diag.msg[0] != '\0');
+	}
+}
+
+static void test_persist_roundtrip(void **state)
+{
+	char dir[] = "/tmp/agent-state-XXXXXX";
+	char path[4200];
+	struct agent_state st, back;
+	struct lp_diag diag;
+	struct stat sb;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	setenv("LOOPLINE_AGENT_BOOT_ID", "boot-one", 1);
+	lp_diag_clear(&diag);
+	assert_int_equal(agent_state_load(dir, &st, &diag), 0); /* no file: idle */
+	assert_int_equal(st.state, AGENT_STATE_IDLE);
+	st.from_slot = AGENT_SLOT_A;
+	st.to_slot = AGENT_SLOT_B;
+	snprintf(st.to_version, sizeof(st.to_version), "2.0.0");
+	snprintf(st.backend, sizeof(st.backend), "main");
+	snprintf(st.action_id, sizeof(st.action_id), "17");
+	snprintf(st.reason, sizeof(st.reason), "quote \" and newline \n survive");
+	st.to_security_version = 9007199254740991ULL;
+	assert_int_equal(agent_state_persist(dir, &st, AGENT_STATE_INSTALLING), 0);
+	assert_int_equal(agent_state_persist(dir, &st, AGENT_STATE_COMMITTED), -EPERM);
+	assert_int_equal(st.state, AGENT_STATE_INSTALLING);
+	assert_int_equal(agent_state_load(dir, &back, &diag), 0);
+	assert_int_equal(back.state, AGENT_STATE_INSTALLING);
+	assert_string_equal(back.boot_id, "boot-one");
+	assert_string_equal(back.reason, st.reason);
+	assert_string_equal(back.action_id, "17");
+	assert_int_equal(back.to_security_version, 9007199254740991ULL);
+	assert_int_equal(back.to_slot, AGENT_SLOT_B);
+	/* no temporary file is left behind */
+	snprintf(path, sizeof(path), "%s/state.json.tmp", dir);
+	assert_int_equal(stat(path, &sb), -1);
+	/* a corrupt file is an error, not a silent reset */
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	assert_int_equal(agent_write_atomic(path, "{\"state\":", 9, 0644), 0);
+	assert_int_not_equal(agent_state_load(dir, &back, &diag), 0);
+	unlink(path);
+	rmdir(dir);
+	unsetenv("LOOPLINE_AGENT_BOOT_ID");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_transitions),
+		cmocka_unit_test(test_parse_strict),
+		cmocka_unit_test(test_persist_roundtrip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
