@@ -961,6 +961,87 @@ static void test_build_errors(void **state)
 	free(a);
 }
 
+/*
+ * The fuzz-package target trusts one fixed test key; this is its private half. With
+ * LP_WRITE_FUZZ_SEEDS=DIR the test writes the seed packages to DIR (they are committed
+ * in tests/fuzz/corpus/package/); otherwise it checks that the committed seeds are
+ * valid packages under that key, so the fuzzer starts from inputs that get past the
+ * signature check.
+ */
+static const char fuzz_key_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MC4CAQAwBQYDK2VwBCIEILn+TJn49BqYYnHYuS/1bfG5Gk7Sdh7vBaiGsRqFz6bH\n"
+	"-----END PRIVATE KEY-----\n";
+
+static void test_fuzz_seeds(void **state)
+{
+	const char *out_dir = getenv("LP_WRITE_FUZZ_SEEDS"), *src = getenv("LP_SOURCE_DIR");
+	uint8_t *a = make_data(700, 7, false), *b = make_data(2000, 8, true);
+	struct lp_keyring *ring;
+	struct lp_key *key, *pub;
+	uint8_t raw[LP_ED25519_PUB_LEN];
+	struct spec specs[3];
+	struct lp_diag d = { 0 };
+
+	assert_int_equal(lp_key_from_pem(fuzz_key_pem, strlen(fuzz_key_pem), &key, &d), 0);
+	assert_int_equal(lp_keyring_new(&ring), 0);
+	assert_int_equal(lp_key_raw_public(key, raw), 0);
+	assert_int_equal(raw[0], 0xa6); /* the key embedded in tests/fuzz/fuzz-package.c */
+	assert_int_equal(lp_key_from_raw_public(raw, &pub), 0);
+	assert_int_equal(lp_keyring_add(ring, pub), 0);
+
+	spec_default(&specs[0], a, 700, b, 2000);
+	spec_default(&specs[1], b, 2000, a, 300);
+	specs[1].comp[0] = LP_COMPRESSION_ZSTD;
+	specs[1].comp[1] = LP_COMPRESSION_NONE;
+	spec_default(&specs[2], a, 100, b, 100);
+	specs[2].n = 1;
+	specs[2].keys[1] = fx.other;
+	specs[2].n_keys = 2;
+	for (size_t i = 0; i < LP_ARRAY_SIZE(specs); i++) {
+		struct lp_pkg_policy pol = { .trusted = ring };
+		struct sink_rec rec = { 0 };
+		struct read_result res;
+		struct mem pkg;
+
+		specs[i].keys[0] = key;
+		pkg = build_mem(&specs[i]);
+		res = read_pkg(pkg.data, pkg.len, &pol, &rec, 0);
+		assert_int_equal(res.rc, 0);
+		sink_rec_free(&rec);
+		if (out_dir) {
+			char path[4096];
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/seed-%zu.lpkg", out_dir, i);
+			f = fopen(path, "we");
+			assert_non_null(f);
+			assert_int_equal(fwrite(pkg.data, 1, pkg.len, f), pkg.len);
+			assert_int_equal(fclose(f), 0);
+		}
+		free(pkg.data);
+	}
+	if (!out_dir && src) {
+		for (size_t i = 0; i < LP_ARRAY_SIZE(specs); i++) {
+			char path[4096];
+			int fd;
+			struct lp_pkg_policy pol = { .trusted = ring };
+
+			snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/package/seed-%zu.lpkg", src, i);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				fail_msg("%s: %s", path, strerror(errno));
+			if (lp_pkg_verify_fd(fd, &pol, NULL, &d) != 0)
+				fail_msg("%s: %s", path, d.msg);
+			close(fd);
+		}
+	}
+	lp_keyring_free(ring);
+	lp_key_free(key);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -974,6 +1055,7 @@ int main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_resign),
 		cmocka_unit_test(test_build_errors),
+		cmocka_unit_test(test_fuzz_seeds),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
