@@ -40,6 +40,7 @@ struct lp_bootenv {
 	size_t cap_vars;
 	bool dirty;
 	bool from_defaults;
+	int lock_fd; /* LP_BOOTENV_OPEN_LOCK, else -1 */
 	/* Power-cut simulation (tests): when armed, writes stop for good once `budget` bytes
 	 * have been written (a rename costs 1); the write that crosses the budget is cut
 	 * short and everything after it fails with -EIO as if the machine had lost power. */

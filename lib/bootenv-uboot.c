@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -404,6 +405,27 @@ static bool is_nor_or_nand(enum uboot_medium m)
 	return m == MEDIUM_MTD_NOR || m == MEDIUM_MTD_NAND;
 }
 
+/* The lock fw_printenv and fw_setenv take around their read-modify-write. */
+static int take_lock(struct lp_bootenv *env, struct lp_diag *diag)
+{
+	int fd = open(LP_BOOTENV_UBOOT_LOCK_PATH, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+
+	if (fd < 0)
+		return lp_diag_fail(diag, -errno, "%s: %s", LP_BOOTENV_UBOOT_LOCK_PATH,
+				    strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int r = -errno;
+
+			close(fd);
+			return lp_diag_fail(diag, r, "%s: flock: %s", LP_BOOTENV_UBOOT_LOCK_PATH,
+					    strerror(-r));
+		}
+	}
+	env->lock_fd = fd;
+	return 0;
+}
+
 int lp_bootenv_open_uboot(const struct lp_fwenv_config *config, unsigned flags,
 			  struct lp_bootenv **ret_env, struct lp_diag *diag)
 {
@@ -425,6 +447,11 @@ int lp_bootenv_open_uboot(const struct lp_fwenv_config *config, unsigned flags,
 		return r;
 	u = env->impl;
 	u->count = config->count;
+	if (flags & LP_BOOTENV_OPEN_LOCK) {
+		r = take_lock(env, diag);
+		if (r < 0)
+			goto fail;
+	}
 	bufs = malloc(env_size * config->count);
 	if (!bufs) {
 		r = -ENOMEM;

@@ -49,6 +49,7 @@ int bootenv_new(const struct lp_bootenv_ops *ops, void *impl, size_t capacity,
 	env->ops = ops;
 	env->impl = impl;
 	env->capacity = capacity;
+	env->lock_fd = -1;
 	*ret_env = env;
 	return 0;
 }
@@ -72,6 +73,8 @@ void lp_bootenv_free(struct lp_bootenv *env)
 	bootenv_clear_vars(env);
 	if (env->ops && env->ops->free_impl)
 		env->ops->free_impl(env->impl);
+	if (env->lock_fd >= 0)
+		close(env->lock_fd); /* releases the flock */
 	free(env);
 }
 

@@ -333,6 +333,35 @@ static void test_mkenvimage(void **state)
 	}
 }
 
+static void test_lock(void **state)
+{
+	char cfg[128], envp[128], text[300];
+	char *probe[] = { "flock", "-n", LP_BOOTENV_UBOOT_LOCK_PATH, "true", NULL };
+	struct lp_bootenv *env;
+
+	(void)state;
+	if (run((char *[]){ "sh", "-c", "command -v flock", NULL }, NULL, 0) != 0) {
+		print_message("flock(1) missing: lock test skipped\n");
+		skip();
+	}
+	path_in(envp, sizeof(envp), "lock.env");
+	path_in(cfg, sizeof(cfg), "lock.cfg");
+	snprintf(text, sizeof(text), "%s 0 0x400\n", envp);
+	write_file(cfg, text, strlen(text));
+	/* Held from open to free: fw_setenv (which takes the same lock) would wait. */
+	env = open_cfg(cfg, LP_BOOTENV_OPEN_DEFAULTS | LP_BOOTENV_OPEN_LOCK);
+	assert_int_equal(run(probe, NULL, 0), 1);
+	assert_int_equal(lp_bootenv_set(env, "k", "v"), 0);
+	commit(env);
+	assert_int_equal(run(probe, NULL, 0), 1);
+	lp_bootenv_free(env);
+	assert_int_equal(run(probe, NULL, 0), 0);
+	/* Without the flag nothing is locked. */
+	env = open_cfg(cfg, 0);
+	assert_int_equal(run(probe, NULL, 0), 0);
+	lp_bootenv_free(env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_tools_first),
 		cmocka_unit_test(test_flag_wraparound),
 		cmocka_unit_test(test_mkenvimage),
+		cmocka_unit_test(test_lock),
 	};
 	char *which[] = { "sh", "-c", "command -v fw_printenv && command -v fw_setenv && "
 				      "command -v mkenvimage", NULL };

@@ -86,7 +86,13 @@ enum lp_bootenv_open_flags {
 	 * start from an empty environment instead of failing; lp_bootenv_from_defaults()
 	 * then returns true and the caller sets its defaults and commits. */
 	LP_BOOTENV_OPEN_DEFAULTS = 1u << 0,
+	/* uboot only: hold an exclusive flock on LP_BOOTENV_UBOOT_LOCK_PATH (the lock file
+	 * fw_printenv/fw_setenv take) from open until lp_bootenv_free, so read-modify-write
+	 * does not race with them. Waits for the lock. */
+	LP_BOOTENV_OPEN_LOCK = 1u << 1,
 };
+
+#define LP_BOOTENV_UBOOT_LOCK_PATH "/var/lock/fw_printenv.lock"
 
 /* Opens a U-Boot environment described by a parsed fw_env.config and reads it.
  * Errors: -ENOENT (missing file), -EBADMSG (no valid copy, garbage content), -EINVAL
