@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "loopline/bootenv.h"
+#include "../../lib/bootenv-internal.h"
 
 static char tmpdir[64];
 
@@ -333,6 +334,60 @@ static void test_mkenvimage(void **state)
 	}
 }
 
+/* A power cut at any byte of a redundant commit: fw_printenv sees the same complete
+ * environment we do (old or new), never an error or a mix. */
+static void test_power_cut_seen_by_fw_printenv(void **state)
+{
+	char cfg[128], envp[128], text[300], out[512];
+	unsigned olds = 0, news = 0;
+
+	(void)state;
+	path_in(envp, sizeof(envp), "cut.env");
+	path_in(cfg, sizeof(cfg), "cut.cfg");
+	snprintf(text, sizeof(text), "%s 0 0x400\n%s 0x400 0x400\n", envp, envp);
+	write_file(cfg, text, strlen(text));
+	/* every byte near the start and the end of the commit, every 29th in between */
+	for (uint64_t budget = 0; budget <= 0x401;
+	     budget = (budget < 16 || budget >= 0x3f0) ? budget + 1
+						       : (budget + 29 < 0x3f0 ? budget + 29 : 0x3f0)) {
+		struct lp_bootenv *env;
+		struct lp_diag d;
+		const char *v;
+
+		unlink(envp);
+		for (int i = 0; i < 2; i++) {
+			env = open_cfg(cfg, LP_BOOTENV_OPEN_DEFAULTS);
+			assert_int_equal(lp_bootenv_set(env, "v", "old"), 0);
+			commit(env);
+			lp_bootenv_free(env);
+		}
+		env = open_cfg(cfg, 0);
+		assert_int_equal(lp_bootenv_set(env, "v", "new"), 0);
+		assert_int_equal(lp_bootenv_set(env, "w", "added"), 0);
+		bootenv_test_set_fault(env, budget);
+		lp_diag_clear(&d);
+		(void)lp_bootenv_commit(env, &d);
+		lp_bootenv_free(env);
+
+		env = open_cfg(cfg, 0);
+		v = lp_bootenv_get(env, "v");
+		fw_printenv(cfg, out, sizeof(out));
+		if (strcmp(v, "old") == 0) {
+			assert_null(lp_bootenv_get(env, "w"));
+			assert_string_equal(out, "v=old\n");
+			olds++;
+		} else {
+			assert_string_equal(v, "new");
+			assert_string_equal(out, "v=new\nw=added\n");
+			news++;
+		}
+		lp_bootenv_free(env);
+	}
+	print_message("fw_printenv after power cuts: %u old, %u new\n", olds, news);
+	assert_true(olds > 0);
+	assert_true(news > 0);
+}
+
 static void test_lock(void **state)
 {
 	char cfg[128], envp[128], text[300];
@@ -371,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_tools_first),
 		cmocka_unit_test(test_flag_wraparound),
 		cmocka_unit_test(test_mkenvimage),
+		cmocka_unit_test(test_power_cut_seen_by_fw_printenv),
 		cmocka_unit_test(test_lock),
 	};
 	char *which[] = { "sh", "-c", "command -v fw_printenv && command -v fw_setenv && "
