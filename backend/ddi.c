@@ -571,9 +571,13 @@ static void ddi_feedback(struct ddi *d, const char *id, bool cancel)
 	if (closes || strcmp(status, "WARNING") == 0 || strcmp(status, "CANCEL_REJECTED") == 0) {
 		char ev[64];
 
-		snprintf(ev, sizeof(ev), "action.%s", status);
-		for (char *p = ev; *p; p++)
-			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		if (strcmp(status, "ERROR") == 0) {
+			snprintf(ev, sizeof(ev), "action.failed");
+		} else {
+			snprintf(ev, sizeof(ev), "action.%s", status);
+			for (char *p = ev; *p; p++)
+				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		}
 		rc = be_store_event(d->s, ev, d->cid, a.id, fb.details && cJSON_GetArraySize(fb.details) ?
 				    cJSON_GetArrayItem(fb.details, 0)->valuestring : status);
 		if (rc < 0)

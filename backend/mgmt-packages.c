@@ -551,6 +551,52 @@ out:
 		close(fd);
 }
 
+static void uploads_list(struct be_mgmt *m)
+{
+	struct be_req *r = m->r;
+	sqlite3_stmt *st = NULL;
+	int64_t offset, limit, total = 0;
+	char fn[256];
+	int has_fn;
+	cJSON *items;
+
+	if (be_mgmt_paging(m, &offset, &limit) < 0)
+		return;
+	has_fn = be_query(r, "filename", fn, sizeof(fn));
+	if (has_fn < 0) {
+		be_reply_error(r, 400, "bad_query", "filename too long");
+		return;
+	}
+	if (be_store_prepare(m->s, "SELECT count(*) FROM uploads WHERE ?1 IS NULL OR filename = ?1",
+			     &st) == 0) {
+		if (has_fn)
+			sqlite3_bind_text(st, 1, fn, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			total = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (be_store_prepare(m->s, "SELECT id FROM uploads WHERE ?1 IS NULL OR filename = ?1"
+			     " ORDER BY created DESC, id LIMIT ?2 OFFSET ?3", &st) < 0) {
+		be_reply_error(r, 500, "internal", "database error");
+		return;
+	}
+	if (has_fn)
+		sqlite3_bind_text(st, 1, fn, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, limit);
+	sqlite3_bind_int64(st, 3, offset);
+	items = cJSON_CreateArray();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct upload u;
+
+		if (load_upload(m->s, (const char *)sqlite3_column_text(st, 0), &u) == 0) {
+			cJSON_AddItemToArray(items, upload_json(&u));
+			upload_done(&u);
+		}
+	}
+	sqlite3_finalize(st);
+	be_reply_json(r, 200, be_mgmt_page(items, offset, limit, total));
+}
+
 void be_mgmt_uploads(struct be_mgmt *m)
 {
 	struct be_req *r = m->r;
@@ -559,6 +605,8 @@ void be_mgmt_uploads(struct be_mgmt *m)
 	if (r->n_seg == 3) {
 		if (r->method == EVHTTP_REQ_POST)
 			upload_create(m);
+		else if (r->method == EVHTTP_REQ_GET)
+			uploads_list(m);
 		else
 			be_reply_error(r, 405, "method_not_allowed", "use POST to start an upload");
 		return;
