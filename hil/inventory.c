@@ -599,7 +599,9 @@ static int parse_shell(struct parse_ctx *c, yaml_node_t *n, const char *path,
 		return r;
 	}
 checked:
-	if (!s->prompt && (r = dup_str("[#$>] ?$", &s->prompt)) < 0)
+	/* busybox's line editor asks for the cursor position (ESC [ 6 n) right after the
+	 * prompt; the default pattern allows such control sequences after it */
+	if (!s->prompt && (r = dup_str(LP_HIL_DEFAULT_PROMPT, &s->prompt)) < 0)
 		return r;
 	if (!s->password_prompt && (r = dup_str("[Pp]assword: ?$", &s->password_prompt)) < 0)
 		return r;

@@ -224,7 +224,7 @@ int lp_hil_shell_run(struct lp_hil_shell *s, const char *cmd, unsigned timeout_m
 		goto out;
 	}
 	snprintf(line, line_len,
-		 "printf '%%s%%s\\n' '__LPS' '%s__'; { %s\n} </dev/null; "
+		 "printf '%%s%%s\\n' '__LPS' '%s__'; ( %s\n) </dev/null; "
 		 "printf '%%s%%s %%d\\n' '__LPE' '%s__' \"$?\"\n",
 		 id, cmd, id);
 	/* stale output (an earlier prompt, boot messages) must not be mistaken */

@@ -26,6 +26,9 @@
 #define LP_HIL_MAX_ARGV 256
 #define LP_HIL_MAX_PATTERNS 16
 #define LP_HIL_NAME_MAX 64
+/* Default shell prompt: "#", "$" or ">" and a space at the end of the output, optionally
+ * followed by terminal control sequences (ESC is a literal byte in the pattern). */
+#define LP_HIL_DEFAULT_PROMPT "[#$>] ?(\033\\[[0-9;?]*[A-Za-z])*$"
 
 enum lp_hil_power_kind {
 	LP_HIL_POWER_GPIOD = 0,

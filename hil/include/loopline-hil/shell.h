@@ -7,8 +7,8 @@
  * and output CR translation off (stty, when present) and sets a prompt of its own.
  *
  * lp_hil_shell_run() sends
- *     printf '%s%s\n' '__LPS' 'ID__'; { CMD
- *     } </dev/null; printf '%s%s %d\n' '__LPE' 'ID__' "$?"
+ *     printf '%s%s\n' '__LPS' 'ID__'; ( CMD
+ *     ) </dev/null; printf '%s%s %d\n' '__LPE' 'ID__' "$?"
  * with a fresh ID per command. The markers are only ever assembled by printf, so the
  * echoed command line can never match them; the bytes between the two markers are the
  * command's exact output, and the number after the end marker its exit status.
