@@ -382,15 +382,16 @@ static int parse_payload(const cJSON *obj, const char *path, struct lp_payload_i
 				       pl->delta.present ? "only payloads of type delta have a delta object"
 							 : "a payload of type delta needs a delta object");
 	/* Stored bytes are the target bytes when nothing transforms them. */
-	if (pl->compression == LP_COMPRESSION_NONE && !pl->encryption.present) {
+	if (pl->compression == LP_COMPRESSION_NONE && !pl->encryption.present &&
+	    pl->type != LP_PAYLOAD_DELTA) {
 		if (pl->stored_size != pl->size)
 			return lp_diag_fail_at(diag, -EBADMSG,
 					       lp_json_path_key(p, sizeof(p), path, "stored_size"),
-					       "must equal size when the payload is neither compressed nor encrypted");
+					       "must equal size for a payload that is not compressed, encrypted or a delta");
 		if (memcmp(pl->stored_sha256, pl->sha256, 32) != 0)
 			return lp_diag_fail_at(diag, -EBADMSG,
 					       lp_json_path_key(p, sizeof(p), path, "stored_sha256"),
-					       "must equal sha256 when the payload is neither compressed nor encrypted");
+					       "must equal sha256 for a payload that is not compressed, encrypted or a delta");
 	}
 	return 0;
 }

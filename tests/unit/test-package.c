@@ -394,6 +394,18 @@ static void test_roundtrip(void **state)
 	check_roundtrip(&seek, &s, 0);
 	check_roundtrip(&seek, &s, 1000); /* a source that returns small reads */
 
+	/* Seekable output, pipe sources: those payloads are spooled first. */
+	{
+		struct lp_diag bd = { 0 };
+		struct mem spooled;
+		int out = memfd_create("pkg", MFD_CLOEXEC);
+
+		assert_int_equal(build_to(&s, out, true, NULL, &bd), 0);
+		spooled = fd_slurp(out);
+		close(out);
+		check_roundtrip(&spooled, &s, 0);
+		free(spooled.data);
+	}
 	piped = build_pipe(&s, false);
 	check_roundtrip(&piped, &s, 0);
 	piped_src = build_pipe(&s, true);
@@ -961,6 +973,106 @@ static void test_build_errors(void **state)
 	free(a);
 }
 
+static int failing_sink(void *ctx, const void *data, size_t len)
+{
+	return -ENOSPC;
+}
+
+static void test_reader_api(void **state)
+{
+	struct mem pkg = small_package();
+	struct layout l = layout_of(&pkg);
+	struct lp_pkg_policy pol = default_policy();
+	struct mem_reader mr = { .data = pkg.data, .len = pkg.len };
+	const struct lp_payload_info *info;
+	const struct lp_signature_info *sigs;
+	const struct lp_manifest *m;
+	struct lp_pkg_reader *r;
+	struct lp_diag d = { 0 };
+
+	/* Payloads cannot be reached before open. */
+	assert_int_equal(lp_pkg_reader_new(mem_read, &mr, &pol, &r), 0);
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), -EINVAL);
+	assert_int_equal(lp_pkg_reader_stream(r, NULL, NULL, &d), -EINVAL);
+	assert_int_equal(lp_pkg_reader_open(r, &m, &d), 0);
+	assert_int_equal(lp_pkg_reader_signatures(r, &sigs), 1);
+	assert_true(sigs[0].trusted && sigs[0].valid);
+	/* Skipping payloads without streaming them still verifies them. */
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), 1);
+	assert_string_equal(info->name, "rootfs.img");
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), 1);
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), 0);
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), 0);
+	lp_pkg_reader_free(r);
+
+	/* ...and a bad skipped payload fails the next step. */
+	pkg.data[l.data_off[2] + 10] ^= 1;
+	mr.off = 0;
+	assert_int_equal(lp_pkg_reader_new(mem_read, &mr, &pol, &r), 0);
+	assert_int_equal(lp_pkg_reader_open(r, &m, &d), 0);
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), 1);
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), -EBADMSG);
+	assert_string_equal(d.msg, "payload rootfs.img: stored_sha256 mismatch");
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), -EBADMSG); /* stays failed */
+	lp_pkg_reader_free(r);
+	pkg.data[l.data_off[2] + 10] ^= 1;
+
+	/* A failing sink ends the read with its error. */
+	mr.off = 0;
+	assert_int_equal(lp_pkg_reader_new(mem_read, &mr, &pol, &r), 0);
+	assert_int_equal(lp_pkg_reader_open(r, &m, &d), 0);
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), 1);
+	assert_int_equal(lp_pkg_reader_stream(r, failing_sink, NULL, &d), -ENOSPC);
+	assert_non_null(strstr(d.msg, "payload rootfs.img: sink failed"));
+	lp_pkg_reader_free(r);
+
+	/* Verifying from a file descriptor. */
+	{
+		int fd = memfd_with(pkg.data, pkg.len);
+		struct lp_manifest *vm = NULL;
+
+		assert_int_equal(lp_pkg_verify_fd(fd, &pol, &vm, &d), 0);
+		assert_int_equal(vm->n_payloads, 2);
+		lp_manifest_free(vm);
+		close(fd);
+	}
+	free(pkg.data);
+}
+
+/* A delta payload: its stored bytes are checked, its content needs a delta engine. */
+static void test_delta_payload(void **state)
+{
+	const struct lp_key *keys[] = { fx.key };
+	struct lp_pkg_policy pol = { .trusted = fx.ring };
+	const char *json =
+		"{\"format\":1,\"product\":\"p\",\"version\":\"1.0.0\",\"security_version\":1,"
+		"\"compatible\":[\"qemu-x86_64\"],\"created\":\"2026-11-25T19:00:00Z\",\"payloads\":["
+		"{\"name\":\"p.bin\",\"type\":\"delta\",\"target\":\"rootfs\",\"size\":1000,"
+		"\"sha256\":\"" HELLO_SHA "\",\"stored_size\":5,\"stored_sha256\":\"" HELLO_SHA "\","
+		"\"compression\":\"none\",\"encryption\":null,\"delta\":{\"algorithm\":\"bsdiff\","
+		"\"base_version\":\"0.9.0\",\"base_sha256\":\"" HELLO_SHA "\",\"base_size\":1000}}]}";
+	struct mem pkg = crafted(json, keys, 1, false);
+	struct mem_reader mr = { .data = pkg.data, .len = pkg.len };
+	struct lp_pkg_reader *r;
+	const struct lp_manifest *m;
+	const struct lp_payload_info *info;
+	struct sink_rec rec = { 0 };
+	struct lp_diag d = { 0 };
+	int fd;
+
+	assert_int_equal(lp_pkg_reader_new(mem_read, &mr, &pol, &r), 0);
+	assert_int_equal(lp_pkg_reader_open(r, &m, &d), 0);
+	assert_int_equal(lp_pkg_reader_next(r, &info, &d), 1);
+	assert_int_equal(info->type, LP_PAYLOAD_DELTA);
+	assert_int_equal(lp_pkg_reader_stream(r, sink_rec_fn, &rec, &d), -EOPNOTSUPP);
+	assert_int_equal(rec.calls, 0);
+	lp_pkg_reader_free(r);
+	fd = memfd_with(pkg.data, pkg.len);
+	assert_int_equal(lp_pkg_verify_fd(fd, &pol, NULL, &d), 0);
+	close(fd);
+	free(pkg.data);
+}
+
 /*
  * The fuzz-package target trusts one fixed test key; this is its private half. With
  * LP_WRITE_FUZZ_SEEDS=DIR the test writes the seed packages to DIR (they are committed
@@ -1055,6 +1167,8 @@ int main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_resign),
 		cmocka_unit_test(test_build_errors),
+		cmocka_unit_test(test_reader_api),
+		cmocka_unit_test(test_delta_payload),
 		cmocka_unit_test(test_fuzz_seeds),
 	};
 

@@ -12,8 +12,9 @@
  *     LP_TAR_TRAILER_MAX bytes); the archive length is a multiple of 512.
  *
  * Bytes come from and go to caller callbacks, so archives stream over files, pipes,
- * sockets and HTTP bodies. Entry data is handed out in bounded blocks (at most
- * LP_TAR_READ_BUFFER bytes), never as a whole.
+ * sockets and HTTP bodies. The reader calls its callback until it has 64 KiB or the
+ * callback returns 0, so short reads are fine. Entry data is handed out in bounded
+ * blocks (at most LP_TAR_READ_BUFFER bytes), never as a whole.
  *
  * Errors are negative errno values with a message in the diag that names the member:
  *   -EBADMSG  malformed or forbidden archive content (also truncation)
