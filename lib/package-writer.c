@@ -259,6 +259,40 @@ static int spool_copy(int fd, struct lp_tar_writer *w, uint8_t *buf, uint64_t si
 
 /* ---- the manifest ---- */
 
+static int check_len(const char *s, size_t size, const char *path, struct lp_diag *diag)
+{
+	if (s && strlen(s) >= size)
+		return lp_diag_fail_at(diag, -E2BIG, path, "longer than %zu bytes", size - 1);
+	return 0;
+}
+
+/* Every string must fit its manifest field, or the copy below would shorten it. */
+static int build_check_lengths(const struct lp_pkg_build *b, struct lp_diag *diag)
+{
+	char path[64];
+	int rc;
+
+	rc = check_len(b->product, LP_PKG_FIELD_MAX, "product", diag);
+	if (rc == 0)
+		rc = check_len(b->version, LP_SEMVER_MAX, "version", diag);
+	if (rc == 0)
+		rc = check_len(b->min_agent_version, LP_SEMVER_MAX, "min_agent_version", diag);
+	for (size_t i = 0; rc == 0 && i < b->n_compatible; i++) {
+		snprintf(path, sizeof(path), "compatible[%zu]", i);
+		rc = check_len(b->compatible[i], LP_PKG_FIELD_MAX, path, diag);
+	}
+	for (size_t i = 0; rc == 0 && i < b->n_sources; i++) {
+		snprintf(path, sizeof(path), "payloads[%zu].name", i);
+		rc = lp_pkg_name_check(b->sources[i].name, path, diag);
+		if (rc == -EBADMSG)
+			rc = -EINVAL;
+		snprintf(path, sizeof(path), "payloads[%zu].target", i);
+		if (rc == 0)
+			rc = check_len(b->sources[i].target, LP_PKG_FIELD_MAX, path, diag);
+	}
+	return rc;
+}
+
 static int manifest_from_build(const struct lp_pkg_build *b, const char *created,
 			       struct lp_manifest **ret_m, struct lp_diag *diag)
 {
@@ -280,8 +314,7 @@ static int manifest_from_build(const struct lp_pkg_build *b, const char *created
 		return -ENOMEM;
 	}
 	m->format = LP_PKG_FORMAT;
-	/* Too-long strings are truncated here and caught by the parse check, which sees a
-	 * string of exactly the maximum length: copy with one byte more than allowed. */
+	/* Lengths were checked by build_check_lengths(): these copies do not truncate. */
 #define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src) ? (src) : "")
 	COPY(m->product, b->product);
 	COPY(m->version, b->version);
@@ -642,6 +675,9 @@ int lp_pkg_build(const struct lp_pkg_build *b, int out_fd, struct lp_manifest **
 		if (!b->sources[i].name || !b->sources[i].target)
 			return lp_diag_fail(diag, -EINVAL, "payload %zu: name and target are required", i);
 	}
+	rc = build_check_lengths(b, diag);
+	if (rc < 0)
+		return rc;
 	rc = manifest_from_build(b, created, &s.m, diag);
 	if (rc < 0)
 		return rc;

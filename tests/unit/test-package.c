@@ -961,6 +961,10 @@ static void test_build_errors(void **state)
 	assert_int_equal(build_to(&s, fd, false, NULL, &d), -EINVAL);
 	assert_non_null(strstr(d.msg, "../evil"));
 	spec_default(&s, a, 100, a, 100);
+	s.names[1] = "a123456789b123456789c123456789d123456789e123456789f123456789g123456789h123456789i123456789j1234567890";
+	assert_int_equal(build_to(&s, fd, false, NULL, &d), -E2BIG);
+	assert_string_equal(d.path, "payloads[1].name");
+	spec_default(&s, a, 100, a, 100);
 	s.names[1] = s.names[0];
 	assert_int_equal(build_to(&s, fd, false, NULL, &d), -EINVAL);
 	assert_non_null(strstr(d.msg, "duplicate"));
