@@ -100,6 +100,10 @@ struct agent_config {
 	struct agent_backend *backends;
 	size_t n_backends;
 	unsigned poll_min_s, poll_max_s, poll_default_s, poll_jitter_percent;
+	unsigned dl_max_attempts;      /* per download, including the first */
+	unsigned dl_backoff_min_ms, dl_backoff_max_ms;
+	unsigned dl_stall_timeout_s;   /* no byte for this long: the connection is dead */
+	unsigned dl_progress_interval_s;
 	char *slot_path[2];
 	char *cmdline_file; /* where loopline.slot=A|B is read (default /proc/cmdline) */
 	enum agent_bootenv_type bootenv_type;
@@ -197,6 +201,9 @@ int agent_outbox_enqueue(struct agent_outbox *ob, const char *msg, size_t len);
  * number, 0 if the outbox is empty. */
 int agent_outbox_peek(struct agent_outbox *ob, uint64_t *ret_seq, char **ret_msg, size_t *ret_len);
 int agent_outbox_remove(struct agent_outbox *ob, uint64_t seq);
+/* Sequence numbers of queued messages in delivery order (at most max). */
+int agent_outbox_list(struct agent_outbox *ob, uint64_t *seqs, size_t max, size_t *ret_n);
+int agent_outbox_read(struct agent_outbox *ob, uint64_t seq, char **ret_msg, size_t *ret_len);
 /* Number of queued messages, or a negative errno. */
 long agent_outbox_count(struct agent_outbox *ob);
 
@@ -260,6 +267,19 @@ struct agent_ctx {
 	const struct agent_config *cfg;
 	const char *slot_override; /* --slot, or NULL */
 };
+
+/* Where package bytes come from: read() as for lp_pkg_reader_new; why() (optional) gives
+ * the precise reason after a read error (e.g. "HTTP 404 from …"). */
+struct agent_source {
+	ssize_t (*read)(void *ctx, void *buf, size_t len);
+	void *ctx;
+	const char *(*why)(void *ctx);
+};
+
+/* Like agent_install_fd for any source. Also continues an update in state downloading
+ * for the same backend and action. */
+int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source *src,
+			 const char *backend, const char *action_id, struct lp_diag *diag);
 
 /* Installs a package read from fd into the inactive slot and activates it.
  * backend/action_id may be NULL (local install). Exit-code-like result: 0 on success,

@@ -21,6 +21,7 @@ static const struct lp_json_field root_fields[] = {
 	{ "data_dir", LP_JSON_STRING, true },
 	{ "backends", LP_JSON_ARRAY, false },
 	{ "poll", LP_JSON_OBJECT, false },
+	{ "download", LP_JSON_OBJECT, false },
 	{ "slots", LP_JSON_OBJECT, true },
 	{ "bootenv", LP_JSON_OBJECT, true },
 	{ "health_checks", LP_JSON_ARRAY, false },
@@ -48,6 +49,14 @@ static const struct lp_json_field poll_fields[] = {
 	{ "max_s", LP_JSON_INT, false },
 	{ "default_s", LP_JSON_INT, false },
 	{ "jitter_percent", LP_JSON_INT, false },
+};
+
+static const struct lp_json_field download_fields[] = {
+	{ "max_attempts", LP_JSON_INT, false },
+	{ "backoff_min_ms", LP_JSON_INT, false },
+	{ "backoff_max_ms", LP_JSON_INT, false },
+	{ "stall_timeout_s", LP_JSON_INT, false },
+	{ "progress_interval_s", LP_JSON_INT, false },
 };
 
 static const struct lp_json_field slots_fields[] = {
@@ -456,6 +465,27 @@ static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag 
 		return lp_diag_fail_at(diag, -EINVAL, "poll.default_s",
 				       "%u is outside [min_s, max_s] = [%u, %u]", c->poll_default_s,
 				       c->poll_min_s, c->poll_max_s);
+
+	/* download */
+	c->dl_max_attempts = 10;
+	c->dl_backoff_min_ms = 1000;
+	c->dl_backoff_max_ms = 60000;
+	c->dl_stall_timeout_s = 60;
+	c->dl_progress_interval_s = 5;
+	obj = cJSON_GetObjectItemCaseSensitive(root, "download");
+	if (obj) {
+		r = lp_json_check(obj, download_fields, LP_ARRAY_SIZE(download_fields), "download", diag);
+		if (r < 0)
+			return r;
+		if ((r = get_uint(obj, "max_attempts", "download", 1, 1000, &c->dl_max_attempts, diag)) < 0 ||
+		    (r = get_uint(obj, "backoff_min_ms", "download", 1, 3600000, &c->dl_backoff_min_ms, diag)) < 0 ||
+		    (r = get_uint(obj, "backoff_max_ms", "download", 1, 3600000, &c->dl_backoff_max_ms, diag)) < 0 ||
+		    (r = get_uint(obj, "stall_timeout_s", "download", 1, 3600, &c->dl_stall_timeout_s, diag)) < 0 ||
+		    (r = get_uint(obj, "progress_interval_s", "download", 1, 3600, &c->dl_progress_interval_s, diag)) < 0)
+			return r;
+	}
+	if (c->dl_backoff_min_ms > c->dl_backoff_max_ms)
+		return lp_diag_fail_at(diag, -EINVAL, "download", "backoff_min_ms is above backoff_max_ms");
 
 	/* slots */
 	obj = cJSON_GetObjectItemCaseSensitive(root, "slots");

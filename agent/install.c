@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "loopline/log.h"
@@ -108,8 +109,8 @@ int agent_update_failed(const struct agent_config *cfg, struct agent_state *st,
 	return r;
 }
 
-int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
-		     const char *action_id, struct lp_diag *diag)
+int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source *src,
+			 const char *backend, const char *action_id, struct lp_diag *diag)
 {
 	const struct agent_config *cfg = ctx->cfg;
 	struct lp_pkg_policy policy = { 0 };
@@ -120,14 +121,16 @@ int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
 	struct agent_state st;
 	enum agent_slot current;
 	char msg[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64];
-	bool activating = false;
+	bool activating = false, resuming;
 	int r;
 
 	r = agent_state_load(cfg->data_dir, &st, diag);
 	if (r < 0)
 		return r;
 	lp_diag_set_file(diag, NULL);
-	if (!agent_state_is_rest(st.state))
+	resuming = st.state == AGENT_STATE_DOWNLOADING && backend && action_id &&
+		   strcmp(st.backend, backend) == 0 && strcmp(st.action_id, action_id) == 0;
+	if (!agent_state_is_rest(st.state) && !resuming)
 		return lp_diag_fail(diag, -EBUSY, "an update is already in flight (state %s, version %s)",
 				    agent_state_name(st.state), st.to_version);
 	r = agent_slot_current(cfg, ctx->slot_override, &current, diag);
@@ -157,7 +160,7 @@ int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
 	policy.check_security_version = true;
 	policy.min_security_version = st.security_version;
 	policy.agent_version = lp_version_string();
-	r = lp_pkg_reader_new_fd(fd, &policy, &reader);
+	r = lp_pkg_reader_new(src->read, src->ctx, &policy, &reader);
 	if (r < 0) {
 		lp_diag_fail(diag, r, "cannot start reading the package: %s", strerror(-r));
 		goto refused;
@@ -218,6 +221,8 @@ int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
 	goto out;
 
 refused:
+	if (src->why && src->why(src->ctx))
+		lp_diag_fail(diag, r, "%s", src->why(src->ctx)); /* the transfer's own reason */
 	lp_diag_format(diag, msg, sizeof(msg));
 	if (activating) {
 		/* Do not leave the bootloader pointing at a half-written slot. */
@@ -233,4 +238,26 @@ out:
 	lp_pkg_reader_free(reader);
 	lp_keyring_free(ring);
 	return r;
+}
+
+static ssize_t read_fd(void *ctx, void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
+		     const char *action_id, struct lp_diag *diag)
+{
+	struct agent_source src = { .read = read_fd, .ctx = &fd };
+
+	return agent_install_stream(ctx, &src, backend, action_id, diag);
 }

@@ -3,15 +3,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "agent.h"
+#include "ddi.h"
 #include "loopline/common.h"
 #include "loopline/log.h"
 
@@ -323,7 +327,145 @@ static int cmd_status(const struct options *o, int argc, char **argv)
 	return LP_EXIT_OK;
 }
 
+static void on_stop(int sig)
+{
+	(void)sig;
+	agent_stop_requested = 1;
+}
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static int cmd_check_update(const struct options *o, int argc, char **argv)
+{
+	struct agent_config *cfg = NULL;
+	struct agent_poller *p = NULL;
+	struct agent_ctx ctx;
+	size_t ok = 0;
+	int r = check_no_more(argc, argv, 0);
+
+	if (r)
+		return r;
+	if (load_config(o, &cfg) < 0)
+		return LP_EXIT_USAGE;
+	if (cfg->n_backends == 0) {
+		log_error("%s: no backends configured", o->config);
+		agent_config_free(cfg);
+		return LP_EXIT_USAGE;
+	}
+	ctx = (struct agent_ctx){ .cfg = cfg, .slot_override = o->slot };
+	agent_boot_reconcile(&ctx);
+	r = agent_poller_new(&ctx, &p);
+	if (r < 0) {
+		log_error("cannot set up the backends: %s", strerror(-r));
+		agent_config_free(cfg);
+		return LP_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < agent_poller_count(p); i++) {
+		unsigned next;
+
+		if (agent_poller_cycle(p, i, &next) == 0)
+			ok++;
+	}
+	agent_poller_free(p);
+	agent_config_free(cfg);
+	return ok ? LP_EXIT_OK : LP_EXIT_FAILURE;
+}
+
+/* The daemon: a plain loop that sleeps in ppoll() until the next backend is due; signal
+ * handlers only set a flag, and the signals are unblocked only inside ppoll() and while
+ * working (so a download notices a stop request too). */
+static int cmd_run(const struct options *o, int argc, char **argv)
+{
+	struct agent_config *cfg = NULL;
+	struct agent_poller *p = NULL;
+	struct sigaction sa = { 0 };
+	sigset_t stop_set, old;
+	int64_t *next = NULL;
+	struct agent_ctx ctx;
+	int r = check_no_more(argc, argv, 0);
+
+	if (r)
+		return r;
+	if (load_config(o, &cfg) < 0)
+		return LP_EXIT_USAGE;
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGINT);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+
+	ctx = (struct agent_ctx){ .cfg = cfg, .slot_override = o->slot };
+	agent_boot_reconcile(&ctx);
+	r = agent_poller_new(&ctx, &p);
+	if (r < 0) {
+		log_error("cannot set up the backends: %s", strerror(-r));
+		agent_config_free(cfg);
+		return LP_EXIT_FAILURE;
+	}
+	next = calloc(agent_poller_count(p) + 1, sizeof(*next));
+	if (!next) {
+		agent_poller_free(p);
+		agent_config_free(cfg);
+		return LP_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < agent_poller_count(p); i++)
+		next[i] = mono_s();
+	log_info("running with %zu backend%s", agent_poller_count(p),
+		 agent_poller_count(p) == 1 ? "" : "s");
+	for (;;) {
+		struct timespec ts;
+		size_t due = 0;
+		int64_t wait;
+
+		sigprocmask(SIG_BLOCK, &stop_set, &old);
+		if (agent_stop_requested) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			break;
+		}
+		if (agent_poller_count(p) == 0) {
+			wait = 3600;
+		} else {
+			for (size_t i = 1; i < agent_poller_count(p); i++)
+				if (next[i] < next[due])
+					due = i;
+			wait = next[due] - mono_s();
+		}
+		if (wait > 0) {
+			ts.tv_sec = wait;
+			ts.tv_nsec = 0;
+			ppoll(NULL, 0, &ts, &old);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			continue;
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		{
+			unsigned s = cfg->poll_default_s;
+
+			agent_poller_cycle(p, due, &s);
+			next[due] = mono_s() + s;
+			log_debug("backend %s: next poll in %u s", cfg->backends[due].name, s);
+		}
+	}
+	log_info("stopping");
+	free(next);
+	agent_poller_free(p);
+	agent_config_free(cfg);
+	return LP_EXIT_OK;
+}
+
 static const struct command commands[] = {
+	{ "run", cmd_run, "", "daemon: poll the backends, install, report" },
+	{ "check-update", cmd_check_update, "", "one poll cycle of every backend, then exit" },
 	{ "check-config", cmd_check_config, "", "validate the config file and exit" },
 	{ "install", cmd_install, "FILE|- [--action BACKEND:ID] [--reboot]",
 	  "install a local package into the inactive slot" },

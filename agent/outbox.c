@@ -44,7 +44,7 @@ static bool parse_name(const char *name, uint64_t *ret_seq)
 	return true;
 }
 
-/* Calls fn for every message file; tracks min and max sequence numbers. */
+/* Counts the message files and finds the lowest and highest sequence numbers. */
 static int scan(struct agent_outbox *ob, uint64_t *ret_min, uint64_t *ret_max, long *ret_count)
 {
 	uint64_t min = UINT64_MAX, max = 0;
@@ -222,4 +222,46 @@ out:
 	free(text);
 	cJSON_Delete(msg);
 	return r;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int agent_outbox_list(struct agent_outbox *ob, uint64_t *seqs, size_t max, size_t *ret_n)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	d = opendir(ob->dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		uint64_t seq;
+
+		if (!parse_name(de->d_name, &seq))
+			continue;
+		if (n == max)
+			break; /* enqueue keeps the count below AGENT_OUTBOX_MAX_MSGS */
+		seqs[n++] = seq;
+	}
+	closedir(d);
+	qsort(seqs, n, sizeof(*seqs), cmp_u64);
+	*ret_n = n;
+	return 0;
+}
+
+int agent_outbox_read(struct agent_outbox *ob, uint64_t seq, char **ret_msg, size_t *ret_len)
+{
+	char path[4200];
+	int r;
+
+	r = seq_path(ob, seq, path, sizeof(path));
+	if (r < 0)
+		return r;
+	return agent_read_file(path, AGENT_OUTBOX_MSG_MAX, ret_msg, ret_len);
 }
