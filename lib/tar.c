@@ -15,6 +15,7 @@
 #define TAR_MIN_FILL (64 * 1024) /* the reader's callback fills at least this much */
 #define TAR_TAIL 8192            /* stream bytes kept from before the current buffer */
 #define TAR_HEADER_CAPTURE 4096  /* room for a header encoded on its own */
+#define TAR_HEADERS_MAX 6144     /* ustar header plus pax extended header of one member */
 
 static uint64_t round_block(uint64_t n)
 {
@@ -409,7 +410,14 @@ int lp_tar_reader_next(struct lp_tar_reader *r, struct lp_tar_entry *ret_entry, 
 	if (r->cur.data_offset % LP_TAR_BLOCK)
 		return lp_diag_fail(diag, r->err, "tar: member %s: data at unaligned offset %llu", name,
 				    (unsigned long long)r->cur.data_offset);
-	if (r->cur.data_offset < LP_TAR_BLOCK || reader_check_checksum_field(r, name, diag) < 0)
+	/* Bounding the headers of one member keeps the previous member's padding and this
+	 * member's header within the bytes still buffered (TAR_TAIL covers them). */
+	if (r->cur.data_offset < r->end + LP_TAR_BLOCK ||
+	    r->cur.data_offset - r->end > TAR_HEADERS_MAX)
+		return lp_diag_fail(diag, r->err, "tar: member %s: %llu bytes of headers (limit %d)",
+				    name, (unsigned long long)(r->cur.data_offset - r->end),
+				    TAR_HEADERS_MAX);
+	if (reader_check_checksum_field(r, name, diag) < 0)
 		return r->err;
 	r->data_end = r->cur.data_offset + r->cur.size;
 	r->end = r->cur.data_offset + round_block(r->cur.size);

@@ -401,6 +401,32 @@ static void test_reject_members(void **state)
 		      "only ustar and pax are accepted");
 }
 
+/* A member whose pax extended header carries 8 KiB of attributes: over the header limit. */
+static void test_reject_big_headers(void **state)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	struct mem out = { 0 };
+	char *value = malloc(8192);
+
+	memset(value, 'v', 8192);
+	assert_int_equal(archive_write_set_format_pax(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_set_bytes_per_block(a, 0), ARCHIVE_OK);
+	assert_int_equal(archive_write_open2(a, &out, NULL, la_write_cb, NULL, NULL), ARCHIVE_OK);
+	archive_entry_set_pathname(e, "fat.bin");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 1);
+	archive_entry_xattr_add_entry(e, "user.big", value, 8192);
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	assert_int_equal(archive_write_data(a, "x", 1), 1);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	archive_entry_free(e);
+	free(value);
+	expect_reject(out, "tar: member fat.bin: ");
+}
+
 /* A hand-made ustar header. */
 static void ustar_header(uint8_t h[512], const char *name, uint64_t size, char type)
 {
@@ -536,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_writer_misuse),
 		cmocka_unit_test(test_reject_members),
+		cmocka_unit_test(test_reject_big_headers),
 		cmocka_unit_test(test_reject_raw),
 		cmocka_unit_test(test_name_check),
 	};
