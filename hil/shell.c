@@ -12,6 +12,7 @@
 
 #define SHELL_MAX_LOGIN_ROUNDS 4
 #define SHELL_CMD_MAX (256u * 1024u)
+#define SHELL_QUIET_MS 300
 
 struct lp_hil_shell {
 	struct lp_hil_console *con;
@@ -120,12 +121,17 @@ int lp_hil_shell_prepare(struct lp_hil_shell *s, unsigned timeout_ms, struct lp_
 	r = lp_hil_patterns_new(res, n, &want, diag);
 	if (r < 0)
 		return r;
-	/* wake the console: a fresh prompt (or login prompt) answers a newline */
-	if ((r = send_str(s, "\n", diag)) < 0)
-		goto out;
+	/* A prompt may be waiting already (a board that just booted). Only when the console
+	 * stays quiet, wake it with a newline: sent blindly, it would be read as an empty
+	 * user name and put the login dialogue out of step. */
+	r = lp_hil_expect_wait(s->exp, s->con, want, s->fail,
+			       timeout_ms < SHELL_QUIET_MS ? timeout_ms : SHELL_QUIET_MS, &m);
+	if (r == -ETIMEDOUT && (r = send_str(s, "\n", diag)) == 0)
+		r = -EAGAIN;
 	for (;;) {
-		r = lp_hil_expect_wait(s->exp, s->con, want, s->fail,
-				       (unsigned)lp_hil_ms_left(deadline), &m);
+		if (r == -EAGAIN)
+			r = lp_hil_expect_wait(s->exp, s->con, want, s->fail,
+					       (unsigned)lp_hil_ms_left(deadline), &m);
 		if (r < 0) {
 			r = wait_fail_msg(s, r, &m, "a shell or login prompt", diag);
 			goto out;
@@ -145,6 +151,7 @@ int lp_hil_shell_prepare(struct lp_hil_shell *s, unsigned timeout_ms, struct lp_
 				 s->cfg->password ? s->cfg->password : "");
 		if ((r = send_str(s, line, diag)) < 0)
 			goto out;
+		r = -EAGAIN;
 	}
 	/* our own prompt; the pieces are quoted apart so the echoed line cannot match */
 	snprintf(s->prompt_text, sizeof(s->prompt_text), "lphil-%.8s# ", s->token);
