@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zstd.h>
 
 #include "loopline/codec.h"
 #include "loopline/hash.h"
@@ -1077,6 +1078,59 @@ static void test_delta_payload(void **state)
 	free(pkg.data);
 }
 
+/* A zstd payload whose frame asks for a 16 MiB window: refused although everything
+ * else (signature, hashes, sizes) is right. */
+static void test_zstd_window_limit(void **state)
+{
+	const struct lp_key *keys[] = { fx.key };
+	struct lp_pkg_policy pol = { .trusted = fx.ring };
+	uint8_t plain[1000], frame[2048];
+	uint8_t h_plain[LP_HASH_MAX_LEN], h_frame[LP_HASH_MAX_LEN];
+	char hp[65], hf[65], json[2048], *sig;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	ZSTD_inBuffer in = { plain, sizeof(plain), 0 };
+	ZSTD_outBuffer out = { frame, sizeof(frame), 0 };
+	struct sink_rec rec = { 0 };
+	struct read_result res;
+	struct mem pkg;
+
+	memset(plain, 'z', sizeof(plain));
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, 24)));
+	/* Fed in two steps, so zstd does not know the size and keeps the large window. */
+	assert_false(ZSTD_isError(ZSTD_compressStream2(cctx, &out, &in, ZSTD_e_continue)));
+	assert_int_equal(in.pos, in.size);
+	in.size = in.pos = 0;
+	assert_int_equal(ZSTD_compressStream2(cctx, &out, &in, ZSTD_e_end), 0);
+	ZSTD_freeCCtx(cctx);
+	assert_int_equal(lp_hash_buffer(LP_HASH_SHA256, plain, sizeof(plain), h_plain), 0);
+	assert_int_equal(lp_hash_buffer(LP_HASH_SHA256, frame, out.pos, h_frame), 0);
+	lp_hex_encode(h_plain, 32, hp);
+	lp_hex_encode(h_frame, 32, hf);
+	snprintf(json, sizeof(json),
+		 "{\"format\":1,\"product\":\"p\",\"version\":\"1.0.0\",\"security_version\":1,"
+		 "\"compatible\":[\"x\"],\"created\":\"2026-11-25T19:00:00Z\",\"payloads\":["
+		 "{\"name\":\"p.bin\",\"type\":\"image\",\"target\":\"rootfs\",\"size\":1000,"
+		 "\"sha256\":\"%s\",\"stored_size\":%zu,\"stored_sha256\":\"%s\","
+		 "\"compression\":\"zstd\",\"encryption\":null,\"delta\":null}]}",
+		 hp, out.pos, hf);
+	sig = sig_json(keys, 1, json, strlen(json), false);
+	{
+		struct member mb[] = { { "manifest.json", json, strlen(json) },
+				       { "manifest.sig", sig, strlen(sig) },
+				       { "p.bin", frame, out.pos } };
+
+		pkg = tar_of(mb, 3);
+	}
+	res = read_pkg(pkg.data, pkg.len, &pol, &rec, 0);
+	assert_int_equal(res.rc, -EBADMSG);
+	assert_true(rec.opened);
+	assert_int_equal(rec.calls, 0);
+	assert_non_null(strstr(res.diag.msg, "payload p.bin: zstd"));
+	sink_rec_free(&rec);
+	free(pkg.data);
+	free(sig);
+}
+
 /*
  * The fuzz-package target trusts one fixed test key; this is its private half. With
  * LP_WRITE_FUZZ_SEEDS=DIR the test writes the seed packages to DIR (they are committed
@@ -1173,6 +1227,7 @@ int main(void)
 		cmocka_unit_test(test_build_errors),
 		cmocka_unit_test(test_reader_api),
 		cmocka_unit_test(test_delta_payload),
+		cmocka_unit_test(test_zstd_window_limit),
 		cmocka_unit_test(test_fuzz_seeds),
 	};
 
