@@ -301,7 +301,7 @@ static void run_update(struct agent_poller *p, struct backend_rt *b, const struc
 {
 	const struct agent_config *cfg = p->ctx->cfg;
 	struct progress_ctx pc = { .b = b, .action_id = dep->id };
-	char msg[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64], detail[256];
+	char msg[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64], detail[768];
 	struct agent_state st;
 	enum agent_slot current;
 	struct lp_diag diag;

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# loopline-agent against the real loopline-backend on 127.0.0.1 over TLS (certificates made
+# here with the openssl CLI), slots and a redundant U-Boot environment as files, bootsim as
+# the bootloader: update success reported only after the new slot passed its health check;
+# health-check rollback reported as failure; configured actions allowed and refused; the
+# outbox kept while the backend is down and delivered when it is back; two backends with an
+# action from each (one rejected, then taken up); URL failover; the run daemon and SIGTERM.
+set -euo pipefail
+: "${BACKEND:?}" "${AGENT:?}" "${BOOTSIM:?}" "${MKPKG:?}"
+TMP=$(mktemp -d /tmp/lp-agent-ddi.XXXXXX)
+SERVER_PID=
+AGENT_PID=
+PASS=0
+cleanup() {
+  for pid in "$AGENT_PID" "$SERVER_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  [ -f "$TMP/agent.log" ] && { echo "--- agent log" >&2; tail -n 30 "$TMP/agent.log" >&2; }
+  [ -f "$TMP/server.log" ] && { echo "--- server log" >&2; tail -n 15 "$TMP/server.log" >&2; }
+  exit 1
+}
+ok() { PASS=$((PASS + 1)); echo "ok $PASS - $*"; }
+check_eq() { [ "$2" == "$3" ] || fail "$1: expected [$2], got [$3]"; ok "$1"; }
+
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((RANDOM % 30000 + 20000))
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo $p; return; fi
+  done
+  fail "no free port"
+}
+
+# --- PKI and backend ---
+mkdir -p "$TMP/pki"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -keyout "$TMP/pki/ca.key" -out "$TMP/pki/ca.pem" -subj /CN=agent-test-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/pki/server.key" \
+  -out "$TMP/pki/server.csr" -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$TMP/pki/san.ext"
+openssl x509 -req -in "$TMP/pki/server.csr" -CA "$TMP/pki/ca.pem" -CAkey "$TMP/pki/ca.key" \
+  -CAcreateserial -days 2 -extfile "$TMP/pki/san.ext" -out "$TMP/pki/server.pem" 2>/dev/null
+PORT=$(free_port)
+HPORT=$(free_port)
+DEAD=$(free_port)
+jq -n --arg d "$TMP/backend" --arg pki "$TMP/pki" --argjson p "$PORT" --argjson hp "$HPORT" '{
+  data_dir: $d, workers: 2, last_seen_flush_s: 1, shutdown_grace_s: 5,
+  listen: {address: "127.0.0.1", port: $p},
+  plain_http: {address: "127.0.0.1", port: $hp},
+  tls: {cert: ($pki + "/server.pem"), key: ($pki + "/server.key")},
+  links: {http: ("http://127.0.0.1:" + ($hp|tostring))}
+}' > "$TMP/backend.json"
+admin() { "$BACKEND" --config "$TMP/backend.json" "$@"; }
+URL=https://127.0.0.1:$PORT
+start_server() {
+  : > "$TMP/server.log"
+  "$BACKEND" --config "$TMP/backend.json" serve 2>>"$TMP/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 1 200); do
+    grep -q "listening on http://" "$TMP/server.log" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited at start"
+    sleep 0.05
+  done
+  fail "server did not start within 10 s"
+}
+stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=; }
+
+"$MKPKG" keygen "$TMP/sign.key" "$TMP/sign.pub"
+mkdir -p "$TMP/keys"
+cp "$TMP/sign.pub" "$TMP/keys/release.pem"
+for t in t1 t2; do
+  admin tenant create $t >/dev/null
+  admin tenant add-key $t "$TMP/sign.pub" >/dev/null
+  admin device create --tenant $t dev1 > "$TMP/dev-$t"
+done
+TOK1=$(awk '$1=="dev1"{print $2}' "$TMP/dev-t1")
+TOK2=$(awk '$1=="dev1"{print $2}' "$TMP/dev-t2")
+ADMIN1=$(admin token create --tenant t1 --role admin)
+ADMIN2=$(admin token create --tenant t2 --role admin)
+start_server
+CURL=(curl -sS --cacert "$TMP/pki/ca.pem" --max-time 20)
+api() { # TENANT METHOD PATH [curl args]
+  local tok=$ADMIN1
+  [ "$1" == t2 ] && tok=$ADMIN2
+  local m=$2 p=$3
+  shift 3
+  "${CURL[@]}" -X "$m" -H "Authorization: Bearer $tok" "$URL/api/v1$p" "$@"
+}
+upload() { # TENANT FILE NAME -> package id
+  local size id
+  size=$(stat -c %s "$2")
+  id=$(api "$1" POST /uploads -d "{\"filename\":\"$3\",\"size\":$size}" | jq -r .id)
+  api "$1" PUT "/uploads/$id" -H "Content-Range: bytes 0-$((size - 1))/$size" --data-binary @"$2" >/dev/null
+  api "$1" POST "/uploads/$id/complete" | jq -r .id
+}
+deploy() { # TENANT JSON -> action id
+  api "$1" POST /deployments -d "$2" | jq -r '.actions[0].id'
+}
+action_status() { api "$1" GET "/actions/$2" | jq -r .status; }
+
+# --- the device ---
+DEV=$TMP/dev
+mkdir -p "$DEV"
+printf 'slot A: 1.0.0\n' > "$DEV/slot-a.img"
+printf 'slot B: empty\n' > "$DEV/slot-b.img"
+printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$DEV/uboot.env" "$DEV/uboot.env" > "$DEV/fw_env.config"
+write_agent_config() { # BACKENDS_JSON
+  jq -n --arg dev "$DEV" --arg keys "$TMP/keys" --argjson backends "$1" '{
+    device_id: "dev1", hardware_id: "test-board", data_dir: ($dev + "/data"),
+    backends: $backends,
+    poll: {min_s: 1, max_s: 3600, default_s: 1, jitter_percent: 0},
+    download: {backoff_min_ms: 50, backoff_max_ms: 200, progress_interval_s: 1},
+    slots: {A: ($dev + "/slot-a.img"), B: ($dev + "/slot-b.img")},
+    bootenv: {type: "uboot", fw_env_config: ($dev + "/fw_env.config"), bootlimit: 3},
+    health_checks: [{name: "app", argv: ["/bin/sh", "-c", ("test ! -e " + $dev + "/health-fails")], timeout_s: 10}],
+    actions: {"collect-logs": {argv: ["/bin/sh", "-c", ("echo collected > " + $dev + "/collected")]}},
+    trusted_keys: [$keys],
+    reboot_command: ["/bin/sh", "-c", ("echo reboot >> " + $dev + "/reboots")]
+  }' > "$DEV/agent.json"
+}
+B1=$(jq -n --arg dead "https://127.0.0.1:$DEAD" --arg url "$URL" --arg tok "$TOK1" --arg ca "$TMP/pki/ca.pem" \
+  '{name: "main", urls: [$dead, $url], tenant: "t1", target_token: $tok, ca_file: $ca}')
+B2=$(jq -n --arg url "$URL" --arg tok "$TOK2" --arg ca "$TMP/pki/ca.pem" \
+  '{name: "second", urls: [$url], tenant: "t2", target_token: $tok, ca_file: $ca}')
+write_agent_config "[$B1]"
+"$BOOTSIM" --config "$DEV/agent.json" init 3
+: > "$TMP/agent.log"
+agent() { # SLOT ARGS... (output appended to agent.log)
+  local slot=$1
+  shift
+  "$AGENT" --config "$DEV/agent.json" --slot "$slot" "$@" 2>>"$TMP/agent.log"
+}
+boot() { "$BOOTSIM" --config "$DEV/agent.json" --agent "$AGENT" boot 2>>"$TMP/agent.log" | head -n1; }
+state() { jq -r "$1" "$DEV/data/state.json"; }
+env_slot() { "$AGENT" --config "$DEV/agent.json" --slot A status --json | jq -r .running_slot >/dev/null; }
+
+head -c 400000 /dev/urandom > "$TMP/img-1.1.0"
+head -c 400000 /dev/urandom > "$TMP/img-1.2.0"
+"$MKPKG" build "$TMP/sign.key" "$TMP/fw-1.1.0.lpkg" 1.1.0 1 test-board "$TMP/img-1.1.0"
+"$MKPKG" build "$TMP/sign.key" "$TMP/fw-1.2.0.lpkg" 1.2.0 2 test-board "$TMP/img-1.2.0"
+P1=$(upload t1 "$TMP/fw-1.1.0.lpkg" fw-1.1.0.lpkg)
+P2=$(upload t1 "$TMP/fw-1.2.0.lpkg" fw-1.2.0.lpkg)
+
+# --- 1. update success, reported only after the reboot and health check ---
+A1=$(deploy t1 "{\"package\":$P1,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+agent A check-update || fail "check-update failed"
+check_eq "update downloaded and installed to B" "installed B" "$(state '"\(.state) \(.to_slot)"')"
+cmp -s "$DEV/slot-b.img" "$TMP/img-1.1.0" || fail "slot B differs from the image"; ok "slot B holds the image"
+check_eq "reboot requested" 1 "$(wc -l < "$DEV/reboots")"
+grep -q "backend main: https://127.0.0.1:$DEAD did not answer" "$TMP/agent.log" || fail "no failover logged"
+ok "first URL dead: failed over to the second"
+check_eq "action still running (no success before the reboot)" RUNNING "$(action_status t1 "$A1")"
+check_eq "reboot into B" "slot B" "$(boot)"
+check_eq "committed after the health check" "committed 1.1.0" "$(state '"\(.state) \(.version)"')"
+agent B check-update || fail "check-update on B failed"
+check_eq "closed/success delivered: action FINISHED" FINISHED "$(action_status t1 "$A1")"
+check_eq "backend knows the installed version" 1.1.0 "$(api t1 GET /devices/dev1 | jq -r .installed.version)"
+check_eq "outbox empty" 0 "$(agent B status --json | jq -r .outbox)"
+
+# --- 2. configured actions: allowed by name, refused otherwise ---
+A2=$(deploy t1 '{"action":"collect-logs","devices":["dev1"]}')
+agent B check-update
+check_eq "allowed action ran" collected "$(cat "$DEV/collected")"
+check_eq "allowed action FINISHED" FINISHED "$(action_status t1 "$A2")"
+A3=$(deploy t1 '{"action":"reboot","devices":["dev1"]}')
+agent B check-update
+check_eq "action not in the config: ERROR" ERROR "$(action_status t1 "$A3")"
+check_eq "refused action did not reboot" 1 "$(wc -l < "$DEV/reboots")"
+
+# --- 3. health check fails: rollback, failure reported after the reboot ---
+A4=$(deploy t1 "{\"package\":$P2,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+agent B check-update
+check_eq "1.2.0 installed to A" "installed A" "$(state '"\(.state) \(.to_slot)"')"
+touch "$DEV/health-fails"
+check_eq "reboot into A" "slot A" "$(boot)"
+check_eq "health check failed: rolling back" rolling-back "$(state .state)"
+check_eq "reboot into B again" "slot B" "$(boot)"
+check_eq "rolled back" "rolled-back 1.1.0" "$(state '"\(.state) \(.version)"')"
+rm -f "$DEV/health-fails"
+agent B check-update
+check_eq "failure reported: action ERROR" ERROR "$(action_status t1 "$A4")"
+check_eq "device still runs 1.1.0 for the backend" 1.1.0 "$(api t1 GET /devices/dev1 | jq -r .installed.version)"
+
+# --- 4. backend down: the outbox keeps the result, delivered when it is back ---
+A5=$(deploy t1 "{\"package\":$P2,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+agent B check-update
+check_eq "installed to A again" installed "$(state .state)"
+stop_server
+check_eq "reboot into A" "slot A" "$(boot)"
+check_eq "committed while the backend is down" committed "$(state .state)"
+if agent A check-update; then fail "check-update succeeded with the backend down"; fi
+ok "check-update fails while the backend is down"
+check_eq "success kept in the outbox" 1 "$(agent A status --json | jq -r .outbox)"
+start_server
+agent A check-update
+check_eq "outbox delivered after the backend came back" "FINISHED 0" \
+  "$(action_status t1 "$A5") $(agent A status --json | jq -r .outbox)"
+
+# --- 5. two backends, one update at a time ---
+write_agent_config "[$B1, $B2]"
+head -c 300000 /dev/urandom > "$TMP/img-1.3.0"
+"$MKPKG" build "$TMP/sign.key" "$TMP/fw-1.3.0.lpkg" 1.3.0 3 test-board "$TMP/img-1.3.0"
+P3=$(upload t1 "$TMP/fw-1.3.0.lpkg" fw-1.3.0.lpkg)
+Q3=$(upload t2 "$TMP/fw-1.3.0.lpkg" fw-1.3.0.lpkg)
+A6=$(deploy t1 "{\"package\":$P3,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+A7=$(deploy t2 "{\"package\":$Q3,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+agent A check-update
+check_eq "first backend's update installed" "installed main $A6" "$(state '"\(.state) \(.backend) \(.action_id)"')"
+check_eq "second backend's action rejected meanwhile (WARNING, still open)" WARNING "$(action_status t2 "$A7")"
+check_eq "reboot into B" "slot B" "$(boot)"
+agent B check-update
+check_eq "first action FINISHED" FINISHED "$(action_status t1 "$A6")"
+check_eq "second backend's action taken up later" "installed second $A7" "$(state '"\(.state) \(.backend) \(.action_id)"')"
+check_eq "reboot into A" "slot A" "$(boot)"
+agent A check-update
+check_eq "second action FINISHED" FINISHED "$(action_status t2 "$A7")"
+
+# --- 6. the daemon: polls on its own, stops on SIGTERM ---
+write_agent_config "[$B1]"
+A8=$(deploy t1 '{"action":"collect-logs","devices":["dev1"]}')
+rm -f "$DEV/collected"
+"$AGENT" --config "$DEV/agent.json" --slot A run 2>>"$TMP/agent.log" &
+AGENT_PID=$!
+for _ in $(seq 1 200); do
+  [ "$(action_status t1 "$A8")" == FINISHED ] && break
+  kill -0 "$AGENT_PID" 2>/dev/null || fail "agent daemon exited"
+  sleep 0.05
+done
+check_eq "daemon ran the action" "FINISHED collected" "$(action_status t1 "$A8") $(cat "$DEV/collected" 2>/dev/null)"
+kill -TERM "$AGENT_PID"
+rc=0
+wait "$AGENT_PID" || rc=$?
+AGENT_PID=
+check_eq "daemon exits 0 on SIGTERM" 0 "$rc"
+
+echo "all $PASS checks passed"
