@@ -244,16 +244,16 @@ int agent_ddi_parse_deployment(const char *text, size_t len, bool allow_http,
 	} else {
 		const cJSON *arts = cJSON_GetObjectItemCaseSensitive(chunk, "artifacts");
 		const cJSON *art, *links;
-		char ap[LP_JSON_PATH_MAX], lp[LP_JSON_PATH_MAX];
+		char arts_p[LP_JSON_PATH_MAX], ap[LP_JSON_PATH_MAX], lp[LP_JSON_PATH_MAX];
 		int64_t size = 0;
 
-		lp_json_path_key(ap, sizeof(ap), p, "artifacts");
+		lp_json_path_key(arts_p, sizeof(arts_p), p, "artifacts");
 		if (!cJSON_IsArray(arts) || cJSON_GetArraySize(arts) != 1) {
-			r = lp_diag_fail_at(diag, -EBADMSG, ap, "expected exactly one artifact (the package)");
+			r = lp_diag_fail_at(diag, -EBADMSG, arts_p, "expected exactly one artifact (the package)");
 			goto out;
 		}
 		art = cJSON_GetArrayItem(arts, 0);
-		lp_json_path_index(ap, sizeof(ap), ap, 0);
+		lp_json_path_index(ap, sizeof(ap), arts_p, 0);
 		if (!cJSON_IsObject(art)) {
 			r = lp_diag_fail_at(diag, -EBADMSG, ap, "expected an object");
 			goto out;
