@@ -6,19 +6,20 @@
 # outbox kept while the backend is down and delivered when it is back; two backends with an
 # action from each (one rejected, then taken up); URL failover; the run daemon and SIGTERM.
 set -euo pipefail
-: "${BACKEND:?}" "${AGENT:?}" "${BOOTSIM:?}" "${MKPKG:?}"
+: "${BACKEND:?}" "${AGENT:?}" "${BOOTSIM:?}" "${MKPKG:?}" "${CUTPROXY:?}"
 TMP=$(mktemp -d /tmp/lp-agent-ddi.XXXXXX)
 SERVER_PID=
 AGENT_PID=
+PROXY_PID=
 PASS=0
 cleanup() {
-  for pid in "$AGENT_PID" "$SERVER_PID"; do
+  for pid in "$AGENT_PID" "$PROXY_PID" "$SERVER_PID"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -KILL "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
     fi
   done
-  rm -rf "$TMP"
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 fail() {
@@ -240,5 +241,31 @@ rc=0
 wait "$AGENT_PID" || rc=$?
 AGENT_PID=
 check_eq "daemon exits 0 on SIGTERM" 0 "$rc"
+
+# --- 7. download cut twice mid-way: resumes with Range from where it stopped ---
+PPORT=$(free_port)
+: > "$TMP/proxy.log"
+"$CUTPROXY" "$PPORT" "$PORT" 250000 2 >> "$TMP/proxy.log" &
+PROXY_PID=$!
+for _ in $(seq 1 200); do grep -q listening "$TMP/proxy.log" && break; sleep 0.05; done
+grep -q listening "$TMP/proxy.log" || fail "proxy did not start"
+BP=$(jq -n --arg url "https://127.0.0.1:$PPORT" --arg tok "$TOK1" --arg ca "$TMP/pki/ca.pem" \
+  '{name: "main", urls: [$url], tenant: "t1", target_token: $tok, ca_file: $ca}')
+write_agent_config "[$BP]"
+head -c 1000000 /dev/urandom > "$TMP/img-1.4.0"
+"$MKPKG" build "$TMP/sign.key" "$TMP/fw-1.4.0.lpkg" 1.4.0 4 test-board "$TMP/img-1.4.0"
+P4=$(upload t1 "$TMP/fw-1.4.0.lpkg" fw-1.4.0.lpkg)
+A9=$(deploy t1 "{\"package\":$P4,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+: > "$TMP/agent.log"
+agent A check-update
+check_eq "the proxy cut the transfer twice" 2 "$(grep -c '^cut after' "$TMP/proxy.log")"
+check_eq "the agent resumed twice" 2 "$(grep -c 'resuming from byte' "$TMP/agent.log")"
+grep 'resuming from byte' "$TMP/agent.log" | grep -qv 'from byte 0 ' || fail "resumed from byte 0"
+ok "resumed from the offset reached, not from 0"
+check_eq "installed after the resumed download" "installed 1.4.0" "$(state '"\(.state) \(.to_version)"')"
+cmp -s "$DEV/slot-b.img" "$TMP/img-1.4.0" || fail "slot B differs from the image"; ok "slot B holds the image"
+check_eq "reboot into B" "slot B" "$(boot)"
+agent B check-update
+check_eq "action FINISHED" FINISHED "$(action_status t1 "$A9")"
 
 echo "all $PASS checks passed"
