@@ -109,6 +109,22 @@ int lp_hil_board_console(struct lp_hil_board *b, struct lp_hil_console **ret,
 	return 0;
 }
 
+int lp_hil_board_power_cycle(struct lp_hil_board *b, struct lp_diag *diag)
+{
+	lp_hil_shell_free(b->shell);
+	b->shell = NULL;
+	return lp_hil_power_cycle(b->power, diag);
+}
+
+int lp_hil_board_power_off(struct lp_hil_board *b, struct lp_diag *diag)
+{
+	lp_hil_shell_free(b->shell);
+	b->shell = NULL;
+	lp_hil_console_close(b->console);
+	b->console = NULL;
+	return lp_hil_power_off(b->power, diag);
+}
+
 static int wait_msg(struct lp_hil_board *b, int r, const struct lp_hil_match *m,
 		    const char *what, unsigned timeout_ms, struct lp_diag *diag)
 {

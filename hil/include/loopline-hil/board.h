@@ -31,6 +31,11 @@ struct lp_hil_expect *lp_hil_board_expect(struct lp_hil_board *b);
 void lp_hil_board_set_sink(struct lp_hil_board *b, lp_hil_console_feed_fn *feed,
 			   void *userdata);
 
+/* Power cycle / off through the board, so the shell runner starts afresh afterwards
+ * (the console stays open and reconnects by itself when QEMU restarts). */
+int lp_hil_board_power_cycle(struct lp_hil_board *b, struct lp_diag *diag);
+int lp_hil_board_power_off(struct lp_hil_board *b, struct lp_diag *diag);
+
 /* Boot strategy: power off, on (held), console, resume, then wait for until (NULL: the
  * inventory's boot.until, else its shell or login prompt) with the boot failure patterns.
  * timeout_ms 0 = the inventory's boot timeout. */
