@@ -202,8 +202,9 @@ static int reader_fail(struct lp_tar_reader *r, struct lp_diag *diag, const char
 		return lp_diag_fail(diag, r->err, "tar: read error %s: %s", what, strerror(-r->err));
 	}
 	r->err = -EBADMSG;
-	return lp_diag_fail(diag, r->err, "tar: %s %s", archive_error_string(r->a) ?
-			    archive_error_string(r->a) : "damaged archive", what);
+	return lp_diag_fail(diag, r->err, "tar: %s %s (header at offset %llu)",
+			    archive_error_string(r->a) ? archive_error_string(r->a) : "damaged archive",
+			    what, (unsigned long long)(r->in_entry ? r->end : 0));
 }
 
 /* A byte of the stream that is still in the buffers (the current one and the tail kept
