@@ -146,7 +146,8 @@ int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source 
 	snprintf(st.backend, sizeof(st.backend), "%s", backend ? backend : "");
 	snprintf(st.action_id, sizeof(st.action_id), "%s", action_id ? action_id : "");
 	snprintf(st.from_version, sizeof(st.from_version), "%s", st.version);
-	st.to_version[0] = '\0';
+	if (!resuming)
+		st.to_version[0] = '\0'; /* a download keeps the version its deployment named */
 	st.to_security_version = 0;
 	st.from_slot = current;
 	st.to_slot = agent_slot_other(current);
