@@ -14,9 +14,15 @@ struct lp_hil_patterns {
 	char **src;
 };
 
+/* Bytes not yet looked at; a wait admits them into the window in steps of at most half
+ * a window, trying the patterns after each step, so no byte slides out unmatched. */
+#define EXPECT_PENDING_MAX (4u * 1024u * 1024u)
+
 struct lp_hil_expect {
 	uint8_t *win;
 	size_t cap, len;
+	uint8_t *pend;
+	size_t pend_len, pend_alloc;
 	bool bol;          /* the byte before win[0] was a newline (or there was none) */
 	/* capture */
 	bool capturing;
@@ -108,6 +114,7 @@ void lp_hil_expect_free(struct lp_hil_expect *e)
 	if (!e)
 		return;
 	free(e->win);
+	free(e->pend);
 	free(e->cap_buf);
 	free(e);
 }
@@ -151,29 +158,76 @@ static void consume(struct lp_hil_expect *e, size_t n)
 	e->len -= n;
 }
 
+/* Moves pending bytes into the window (sliding it when full). Returns true when any
+ * byte moved. */
+static bool admit(struct lp_hil_expect *e)
+{
+	size_t room, take;
+
+	if (e->pend_len == 0)
+		return false;
+	if (e->len == e->cap)
+		consume(e, e->len - e->cap / 2); /* keep the newest half for matches */
+	room = e->cap - e->len;
+	take = e->pend_len < room ? e->pend_len : room;
+	memcpy(e->win + e->len, e->pend, take);
+	e->len += take;
+	memmove(e->pend, e->pend + take, e->pend_len - take);
+	e->pend_len -= take;
+	return true;
+}
+
 void lp_hil_expect_feed(void *userdata, const uint8_t *buf, size_t len)
 {
 	struct lp_hil_expect *e = userdata;
 
-	while (len > 0) {
-		size_t room = e->cap - e->len, take;
+	/* nobody is waiting and too much piled up: push old bytes through unmatched */
+	while (e->pend_len > 0 && e->pend_len + len > EXPECT_PENDING_MAX)
+		admit(e);
+	while (len > EXPECT_PENDING_MAX) {
+		size_t take = e->cap / 2;
 
-		if (room == 0) {
-			/* slide: keep the newest half so matches can span reads */
-			consume(e, e->len - e->cap / 2);
-			room = e->cap - e->len;
-		}
-		take = len < room ? len : room;
+		if (e->len + take > e->cap)
+			consume(e, e->len + take - e->cap);
 		memcpy(e->win + e->len, buf, take);
 		e->len += take;
 		buf += take;
 		len -= take;
 	}
+	if (e->pend_len + len > e->pend_alloc) {
+		size_t n = e->pend_alloc ? e->pend_alloc : 16384;
+		uint8_t *nb;
+
+		while (n < e->pend_len + len)
+			n *= 2;
+		nb = realloc(e->pend, n);
+		if (!nb) {
+			/* out of memory: the window still takes the bytes, unmatched */
+			while (len > 0) {
+				size_t take = len < e->cap / 2 ? len : e->cap / 2;
+
+				if (e->len + take > e->cap)
+					consume(e, e->len + take - e->cap);
+				memcpy(e->win + e->len, buf, take);
+				e->len += take;
+				buf += take;
+				len -= take;
+			}
+			return;
+		}
+		e->pend = nb;
+		e->pend_alloc = n;
+	}
+	memcpy(e->pend + e->pend_len, buf, len);
+	e->pend_len += len;
 }
 
 void lp_hil_expect_flush(struct lp_hil_expect *e)
 {
-	if (e)
+	if (!e)
+		return;
+	consume(e, e->len);
+	while (admit(e))
 		consume(e, e->len);
 }
 
@@ -248,6 +302,8 @@ int lp_hil_expect_wait(struct lp_hil_expect *e, struct lp_hil_console *c,
 
 		if (r != -EAGAIN)
 			return r;
+		if (admit(e))
+			continue;
 		left = lp_hil_ms_left(deadline);
 		if (left == 0 || !c)
 			return -ETIMEDOUT;

@@ -65,7 +65,9 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	snprintf(f->log, sizeof(f->log), "/tmp/lp-hil-expect-%ld.log", (long)getpid());
+	static int seq;
+
+	snprintf(f->log, sizeof(f->log), "/tmp/lp-hil-expect-%ld-%d.log", (long)getpid(), seq++);
 	unlink(f->log);
 	assert_int_equal(lp_hil_console_from_fd(sv[0], f->log, &f->con), 0);
 	assert_int_equal(lp_hil_expect_new(4096, &f->exp), 0);
@@ -86,7 +88,8 @@ static int teardown(void **state)
 	close(f->peer);
 	lp_hil_console_close(f->con);
 	lp_hil_expect_free(f->exp);
-	unlink(f->log);
+	if (!getenv("LP_HIL_KEEP_LOGS")) /* debugging aid */
+		unlink(f->log);
 	free(f);
 	return 0;
 }
@@ -226,6 +229,22 @@ static void test_nul_and_binary_bytes(void **state)
 	assert_int_equal(cap_len, 6);
 	assert_memory_equal(cap, data, 6);
 	free(cap);
+	lp_hil_patterns_free(want);
+}
+
+/* One large read must not push an early match out of the (4 KiB) window unseen. */
+static void test_match_early_in_big_read(void **state)
+{
+	struct fixture *f = *state;
+	struct lp_hil_patterns *want = pats(1, "^START$");
+	static uint8_t big[20000];
+	struct lp_hil_match m;
+
+	memset(big, 'y', sizeof(big));
+	memcpy(big, "START\n", 6);
+	lp_hil_expect_feed(f->exp, big, sizeof(big));
+	assert_int_equal(lp_hil_expect_wait(f->exp, NULL, want, NULL, 0, &m), 0);
+	assert_string_equal(m.text, "START");
 	lp_hil_patterns_free(want);
 }
 
@@ -496,6 +515,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failure_pattern_aborts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nul_and_binary_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_match_early_in_big_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_has_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shell_plain, setup, teardown),
