@@ -111,6 +111,7 @@ struct agent_config {
 	unsigned bootlimit;  /* written at activation when not 0 */
 	struct agent_command *health;
 	size_t n_health;
+	bool health_backend_reachable; /* commit only if a backend answers a poll */
 	struct agent_command *actions;
 	size_t n_actions;
 	struct agent_command reboot; /* argv of the reboot command */
@@ -223,8 +224,11 @@ int agent_command_run(const struct agent_command *cmd, int *ret_status);
  * as 'health check "app" failed with exit status 3' in buf. */
 int agent_command_describe(const struct agent_command *cmd, const char *what, int r, int status,
 			   char *buf, size_t len);
-/* Runs every configured health check; on failure returns -EIO with the reason. */
+/* Runs every configured health check (and, if configured, asks whether a backend answers
+ * a poll); on failure returns -EIO with the reason. */
 int agent_health_check(const struct agent_config *cfg, char *ret_reason, size_t reason_len);
+/* In ddi-client.c: 0 if a backend answers a poll with 200, else -EHOSTUNREACH. */
+int agent_backend_reachable(const struct agent_config *cfg);
 
 /* ---- slots (slot.c) ---- */
 

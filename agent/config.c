@@ -25,6 +25,7 @@ static const struct lp_json_field root_fields[] = {
 	{ "slots", LP_JSON_OBJECT, true },
 	{ "bootenv", LP_JSON_OBJECT, true },
 	{ "health_checks", LP_JSON_ARRAY, false },
+	{ "health_backend_reachable", LP_JSON_BOOL, false },
 	{ "actions", LP_JSON_OBJECT, false },
 	{ "allow_scripts", LP_JSON_BOOL, false },
 	{ "trusted_keys", LP_JSON_ARRAY, true },
@@ -408,6 +409,9 @@ static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag 
 	if (r < 0)
 		return r;
 	r = lp_json_get_bool(root, "allow_scripts", false, "", &c->allow_scripts, diag);
+	if (r < 0)
+		return r;
+	r = lp_json_get_bool(root, "health_backend_reachable", false, "", &c->health_backend_reachable, diag);
 	if (r < 0)
 		return r;
 

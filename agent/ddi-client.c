@@ -300,3 +300,20 @@ int agent_ddi_feedback(struct agent_ddi *d, const char *action_id, const char *f
 	snprintf(path, sizeof(path), "/deploymentBase/%s/feedback", action_id);
 	return agent_ddi_call(d, "POST", path, feedback_json, ret_status, NULL, diag);
 }
+
+int agent_backend_reachable(const struct agent_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_backends; i++) {
+		struct agent_ddi *d = NULL;
+		long status = 0;
+		int r;
+
+		if (agent_ddi_new(cfg, &cfg->backends[i], &d) < 0)
+			continue;
+		r = agent_ddi_call(d, "GET", "", NULL, &status, NULL, NULL);
+		agent_ddi_free(d);
+		if (r == 0 && status == 200)
+			return 0;
+	}
+	return -EHOSTUNREACH;
+}

@@ -144,6 +144,17 @@ int agent_health_check(const struct agent_config *cfg, char *ret_reason, size_t 
 		}
 		log_info("health check \"%s\" passed", cmd->name);
 	}
+	if (cfg->health_backend_reachable && cfg->n_backends > 0) {
+		int r = agent_backend_reachable(cfg);
+
+		if (r < 0) {
+			snprintf(ret_reason, reason_len, "health check: no backend answered a poll (%s)",
+				 strerror(-r));
+			log_warn("%s", ret_reason);
+			return -EIO;
+		}
+		log_info("health check: a backend answered");
+	}
 	return 0;
 }
 

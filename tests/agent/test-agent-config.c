@@ -48,7 +48,7 @@ static void test_full(void **state)
 		"\"bootenv\":{\"type\":\"grub\",\"grubenv\":\"/boot/grubenv\",\"bootlimit\":5},"
 		"\"health_checks\":[{\"name\":\"app\",\"argv\":[\"/bin/app\",\"--check\"],\"timeout_s\":7}],"
 		"\"actions\":{\"logs\":{\"argv\":[\"/bin/logs\"]}},"
-		"\"allow_scripts\":true,\"trusted_keys\":[\"/k1.pem\",\"/k2\"],"
+		"\"allow_scripts\":true,\"health_backend_reachable\":true,\"trusted_keys\":[\"/k1.pem\",\"/k2\"],"
 		"\"reboot_command\":[\"/bin/true\"]}";
 	struct agent_config *cfg = NULL;
 	struct lp_diag diag;
@@ -85,6 +85,7 @@ static void test_full(void **state)
 	assert_int_equal(agent_config_find_action(cfg, "logs")->timeout_s, 60);
 	assert_null(agent_config_find_action(cfg, "rm-rf"));
 	assert_true(cfg->allow_scripts);
+	assert_true(cfg->health_backend_reachable);
 	assert_int_equal(cfg->n_trusted_keys, 2);
 	assert_string_equal(cfg->reboot.argv[0], "/bin/true");
 	agent_config_free(cfg);
@@ -103,6 +104,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->poll_default_s, 300);
 	assert_int_equal(cfg->bootlimit, 0);
 	assert_false(cfg->allow_scripts);
+	assert_false(cfg->health_backend_reachable);
+	assert_int_equal(cfg->dl_max_attempts, 10);
 	agent_config_free(cfg);
 	agent_config_free(NULL);
 }

@@ -113,8 +113,8 @@ mkdir -p "$DEV"
 printf 'slot A: 1.0.0\n' > "$DEV/slot-a.img"
 printf 'slot B: empty\n' > "$DEV/slot-b.img"
 printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$DEV/uboot.env" "$DEV/uboot.env" > "$DEV/fw_env.config"
-write_agent_config() { # BACKENDS_JSON
-  jq -n --arg dev "$DEV" --arg keys "$TMP/keys" --argjson backends "$1" '{
+write_agent_config() { # BACKENDS_JSON [EXTRA_JSON]
+  jq -n --arg dev "$DEV" --arg keys "$TMP/keys" --argjson backends "$1" --argjson extra "${2:-{\}}" '{
     device_id: "dev1", hardware_id: "test-board", data_dir: ($dev + "/data"),
     backends: $backends,
     poll: {min_s: 1, max_s: 3600, default_s: 1, jitter_percent: 0},
@@ -125,7 +125,7 @@ write_agent_config() { # BACKENDS_JSON
     actions: {"collect-logs": {argv: ["/bin/sh", "-c", ("echo collected > " + $dev + "/collected")]}},
     trusted_keys: [$keys],
     reboot_command: ["/bin/sh", "-c", ("echo reboot >> " + $dev + "/reboots")]
-  }' > "$DEV/agent.json"
+  } + $extra' > "$DEV/agent.json"
 }
 B1=$(jq -n --arg dead "https://127.0.0.1:$DEAD" --arg url "$URL" --arg tok "$TOK1" --arg ca "$TMP/pki/ca.pem" \
   '{name: "main", urls: [$dead, $url], tenant: "t1", target_token: $tok, ca_file: $ca}')
@@ -241,6 +241,35 @@ rc=0
 wait "$AGENT_PID" || rc=$?
 AGENT_PID=
 check_eq "daemon exits 0 on SIGTERM" 0 "$rc"
+
+# --- 6b. backend reachability as a health check: the new slot cannot reach any backend ---
+write_agent_config "[$B1]" '{"health_backend_reachable": true}'
+head -c 200000 /dev/urandom > "$TMP/img-1.3.5"
+"$MKPKG" build "$TMP/sign.key" "$TMP/fw-1.3.5.lpkg" 1.3.5 3 test-board "$TMP/img-1.3.5"
+P35=$(upload t1 "$TMP/fw-1.3.5.lpkg" fw-1.3.5.lpkg)
+A10=$(deploy t1 "{\"package\":$P35,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+agent A check-update
+check_eq "1.3.5 installed to B" "installed B" "$(state '"\(.state) \(.to_slot)"')"
+stop_server
+check_eq "reboot into B" "slot B" "$(boot)"
+check_eq "no backend reachable: rolling back" rolling-back "$(state .state)"
+[[ "$(state .reason)" == *"no backend answered"* ]] || fail "reason: $(state .reason)"; ok "reason names the unreachable backend"
+start_server
+check_eq "reboot into A" "slot A" "$(boot)"
+agent A check-update
+check_eq "rollback reported: action ERROR" ERROR "$(action_status t1 "$A10")"
+
+# --- 6c. agent killed right after persisting "downloading": the next start reports it ---
+write_agent_config "[$B1]"
+A11=$(deploy t1 "{\"package\":$P35,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+rc=0
+LOOPLINE_AGENT_CRASH_AT=downloading "$AGENT" --config "$DEV/agent.json" --slot A check-update 2>>"$TMP/agent.log" || rc=$?
+check_eq "agent killed by SIGKILL while downloading" 137 "$rc"
+check_eq "state file says downloading" downloading "$(state .state)"
+agent A check-update
+check_eq "interrupted download recorded" "idle failure" "$(state '"\(.state) \(.result)"')"
+check_eq "interrupted download reported: action ERROR" ERROR "$(action_status t1 "$A11")"
+check_eq "boot environment still on A" "slot A" "$(boot)"
 
 # --- 7. download cut twice mid-way: resumes with Range from where it stopped ---
 PPORT=$(free_port)
