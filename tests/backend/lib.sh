@@ -49,7 +49,7 @@ make_certs() { # CA, server cert for 127.0.0.1, client certs with CN dev1 and de
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/san.ext"
   openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
     -days 2 -extfile "$d/san.ext" -out "$d/server.pem" 2>/dev/null
-  for cn in dev1 dev2; do
+  for cn in dev1 dev2 dev3; do
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$cn.key" \
       -out "$d/$cn.csr" -subj "/CN=$cn" 2>/dev/null
     openssl x509 -req -in "$d/$cn.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
