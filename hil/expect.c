@@ -99,7 +99,7 @@ int lp_hil_expect_new(size_t window, struct lp_hil_expect **ret)
 	e->cap = window ? window : LP_HIL_EXPECT_WINDOW;
 	if (e->cap < 64)
 		e->cap = 64;
-	e->win = malloc(e->cap);
+	e->win = malloc(e->cap + 1); /* + a NUL: sanitizers' regexec reads to one */
 	if (!e->win) {
 		free(e);
 		return -ENOMEM;
@@ -237,6 +237,7 @@ static bool search(struct lp_hil_expect *e, const struct lp_hil_patterns *p, siz
 {
 	bool found = false;
 
+	e->win[e->len] = '\0'; /* REG_STARTEND bounds the match; the NUL is for interceptors */
 	for (size_t i = 0; p && i < p->n; i++) {
 		regmatch_t m[1];
 
