@@ -38,7 +38,7 @@
 /* ---- per-IP rate limit (token bucket), shared by all workers ---- */
 
 struct rl_entry {
-	char ip[46];
+	char ip[64];
 	double tokens;
 	int64_t last_us;
 };
@@ -221,7 +221,7 @@ void be_worker_note_seen(struct be_worker *w, struct be_store *s, int64_t device
 		m->n++;
 	m->slot[j].device = device;
 	m->slot[j].time = be_now();
-	snprintf(m->slot[j].ip, sizeof(m->slot[j].ip), "%s", ip);
+	snprintf(m->slot[j].ip, sizeof(m->slot[j].ip), "%.45s", ip);
 }
 
 static void flush_seen(struct be_worker *w)
