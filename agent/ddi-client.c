@@ -208,6 +208,13 @@ static int request(struct agent_ddi *d, const char *method, const char *url, con
 		return lp_diag_fail(diag, -EIO, "%s: %s", url, curl_easy_strerror(cc));
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	{
+		long fresh = 0;
+
+		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &fresh);
+		log_debug("backend %s: %s %s: HTTP %ld (%s connection)", d->b->name, method, url,
+			  status, fresh > 0 ? "new" : "reused");
+	}
 	*ret_status = status;
 	if (ret_body) {
 		*ret_body = m.data ? m.data : strdup("");
