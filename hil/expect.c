@@ -46,8 +46,14 @@ int lp_hil_patterns_new(const char *const *res, size_t n, struct lp_hil_patterns
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int e = regcomp(&p->rx[i], res[i], REG_EXTENDED | REG_NEWLINE);
+		char why[160];
+		int e;
 
+		if (lp_hil_regex_check(res[i], why, sizeof(why)) < 0) {
+			r = lp_diag_fail(diag, -EINVAL, "pattern \"%s\": %s", res[i], why);
+			goto fail;
+		}
+		e = regcomp(&p->rx[i], res[i], REG_EXTENDED | REG_NEWLINE);
 		if (e != 0) {
 			char msg[160];
 

@@ -22,7 +22,9 @@ int lp_hil_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_l
 int lp_hil_write_file(const char *path, const void *buf, size_t len);
 /* mkdir -p with mode 0755 (0700 for the last component when private). */
 int lp_hil_mkdir_p(const char *path, bool private_last);
-/* Validates an ERE; the reason goes to err. */
+#define LP_HIL_REGEX_MAX_LEN 1024
+#define LP_HIL_REGEX_MAX_COST 4096
+/* Validates an ERE (length, repetition blow-up, syntax); the reason goes to err. */
 int lp_hil_regex_check(const char *re, char *err, size_t errlen);
 /* Monotonic milliseconds. */
 uint64_t lp_hil_now_ms(void);

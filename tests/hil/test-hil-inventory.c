@@ -227,6 +227,10 @@ static const struct bad_case bad[] = {
 	 "  a: {power: {driver: manual}, console: {driver: unix, path: s}}\n",
 	 3, 3, "boards.a", "duplicate board \"a\""},
 	{"boards: {}\n---\nboards: {}\n", 2, 1, "", "only one YAML document"},
+	{B("a") MP "    console: {driver: unix, path: s}\n    boot: {until: 'a++++++++++++++b'}\n", 5, 19,
+	 "boards.a.boot.until", "too many nested repetitions"},
+	{B("a") MP "    console: {driver: unix, path: s}\n    boot: {until: '(a{100}){100}'}\n", 5, 19,
+	 "boards.a.boot.until", "too many nested repetitions"},
 };
 
 static void test_bad(void **state)
