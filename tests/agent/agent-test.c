@@ -41,7 +41,19 @@ void at_fill(uint8_t *buf, size_t len, uint32_t seed)
 	}
 }
 
+static void setup(struct at_dev *d, bool grub);
+
 void at_setup(struct at_dev *d)
+{
+	setup(d, false);
+}
+
+void at_setup_grub(struct at_dev *d)
+{
+	setup(d, true);
+}
+
+static void setup(struct at_dev *d, bool grub)
 {
 	const char *build = getenv("LP_BUILD_DIR");
 	char keydir[AT_PATH], pub[AT_PATH + 16], text[8192];
@@ -49,6 +61,7 @@ void at_setup(struct at_dev *d)
 
 	assert_non_null(build);
 	memset(d, 0, sizeof(*d));
+	d->grub = grub;
 	snprintf(d->dir, sizeof(d->dir), "/tmp/agent-test-XXXXXX");
 	assert_non_null(mkdtemp(d->dir));
 	snprintf(d->config, sizeof(d->config), "%s/agent.json", d->dir);
@@ -65,9 +78,13 @@ void at_setup(struct at_dev *d)
 
 	write_file(d->slot[0], "slot A: version 1.0.0 running\n", 30);
 	write_file(d->slot[1], "slot B: old contents\n", 21);
-	n = snprintf(text, sizeof(text), "%s/uboot.env 0x0 0x4000\n%s/uboot.env 0x4000 0x4000\n",
-		     d->dir, d->dir);
-	write_file(d->fwenv, text, (size_t)n);
+	if (grub) {
+		snprintf(d->fwenv, sizeof(d->fwenv), "%s/grubenv", d->dir);
+	} else {
+		n = snprintf(text, sizeof(text), "%s/uboot.env 0x0 0x4000\n%s/uboot.env 0x4000 0x4000\n",
+			     d->dir, d->dir);
+		write_file(d->fwenv, text, (size_t)n);
+	}
 
 	assert_int_equal(lp_key_generate(&d->key), 0);
 	assert_int_equal(lp_key_generate(&d->other_key), 0);
@@ -82,13 +99,14 @@ void at_setup(struct at_dev *d)
 		     "  \"backends\": [{\"name\": \"main\", \"urls\": [\"https://127.0.0.1:1\"],\n"
 		     "                 \"tenant\": \"t1\", \"target_token\": \"secret\"}],\n"
 		     "  \"slots\": {\"A\": \"%s\", \"B\": \"%s\"},\n"
-		     "  \"bootenv\": {\"type\": \"uboot\", \"fw_env_config\": \"%s\", \"bootlimit\": 3},\n"
+		     "  \"bootenv\": {\"type\": \"%s\", \"%s\": \"%s\", \"bootlimit\": 3},\n"
 		     "  \"health_checks\": [{\"name\": \"app\", \"argv\": [\"/bin/sh\", \"-c\", \"test ! -e %s\"],\n"
 		     "                      \"timeout_s\": 10}],\n"
 		     "  \"trusted_keys\": [\"%s\"],\n"
 		     "  \"reboot_command\": [\"/bin/sh\", \"-c\", \"echo reboot >> %s\"]\n"
 		     "}\n",
-		     d->data_dir, d->slot[0], d->slot[1], d->fwenv, d->health_flag, keydir,
+		     d->data_dir, d->slot[0], d->slot[1], grub ? "grub" : "uboot",
+		     grub ? "grubenv" : "fw_env_config", d->fwenv, d->health_flag, keydir,
 		     d->reboot_log);
 	write_file(d->config, text, (size_t)n);
 
@@ -313,7 +331,7 @@ void at_bootenv(struct at_dev *d, struct lp_bootenv_boot *b)
 	struct lp_diag diag;
 
 	lp_diag_clear(&diag);
-	if (lp_bootenv_open(LP_BOOTENV_UBOOT, d->fwenv, 0, &env, &diag) < 0 ||
+	if (lp_bootenv_open(d->grub ? LP_BOOTENV_GRUB : LP_BOOTENV_UBOOT, d->fwenv, 0, &env, &diag) < 0 ||
 	    lp_bootenv_get_boot(env, b, &diag) < 0)
 		fail_msg("bootenv: %s", diag.msg);
 	lp_bootenv_free(env);

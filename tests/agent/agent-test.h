@@ -27,6 +27,7 @@ struct at_dev {
 	char reboot_log[AT_PATH];  /* the reboot command appends a line here */
 	char agent[AT_PATH];
 	char bootsim[AT_PATH];
+	bool grub;                 /* grubenv instead of a U-Boot environment */
 	struct lp_key *key;        /* signing key, its public half is trusted */
 	struct lp_key *other_key;  /* not trusted */
 	char out[AT_OUT];          /* output of the last command */
@@ -34,6 +35,8 @@ struct at_dev {
 
 /* Creates the device in a new temporary directory and runs `bootsim init`. */
 void at_setup(struct at_dev *d);
+/* The same with a GRUB environment file. */
+void at_setup_grub(struct at_dev *d);
 /* Removes everything. */
 void at_teardown(struct at_dev *d);
 

@@ -43,6 +43,17 @@ static int teardown(void **state)
 	return 0;
 }
 
+static int setup_grub(void **state)
+{
+	struct at_dev *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -1;
+	at_setup_grub(d);
+	*state = d;
+	return 0;
+}
+
 static void pkg_path(struct at_dev *d, char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "%s/%s", d->dir, name);
@@ -416,6 +427,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_update_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_fail_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_success, setup_grub, teardown),
+		cmocka_unit_test_setup_teardown(test_slot_never_boots, setup_grub, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_never_boots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_good_and_bad, setup, teardown),
