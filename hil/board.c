@@ -95,6 +95,14 @@ int lp_hil_board_console(struct lp_hil_board *b, struct lp_hil_console **ret,
 	int r;
 
 	if (!b->console) {
+		enum lp_hil_power_state st;
+
+		/* a QEMU board's console exists only while QEMU runs: say so plainly */
+		if (b->cfg->console.kind == LP_HIL_CONSOLE_QEMU &&
+		    lp_hil_power_status(b->power, &st, NULL) == 0 && st == LP_HIL_POWER_STATE_OFF)
+			return lp_diag_fail(diag, -EHOSTDOWN,
+					    "%s is powered off (loopline-hil power on %s)",
+					    b->cfg->name, b->cfg->name);
 		r = lp_hil_console_open(&b->cfg->console, lp_hil_power_console_path(b->power),
 					b->log_path, &b->console, diag);
 		if (r < 0)

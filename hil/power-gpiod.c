@@ -27,6 +27,7 @@ static int gpio_lookup(struct lp_hil_power *p, struct gpio_state *g, struct lp_d
 	if (g->line)
 		return 0;
 	if (!g->chip) {
+		errno = 0;
 		g->chip = gpiod_chip_open_lookup(p->cfg->chip);
 		if (!g->chip) {
 			r = errno ? -errno : -ENODEV;

@@ -354,11 +354,8 @@ static int qemu_start(struct lp_hil_power *p, unsigned flags, struct lp_diag *di
 
 static int qemu_on(struct lp_hil_power *p, unsigned flags, struct lp_diag *diag)
 {
-	if (running_pid(p)) {
-		if (flags & LP_HIL_POWER_HOLD)
-			return 0;
-		return 0;
-	}
+	if (running_pid(p))
+		return 0; /* already on (and running unless someone held it) */
 	return qemu_start(p, flags, diag);
 }
 
