@@ -76,10 +76,18 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cmd = calloc(1, cmdlen + 1);
 		if (!cmd)
 			return LP_EXIT_FAILURE;
-		for (int i = optind; i < argc; i++) {
-			strncat(cmd, argv[i], cmdlen - strlen(cmd));
-			if (i + 1 < argc)
-				strncat(cmd, " ", cmdlen - strlen(cmd));
+		{
+			size_t at = 0;
+
+			for (int i = optind; i < argc; i++) {
+				size_t n = strlen(argv[i]);
+
+				memcpy(cmd + at, argv[i], n);
+				at += n;
+				if (i + 1 < argc)
+					cmd[at++] = ' ';
+			}
+			cmd[at] = '\0';
 		}
 		r = cli_board_open(cli, name, "loopline-hil run", &b);
 		if (r != 0) {

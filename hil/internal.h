@@ -35,7 +35,7 @@ int lp_hil_ms_left(uint64_t deadline);
 void lp_hil_sleep_ms(unsigned ms);
 /* Writes all of buf to a non-blocking or blocking fd within timeout_ms. */
 int lp_hil_write_all(int fd, const void *buf, size_t len, unsigned timeout_ms);
-/* True when pid exists (kill(pid, 0) succeeds or fails with EPERM). */
+/* True when pid exists and is not a zombie. */
 bool lp_hil_pid_alive(pid_t pid);
 /* Waits until pid (need not be a child) has exited, up to timeout_ms. 0, -ETIMEDOUT. */
 int lp_hil_pid_wait_gone(pid_t pid, unsigned timeout_ms);

@@ -296,9 +296,22 @@ int lp_hil_write_all(int fd, const void *buf, size_t len, unsigned timeout_ms)
 
 bool lp_hil_pid_alive(pid_t pid)
 {
+	char path[64], *buf = NULL, *paren;
+	size_t len;
+	bool zombie = false;
+
 	if (pid <= 0)
 		return false;
-	return kill(pid, 0) == 0 || errno == EPERM;
+	if (kill(pid, 0) < 0 && errno != EPERM)
+		return false;
+	/* an exited process its parent has not reaped yet is not alive */
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (lp_hil_read_file(path, 4096, &buf, &len) == 0) {
+		paren = strrchr(buf, ')');
+		zombie = paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+		free(buf);
+	}
+	return !zombie;
 }
 
 int lp_hil_pid_wait_gone(pid_t pid, unsigned timeout_ms)
