@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,8 +130,11 @@ struct wlisten {
 	struct evhttp_bound_socket *bound;
 };
 
+struct writer;
+
 struct be_server {
 	const struct be_config *cfg;
+	struct writer *writer;
 	SSL_CTX *ssl;
 	struct ratelimit *rl;
 	struct be_worker *workers;
@@ -224,36 +228,125 @@ void be_worker_note_seen(struct be_worker *w, struct be_store *s, int64_t device
 	snprintf(m->slot[j].ip, sizeof(m->slot[j].ip), "%.45s", ip);
 }
 
+/*
+ * The writer thread owns its own SQLite connections and writes the batches that workers
+ * hand over, so an event loop never waits for a database write of last-seen times.
+ */
+struct seen_batch {
+	char tenant[BE_NAME_MAX];
+	struct seen_map map;
+	struct seen_batch *next;
+};
+
+struct writer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct seen_batch *queue;
+	bool stop;
+	const struct be_config *cfg;
+	struct be_store *stores[MAX_TENANTS_PER_WORKER];
+	size_t n_stores;
+};
+
+static struct be_store *writer_store(struct writer *wr, const char *tenant)
+{
+	struct be_store *s = NULL;
+
+	for (size_t i = 0; i < wr->n_stores; i++)
+		if (strcmp(wr->stores[i]->tenant, tenant) == 0)
+			return wr->stores[i];
+	if (wr->n_stores >= MAX_TENANTS_PER_WORKER ||
+	    be_store_open(wr->cfg->data_dir, tenant, false, &s) < 0)
+		return NULL;
+	wr->stores[wr->n_stores++] = s;
+	return s;
+}
+
+static void write_batch(struct writer *wr, struct seen_batch *b)
+{
+	struct be_store *s = writer_store(wr, b->tenant);
+	sqlite3_stmt *st;
+
+	if (!s || be_store_begin(s) < 0) {
+		log_warn("%s: %zu last-seen times lost", b->tenant, b->map.n);
+		return;
+	}
+	st = s->st_lastseen;
+	for (size_t j = 0; j < b->map.cap; j++) {
+		struct seen *e = &b->map.slot[j];
+
+		if (!e->device)
+			continue;
+		sqlite3_bind_int64(st, 1, e->time);
+		sqlite3_bind_text(st, 2, e->ip, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, e->device);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	if (be_store_commit(s) < 0) {
+		be_store_rollback(s);
+		log_warn("%s: %zu last-seen times lost", b->tenant, b->map.n);
+		return;
+	}
+	log_debug("flushed %zu last-seen times of %s", b->map.n, b->tenant);
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *wr = arg;
+
+	pthread_mutex_lock(&wr->lock);
+	for (;;) {
+		struct seen_batch *b = wr->queue;
+
+		if (!b) {
+			if (wr->stop)
+				break;
+			pthread_cond_wait(&wr->cond, &wr->lock);
+			continue;
+		}
+		wr->queue = NULL;
+		pthread_mutex_unlock(&wr->lock);
+		while (b) {
+			struct seen_batch *next = b->next;
+
+			write_batch(wr, b);
+			free(b->map.slot);
+			free(b);
+			b = next;
+		}
+		pthread_mutex_lock(&wr->lock);
+	}
+	pthread_mutex_unlock(&wr->lock);
+	for (size_t i = 0; i < wr->n_stores; i++)
+		be_store_close(wr->stores[i]);
+	wr->n_stores = 0;
+	return NULL;
+}
+
+/* Hands every pending map of the worker to the writer (a pointer swap, no copy). */
 static void flush_seen(struct be_worker *w)
 {
+	struct writer *wr = w->srv->writer;
+
 	for (size_t i = 0; i < w->n_stores; i++) {
 		struct wstore *ws = &w->stores[i];
-		sqlite3_stmt *st = ws->s->st_lastseen;
+		struct seen_batch *b;
 
 		if (!ws->pending.n)
 			continue;
-		if (be_store_begin(ws->s) < 0)
+		b = calloc(1, sizeof(*b));
+		if (!b)
 			continue; /* keep the entries for the next round */
-		for (size_t j = 0; j < ws->pending.cap; j++) {
-			struct seen *e = &ws->pending.slot[j];
-
-			if (!e->device)
-				continue;
-			sqlite3_bind_int64(st, 1, e->time);
-			sqlite3_bind_text(st, 2, e->ip, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, e->device);
-			sqlite3_step(st);
-			sqlite3_reset(st);
-		}
-		if (be_store_commit(ws->s) < 0) {
-			be_store_rollback(ws->s);
-			continue;
-		}
-		log_debug("worker %u: flushed %zu last-seen times of %s", w->id, ws->pending.n,
-			  ws->s->tenant);
-		/* Give the memory back: at rest a device costs nothing here. */
-		free(ws->pending.slot);
+		snprintf(b->tenant, sizeof(b->tenant), "%s", ws->s->tenant);
+		b->map = ws->pending;
 		memset(&ws->pending, 0, sizeof(ws->pending));
+		pthread_mutex_lock(&wr->lock);
+		b->next = wr->queue;
+		wr->queue = b;
+		pthread_cond_signal(&wr->cond);
+		pthread_mutex_unlock(&wr->lock);
 	}
 }
 
@@ -412,6 +505,7 @@ static int make_listener(const struct be_listen *l, unsigned port, unsigned *ret
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
 		int e = -errno;
 
@@ -551,6 +645,7 @@ int be_server_run(const struct be_config *cfg)
 	struct be_server srv = { .cfg = cfg };
 	sigset_t set;
 	unsigned started = 0;
+	bool writer_started = false;
 	int r = 0, sig = 0;
 
 	if (evthread_use_pthreads() < 0)
@@ -570,6 +665,14 @@ int be_server_run(const struct be_config *cfg)
 		srv.rl->rate = cfg->rate_limit_per_s;
 		srv.rl->burst = cfg->rate_limit_burst ? cfg->rate_limit_burst : cfg->rate_limit_per_s;
 	}
+	srv.writer = calloc(1, sizeof(*srv.writer));
+	if (!srv.writer) {
+		r = -ENOMEM;
+		goto out;
+	}
+	srv.writer->cfg = cfg;
+	pthread_mutex_init(&srv.writer->lock, NULL);
+	pthread_cond_init(&srv.writer->cond, NULL);
 	srv.n_workers = cfg->workers;
 	srv.workers = calloc(srv.n_workers, sizeof(*srv.workers));
 	if (!srv.workers) {
@@ -613,6 +716,11 @@ int be_server_run(const struct be_config *cfg)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&srv.writer->thread, NULL, writer_main, srv.writer) != 0) {
+		r = -EAGAIN;
+		goto out;
+	}
+	writer_started = true;
 	for (; started < srv.n_workers; started++) {
 		if (pthread_create(&srv.workers[started].thread, NULL, worker_main,
 				   &srv.workers[started]) != 0) {
@@ -634,9 +742,17 @@ int be_server_run(const struct be_config *cfg)
 		event_base_once(srv.workers[i].base, -1, EV_TIMEOUT, stop_cb, &srv.workers[i], NULL);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(srv.workers[i].thread, NULL);
+out:
+	if (writer_started) {
+		/* The workers handed over their last batches; the writer drains them and ends. */
+		pthread_mutex_lock(&srv.writer->lock);
+		srv.writer->stop = true;
+		pthread_cond_signal(&srv.writer->cond);
+		pthread_mutex_unlock(&srv.writer->lock);
+		pthread_join(srv.writer->thread, NULL);
+	}
 	if (r == 0)
 		log_info("stopped");
-out:
 	for (unsigned i = 0; srv.workers && i < srv.n_workers; i++)
 		worker_cleanup(&srv.workers[i]);
 	free(srv.workers);
@@ -644,6 +760,11 @@ out:
 		for (size_t i = 0; i < RL_STRIPES; i++)
 			pthread_mutex_destroy(&srv.rl->lock[i]);
 		free(srv.rl);
+	}
+	if (srv.writer) {
+		pthread_mutex_destroy(&srv.writer->lock);
+		pthread_cond_destroy(&srv.writer->cond);
+		free(srv.writer);
 	}
 	SSL_CTX_free(srv.ssl);
 	return r;

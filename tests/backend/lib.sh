@@ -33,7 +33,7 @@ actual:   $a"
 free_port() {
   local p
   for _ in $(seq 1 100); do
-    p=$((RANDOM % 30000 + 20000))
+    p=$((RANDOM % 20000 + 10000)) # below the ephemeral port range
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo $p; return; fi
   done
   fail "no free port"
@@ -85,7 +85,7 @@ start_server() {
   # Wait (bounded) until both listeners are announced, or the server died.
   for _ in $(seq 1 200); do
     if grep -q "listening on http://" "$TMP/server.log"; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { wait "$SERVER_PID" || true; fail "server exited at start"; }
+    kill -0 "$SERVER_PID" 2>/dev/null || { local rc=0; wait "$SERVER_PID" || rc=$?; fail "server exited at start (status $rc)"; }
     sleep 0.05
   done
   fail "server did not start within 10 s"
