@@ -94,6 +94,8 @@ struct be_store {
 	sqlite3_stmt *st_installed;  /* poll: last finished action with a package */
 	sqlite3_stmt *st_lastseen;   /* batched update */
 	sqlite3_stmt *st_gateway;    /* gateway token hash */
+	sqlite3_stmt *st_begin_read; /* "BEGIN" (deferred: a read transaction) */
+	sqlite3_stmt *st_end_read;   /* "COMMIT" */
 };
 
 /* Opens (creating if create is true) and migrates the tenant database. */

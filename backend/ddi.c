@@ -897,19 +897,40 @@ void be_ddi_handle(struct be_req *r)
 		return;
 	}
 	d.s = be_worker_store(r->w, d.tenant);
-	if (!d.s || ddi_auth(&d) < 0) {
+	if (!d.s) {
 		be_reply_empty(r, 401); /* unknown tenants look like bad credentials */
 		return;
 	}
-	be_base_url(r, r->tls, d.base, sizeof(d.base));
 	if (n == 0 && get) {
-		if (!d.device && ddi_register(&d) < 0) {
+		/* The poll's reads share one read transaction (one WAL lock, not four). */
+		bool txn = sqlite3_step(d.s->st_begin_read) == SQLITE_DONE;
+
+		sqlite3_reset(d.s->st_begin_read);
+		if (ddi_auth(&d) < 0) {
+			be_reply_empty(r, 401);
+		} else if (d.device) {
+			be_base_url(r, r->tls, d.base, sizeof(d.base));
+			ddi_poll(&d);
+		}
+		if (txn) {
+			sqlite3_step(d.s->st_end_read);
+			sqlite3_reset(d.s->st_end_read);
+		}
+		if (r->status)
+			return;
+		be_base_url(r, r->tls, d.base, sizeof(d.base));
+		if (ddi_register(&d) < 0) {
 			ddi_error(r, 500, "hawkbit.server.error.internal", "cannot register device");
 			return;
 		}
 		ddi_poll(&d);
 		return;
 	}
+	if (ddi_auth(&d) < 0) {
+		be_reply_empty(r, 401);
+		return;
+	}
+	be_base_url(r, r->tls, d.base, sizeof(d.base));
 	if (!d.device) {
 		ddi_error(r, 404, "hawkbit.server.error.repo.entitiyNotFound", "unknown device");
 		return;

@@ -650,6 +650,8 @@ int be_server_run(const struct be_config *cfg)
 
 	if (evthread_use_pthreads() < 0)
 		return -ENOSYS;
+	/* No global allocation statistics: they take a process-wide mutex on every malloc. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if ((r = open_all_tenants(cfg)) < 0)
 		return r;
 	if (cfg->listen.enabled && (r = be_tls_ctx_new(cfg, &srv.ssl)) < 0)

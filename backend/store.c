@@ -231,7 +231,9 @@ int be_store_open(const char *data_dir, const char *tenant, bool create, struct 
 	    (r = be_store_prepare(s, "UPDATE devices SET last_seen = ?, last_ip = ? WHERE id = ?",
 				  &s->st_lastseen)) < 0 ||
 	    (r = be_store_prepare(s, "SELECT value FROM settings WHERE key = 'gateway_token_hash'",
-				  &s->st_gateway)) < 0)
+				  &s->st_gateway)) < 0 ||
+	    (r = be_store_prepare(s, "BEGIN", &s->st_begin_read)) < 0 ||
+	    (r = be_store_prepare(s, "COMMIT", &s->st_end_read)) < 0)
 		goto fail;
 	*ret = s;
 	return 0;
@@ -249,6 +251,8 @@ void be_store_close(struct be_store *s)
 	sqlite3_finalize(s->st_installed);
 	sqlite3_finalize(s->st_lastseen);
 	sqlite3_finalize(s->st_gateway);
+	sqlite3_finalize(s->st_begin_read);
+	sqlite3_finalize(s->st_end_read);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	free(s);
