@@ -183,6 +183,35 @@ int be_configdata_parse(const char *text, size_t len, size_t max_len, unsigned m
 			unsigned max_entries, struct be_configdata *ret, struct lp_diag *diag);
 void be_configdata_done(struct be_configdata *cd);
 
+/* ---- mgmt-body.c: management request bodies ---- */
+
+struct be_deploy_req {
+	int64_t package;     /* 0 = none */
+	const char *command; /* configured action name or NULL */
+	const cJSON *devices, *tags; /* arrays of validated ids (may be NULL) */
+	int type;            /* index: forced, soft, download-only */
+	bool has_window;
+	int64_t start, end;
+	cJSON *root;
+};
+
+int be_deploy_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			struct be_deploy_req *ret, struct lp_diag *diag);
+void be_deploy_req_done(struct be_deploy_req *q);
+const char *be_deploy_type_name(int type);
+
+struct be_upload_req {
+	const char *filename;
+	int64_t size;
+	bool opaque;
+	const char *version, *part, *name; /* NULL if absent */
+	cJSON *root;
+};
+
+int be_upload_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			struct be_upload_req *ret, struct lp_diag *diag);
+void be_upload_req_done(struct be_upload_req *q);
+
 /* ---- server.c ---- */
 
 struct be_server;
@@ -256,6 +285,9 @@ void be_mgmt_actions(struct be_mgmt *m);
 void be_mgmt_events(struct be_mgmt *m);
 /* Parses a JSON body with the configured limits; replies 400/413 and returns <0 on error. */
 int be_mgmt_body(struct be_mgmt *m, cJSON **ret);
+/* Same with a parser from mgmt-body.c (parse(text, len, max_len, depth, ret, diag)). */
+int be_mgmt_body_with(struct be_mgmt *m, int (*parse)(const char *, size_t, size_t, unsigned,
+						      void *, struct lp_diag *), void *ret);
 /* offset/limit from the query; replies 400 on bad values. */
 int be_mgmt_paging(struct be_mgmt *m, int64_t *ret_offset, int64_t *ret_limit);
 cJSON *be_mgmt_page(cJSON *items, int64_t offset, int64_t limit, int64_t total);

@@ -176,79 +176,34 @@ static int create_action(struct be_store *s, int64_t device, const char *cid, in
 	return be_store_event(s, "action.created", cid, *ret_id, msg);
 }
 
-static bool name_ok(const char *s)
+static int parse_deploy(const char *text, size_t len, size_t max_len, unsigned depth, void *ret,
+			struct lp_diag *d)
 {
-	return be_controller_id_valid(s) && strlen(s) <= 128;
+	return be_deploy_req_parse(text, len, max_len, depth, ret, d);
 }
 
 static void deploy(struct be_mgmt *m)
 {
-	static const struct lp_json_field fields[] = {
-		{ "package", LP_JSON_INT, false },
-		{ "action", LP_JSON_STRING, false },
-		{ "devices", LP_JSON_ARRAY, false },
-		{ "tags", LP_JSON_ARRAY, false },
-		{ "type", LP_JSON_STRING, false },
-		{ "maintenance_window", LP_JSON_OBJECT, false },
-	};
-	static const struct lp_json_field mw_fields[] = {
-		{ "start", LP_JSON_INT, true },
-		{ "end", LP_JSON_INT, true },
-	};
-	static const char *const types[] = { "forced", "soft", "download-only", NULL };
 	struct be_req *r = m->r;
-	struct lp_diag d;
-	char err[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 16];
-	cJSON *body = NULL, *devices, *tags, *mw, *out = NULL, *list;
-	const char *command = NULL;
-	int64_t package = 0, start = 0, end = 0;
-	int type = 0, n_targets = 0;
+	struct be_deploy_req q;
+	cJSON *out = NULL, *list, *mw = NULL;
+	const cJSON *devices, *tags;
+	const char *command;
+	int64_t package;
+	int n_targets = 0;
 	sqlite3_stmt *st = NULL;
 	const cJSON *it;
 
-	if (be_mgmt_body(m, &body) < 0)
+	if (be_mgmt_body_with(m, parse_deploy, &q) < 0)
 		return;
-	lp_diag_clear(&d);
-	mw = cJSON_GetObjectItemCaseSensitive(body, "maintenance_window");
-	if (lp_json_check(body, fields, LP_ARRAY_SIZE(fields), "", &d) < 0 ||
-	    lp_json_get_int(body, "package", false, 1, INT64_MAX, "", &package, &d) < 0 ||
-	    lp_json_get_string(body, "action", false, "", &command, &d) < 0 ||
-	    lp_json_get_enum(body, "type", false, types, "", &type, &d) < 0 ||
-	    (mw && (lp_json_check(mw, mw_fields, 2, "maintenance_window", &d) < 0 ||
-		    lp_json_get_int(mw, "start", true, 0, INT64_MAX / 2, "maintenance_window", &start, &d) < 0 ||
-		    lp_json_get_int(mw, "end", true, 0, INT64_MAX / 2, "maintenance_window", &end, &d) < 0))) {
-		be_reply_error(r, 400, "bad_request", "%s", lp_diag_format(&d, err, sizeof(err)));
-		goto out;
-	}
-	if (!package == !command) {
-		be_reply_error(r, 400, "bad_request", "give exactly one of \"package\" and \"action\"");
-		goto out;
-	}
-	if (command && !name_ok(command)) {
-		be_reply_error(r, 400, "bad_request", "action: 1-128 characters of A-Z a-z 0-9 . _ : -");
-		goto out;
-	}
-	if (mw && end <= start) {
-		be_reply_error(r, 400, "bad_request", "maintenance_window: end must be after start");
-		goto out;
-	}
-	devices = cJSON_GetObjectItemCaseSensitive(body, "devices");
-	tags = cJSON_GetObjectItemCaseSensitive(body, "tags");
-	if (!cJSON_GetArraySize(devices) && !cJSON_GetArraySize(tags)) {
-		be_reply_error(r, 400, "bad_request", "give target \"devices\" and/or \"tags\"");
-		goto out;
-	}
-	cJSON_ArrayForEach(it, devices) {
-		if (!cJSON_IsString(it) || !be_controller_id_valid(it->valuestring)) {
-			be_reply_error(r, 400, "bad_request", "devices: expected controller ids");
-			goto out;
-		}
-	}
-	cJSON_ArrayForEach(it, tags) {
-		if (!cJSON_IsString(it) || !be_controller_id_valid(it->valuestring)) {
-			be_reply_error(r, 400, "bad_request", "tags: expected tag names");
-			goto out;
-		}
+	package = q.package;
+	command = q.command;
+	devices = q.devices;
+	tags = q.tags;
+	if (q.has_window) {
+		mw = cJSON_CreateObject();
+		cJSON_AddNumberToObject(mw, "start", (double)q.start);
+		cJSON_AddNumberToObject(mw, "end", (double)q.end);
 	}
 	if (package) {
 		if (be_store_prepare(m->s, "SELECT 1 FROM packages WHERE id = ?", &st) < 0)
@@ -308,8 +263,8 @@ static void deploy(struct be_mgmt *m)
 		cJSON *a;
 
 		if (++n_targets > MAX_TARGETS ||
-		    create_action(m->s, sqlite3_column_int64(st, 0), cid, package, command, types[type],
-				  mw, &action) < 0) {
+		    create_action(m->s, sqlite3_column_int64(st, 0), cid, package, command,
+				  be_deploy_type_name(q.type), mw, &action) < 0) {
 			sqlite3_finalize(st);
 			st = NULL;
 			goto rollback;
@@ -332,7 +287,8 @@ fail:
 	be_reply_error(r, 500, "internal", n_targets > MAX_TARGETS ? "too many targets" : "database error");
 out:
 	cJSON_Delete(out);
-	cJSON_Delete(body);
+	cJSON_Delete(mw);
+	be_deploy_req_done(&q);
 }
 
 void be_mgmt_deployments(struct be_mgmt *m)

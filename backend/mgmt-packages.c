@@ -158,72 +158,34 @@ static int add_range(struct upload *u, uint64_t a, uint64_t b)
 	return 0;
 }
 
-static bool name_valid_part(const char *s)
+static int parse_upload(const char *text, size_t len, size_t max_len, unsigned depth, void *ret,
+			struct lp_diag *d)
 {
-	return be_filename_valid(s) && strlen(s) <= 64;
-}
-
-static bool version_ok(const char *s)
-{
-	return be_filename_valid(s) && strlen(s) <= 128;
+	return be_upload_req_parse(text, len, max_len, depth, ret, d);
 }
 
 static void upload_create(struct be_mgmt *m)
 {
-	static const struct lp_json_field fields[] = {
-		{ "filename", LP_JSON_STRING, true },
-		{ "size", LP_JSON_INT, true },
-		{ "opaque", LP_JSON_BOOL, false },
-		{ "version", LP_JSON_STRING, false },
-		{ "part", LP_JSON_STRING, false },
-		{ "name", LP_JSON_STRING, false },
-	};
 	struct be_req *r = m->r;
 	struct upload u = { 0 };
-	struct lp_diag d;
-	char err[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 16], path[BE_PATH_MAX];
-	const char *filename = NULL, *version = NULL, *part = NULL, *name = NULL;
-	cJSON *body = NULL;
+	struct be_upload_req q;
+	char path[BE_PATH_MAX];
+	const char *filename, *version, *part, *name;
 	sqlite3_stmt *st = NULL;
-	int64_t size = 0;
+	int64_t size;
 	int fd = -1;
 
-	if (be_mgmt_body(m, &body) < 0)
+	if (be_mgmt_body_with(m, parse_upload, &q) < 0)
 		return;
-	lp_diag_clear(&d);
-	if (lp_json_check(body, fields, LP_ARRAY_SIZE(fields), "", &d) < 0 ||
-	    lp_json_get_string(body, "filename", true, "", &filename, &d) < 0 ||
-	    lp_json_get_int(body, "size", true, 1, INT64_MAX, "", &size, &d) < 0 ||
-	    lp_json_get_bool(body, "opaque", false, "", &u.opaque, &d) < 0 ||
-	    lp_json_get_string(body, "version", false, "", &version, &d) < 0 ||
-	    lp_json_get_string(body, "part", false, "", &part, &d) < 0 ||
-	    lp_json_get_string(body, "name", false, "", &name, &d) < 0) {
-		be_reply_error(r, 400, "bad_request", "%s", lp_diag_format(&d, err, sizeof(err)));
-		goto out;
-	}
-	if (!be_filename_valid(filename) || strlen(filename) >= sizeof(u.filename)) {
-		be_reply_error(r, 400, "bad_request", "filename: letters, digits and . _ + - only");
-		goto out;
-	}
+	filename = q.filename;
+	version = q.version;
+	part = q.part;
+	name = q.name;
+	size = q.size;
+	u.opaque = q.opaque;
 	if ((uint64_t)size > r->cfg->max_upload_bytes) {
 		be_reply_error(r, 413, "too_large", "size %lld is over the limit of %llu bytes",
 			       (long long)size, (unsigned long long)r->cfg->max_upload_bytes);
-		goto out;
-	}
-	if (u.opaque) {
-		if (!version || !part || !version_ok(version) || !name_valid_part(part)) {
-			be_reply_error(r, 400, "bad_request",
-				       "an opaque artifact needs \"version\" and \"part\""
-				       " (letters, digits, . _ + -)");
-			goto out;
-		}
-		if (name && (strlen(name) > 128 || !name[0])) {
-			be_reply_error(r, 400, "bad_request", "name: 1-128 characters");
-			goto out;
-		}
-	} else if (version || part || name) {
-		be_reply_error(r, 400, "bad_request", "version, part and name come from the .lpkg manifest;"
-			       " they are only given for opaque artifacts");
 		goto out;
 	}
 	snprintf(u.filename, sizeof(u.filename), "%s", filename);
@@ -263,7 +225,7 @@ out:
 		close(fd);
 	sqlite3_finalize(st);
 	upload_done(&u);
-	cJSON_Delete(body);
+	be_upload_req_done(&q);
 }
 
 static int save_ranges(struct be_store *s, const struct upload *u)

@@ -43,6 +43,30 @@ int be_mgmt_body(struct be_mgmt *m, cJSON **ret)
 	return 0;
 }
 
+int be_mgmt_body_with(struct be_mgmt *m, int (*parse)(const char *, size_t, size_t, unsigned,
+						      void *, struct lp_diag *), void *ret)
+{
+	struct be_req *r = m->r;
+	struct lp_diag d;
+	char *body = NULL, err[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 16];
+	size_t len;
+	int rc;
+
+	lp_diag_clear(&d);
+	rc = be_body(r, r->cfg->max_json_bytes, &body, &len);
+	if (rc < 0) {
+		be_reply_error(r, 413, "too_large", "the JSON body is larger than %zu bytes",
+			       r->cfg->max_json_bytes);
+		return rc;
+	}
+	rc = parse(body, len, r->cfg->max_json_bytes, r->cfg->max_json_depth, ret, &d);
+	free(body);
+	if (rc < 0)
+		be_reply_error(r, 400, rc == -EINVAL && d.line ? "bad_json" : "bad_request", "%s",
+			       lp_diag_format(&d, err, sizeof(err)));
+	return rc;
+}
+
 int be_mgmt_paging(struct be_mgmt *m, int64_t *ret_offset, int64_t *ret_limit)
 {
 	if (be_query_int(m->r, "offset", 0, 0, INT32_MAX, ret_offset) < 0 ||

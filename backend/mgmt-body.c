@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Management API request bodies that carry more than one field: strict (unknown keys are
+ * errors), every value checked, messages with the element path. Kept apart from the
+ * handlers so each parser has a fuzz target (tests/fuzz/fuzz-mgmt-*.c).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "loopline/json.h"
+#include "backend.h"
+
+static const char *const deploy_types[] = { "forced", "soft", "download-only", NULL };
+
+const char *be_deploy_type_name(int type)
+{
+	return type >= 0 && type < 3 ? deploy_types[type] : "forced";
+}
+
+static int id_list(const cJSON *arr, const char *path, struct lp_diag *d)
+{
+	const cJSON *it;
+	size_t i = 0;
+
+	cJSON_ArrayForEach(it, arr) {
+		char p[LP_JSON_PATH_MAX];
+
+		lp_json_path_index(p, sizeof(p), path, i++);
+		if (!cJSON_IsString(it) || !be_controller_id_valid(it->valuestring) ||
+		    strlen(it->valuestring) >= BE_TAG_MAX)
+			return lp_diag_fail_at(d, -EINVAL, p, "expected 1-64 characters of A-Z a-z 0-9 . _ : -");
+		if (i > 100000)
+			return lp_diag_fail_at(d, -E2BIG, path, "more than 100000 entries");
+	}
+	return 0;
+}
+
+void be_deploy_req_done(struct be_deploy_req *q)
+{
+	if (q) {
+		cJSON_Delete(q->root);
+		q->root = NULL;
+	}
+}
+
+int be_deploy_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			struct be_deploy_req *ret, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "package", LP_JSON_INT, false },
+		{ "action", LP_JSON_STRING, false },
+		{ "devices", LP_JSON_ARRAY, false },
+		{ "tags", LP_JSON_ARRAY, false },
+		{ "type", LP_JSON_STRING, false },
+		{ "maintenance_window", LP_JSON_OBJECT, false },
+	};
+	static const struct lp_json_field mw_fields[] = {
+		{ "start", LP_JSON_INT, true },
+		{ "end", LP_JSON_INT, true },
+	};
+	struct be_deploy_req q = { 0 };
+	const cJSON *mw;
+	int r;
+
+	r = lp_json_parse(text, len, max_len, max_depth, &q.root, d);
+	if (r < 0)
+		return r;
+	if (!cJSON_IsObject(q.root)) {
+		r = lp_diag_fail(d, -EINVAL, "expected a JSON object");
+		goto fail;
+	}
+	if ((r = lp_json_check(q.root, fields, LP_ARRAY_SIZE(fields), "", d)) < 0 ||
+	    (r = lp_json_get_int(q.root, "package", false, 1, INT64_MAX, "", &q.package, d)) < 0 ||
+	    (r = lp_json_get_string(q.root, "action", false, "", &q.command, d)) < 0 ||
+	    (r = lp_json_get_enum(q.root, "type", false, deploy_types, "", &q.type, d)) < 0)
+		goto fail;
+	mw = cJSON_GetObjectItemCaseSensitive(q.root, "maintenance_window");
+	if (mw) {
+		if ((r = lp_json_check(mw, mw_fields, 2, "maintenance_window", d)) < 0 ||
+		    (r = lp_json_get_int(mw, "start", true, 0, INT64_MAX / 2, "maintenance_window",
+					 &q.start, d)) < 0 ||
+		    (r = lp_json_get_int(mw, "end", true, 0, INT64_MAX / 2, "maintenance_window",
+					 &q.end, d)) < 0)
+			goto fail;
+		if (q.end <= q.start) {
+			r = lp_diag_fail_at(d, -EINVAL, "maintenance_window.end", "must be after start");
+			goto fail;
+		}
+		q.has_window = true;
+	}
+	if (!q.package == !q.command) {
+		r = lp_diag_fail(d, -EINVAL, "give exactly one of \"package\" and \"action\"");
+		goto fail;
+	}
+	if (q.command && (!be_controller_id_valid(q.command) || strlen(q.command) > 128)) {
+		r = lp_diag_fail_at(d, -EINVAL, "action", "1-128 characters of A-Z a-z 0-9 . _ : -");
+		goto fail;
+	}
+	q.devices = cJSON_GetObjectItemCaseSensitive(q.root, "devices");
+	q.tags = cJSON_GetObjectItemCaseSensitive(q.root, "tags");
+	if ((r = id_list(q.devices, "devices", d)) < 0 || (r = id_list(q.tags, "tags", d)) < 0)
+		goto fail;
+	if (!cJSON_GetArraySize(q.devices) && !cJSON_GetArraySize(q.tags)) {
+		r = lp_diag_fail(d, -EINVAL, "give target \"devices\" and/or \"tags\"");
+		goto fail;
+	}
+	*ret = q;
+	return 0;
+fail:
+	cJSON_Delete(q.root);
+	return r;
+}
+
+void be_upload_req_done(struct be_upload_req *q)
+{
+	if (q) {
+		cJSON_Delete(q->root);
+		q->root = NULL;
+	}
+}
+
+int be_upload_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			struct be_upload_req *ret, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "filename", LP_JSON_STRING, true },
+		{ "size", LP_JSON_INT, true },
+		{ "opaque", LP_JSON_BOOL, false },
+		{ "version", LP_JSON_STRING, false },
+		{ "part", LP_JSON_STRING, false },
+		{ "name", LP_JSON_STRING, false },
+	};
+	struct be_upload_req q = { 0 };
+	int r;
+
+	r = lp_json_parse(text, len, max_len, max_depth, &q.root, d);
+	if (r < 0)
+		return r;
+	if (!cJSON_IsObject(q.root)) {
+		r = lp_diag_fail(d, -EINVAL, "expected a JSON object");
+		goto fail;
+	}
+	if ((r = lp_json_check(q.root, fields, LP_ARRAY_SIZE(fields), "", d)) < 0 ||
+	    (r = lp_json_get_string(q.root, "filename", true, "", &q.filename, d)) < 0 ||
+	    (r = lp_json_get_int(q.root, "size", true, 1, INT64_MAX, "", &q.size, d)) < 0 ||
+	    (r = lp_json_get_bool(q.root, "opaque", false, "", &q.opaque, d)) < 0 ||
+	    (r = lp_json_get_string(q.root, "version", false, "", &q.version, d)) < 0 ||
+	    (r = lp_json_get_string(q.root, "part", false, "", &q.part, d)) < 0 ||
+	    (r = lp_json_get_string(q.root, "name", false, "", &q.name, d)) < 0)
+		goto fail;
+	if (!be_filename_valid(q.filename) || strlen(q.filename) > 200) {
+		r = lp_diag_fail_at(d, -EINVAL, "filename", "1-200 letters, digits and . _ + - (not starting with '.')");
+		goto fail;
+	}
+	if (q.opaque) {
+		if (!q.version || !q.part) {
+			r = lp_diag_fail(d, -EINVAL, "an opaque artifact needs \"version\" and \"part\"");
+			goto fail;
+		}
+		if (!be_filename_valid(q.version) || strlen(q.version) > 128) {
+			r = lp_diag_fail_at(d, -EINVAL, "version", "1-128 letters, digits and . _ + -");
+			goto fail;
+		}
+		if (!be_filename_valid(q.part) || strlen(q.part) > 64) {
+			r = lp_diag_fail_at(d, -EINVAL, "part", "1-64 letters, digits and . _ + -");
+			goto fail;
+		}
+		if (q.name && (!q.name[0] || strlen(q.name) > 128)) {
+			r = lp_diag_fail_at(d, -EINVAL, "name", "1-128 characters");
+			goto fail;
+		}
+	} else if (q.version || q.part || q.name) {
+		r = lp_diag_fail(d, -EINVAL, "version, part and name come from the .lpkg manifest;"
+				 " they are only given for opaque artifacts");
+		goto fail;
+	}
+	*ret = q;
+	return 0;
+fail:
+	cJSON_Delete(q.root);
+	return r;
+}
