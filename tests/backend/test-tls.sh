@@ -17,7 +17,7 @@ write_config '.tls.client_cert = "required"'
 check_eq "client_cert without client_ca is refused" 2 "$(admin check-config >/dev/null 2>&1; echo $?)"
 
 # --- optional client certificates ---
-write_config ".tls.client_ca = \"$PKI/ca.pem\" | .tls.client_cert = \"optional\""
+write_config ".tls.client_ca = \"$PKI/ca.pem\" | .tls.client_cert = \"optional\" | .poll = {sleep_s: 100, min_sleep_s: 10, jitter_percent: 50}"
 check_eq "check-config OK" "$CFG: OK" "$(admin check-config)"
 admin tenant create t1 >/dev/null
 admin device create --tenant t1 dev1 dev2 > "$TMP/devices"
@@ -33,6 +33,14 @@ check_eq "mTLS: CN dev1 may not poll dev2" 401 "$(http_code GET "$D2" --cert "$P
 check_eq "mTLS: CN dev1 may not use dev2's token either" 401 "$(http_code GET "$D2" --cert "$PKI/dev1.pem" --key "$PKI/dev1.key" -H "Authorization: TargetToken $T2")"
 check_eq "mTLS: certificate of another CA is refused" fail "$("${CURL[@]}" -o /dev/null "$D1" --cert "$PKI/rogue.pem" --key "$PKI/rogue.key" 2>/dev/null && echo ok || echo fail)"
 check_eq "no certificate: token still works" 200 "$(http_code GET "$D2" -H "Authorization: TargetToken $T2")"
+SLEEPS=$(for _ in $(seq 1 8); do "${CURL[@]}" "$D2" -H "Authorization: TargetToken $T2" | jq -r .config.polling.sleep; done | sort -u)
+while read -r s; do
+  [[ "$s" =~ ^00:0([0-2]):([0-5][0-9])$ ]] || fail "sleep $s is not HH:MM:SS"
+  secs=$((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}))
+  [ "$secs" -ge 50 ] && [ "$secs" -le 150 ] || fail "sleep $s outside 100 s +- 50 %"
+done <<<"$SLEEPS"
+ok "jittered sleep stays within 100 s +- 50 % ($(echo $SLEEPS))"
+[ "$(wc -l <<<"$SLEEPS")" -ge 2 ] || fail "jitter gave one value in 8 polls"; ok "jitter varies"
 check_eq "mTLS: a new CN is registered on its first poll" 200 "$(http_code GET "$URL/t1/controller/v1/dev3" --cert "$PKI/dev3.pem" --key "$PKI/dev3.key")"
 check_eq "mTLS: the new device is asked for its attributes" "$URL/t1/controller/v1/dev3/configData" "$(jq -r ._links.configData.href "$TMP/body")"
 stop_server
