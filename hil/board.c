@@ -175,14 +175,24 @@ int lp_hil_board_boot(struct lp_hil_board *b, const char *until, unsigned timeou
 	b->console = NULL;
 	if ((r = lp_hil_power_off(b->power, diag)) < 0)
 		goto out;
-	if (b->cfg->power.kind != LP_HIL_POWER_QEMU)
-		lp_hil_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
-	if ((r = lp_hil_power_on(b->power, LP_HIL_POWER_HOLD, diag)) < 0 ||
-	    (r = lp_hil_board_console(b, &con, diag)) < 0)
-		goto out;
-	lp_hil_expect_flush(b->expect);
-	if ((r = lp_hil_power_resume(b->power, diag)) < 0)
-		goto out;
+	if (b->cfg->console.kind == LP_HIL_CONSOLE_QEMU) {
+		/* the console socket appears with QEMU: start it held, connect, let it run */
+		if ((r = lp_hil_power_on(b->power, LP_HIL_POWER_HOLD, diag)) < 0 ||
+		    (r = lp_hil_board_console(b, &con, diag)) < 0)
+			goto out;
+		lp_hil_expect_flush(b->expect);
+		if ((r = lp_hil_power_resume(b->power, diag)) < 0)
+			goto out;
+	} else {
+		/* a real console exists without power: listen before the first byte */
+		if ((r = lp_hil_board_console(b, &con, diag)) < 0)
+			goto out;
+		if (b->cfg->power.kind != LP_HIL_POWER_QEMU)
+			lp_hil_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
+		lp_hil_expect_flush(b->expect);
+		if ((r = lp_hil_power_on(b->power, 0, diag)) < 0)
+			goto out;
+	}
 	r = lp_hil_expect_wait(b->expect, con, want, b->failure, timeout_ms, &m);
 	if (r < 0)
 		r = wait_msg(b, r, &m, until ? until : "the shell or login prompt", timeout_ms, diag);

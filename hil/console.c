@@ -145,7 +145,9 @@ int lp_hil_console_open(const struct lp_hil_console_config *cfg, const char *soc
 	deadline = lp_hil_now_ms() + (c->reconnect_ms < 2000 ? c->reconnect_ms : 2000);
 	for (unsigned backoff = 20;; backoff = backoff < 500 ? backoff * 2 : 500) {
 		r = c->ops->open(c, diag);
-		if (r >= 0 || r == -ENODEV || lp_hil_ms_left(deadline) == 0)
+		/* only a socket that is about to appear is worth another try */
+		if (r >= 0 || (r != -ENOENT && r != -ECONNREFUSED && r != -EAGAIN) ||
+		    lp_hil_ms_left(deadline) == 0)
 			break;
 		lp_hil_sleep_ms(backoff);
 	}

@@ -82,6 +82,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	if (f->child > 0) {
+		kill(-f->child, SIGKILL); /* the fake board's shell too */
 		kill(f->child, SIGKILL);
 		waitpid(f->child, NULL, 0);
 	}

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -330,6 +331,111 @@ static void test_tcp_console_reconnects(void **state)
 	lp_hil_expect_free(e);
 }
 
+/* A board behind a unix-socket console whose power is a command writing to a FIFO: the
+ * board prints its boot only once "on" arrives, so the boot strategy must have its
+ * console open before it switches power on. */
+static pid_t rack_board_pid;
+
+static int kill_rack_board(void **state)
+{
+	if (rack_board_pid > 0) {
+		kill(rack_board_pid, SIGKILL);
+		waitpid(rack_board_pid, NULL, 0);
+	}
+	rack_board_pid = 0;
+	return 0;
+}
+
+static pid_t fake_rack_board(const char *sock, const char *fifo, const char *boot_text)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	assert_true(ls >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 4), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int f = open(fifo, O_RDWR | O_CLOEXEC), c = -1;
+		char line[64];
+
+		if (f < 0)
+			_exit(1);
+		for (;;) {
+			ssize_t n = read(f, line, sizeof(line) - 1);
+			struct pollfd p = {.fd = ls, .events = POLLIN};
+
+			if (n <= 0)
+				_exit(0);
+			line[n] = '\0';
+			/* take the newest console connection, if any */
+			while (poll(&p, 1, 0) == 1) {
+				if (c >= 0)
+					close(c);
+				c = accept(ls, NULL, NULL);
+			}
+			if (strncmp(line, "on", 2) == 0 && c >= 0 &&
+			    write(c, boot_text, strlen(boot_text)) < 0)
+				_exit(2);
+		}
+	}
+	close(ls);
+	return pid;
+}
+
+static void boot_rack_board(const char *boot_text, int want, const char *want_msg)
+{
+	char sock[128], fifo[128], log[160];
+	struct lp_hil_inventory *inv;
+	struct lp_hil_board *b = NULL;
+	struct lp_diag diag = {0};
+	pid_t board;
+
+	snprintf(sock, sizeof(sock), "%s/board.sock", dir);
+	snprintf(fifo, sizeof(fifo), "%s/power.fifo", dir);
+	unlink(sock);
+	unlink(fifo);
+	board = fake_rack_board(sock, fifo, boot_text);
+	rack_board_pid = board;
+	inv = inventory("boards:\n"
+			"  rack-1:\n"
+			"    power: {driver: command, on: echo on > %s, off: echo off > %s,\n"
+			"            cycle_delay: 10ms, timeout: 5s}\n"
+			"    console: {driver: unix, path: %s}\n"
+			"    boot: {until: 'login: $', timeout: 10s}\n",
+			fifo, fifo, sock);
+	assert_int_equal(lp_hil_board_open(inv, "rack-1", &b, &diag), 0);
+	assert_int_equal(lp_hil_board_boot(b, NULL, 0, &diag), want);
+	if (want_msg)
+		assert_non_null(strstr(diag.msg, want_msg));
+	lp_hil_board_close(b);
+	/* the very first line of the boot is in the console log */
+	snprintf(log, sizeof(log), "%s/.hil-state/logs/rack-1.log", dir);
+	{
+		FILE *f = fopen(log, "r");
+		char line[256] = "";
+
+		assert_non_null(f);
+		assert_non_null(fgets(line, sizeof(line), f));
+		assert_non_null(strstr(line, "U-Boot SPL"));
+		fclose(f);
+		unlink(log);
+	}
+	kill_rack_board(NULL);
+	lp_hil_inventory_free(inv);
+}
+
+static void test_boot_listens_before_power_on(void **state)
+{
+	boot_rack_board("U-Boot SPL 2024.01\nStarting kernel ...\nrack-1 login: ", 0, NULL);
+	boot_rack_board("U-Boot SPL 2024.01\nKernel panic - not syncing: VFS\n", -ECANCELED,
+			"failure pattern \"Kernel panic\" matched");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_manual_needs_terminal),
 		cmocka_unit_test(test_serial_missing_port),
 		cmocka_unit_test(test_tcp_console_reconnects),
+		cmocka_unit_test_teardown(test_boot_listens_before_power_on, kill_rack_board),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
