@@ -56,6 +56,7 @@ static int group_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+static struct lp_hil_inventory *inventory(const char *fmt, ...) LP_PRINTF(1, 2);
 static struct lp_hil_inventory *inventory(const char *fmt, ...)
 {
 	struct lp_hil_inventory *inv = NULL;
