@@ -8,7 +8,7 @@ set -euo pipefail
 cli=${LP_HIL_CLI:?}
 guest=${LP_HIL_GUEST:?}
 [ -f "$guest/vmlinuz" ] || { echo "no guest at $guest" >&2; exit 1; }
-work=$(mktemp -d /tmp/lp-hil-cli.XXXXXX)
+work=$(mktemp -d "${LP_HIL_TMP:-/tmp/lp-hil}-cli.XXXXXX")
 tmux_sock="$work/tmux.sock"
 export TERM=${TERM:-xterm}
 

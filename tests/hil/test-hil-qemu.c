@@ -51,7 +51,9 @@ static int group_setup(void **state)
 		fprintf(stderr, "LP_HIL_GUEST not set or missing (run tests/hil/build-guest.sh)\n");
 		return -1;
 	}
-	snprintf(dir, sizeof(dir), "/tmp/lp-hil-qemu-XXXXXX");
+	/* LP_HIL_TMP: a per-build-tree prefix the CTest cleanup fixture knows */
+	snprintf(dir, sizeof(dir), "%s-qemu-XXXXXX",
+		 getenv("LP_HIL_TMP") ? getenv("LP_HIL_TMP") : "/tmp/lp-hil");
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(text, sizeof(text),
