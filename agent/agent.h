@@ -48,6 +48,10 @@ int agent_mkdir_p(const char *path, mode_t mode);
 int agent_path_join(char *buf, size_t len, const char *dir, const char *name);
 /* Reads /proc/sys/kernel/random/boot_id, or $LOOPLINE_AGENT_BOOT_ID when set (tests). */
 int agent_boot_id(char *buf, size_t len);
+/* One agent at a time works on the state: an flock on <data_dir>/lock. Without wait,
+ * -EBUSY if another process holds it. */
+int agent_lock(const char *data_dir, bool wait, int *ret_fd);
+void agent_unlock(int fd);
 /* Test hook: if $LOOPLINE_AGENT_CRASH_AT equals point, the process kills itself with
  * SIGKILL (used to prove that every persisted step recovers). */
 void agent_test_point(const char *point);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -204,4 +205,35 @@ void agent_test_point(const char *point)
 		/* Stand-in for a power cut: nothing after this point runs. */
 		raise(SIGKILL);
 	}
+}
+
+int agent_lock(const char *data_dir, bool wait, int *ret_fd)
+{
+	char path[4096];
+	int fd, r;
+
+	r = agent_mkdir_p(data_dir, 0755);
+	if (r < 0)
+		return r;
+	r = agent_path_join(path, sizeof(path), data_dir, "lock");
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR && wait)
+			continue;
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+void agent_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the flock */
 }

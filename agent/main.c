@@ -61,6 +61,18 @@ static int load_config(const struct options *o, struct agent_config **ret)
 	return 0;
 }
 
+/* Takes the data directory lock for a command that changes the state. */
+static int lock_or_report(const struct agent_config *cfg, int *ret_fd)
+{
+	int r = agent_lock(cfg->data_dir, false, ret_fd);
+
+	if (r == -EBUSY)
+		log_error("another loopline-agent is working on %s; try again later", cfg->data_dir);
+	else if (r < 0)
+		log_error("%s: cannot take the lock: %s", cfg->data_dir, strerror(-r));
+	return r;
+}
+
 static int report(int r, const struct lp_diag *diag)
 {
 	char buf[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + LP_DIAG_FILE_MAX + 16];
@@ -153,7 +165,7 @@ static int cmd_install(const struct options *o, int argc, char **argv)
 	const char *action_id = NULL;
 	struct lp_diag diag;
 	bool reboot;
-	int err = 0, fd, r;
+	int err = 0, fd, r, lock = -1;
 
 	action = take_value(&argc, argv, "--action", &err);
 	if (err)
@@ -189,6 +201,12 @@ static int cmd_install(const struct options *o, int argc, char **argv)
 		}
 	}
 	lp_diag_clear(&diag);
+	if (lock_or_report(cfg, &lock) < 0) {
+		if (fd != STDIN_FILENO)
+			close(fd);
+		agent_config_free(cfg);
+		return AGENT_EXIT_BUSY;
+	}
 	{
 		struct agent_ctx ctx = { .cfg = cfg, .slot_override = o->slot };
 
@@ -204,6 +222,7 @@ static int cmd_install(const struct options *o, int argc, char **argv)
 				lp_diag_fail(&diag, r, "%s", why);
 		}
 	}
+	agent_unlock(lock);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (r < 0 && strcmp(file, "-") != 0 && !diag.file[0])
@@ -217,14 +236,20 @@ static int cmd_boot(const struct options *o, int argc, char **argv)
 {
 	struct agent_config *cfg = NULL;
 	struct agent_ctx ctx;
+	int lock = -1;
 	int r = check_no_more(argc, argv, 0);
 
 	if (r)
 		return r;
 	if (load_config(o, &cfg) < 0)
 		return LP_EXIT_USAGE;
+	if (lock_or_report(cfg, &lock) < 0) {
+		agent_config_free(cfg);
+		return AGENT_EXIT_BUSY;
+	}
 	ctx = (struct agent_ctx){ .cfg = cfg, .slot_override = o->slot };
 	r = agent_boot_reconcile(&ctx);
+	agent_unlock(lock);
 	agent_config_free(cfg);
 	return r < 0 ? LP_EXIT_FAILURE : LP_EXIT_OK;
 }
@@ -234,15 +259,21 @@ static int cmd_mark(const struct options *o, int argc, char **argv, bool good)
 	struct agent_config *cfg = NULL;
 	struct agent_ctx ctx;
 	struct lp_diag diag;
+	int lock = -1;
 	int r = check_no_more(argc, argv, 0);
 
 	if (r)
 		return r;
 	if (load_config(o, &cfg) < 0)
 		return LP_EXIT_USAGE;
+	if (lock_or_report(cfg, &lock) < 0) {
+		agent_config_free(cfg);
+		return AGENT_EXIT_BUSY;
+	}
 	ctx = (struct agent_ctx){ .cfg = cfg, .slot_override = o->slot };
 	lp_diag_clear(&diag);
 	r = good ? agent_mark_good(&ctx, &diag) : agent_mark_bad(&ctx, &diag);
+	agent_unlock(lock);
 	if (r < 0 && !diag.msg[0])
 		lp_diag_fail(&diag, r, "%s", strerror(-r));
 	r = report(r, &diag);
@@ -347,6 +378,7 @@ static int cmd_check_update(const struct options *o, int argc, char **argv)
 	struct agent_poller *p = NULL;
 	struct agent_ctx ctx;
 	size_t ok = 0;
+	int lock = -1;
 	int r = check_no_more(argc, argv, 0);
 
 	if (r)
@@ -358,11 +390,16 @@ static int cmd_check_update(const struct options *o, int argc, char **argv)
 		agent_config_free(cfg);
 		return LP_EXIT_USAGE;
 	}
+	if (lock_or_report(cfg, &lock) < 0) {
+		agent_config_free(cfg);
+		return AGENT_EXIT_BUSY;
+	}
 	ctx = (struct agent_ctx){ .cfg = cfg, .slot_override = o->slot };
 	agent_boot_reconcile(&ctx);
 	r = agent_poller_new(&ctx, &p);
 	if (r < 0) {
 		log_error("cannot set up the backends: %s", strerror(-r));
+		agent_unlock(lock);
 		agent_config_free(cfg);
 		return LP_EXIT_FAILURE;
 	}
@@ -373,6 +410,7 @@ static int cmd_check_update(const struct options *o, int argc, char **argv)
 			ok++;
 	}
 	agent_poller_free(p);
+	agent_unlock(lock);
 	agent_config_free(cfg);
 	return ok ? LP_EXIT_OK : LP_EXIT_FAILURE;
 }
@@ -388,6 +426,7 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 	sigset_t stop_set, old;
 	int64_t *next = NULL;
 	struct agent_ctx ctx;
+	int lock = -1;
 	int r = check_no_more(argc, argv, 0);
 
 	if (r)
@@ -405,7 +444,10 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
 	ctx = (struct agent_ctx){ .cfg = cfg, .slot_override = o->slot };
-	agent_boot_reconcile(&ctx);
+	if (agent_lock(cfg->data_dir, true, &lock) == 0) {
+		agent_boot_reconcile(&ctx);
+		agent_unlock(lock);
+	}
 	r = agent_poller_new(&ctx, &p);
 	if (r < 0) {
 		log_error("cannot set up the backends: %s", strerror(-r));
@@ -451,7 +493,11 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 		{
 			unsigned s = cfg->poll_default_s;
 
-			agent_poller_cycle(p, due, &s);
+			/* Waits while a manual command (install, mark-good, …) works. */
+			if (agent_lock(cfg->data_dir, true, &lock) == 0) {
+				agent_poller_cycle(p, due, &s);
+				agent_unlock(lock);
+			}
 			next[due] = mono_s() + s;
 			log_debug("backend %s: next poll in %u s", cfg->backends[due].name, s);
 		}

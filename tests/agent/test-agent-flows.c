@@ -347,6 +347,17 @@ static void test_refused_packages(void **state)
 	assert_non_null(strstr(ob, "\"action_id\":\"101\""));
 	free(ob);
 
+	/* another agent process holds the data directory: refused, nothing touched */
+	{
+		int lock = -1;
+
+		assert_int_equal(agent_lock(d->data_dir, false, &lock), 0);
+		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "install", pkg, NULL), AGENT_EXIT_BUSY);
+		assert_non_null(strstr(d->out, "another loopline-agent"));
+		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "mark-bad", NULL), AGENT_EXIT_BUSY);
+		agent_unlock(lock);
+	}
+
 	/* usage errors */
 	EXPECT_RC(at_agent(d, "A", NULL, NULL, "install", NULL), LP_EXIT_USAGE);
 	EXPECT_RC(at_agent(d, "A", NULL, NULL, "install", pkg, "--action", "nobackend:1", NULL),
