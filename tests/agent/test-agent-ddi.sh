@@ -180,6 +180,13 @@ agent B check-update
 check_eq "action not in the config: ERROR" ERROR "$(action_status t1 "$A3")"
 check_eq "refused action did not reboot" 1 "$(wc -l < "$DEV/reboots")"
 
+# --- 2b. an action cancelled by the operator before the device took it up ---
+AC=$(deploy t1 "{\"package\":$P2,\"devices\":[\"dev1\"],\"type\":\"soft\"}")
+check_eq "operator cancels" CANCELING "$(api t1 POST "/actions/$AC/cancel" | jq -r .status)"
+agent B check-update
+check_eq "cancellation confirmed by the device" CANCELED "$(action_status t1 "$AC")"
+check_eq "nothing was installed" committed "$(state .state)"
+
 # --- 3. health check fails: rollback, failure reported after the reboot ---
 A4=$(deploy t1 "{\"package\":$P2,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
 agent B check-update
