@@ -441,7 +441,6 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 	sigemptyset(&stop_set);
 	sigaddset(&stop_set, SIGTERM);
 	sigaddset(&stop_set, SIGINT);
-	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
 	ctx = (struct agent_ctx){ .cfg = cfg, .slot_override = o->slot };
 	if (agent_lock(cfg->data_dir, true, &lock) == 0) {
@@ -553,6 +552,7 @@ int main(int argc, char **argv)
 	int c;
 
 	lp_log_set_ident("loopline-agent");
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid()); /* jitter only, not secrets */
 	while ((c = getopt_long(argc, argv, "+c:vqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

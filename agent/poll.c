@@ -161,6 +161,12 @@ static int deliver_outbox(struct agent_poller *p, struct backend_rt *b)
 			agent_outbox_remove(ob, seqs[k]);
 			goto next;
 		}
+		if (!agent_config_find_backend(p->ctx->cfg, backend)) {
+			log_warn("outbox message %llu is for backend \"%s\", which is no longer configured; dropping it",
+				 (unsigned long long)seqs[k], backend);
+			agent_outbox_remove(ob, seqs[k]);
+			goto next;
+		}
 		if (strcmp(backend, bname(b)) != 0)
 			goto next;
 		body = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(root, "feedback"));
