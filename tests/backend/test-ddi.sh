@@ -48,6 +48,9 @@ check_json "attributes stored" '{"VIN":"JH4TB2H26CC000000","hwRevision":"2"}' \
   "$("${CURL[@]}" "${API[@]}" "$URL/api/v1/devices/dev1/attributes")"
 check_json "poll without anything to do has no _links" '{"config":{"polling":{"sleep":"00:05:00"}}}' \
   "$("${CURL[@]}" "${A1[@]}" "$D1")"
+check_eq "poll has an ETag" 200 "$(http_code GET "$D1" "${A1[@]}")"
+ETAG=$(header ETag)
+check_eq "If-None-Match with the same ETag: 304" 304 "$(http_code GET "$D1" "${A1[@]}" -H "If-None-Match: $ETAG")"
 
 # --- a signed package, uploaded in two ranges, deployed forced ---
 head -c 300000 /dev/urandom > "$TMP/payload"
@@ -70,6 +73,7 @@ POLL=$("${CURL[@]}" "${A1[@]}" "$D1")
 HREF=$(jq -r ._links.deploymentBase.href <<<"$POLL")
 [[ "$HREF" =~ ^$D1/deploymentBase/$ACT\?c=-?[0-9]+$ ]] || fail "deploymentBase href: $HREF"
 ok "poll links deploymentBase/$ACT?c=…"
+check_eq "the ETag changes with the answer: 200" 200 "$(http_code GET "$D1" "${A1[@]}" -H "If-None-Match: $ETAG")"
 check_eq "poll still asks for nothing else" '["deploymentBase"]' "$(jq -c '._links|keys' <<<"$POLL")"
 
 SHA1=$(sha1sum < "$TMP/fw.lpkg" | cut -d' ' -f1)
