@@ -25,6 +25,7 @@ struct ddi {
 	const char *cid;
 	int64_t device;       /* rowid, 0 if the device does not exist (gateway/cert auth) */
 	bool request_attributes;
+	int64_t lapsed;       /* open action whose maintenance window has passed */
 	char base[600];       /* scheme://host for links of the request's own scheme */
 };
 
@@ -217,6 +218,12 @@ static void ddi_poll(struct ddi *d)
 		if (strcmp(status, "CANCELING") == 0) {
 			snprintf(tail, sizeof(tail), "cancelAction/%lld", (long long)id);
 			sb_link(b, d, &first, "cancelAction", tail);
+		} else if (maint && now >= me) {
+			/* The window has passed: the action is canceled after this poll. */
+			d->lapsed = id;
+			first = true;
+			b->len -= strlen(",\"_links\":{");
+			b->buf[b->len] = '\0';
 		} else {
 			bool open = maint && now >= ms && now < me;
 
@@ -856,6 +863,36 @@ fail:
 	ddi_error(r, 500, "hawkbit.server.error.internal", "cannot store attributes");
 }
 
+/* hawkBit cancels an action whose maintenance schedule lapsed while polling; so do we. */
+static void cancel_lapsed(struct ddi *d)
+{
+	sqlite3_stmt *st = NULL;
+	cJSON *m = cJSON_CreateArray();
+	int rc;
+
+	cJSON_AddItemToArray(m, cJSON_CreateString("Canceled: the maintenance window has passed"));
+	if (be_store_begin(d->s) < 0) {
+		cJSON_Delete(m);
+		return;
+	}
+	rc = be_store_prepare(d->s, "UPDATE actions SET status = 'CANCELED', active = 0, updated = ?"
+			      " WHERE id = ? AND active = 1", &st);
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, be_now());
+		sqlite3_bind_int64(st, 2, d->lapsed);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = add_status(d->s, d->lapsed, be_now(), "CANCELED", NULL, m);
+	if (rc == 0)
+		rc = be_store_event(d->s, "action.canceled", d->cid, d->lapsed,
+				    "maintenance window passed");
+	if (rc < 0 || be_store_commit(d->s) < 0)
+		be_store_rollback(d->s);
+	cJSON_Delete(m);
+}
+
 /* The device may read a software module only if one of its actions uses it. */
 static bool module_visible(struct ddi *d, int64_t module)
 {
@@ -932,6 +969,8 @@ void be_ddi_handle(struct be_req *r)
 			sqlite3_step(d.s->st_end_read);
 			sqlite3_reset(d.s->st_end_read);
 		}
+		if (d.lapsed)
+			cancel_lapsed(&d);
 		if (r->status)
 			return;
 		be_base_url(r, r->tls, d.base, sizeof(d.base));

@@ -195,6 +195,11 @@ SLEEP=$("${CURL[@]}" "${A1[@]}" "$D1" | jq -r .config.polling.sleep)
 [[ "$SLEEP" =~ ^00:01:(39|40)$ ]] || fail "poll interval before the window: $SLEEP"
 ok "poll interval shrinks to a third of the time until the window ($SLEEP)"
 
+ACT6=$("${CURL[@]}" "${API[@]}" "$URL/api/v1/deployments" -d "{\"package\":$PKG,\"devices\":[\"dev2\"],\"maintenance_window\":{\"start\":$((NOW - 7200)),\"end\":$((NOW - 3600))}}" | jq -r '.actions[0].id')
+check_eq "lapsed maintenance window: no deploymentBase link" null "$("${CURL[@]}" "${A2[@]}" "$D2" | jq -r ._links.deploymentBase)"
+check_eq "lapsed maintenance window: action canceled by the poll" "CANCELED false" \
+  "$("${CURL[@]}" "${API[@]}" "$URL/api/v1/actions/$ACT6" | jq -r '"\(.status) \(.active)"')"
+
 # --- restart keeps everything; last-seen was flushed at shutdown ---
 stop_server
 grep -q "stopped" "$TMP/server.log" || fail "no 'stopped' log line"; ok "graceful stop logged"
