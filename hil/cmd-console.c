@@ -3,7 +3,8 @@
  * console BOARD: interactive passthrough. The terminal goes raw (every key, Ctrl-C
  * included, reaches the board); Ctrl-] then q quits, Ctrl-] Ctrl-] sends one Ctrl-].
  * Console output is written to stdout as it arrives (the log file gets it too). When
- * stdin is not a terminal, its end also ends the session.
+ * stdin is not a terminal, its end also ends the session, once the board has been quiet
+ * for half a second (scripts can pipe keystrokes in and read the answer).
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,6 +19,8 @@
 #include "loopline/log.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-] */
+#define CONSOLE_DRAIN_QUIET_MS 500
+#define CONSOLE_DRAIN_MAX_MS 5000
 
 static volatile sig_atomic_t got_signal;
 
@@ -97,8 +100,16 @@ int cmd_console(struct cli *cli, int argc, char **argv)
 		n = read(STDIN_FILENO, in, sizeof(in));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break; /* end of input */
+		if (n <= 0) {
+			/* end of piped input: show what the board still answers (until it is
+			 * quiet for a moment, at most a few seconds), then leave */
+			uint64_t until = lp_hil_now_ms() + CONSOLE_DRAIN_MAX_MS;
+
+			while (!tty && lp_hil_ms_left(until) > 0 &&
+			       lp_hil_console_pump(con, CONSOLE_DRAIN_QUIET_MS) > 0)
+				;
+			break;
+		}
 		for (ssize_t i = 0; i < n; i++) {
 			if (escaped) {
 				escaped = false;

@@ -98,6 +98,10 @@ tmux -S "$tmux_sock" send-keys -t hil C-] q
 wait_for 20 sh -c "tmux -S '$tmux_sock' capture-pane -p -t hil | grep -q 'console-exited-0'" || fail "console did not quit: $(pane)"
 tmux -S "$tmux_sock" kill-server
 
+# the console with piped input (no terminal): keys in, the answer out, then it leaves
+printf 'echo piped-$((2 + 3))\n' | hil console q > "$work/out" 2>"$work/err" || fail "piped console: $(cat "$work/err")"
+grep -aq '^piped-5' "$work/out" || fail "piped console output: $(cat -v "$work/out")"
+
 # power cycle (QMP system_reset) and boot again to a pattern of our choice
 expect_rc 0 hil power cycle q
 expect_rc 0 hil boot q --until 'lpguest: init started' --quiet
