@@ -41,7 +41,14 @@ fi
 work=$(mktemp -d "$out/.work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
-(cd "$work" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2)
+if ! (cd "$work" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); then
+  # stale package lists name a version the archive no longer has: refresh, resolve again
+  echo "build-guest: download failed; refreshing the package lists" >&2
+  apt-get update -qq >&2 || true
+  pkg=$(resolve_kernel_pkg || true)
+  [ -n "$pkg" ] || { echo "build-guest: cannot resolve linux-image-cloud-amd64" >&2; exit 1; }
+  (cd "$work" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2)
+fi
 deb=$(ls "$work"/*.deb)
 dpkg-deb -x "$deb" "$work/kernel"
 kernel=$(ls "$work"/kernel/boot/vmlinuz-* | head -n1)
