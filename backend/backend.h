@@ -212,6 +212,27 @@ int be_upload_req_parse(const char *text, size_t len, size_t max_len, unsigned m
 			struct be_upload_req *ret, struct lp_diag *diag);
 void be_upload_req_done(struct be_upload_req *q);
 
+struct be_device_req {
+	const char *controller_id; /* NULL for a tags-only body */
+	const cJSON *tags;         /* validated tag names, may be NULL */
+	cJSON *root;
+};
+
+int be_device_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			struct be_device_req *ret, struct lp_diag *diag);
+int be_tags_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+		      struct be_device_req *ret, struct lp_diag *diag);
+void be_device_req_done(struct be_device_req *q);
+
+struct be_installed_req {
+	const char *name, *version;
+	cJSON *root;
+};
+
+int be_installed_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			   struct be_installed_req *ret, struct lp_diag *diag);
+void be_installed_req_done(struct be_installed_req *q);
+
 /* ---- server.c ---- */
 
 struct be_server;
@@ -283,9 +304,8 @@ void be_mgmt_packages(struct be_mgmt *m);
 void be_mgmt_deployments(struct be_mgmt *m);
 void be_mgmt_actions(struct be_mgmt *m);
 void be_mgmt_events(struct be_mgmt *m);
-/* Parses a JSON body with the configured limits; replies 400/413 and returns <0 on error. */
-int be_mgmt_body(struct be_mgmt *m, cJSON **ret);
-/* Same with a parser from mgmt-body.c (parse(text, len, max_len, depth, ret, diag)). */
+/* Reads the body within the configured limits and parses it with a parser from
+ * mgmt-body.c; replies 400/413 and returns <0 on error. */
 int be_mgmt_body_with(struct be_mgmt *m, int (*parse)(const char *, size_t, size_t, unsigned,
 						      void *, struct lp_diag *), void *ret);
 /* offset/limit from the query; replies 400 on bad values. */

@@ -724,8 +724,7 @@ static void ddi_installed_base(struct ddi *d, const char *id)
 static void ddi_put_installed(struct ddi *d)
 {
 	struct be_req *r = d->r;
-	cJSON *root = NULL;
-	const char *name = NULL, *version = NULL;
+	struct be_installed_req q;
 	struct lp_diag diag;
 	sqlite3_stmt *st = NULL;
 	char *body = NULL, err[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 8];
@@ -737,33 +736,25 @@ static void ddi_put_installed(struct ddi *d)
 		ddi_error(r, 413, "hawkbit.server.error.rest.body.tooLarge", "request body too large");
 		return;
 	}
-	rc = lp_json_parse(body, len, r->cfg->max_json_bytes, r->cfg->max_json_depth, &root, &diag);
+	rc = be_installed_req_parse(body, len, r->cfg->max_json_bytes, r->cfg->max_json_depth, &q,
+				    &diag);
 	free(body);
-	if (rc == 0 && !cJSON_IsObject(root))
-		rc = lp_diag_fail(&diag, -EINVAL, "expected a JSON object");
-	if (rc == 0)
-		rc = lp_json_get_string(root, "name", true, "", &name, &diag);
-	if (rc == 0)
-		rc = lp_json_get_string(root, "version", true, "", &version, &diag);
-	if (rc == 0 && (strlen(name) > 128 || strlen(version) > 128))
-		rc = lp_diag_fail(&diag, -EINVAL, "name and version have at most 128 characters");
 	if (rc < 0) {
 		lp_diag_format(&diag, err, sizeof(err));
-		cJSON_Delete(root);
 		ddi_error(r, 400, "hawkbit.server.error.rest.body.notReadable", err);
 		return;
 	}
 	rc = be_store_prepare(d->s, "UPDATE devices SET installed_name = ?1, installed_version = ?2"
 			      " WHERE id = ?3 AND (installed_name != ?1 OR installed_version != ?2)", &st);
 	if (rc == 0) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, q.name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, q.version, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, d->device);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 	}
 	changed = sqlite3_changes(d->s->db);
 	sqlite3_finalize(st);
-	cJSON_Delete(root);
+	be_installed_req_done(&q);
 	if (rc < 0) {
 		ddi_error(r, 500, "hawkbit.server.error.internal", "cannot store");
 		return;

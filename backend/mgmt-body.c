@@ -180,3 +180,105 @@ fail:
 	cJSON_Delete(q.root);
 	return r;
 }
+
+void be_device_req_done(struct be_device_req *q)
+{
+	if (q) {
+		cJSON_Delete(q->root);
+		q->root = NULL;
+	}
+}
+
+/* POST /devices {"controller_id","tags"?} (need_id) or PUT /devices/ID/tags {"tags"}. */
+static int device_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			    bool need_id, struct be_device_req *ret, struct lp_diag *d)
+{
+	static const struct lp_json_field create_fields[] = {
+		{ "controller_id", LP_JSON_STRING, true },
+		{ "tags", LP_JSON_ARRAY, false },
+	};
+	static const struct lp_json_field tags_fields[] = { { "tags", LP_JSON_ARRAY, true } };
+	struct be_device_req q = { 0 };
+	int r;
+
+	r = lp_json_parse(text, len, max_len, max_depth, &q.root, d);
+	if (r < 0)
+		return r;
+	if (!cJSON_IsObject(q.root)) {
+		r = lp_diag_fail(d, -EINVAL, "expected a JSON object");
+		goto fail;
+	}
+	r = need_id ? lp_json_check(q.root, create_fields, LP_ARRAY_SIZE(create_fields), "", d) :
+		      lp_json_check(q.root, tags_fields, LP_ARRAY_SIZE(tags_fields), "", d);
+	if (r < 0)
+		goto fail;
+	if (need_id) {
+		if ((r = lp_json_get_string(q.root, "controller_id", true, "", &q.controller_id, d)) < 0)
+			goto fail;
+		if (!be_controller_id_valid(q.controller_id)) {
+			r = lp_diag_fail_at(d, -EINVAL, "controller_id",
+					    "1-128 characters of A-Z a-z 0-9 . _ : -");
+			goto fail;
+		}
+	}
+	q.tags = cJSON_GetObjectItemCaseSensitive(q.root, "tags");
+	if ((r = id_list(q.tags, "tags", d)) < 0)
+		goto fail;
+	if (cJSON_GetArraySize(q.tags) > BE_MAX_TAGS) {
+		r = lp_diag_fail_at(d, -EINVAL, "tags", "at most %d tags", BE_MAX_TAGS);
+		goto fail;
+	}
+	*ret = q;
+	return 0;
+fail:
+	cJSON_Delete(q.root);
+	return r;
+}
+
+int be_device_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			struct be_device_req *ret, struct lp_diag *d)
+{
+	return device_req_parse(text, len, max_len, max_depth, true, ret, d);
+}
+
+int be_tags_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+		      struct be_device_req *ret, struct lp_diag *d)
+{
+	return device_req_parse(text, len, max_len, max_depth, false, ret, d);
+}
+
+void be_installed_req_done(struct be_installed_req *q)
+{
+	if (q) {
+		cJSON_Delete(q->root);
+		q->root = NULL;
+	}
+}
+
+/* DDI PUT installedBase {"name","version"}: unknown fields are ignored as everywhere in DDI. */
+int be_installed_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			   struct be_installed_req *ret, struct lp_diag *d)
+{
+	struct be_installed_req q = { 0 };
+	int r;
+
+	r = lp_json_parse(text, len, max_len, max_depth, &q.root, d);
+	if (r < 0)
+		return r;
+	if (!cJSON_IsObject(q.root)) {
+		r = lp_diag_fail(d, -EINVAL, "expected a JSON object");
+		goto fail;
+	}
+	if ((r = lp_json_get_string(q.root, "name", true, "", &q.name, d)) < 0 ||
+	    (r = lp_json_get_string(q.root, "version", true, "", &q.version, d)) < 0)
+		goto fail;
+	if (!q.name[0] || !q.version[0] || strlen(q.name) > 128 || strlen(q.version) > 128) {
+		r = lp_diag_fail(d, -EINVAL, "name and version have 1 to 128 characters");
+		goto fail;
+	}
+	*ret = q;
+	return 0;
+fail:
+	cJSON_Delete(q.root);
+	return r;
+}

@@ -113,28 +113,16 @@ static void devices_list(struct be_mgmt *m)
 	}
 }
 
-static int tags_from_json(const cJSON *arr, const char *path, struct be_req *r)
+static int parse_device(const char *text, size_t len, size_t max_len, unsigned depth, void *ret,
+			struct lp_diag *d)
 {
-	const cJSON *it;
-	int n = 0;
+	return be_device_req_parse(text, len, max_len, depth, ret, d);
+}
 
-	if (!cJSON_IsArray(arr)) {
-		be_reply_error(r, 400, "bad_request", "%s: expected an array of tags", path);
-		return -EINVAL;
-	}
-	cJSON_ArrayForEach(it, arr) {
-		if (!cJSON_IsString(it) || !be_controller_id_valid(it->valuestring) ||
-		    strlen(it->valuestring) >= BE_TAG_MAX) {
-			be_reply_error(r, 400, "bad_request", "%s[%d]: tags are 1-64 characters of"
-				       " A-Z a-z 0-9 . _ : -", path, n);
-			return -EINVAL;
-		}
-		if (++n > BE_MAX_TAGS) {
-			be_reply_error(r, 400, "bad_request", "%s: at most %d tags", path, BE_MAX_TAGS);
-			return -EINVAL;
-		}
-	}
-	return 0;
+static int parse_tags(const char *text, size_t len, size_t max_len, unsigned depth, void *ret,
+		      struct lp_diag *d)
+{
+	return be_tags_req_parse(text, len, max_len, depth, ret, d);
 }
 
 static int set_tags(struct be_store *s, int64_t device, const cJSON *arr)
@@ -196,42 +184,23 @@ static void device_show(struct be_mgmt *m, const char *cid, int status)
 
 static void device_create(struct be_mgmt *m)
 {
-	static const struct lp_json_field fields[] = {
-		{ "controller_id", LP_JSON_STRING, true },
-		{ "tags", LP_JSON_ARRAY, false },
-	};
 	struct be_req *r = m->r;
-	struct lp_diag d;
-	char token[BE_TOKEN_LEN + 1], err[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 16];
-	const char *cid = NULL;
-	cJSON *body = NULL, *tags, *out;
+	struct be_device_req q;
+	char token[BE_TOKEN_LEN + 1];
+	cJSON *out;
 	int rc;
 
-	if (be_mgmt_body(m, &body) < 0)
+	if (be_mgmt_body_with(m, parse_device, &q) < 0)
 		return;
-	lp_diag_clear(&d);
-	if (lp_json_check(body, fields, LP_ARRAY_SIZE(fields), "", &d) < 0 ||
-	    lp_json_get_string(body, "controller_id", true, "", &cid, &d) < 0) {
-		be_reply_error(r, 400, "bad_request", "%s", lp_diag_format(&d, err, sizeof(err)));
-		goto out;
-	}
-	if (!be_controller_id_valid(cid)) {
-		be_reply_error(r, 400, "bad_request",
-			       "controller_id: 1-128 characters of A-Z a-z 0-9 . _ : -");
-		goto out;
-	}
-	tags = cJSON_GetObjectItemCaseSensitive(body, "tags");
-	if (tags && tags_from_json(tags, "tags", r) < 0)
-		goto out;
 	if (be_store_begin(m->s) < 0)
 		goto fail;
-	rc = be_device_create(m->s, cid, false, token);
-	if (rc == 0 && tags)
-		rc = set_tags(m->s, device_rowid(m->s, cid), tags);
+	rc = be_device_create(m->s, q.controller_id, false, token);
+	if (rc == 0 && q.tags)
+		rc = set_tags(m->s, device_rowid(m->s, q.controller_id), q.tags);
 	if (rc < 0) {
 		be_store_rollback(m->s);
 		if (rc == -EEXIST)
-			be_reply_error(r, 409, "exists", "device %s exists already", cid);
+			be_reply_error(r, 409, "exists", "device %s exists already", q.controller_id);
 		else
 			be_reply_error(r, 500, "internal", "database error");
 		goto out;
@@ -241,43 +210,31 @@ static void device_create(struct be_mgmt *m)
 		goto fail;
 	}
 	out = cJSON_CreateObject();
-	cJSON_AddStringToObject(out, "controller_id", cid);
+	cJSON_AddStringToObject(out, "controller_id", q.controller_id);
 	cJSON_AddStringToObject(out, "token", token);
 	be_reply_json(r, 201, out);
 	goto out;
 fail:
 	be_reply_error(r, 500, "internal", "database error");
 out:
-	cJSON_Delete(body);
+	be_device_req_done(&q);
 }
 
 static void device_tags(struct be_mgmt *m, const char *cid, int64_t id)
 {
-	static const struct lp_json_field fields[] = { { "tags", LP_JSON_ARRAY, true } };
-	struct lp_diag d;
-	char err[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 16];
-	cJSON *body = NULL;
+	struct be_device_req q;
 
-	if (be_mgmt_body(m, &body) < 0)
+	if (be_mgmt_body_with(m, parse_tags, &q) < 0)
 		return;
-	lp_diag_clear(&d);
-	if (lp_json_check(body, fields, LP_ARRAY_SIZE(fields), "", &d) < 0) {
-		be_reply_error(m->r, 400, "bad_request", "%s", lp_diag_format(&d, err, sizeof(err)));
-		goto out;
-	}
-	if (tags_from_json(cJSON_GetObjectItemCaseSensitive(body, "tags"), "tags", m->r) < 0)
-		goto out;
-	if (be_store_begin(m->s) < 0 ||
-	    set_tags(m->s, id, cJSON_GetObjectItemCaseSensitive(body, "tags")) < 0 ||
+	if (be_store_begin(m->s) < 0 || set_tags(m->s, id, q.tags) < 0 ||
 	    be_store_event(m->s, "device.tags", cid, 0, "tags replaced") < 0 ||
 	    be_store_commit(m->s) < 0) {
 		be_store_rollback(m->s);
 		be_reply_error(m->r, 500, "internal", "database error");
-		goto out;
+	} else {
+		device_show(m, cid, 200);
 	}
-	device_show(m, cid, 200);
-out:
-	cJSON_Delete(body);
+	be_device_req_done(&q);
 }
 
 static void device_attributes(struct be_mgmt *m, int64_t id)

@@ -15,34 +15,6 @@
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 1000
 
-int be_mgmt_body(struct be_mgmt *m, cJSON **ret)
-{
-	struct be_req *r = m->r;
-	struct lp_diag d;
-	char *body = NULL, err[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 16];
-	size_t len;
-	int rc;
-
-	lp_diag_clear(&d);
-	rc = be_body(r, r->cfg->max_json_bytes, &body, &len);
-	if (rc < 0) {
-		be_reply_error(r, 413, "too_large", "the JSON body is larger than %zu bytes",
-			       r->cfg->max_json_bytes);
-		return rc;
-	}
-	rc = lp_json_parse(body, len, r->cfg->max_json_bytes, r->cfg->max_json_depth, ret, &d);
-	free(body);
-	if (rc == 0 && !cJSON_IsObject(*ret)) {
-		cJSON_Delete(*ret);
-		rc = lp_diag_fail(&d, -EINVAL, "expected a JSON object");
-	}
-	if (rc < 0) {
-		be_reply_error(r, 400, "bad_json", "%s", lp_diag_format(&d, err, sizeof(err)));
-		return rc;
-	}
-	return 0;
-}
-
 int be_mgmt_body_with(struct be_mgmt *m, int (*parse)(const char *, size_t, size_t, unsigned,
 						      void *, struct lp_diag *), void *ret)
 {
