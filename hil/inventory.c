@@ -569,8 +569,25 @@ static int parse_shell(struct parse_ctx *c, yaml_node_t *n, const char *path,
 		       struct lp_hil_shell_config *s)
 {
 	static const char *const keys[] = {"prompt", "login_prompt", "password_prompt",
-					    "username", "password", "timeout", NULL};
+					    "username", "password", "timeout",
+					    "console_loglevel", NULL};
 	int r;
+
+	/* kernel messages on the console would mix into command output: by default only
+	 * emergencies and alerts (panics, BUG:) still reach it while the runner works */
+	s->console_loglevel = 2;
+	if (n) {
+		yaml_node_t *ll = map_get(c, n, "console_loglevel");
+		unsigned long v = 2;
+
+		if (ll && ll->type == YAML_SCALAR_NODE && scalar_plain(ll) &&
+		    (strcmp(scalar(ll), "null") == 0 || strcmp(scalar(ll), "~") == 0))
+			s->console_loglevel = -1;
+		else if ((r = get_uint(c, n, "console_loglevel", 0, 8, path, &v, NULL)) < 0)
+			return r;
+		else if (ll)
+			s->console_loglevel = (int)v;
+	}
 
 	if (n) {
 		yaml_node_t *lp;

@@ -155,8 +155,14 @@ int lp_hil_shell_prepare(struct lp_hil_shell *s, unsigned timeout_ms, struct lp_
 	}
 	/* our own prompt; the pieces are quoted apart so the echoed line cannot match */
 	snprintf(s->prompt_text, sizeof(s->prompt_text), "lphil-%.8s# ", s->token);
-	snprintf(line, sizeof(line),
-		 "stty -echo -onlcr 2>/dev/null; PS1='lphil-''%.8s# '; PS2=''\n", s->token);
+	if (s->cfg->console_loglevel >= 0)
+		snprintf(line, sizeof(line),
+			 "stty -echo -onlcr 2>/dev/null; dmesg -n %d 2>/dev/null; "
+			 "PS1='lphil-''%.8s# '; PS2=''\n",
+			 s->cfg->console_loglevel, s->token);
+	else
+		snprintf(line, sizeof(line),
+			 "stty -echo -onlcr 2>/dev/null; PS1='lphil-''%.8s# '; PS2=''\n", s->token);
 	if ((r = send_str(s, line, diag)) < 0)
 		goto out;
 	snprintf(rx, sizeof(rx), "lphil-%.8s# $", s->token);

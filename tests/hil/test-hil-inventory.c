@@ -33,7 +33,7 @@ static const char good[] =
 	"      timeout: 500ms\n"
 	"      cycle_delay: 3s\n"
 	"    console: {driver: unix, path: sockets/pdu.sock}\n"
-	"    shell: {prompt: '=> $', login_prompt: null, timeout: 2m}\n"
+	"    shell: {prompt: '=> $', login_prompt: null, timeout: 2m, console_loglevel: null}\n"
 	"    boot: {until: 'U-Boot', failure: [Oops, 'Kernel panic'], timeout: 90}\n"
 	"  qemu-01:\n"
 	"    target: qemu-x86_64\n"
@@ -91,6 +91,7 @@ static void test_good(void **state)
 	assert_int_equal(b->boot.n_failure, 1);
 	assert_string_equal(b->boot.failure[0], "Kernel panic");
 	assert_int_equal(b->boot.timeout_ms, 120000);
+	assert_int_equal(b->shell.console_loglevel, 2);
 
 	b = lp_hil_inventory_find(inv, "rpi4-02");
 	assert_int_equal(b->power.line, -1);
@@ -111,6 +112,7 @@ static void test_good(void **state)
 	assert_null(b->shell.login_prompt);
 	assert_string_equal(b->shell.prompt, "=> $");
 	assert_int_equal(b->shell.timeout_ms, 120000);
+	assert_int_equal(b->shell.console_loglevel, -1);
 	assert_string_equal(b->boot.until, "U-Boot");
 	assert_int_equal(b->boot.n_failure, 2);
 	assert_string_equal(b->boot.failure[1], "Kernel panic");

@@ -92,6 +92,7 @@ struct lp_hil_shell_config {
 	char *username;
 	char *password;
 	unsigned timeout_ms;      /* default command timeout */
+	int console_loglevel;     /* "dmesg -n" while the runner works; -1 = leave alone */
 };
 
 struct lp_hil_boot_config {

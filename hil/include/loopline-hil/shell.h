@@ -4,7 +4,9 @@
  *
  * lp_hil_shell_prepare() wakes the console (newline), logs in when a login prompt shows
  * (username, then password if asked), waits for the board's prompt, then switches echo
- * and output CR translation off (stty, when present) and sets a prompt of its own.
+ * and output CR translation off (stty, when present), lowers the kernel's console log
+ * level (dmesg -n, cfg->console_loglevel) so kernel messages do not mix into command
+ * output, and sets a prompt of its own.
  *
  * lp_hil_shell_run() sends
  *     printf '%s%s\n' '__LPS' 'ID__'; ( CMD
