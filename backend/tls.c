@@ -58,6 +58,10 @@ int be_tls_ctx_new(const struct be_config *cfg, SSL_CTX **ret)
 		if (cfg->client_cert == BE_CLIENT_CERT_REQUIRED)
 			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 		SSL_CTX_set_verify(ctx, mode, NULL);
+		/* With peer verification OpenSSL refuses to resume a session unless the
+		 * context names its sessions; without this every resumed handshake fails. */
+		static const unsigned char sid_ctx[] = "loopline-backend";
+		SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 		SSL_CTX_set_verify_depth(ctx, 4);
 	}
 	/* Sessions are resumed with tickets; no server-side cache shared between threads. */
