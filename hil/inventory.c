@@ -62,10 +62,15 @@ static int fail_at(struct parse_ctx *c, const yaml_node_t *n, const char *path, 
 
 static const char *join_key(char *buf, size_t len, const char *path, const char *key)
 {
+	int n;
+
+	/* A path longer than the buffer is cut; diagnostics stay readable. */
 	if (path[0])
-		snprintf(buf, len, "%s.%s", path, key);
+		n = snprintf(buf, len, "%s.%s", path, key);
 	else
-		snprintf(buf, len, "%s", key);
+		n = snprintf(buf, len, "%s", key);
+	if (n < 0 && len > 0)
+		buf[0] = '\0';
 	return buf;
 }
 

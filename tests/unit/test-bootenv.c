@@ -154,7 +154,13 @@ static void test_uboot_single_roundtrip(void **state)
 	lp_bootenv_free(env);
 
 	/* The file is exactly one copy: CRC over the data area, entries, end, 0xFF. */
-	assert_int_equal(read_file(envp, img, sizeof(img) + 1), sizeof(img));
+	assert_int_equal(read_file(envp, img, sizeof(img)), sizeof(img));
+	{
+		struct stat st;
+
+		assert_int_equal(stat(envp, &st), 0);
+		assert_int_equal(st.st_size, sizeof(img));
+	}
 	assert_memory_equal(img + 4, "boot_slot=A\0bootargs=console=ttyS0 root=/dev/vda2 quiet\0"
 			    "bootlimit=3\0\0", 12 + 44 + 12 + 1);
 	assert_int_equal(img[4 + 12 + 44 + 12 + 1], 0xff);
