@@ -51,7 +51,12 @@ static const char *const migrations[] = {
 
 int64_t be_now(void)
 {
-	return (int64_t)time(NULL);
+	struct timespec ts;
+
+	/* Not time(): on Linux it reads the coarse clock, which can lag a few
+	 * milliseconds behind gettimeofday() and so behind other programs' seconds. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
 }
 
 static int tenant_dir(const char *data_dir, const char *tenant, char *buf, size_t len)
