@@ -17,6 +17,7 @@ static const struct {
 	{ "verify",    pack_cmd_verify,    "verify a package against trusted keys and a policy" },
 	{ "sign",      pack_cmd_sign,      "add or remove a signature" },
 	{ "list-keys", pack_cmd_list_keys, "show key ids of key files and packages" },
+	{ "upload",    pack_cmd_upload,    "upload a package to a backend (resumable)" },
 };
 
 static void usage(FILE *f)

@@ -37,6 +37,7 @@ int pack_cmd_inspect(int argc, char **argv);
 int pack_cmd_verify(int argc, char **argv);
 int pack_cmd_sign(int argc, char **argv);
 int pack_cmd_list_keys(int argc, char **argv);
+int pack_cmd_upload(int argc, char **argv);
 
 /* ---- shared helpers (util.c) ---- */
 

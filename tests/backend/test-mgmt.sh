@@ -81,6 +81,19 @@ check_eq "package manifest kept" 2.0.0 "$("${CURL[@]}" -H "$(auth "$VIEW")" "$AP
 check_eq "stored content-addressed" 0 "$(cmp -s "$TMP/data/tenants/t1/packages/$(sha256sum < "$TMP/fw.lpkg" | cut -d' ' -f1)" "$TMP/fw.lpkg"; echo $?)"
 check_eq "upload gone after completion: 404" 404 "$(http_code GET "$API/uploads/$UP" -H "$(auth "$CI")")"
 
+# --- loopline-pack upload goes through the same client code ---
+if [ -n "${PACK:-}" ]; then
+  "$MKPKG" build "$TMP/sign.key" "$TMP/fw2.lpkg" 2.0.3 "$TMP/payload"
+  check_eq "pack upload without a token: usage error 2" 2 \
+    "$(env -u LOOPLINE_TOKEN "$PACK" upload --url "$URL" "$TMP/fw2.lpkg" >/dev/null 2>&1; echo $?)"
+  LOOPLINE_URL="$URL" LOOPLINE_TOKEN="$CI" LOOPLINE_CACERT="$TMP/pki/ca.pem" \
+    "$PACK" upload --json "$TMP/fw2.lpkg" > "$TMP/pack.out" 2>&1 || fail "pack upload: $(cat "$TMP/pack.out")"
+  check_eq "pack upload: package version" 2.0.3 "$(jq -r .version "$TMP/pack.out")"
+  check_eq "pack upload: sha256" "$(sha256sum < "$TMP/fw2.lpkg" | cut -d' ' -f1)" "$(jq -r .sha256 "$TMP/pack.out")"
+  check_eq "pack upload with a viewer token is refused (exit 1)" 1 \
+    "$("$PACK" upload --url "$URL" --token "$VIEW" --cacert "$TMP/pki/ca.pem" "$TMP/fw2.lpkg" >/dev/null 2>&1; echo $?)"
+fi
+
 # --- uploads that must be rejected ---
 upload_expect() { # DESC FILE EXPECTED_CODE [opaque json]
   local size id
