@@ -4,7 +4,9 @@
  * statically against libloopline's bootenv code by qemu-images/build).
  *
  *   loopline-bootsel [-c FW_ENV_CONFIG]                       decide and print the line
- *   loopline-bootsel [-c FW_ENV_CONFIG] --init SLOT [--bootlimit N]   write a fresh env
+ *   loopline-bootsel [-c FW_ENV_CONFIG] --init SLOT [--bootlimit N] [--armed]
+ *       write a fresh env (--armed: upgrade_available=1, as if an update to SLOT were on
+ *       trial; qemu-images/mkdisk uses it to exercise the fallback)
  *
  * Decision (U-Boot CONFIG_BOOTCOUNT_LIMIT + CONFIG_BOOTCOUNT_ENV, see docs/bootenv.md):
  * with upgrade_available=1 bootcount is incremented and saved; past bootlimit boot_slot
@@ -44,13 +46,14 @@ static bool slot_valid(const char *s)
 	return strcmp(s, "A") == 0 || strcmp(s, "B") == 0;
 }
 
-static int write_defaults(struct lp_bootenv *env, const char *slot, uint32_t bootlimit)
+static int write_defaults(struct lp_bootenv *env, const char *slot, uint32_t bootlimit,
+			  bool armed)
 {
 	int r;
 
 	r = lp_bootenv_set(env, LP_BOOTENV_VAR_BOOT_SLOT, slot);
 	if (r >= 0)
-		r = lp_bootenv_set_flag(env, LP_BOOTENV_VAR_UPGRADE_AVAILABLE, false);
+		r = lp_bootenv_set_flag(env, LP_BOOTENV_VAR_UPGRADE_AVAILABLE, armed);
 	if (r >= 0)
 		r = lp_bootenv_set_uint(env, LP_BOOTENV_VAR_BOOTCOUNT, 0);
 	if (r >= 0)
@@ -60,7 +63,7 @@ static int write_defaults(struct lp_bootenv *env, const char *slot, uint32_t boo
 
 static void usage(FILE *f)
 {
-	fputs("usage: loopline-bootsel [-c FW_ENV_CONFIG] [--init A|B [--bootlimit N]]\n", f);
+	fputs("usage: loopline-bootsel [-c FW_ENV_CONFIG] [--init A|B [--bootlimit N] [--armed]]\n", f);
 }
 
 int main(int argc, char **argv)
@@ -68,6 +71,7 @@ int main(int argc, char **argv)
 	const char *config_path = BOOTSEL_DEFAULT_CONFIG;
 	const char *init_slot = NULL;
 	uint32_t init_limit = BOOTSEL_DEFAULT_LIMIT;
+	bool init_armed = false;
 	struct lp_fwenv_config config;
 	struct lp_bootenv *env = NULL;
 	struct lp_bootenv_boot boot;
@@ -89,6 +93,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "loopline-bootsel: bad --bootlimit '%s'\n", argv[i]);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--armed") == 0) {
+			init_armed = true;
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -110,7 +116,7 @@ int main(int argc, char **argv)
 		goto fail;
 
 	if (init_slot) {
-		r = write_defaults(env, init_slot, init_limit);
+		r = write_defaults(env, init_slot, init_limit, init_armed);
 		if (r < 0)
 			goto fail_set;
 		r = lp_bootenv_commit(env, &diag);
@@ -121,7 +127,7 @@ int main(int argc, char **argv)
 	}
 
 	if (lp_bootenv_from_defaults(env)) {
-		r = write_defaults(env, "A", BOOTSEL_DEFAULT_LIMIT);
+		r = write_defaults(env, "A", BOOTSEL_DEFAULT_LIMIT, false);
 		if (r < 0)
 			goto fail_set;
 		action = "defaults";
