@@ -15,10 +15,20 @@ struct lp_hil_board {
 	struct lp_hil_expect *expect;
 	struct lp_hil_shell *shell;
 	struct lp_hil_patterns *failure;
+	char **fail_src;       /* set by lp_hil_board_set_failure; NULL: the inventory's */
+	size_t n_fail_src;
+	bool custom_fail;
 	char *log_path;
 	lp_hil_console_feed_fn *extra_feed;
 	void *extra_userdata;
 };
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
 
 int lp_hil_board_open(const struct lp_hil_inventory *inv, const char *name,
 		      struct lp_hil_board **ret, struct lp_diag *diag)
@@ -62,6 +72,7 @@ void lp_hil_board_close(struct lp_hil_board *b)
 	lp_hil_console_close(b->console);
 	lp_hil_expect_free(b->expect);
 	lp_hil_patterns_free(b->failure);
+	free_strv(b->fail_src, b->n_fail_src);
 	lp_hil_power_close(b->power);
 	free(b->log_path);
 	free(b);
@@ -131,6 +142,56 @@ int lp_hil_board_power_off(struct lp_hil_board *b, struct lp_diag *diag)
 	lp_hil_console_close(b->console);
 	b->console = NULL;
 	return lp_hil_power_off(b->power, diag);
+}
+
+int lp_hil_board_power_cut(struct lp_hil_board *b, struct lp_diag *diag)
+{
+	lp_hil_board_reset_shell(b);
+	lp_hil_console_close(b->console);
+	b->console = NULL;
+	return lp_hil_power_cut(b->power, diag);
+}
+
+void lp_hil_board_reset_shell(struct lp_hil_board *b)
+{
+	lp_hil_shell_free(b->shell);
+	b->shell = NULL;
+}
+
+int lp_hil_board_set_failure(struct lp_hil_board *b, const char *const *res, size_t n,
+			     struct lp_diag *diag)
+{
+	struct lp_hil_patterns *p = NULL;
+	char **src = NULL;
+	bool custom = res != NULL;
+	int r;
+
+	if (!custom) {
+		res = (const char *const *)b->cfg->boot.failure;
+		n = b->cfg->boot.n_failure;
+	}
+	if ((r = lp_hil_patterns_new(res, n, &p, diag)) < 0)
+		return r;
+	if (custom && n) {
+		src = calloc(n, sizeof(*src));
+		for (size_t i = 0; src && i < n; i++)
+			if (!(src[i] = strdup(res[i]))) {
+				free_strv(src, i);
+				src = NULL;
+			}
+		if (!src) {
+			lp_hil_patterns_free(p);
+			return -ENOMEM;
+		}
+	}
+	lp_hil_patterns_free(b->failure);
+	b->failure = p;
+	free_strv(b->fail_src, b->n_fail_src);
+	b->fail_src = src;
+	b->n_fail_src = n;
+	b->custom_fail = custom;
+	lp_hil_board_reset_shell(b); /* the shell runner takes its failure set when made */
+	return 0;
 }
 
 static int wait_msg(struct lp_hil_board *b, int r, const struct lp_hil_match *m,
@@ -236,9 +297,14 @@ int lp_hil_board_run(struct lp_hil_board *b, const char *cmd, unsigned timeout_m
 	if ((r = lp_hil_board_console(b, &con, diag)) < 0)
 		return r;
 	if (!b->shell) {
-		r = lp_hil_shell_new(con, b->expect, &b->cfg->shell,
-				     (const char *const *)b->cfg->boot.failure, b->cfg->boot.n_failure,
-				     &b->shell, diag);
+		if (b->custom_fail)
+			r = lp_hil_shell_new(con, b->expect, &b->cfg->shell,
+					     (const char *const *)b->fail_src, b->n_fail_src, &b->shell,
+					     diag);
+		else
+			r = lp_hil_shell_new(con, b->expect, &b->cfg->shell,
+					     (const char *const *)b->cfg->boot.failure,
+					     b->cfg->boot.n_failure, &b->shell, diag);
 		if (r < 0)
 			return r;
 		r = lp_hil_shell_prepare(b->shell, timeout_ms, diag);

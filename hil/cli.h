@@ -55,3 +55,4 @@ int cmd_boot(struct cli *cli, int argc, char **argv);
 int cmd_lock(struct cli *cli, int argc, char **argv);
 int cmd_unlock(struct cli *cli, int argc, char **argv);
 int cmd_locks(struct cli *cli, int argc, char **argv);
+int cmd_script(struct cli *cli, int argc, char **argv);

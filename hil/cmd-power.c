@@ -22,12 +22,12 @@ int cmd_power(struct cli *cli, int argc, char **argv)
 		json = true;
 	}
 	if (argc - optind != 2)
-		return cli_usage_error("power: expected on|off|cycle|status BOARD");
+		return cli_usage_error("power: expected on|off|cut|cycle|status BOARD");
 	action = argv[optind];
 	name = argv[optind + 1];
-	if (strcmp(action, "on") && strcmp(action, "off") && strcmp(action, "cycle") &&
+	if (strcmp(action, "on") && strcmp(action, "off") && strcmp(action, "cycle") && strcmp(action, "cut") &&
 	    strcmp(action, "status"))
-		return cli_usage_error("power: unknown action \"%s\" (on, off, cycle, status)",
+		return cli_usage_error("power: unknown action \"%s\" (on, off, cut, cycle, status)",
 				       action);
 	if ((r = cli_board_open(cli, name, "loopline-hil power", &b)) != 0)
 		return r;
@@ -36,6 +36,8 @@ int cmd_power(struct cli *cli, int argc, char **argv)
 		r = lp_hil_power_on(lp_hil_board_power(b), 0, &diag);
 	else if (strcmp(action, "off") == 0)
 		r = lp_hil_power_off(lp_hil_board_power(b), &diag);
+	else if (strcmp(action, "cut") == 0)
+		r = lp_hil_power_cut(lp_hil_board_power(b), &diag);
 	else if (strcmp(action, "cycle") == 0)
 		r = lp_hil_power_cycle(lp_hil_board_power(b), &diag);
 	else {

@@ -15,6 +15,8 @@ struct lp_hil_power_ops {
 	int (*status)(struct lp_hil_power *p, enum lp_hil_power_state *ret,
 		      struct lp_diag *diag);
 	int (*resume)(struct lp_hil_power *p, struct lp_diag *diag); /* may be NULL */
+	/* NULL: off (a relay or PDU switching off is already a cut) */
+	int (*cut)(struct lp_hil_power *p, struct lp_diag *diag);
 };
 
 struct lp_hil_power {

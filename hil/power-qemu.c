@@ -379,6 +379,20 @@ static int qemu_off(struct lp_hil_power *p, struct lp_diag *diag)
 	return 0;
 }
 
+static int qemu_cut(struct lp_hil_power *p, struct lp_diag *diag)
+{
+	pid_t pid = running_pid(p);
+
+	if (pid) {
+		kill(pid, SIGKILL);
+		if (lp_hil_pid_wait_gone(pid, 5000) < 0)
+			return lp_diag_fail(diag, -ETIMEDOUT, "%s: QEMU pid %ld does not exit",
+					    p->board->name, (long)pid);
+	}
+	cleanup_files(p);
+	return 0;
+}
+
 static int qemu_cycle(struct lp_hil_power *p, struct lp_diag *diag)
 {
 	int r;
@@ -412,4 +426,5 @@ const struct lp_hil_power_ops lp_hil_power_qemu_ops = {
 	.cycle = qemu_cycle,
 	.status = qemu_status,
 	.resume = qemu_resume,
+	.cut = qemu_cut,
 };

@@ -70,6 +70,11 @@ int lp_hil_power_off(struct lp_hil_power *p, struct lp_diag *diag)
 	return p->ops->off(p, diag);
 }
 
+int lp_hil_power_cut(struct lp_hil_power *p, struct lp_diag *diag)
+{
+	return p->ops->cut ? p->ops->cut(p, diag) : p->ops->off(p, diag);
+}
+
 int lp_hil_power_cycle(struct lp_hil_power *p, struct lp_diag *diag)
 {
 	int r;

@@ -35,6 +35,14 @@ void lp_hil_board_set_sink(struct lp_hil_board *b, lp_hil_console_feed_fn *feed,
  * (the console stays open and reconnects by itself when QEMU restarts). */
 int lp_hil_board_power_cycle(struct lp_hil_board *b, struct lp_diag *diag);
 int lp_hil_board_power_off(struct lp_hil_board *b, struct lp_diag *diag);
+int lp_hil_board_power_cut(struct lp_hil_board *b, struct lp_diag *diag);
+/* Forgets the prepared shell: the next run prepares it again (after the board rebooted
+ * by itself, its new shell knows nothing of the runner's prompt). */
+void lp_hil_board_reset_shell(struct lp_hil_board *b);
+/* The failure patterns of waits and runs: the inventory's boot.failure by default.
+ * n = 0 turns them off (e.g. a scenario that expects a kernel panic). */
+int lp_hil_board_set_failure(struct lp_hil_board *b, const char *const *res, size_t n,
+			     struct lp_diag *diag);
 
 /* Boot strategy: power off, on (held), console, resume, then wait for until (NULL: the
  * inventory's boot.until, else its shell or login prompt) with the boot failure patterns.

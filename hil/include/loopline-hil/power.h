@@ -34,6 +34,9 @@ void lp_hil_power_close(struct lp_hil_power *p);
 int lp_hil_power_on(struct lp_hil_power *p, unsigned flags, struct lp_diag *diag);
 int lp_hil_power_off(struct lp_hil_power *p, struct lp_diag *diag);
 int lp_hil_power_cycle(struct lp_hil_power *p, struct lp_diag *diag);
+/* Cuts power without any grace: qemu SIGKILLs the process (what the guest wrote but QEMU
+ * had not yet passed on is lost, as with a real power loss); other drivers switch off. */
+int lp_hil_power_cut(struct lp_hil_power *p, struct lp_diag *diag);
 int lp_hil_power_status(struct lp_hil_power *p, enum lp_hil_power_state *ret_state,
 			struct lp_diag *diag);
 /* Lets a held board run (qemu: QMP "cont"); a no-op for other drivers. */
