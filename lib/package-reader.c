@@ -5,15 +5,21 @@
  * parses the manifest and applies the policy; payloads can be reached only after that
  * succeeded. Each payload then flows: stored bytes -> stored SHA-256 -> zstd -> size
  * limit -> SHA-256 -> sink, and is accepted only if every check matches at its end.
+ *
+ * The tar layer is the native reader of loopline/tar-read.h, and this file uses nothing
+ * from package-writer.c: a program that only reads packages pulls no libarchive code
+ * from libloopline.a (docs/design.md, "Tar").
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loopline/compress.h"
 #include "loopline/hash.h"
 #include "loopline/semver.h"
+#include "loopline/tar-read.h"
 #include "package-internal.h"
 
 enum reader_state {
@@ -26,7 +32,7 @@ enum reader_state {
 };
 
 struct lp_pkg_reader {
-	struct lp_tar_reader *tar;
+	struct lp_tar_in *tar;
 	int fd;
 	const struct lp_keyring *trusted;
 	char *compatible;
@@ -41,6 +47,57 @@ struct lp_pkg_reader {
 	enum reader_state state;
 	int err;
 };
+
+static ssize_t fd_read(void *ctx, void *buf, size_t len)
+{
+	int fd = *(const int *)ctx;
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Reads the next member, which must be called want and hold at most max bytes, into a
+ * malloc'd NUL-terminated buffer (like lp_pkg_read_member, over the native reader). */
+static int read_member(struct lp_tar_in *r, const char *want, size_t max, char **ret_buf,
+		       size_t *ret_len, int64_t *ret_mtime, struct lp_diag *diag)
+{
+	struct lp_tar_entry e;
+	char *buf;
+	size_t got = 0;
+	int rc;
+
+	rc = lp_tar_in_next(r, &e, diag);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return lp_diag_fail(diag, -EBADMSG, "package: archive ends before %s", want);
+	if (strcmp(e.name, want) != 0)
+		return lp_diag_fail(diag, -EBADMSG, "package: member %s where %s was expected", e.name,
+				    want);
+	if (e.size > max)
+		return lp_diag_fail(diag, -E2BIG, "%s: %llu bytes, more than the limit of %zu", want,
+				    (unsigned long long)e.size, max);
+	buf = malloc((size_t)e.size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < e.size) {
+		ssize_t n = lp_tar_in_read(r, buf + got, (size_t)e.size - got, diag);
+
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? (int)n : lp_diag_fail(diag, -EBADMSG, "%s: truncated", want);
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*ret_buf = buf;
+	*ret_len = got;
+	*ret_mtime = e.mtime;
+	return 0;
+}
 
 static int reader_create(lp_pkg_read_fn read, void *ctx, const struct lp_pkg_policy *policy,
 			 struct lp_pkg_reader *r)
@@ -62,7 +119,7 @@ static int reader_create(lp_pkg_read_fn read, void *ctx, const struct lp_pkg_pol
 		if (!r->agent_version)
 			return -ENOMEM;
 	}
-	rc = lp_tar_reader_new(read, ctx, &r->tar);
+	rc = lp_tar_in_new(read, ctx, &r->tar);
 	return rc;
 }
 
@@ -94,7 +151,7 @@ int lp_pkg_reader_new_fd(int fd, const struct lp_pkg_policy *policy, struct lp_p
 	if (!r)
 		return -ENOMEM;
 	r->fd = fd;
-	rc = reader_create(lp_pkg_fd_read, &r->fd, policy, r);
+	rc = reader_create(fd_read, &r->fd, policy, r);
 	if (rc < 0) {
 		lp_pkg_reader_free(r);
 		return rc;
@@ -107,7 +164,7 @@ void lp_pkg_reader_free(struct lp_pkg_reader *r)
 {
 	if (!r)
 		return;
-	lp_tar_reader_free(r->tar);
+	lp_tar_in_free(r->tar);
 	lp_manifest_free(r->m);
 	free(r->compatible);
 	free(r->agent_version);
@@ -204,11 +261,11 @@ int lp_pkg_reader_open(struct lp_pkg_reader *r, const struct lp_manifest **ret_m
 		return lp_diag_fail(diag, r->err, "package: reader already failed");
 	if (r->state != READER_NEW)
 		return lp_diag_fail(diag, -EINVAL, "package: already opened");
-	rc = lp_pkg_read_member(r->tar, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len,
+	rc = read_member(r->tar, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len,
 				&mtime, diag);
 	if (rc < 0)
 		goto out;
-	rc = lp_pkg_read_member(r->tar, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &mtime, diag);
+	rc = read_member(r->tar, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &mtime, diag);
 	if (rc < 0)
 		goto out;
 	rc = lp_pkg_sig_parse(sig, sig_len, &set, diag);
@@ -267,7 +324,7 @@ int lp_pkg_reader_next(struct lp_pkg_reader *r, const struct lp_payload_info **r
 	case READER_STREAMED:
 		break;
 	}
-	rc = lp_tar_reader_next(r->tar, &e, diag);
+	rc = lp_tar_in_next(r->tar, &e, diag);
 	if (rc < 0)
 		return reader_fail(r, rc);
 	if (r->next == r->m->n_payloads) {
@@ -371,7 +428,7 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 		if (rc < 0)
 			goto out;
 	}
-	while ((rc = lp_tar_reader_data(r->tar, &data, &len, diag)) == 1) {
+	while ((rc = lp_tar_in_data(r->tar, &data, &len, diag)) == 1) {
 		if (separate) {
 			rc = lp_hash_update(stored, data, len);
 			if (rc < 0)
