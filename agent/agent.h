@@ -98,6 +98,8 @@ struct agent_command {
 
 struct agent_config {
 	char *source; /* file name, for messages */
+	char *device_config;       /* "device_config": its path, NULL if not set */
+	bool device_config_loaded; /* it existed and its keys were applied */
 	char *device_id;
 	char *hardware_id;
 	char *data_dir;
@@ -127,6 +129,16 @@ struct agent_config {
 /* Parses and validates text (len bytes); source names the input in messages. */
 int agent_config_parse(const char *text, size_t len, const char *source,
 		       struct agent_config **ret_config, struct lp_diag *diag);
+/* Reads a device config file: 0 with a malloc'd text, -ENOENT if it does not exist. */
+typedef int (*agent_config_read_fn)(void *ctx, const char *path, char **ret_text, size_t *ret_len);
+/* Like agent_config_parse; when the text names a "device_config", read_dev reads it and its
+ * top-level keys replace the main file's (read_dev NULL: not read, as in _parse). */
+int agent_config_parse_with(const char *text, size_t len, const char *source,
+			    agent_config_read_fn read_dev, void *ctx,
+			    struct agent_config **ret_config, struct lp_diag *diag);
+/* agent_config_read_fn over the file system. */
+int agent_config_read_file(void *ctx, const char *path, char **ret_text, size_t *ret_len);
+/* Reads path and, if it names one that exists, the device config. */
 int agent_config_load(const char *path, struct agent_config **ret_config, struct lp_diag *diag);
 void agent_config_free(struct agent_config *c);
 const struct agent_command *agent_config_find_action(const struct agent_config *c, const char *name);

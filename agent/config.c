@@ -2,6 +2,8 @@
 /*
  * agent.json: strict JSON (docs/agent.md). Unknown keys, wrong types, missing required
  * keys and values out of range are errors with the element path ("backends[1].urls[0]").
+ * An optional device config file ("device_config") replaces top-level keys of the main
+ * file; it is checked by the same rules and its errors name it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "agent.h"
 #include "loopline/json.h"
+#include "loopline/log.h"
 
 #define PATHBUF 256
 
@@ -30,6 +33,7 @@ static const struct lp_json_field root_fields[] = {
 	{ "allow_scripts", LP_JSON_BOOL, false },
 	{ "trusted_keys", LP_JSON_ARRAY, true },
 	{ "reboot_command", LP_JSON_ARRAY, false },
+	{ "device_config", LP_JSON_STRING, false },
 };
 
 static const struct lp_json_field backend_fields[] = {
@@ -105,6 +109,7 @@ void agent_config_free(struct agent_config *c)
 	if (!c)
 		return;
 	free(c->source);
+	free(c->device_config);
 	free(c->device_id);
 	free(c->hardware_id);
 	free(c->data_dir);
@@ -623,11 +628,96 @@ static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag 
 			&c->n_trusted_keys, diag);
 }
 
-int agent_config_parse(const char *text, size_t len, const char *source,
-		       struct agent_config **ret_config, struct lp_diag *diag)
+/* The device config's keys: any top-level key of the main file, none required. */
+static int check_device_root(const cJSON *dev, struct lp_diag *diag)
+{
+	struct lp_json_field fields[LP_ARRAY_SIZE(root_fields)];
+
+	if (!cJSON_IsObject(dev))
+		return lp_diag_fail(diag, -EINVAL, "expected a JSON object");
+	if (cJSON_GetObjectItemCaseSensitive(dev, "device_config"))
+		return lp_diag_fail_at(diag, -EINVAL, "device_config",
+				       "not allowed in the device config itself");
+	memcpy(fields, root_fields, sizeof(fields));
+	for (size_t i = 0; i < LP_ARRAY_SIZE(fields); i++)
+		fields[i].required = false;
+	return lp_json_check(dev, fields, LP_ARRAY_SIZE(fields), "", diag);
+}
+
+/* Whether the first component of an element path ("backends[1].urls") is key. */
+static bool path_starts_with_key(const char *path, const char *key)
+{
+	size_t n = strlen(key);
+
+	return strncmp(path, key, n) == 0 && (path[n] == '\0' || path[n] == '.' || path[n] == '[');
+}
+
+/*
+ * Reads the device config named by the main file and puts its top-level values in place
+ * of the main file's (whole values, no deep merge). *ret_dev receives the parsed device
+ * tree (its items moved into root), or stays NULL when the file does not exist.
+ */
+static int merge_device_config(cJSON *root, struct agent_config *c, agent_config_read_fn read_dev,
+			       void *ctx, cJSON **ret_dev, char ***ret_keys, size_t *ret_n_keys,
+			       struct lp_diag *diag)
+{
+	char *text = NULL, **keys;
+	size_t len = 0, n = 0;
+	cJSON *dev = NULL, *item;
+	int r;
+
+	r = read_dev(ctx, c->device_config, &text, &len);
+	if (r == -ENOENT) {
+		lp_log_write(LP_LOG_INFO,
+			     "device config %s does not exist (device not provisioned yet): using %s alone",
+			     c->device_config, c->source);
+		return 0;
+	}
+	lp_diag_set_file(diag, c->device_config);
+	if (r < 0)
+		return lp_diag_fail(diag, r, "cannot read: %s",
+				    r == -EFBIG ? "larger than 256 KiB" : strerror(-r));
+	r = lp_json_parse(text, len, AGENT_CONFIG_MAX, 8, &dev, diag);
+	free(text);
+	if (r < 0)
+		return r;
+	*ret_dev = dev;
+	r = check_device_root(dev, diag);
+	if (r < 0)
+		return r;
+	keys = calloc((size_t)cJSON_GetArraySize(dev) + 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	*ret_keys = keys;
+	while ((item = dev->child) != NULL) {
+		/* cJSON frees the replacement's own key before copying the one given: pass a copy */
+		keys[n] = strdup(item->string);
+		if (!keys[n])
+			return -ENOMEM;
+		*ret_n_keys = ++n;
+		cJSON_DetachItemViaPointer(dev, item);
+		if (cJSON_GetObjectItemCaseSensitive(root, keys[n - 1])) {
+			if (!cJSON_ReplaceItemInObjectCaseSensitive(root, keys[n - 1], item)) {
+				cJSON_Delete(item);
+				return -ENOMEM;
+			}
+		} else if (!cJSON_AddItemToObject(root, keys[n - 1], item)) {
+			cJSON_Delete(item);
+			return -ENOMEM;
+		}
+	}
+	c->device_config_loaded = true;
+	return 0;
+}
+
+int agent_config_parse_with(const char *text, size_t len, const char *source,
+			    agent_config_read_fn read_dev, void *ctx,
+			    struct agent_config **ret_config, struct lp_diag *diag)
 {
 	struct agent_config *c;
-	cJSON *root = NULL;
+	cJSON *root = NULL, *dev = NULL;
+	char **dev_keys = NULL;
+	size_t n_dev_keys = 0;
 	int r;
 
 	lp_diag_set_file(diag, source);
@@ -648,18 +738,48 @@ int agent_config_parse(const char *text, size_t len, const char *source,
 		r = lp_diag_fail(diag, -EINVAL, "expected a JSON object");
 		goto fail;
 	}
-	r = parse_root(root, c, diag);
+	r = get_str(root, "device_config", false, "", STR_PATH, AGENT_STR_MAX, &c->device_config, diag);
 	if (r < 0)
 		goto fail;
+	if (c->device_config && read_dev) {
+		r = merge_device_config(root, c, read_dev, ctx, &dev, &dev_keys, &n_dev_keys, diag);
+		if (r < 0)
+			goto fail;
+		lp_diag_set_file(diag, source);
+	}
+	r = parse_root(root, c, diag);
+	if (r < 0) {
+		/* a value from the device file: name that file */
+		for (size_t i = 0; i < n_dev_keys; i++)
+			if (path_starts_with_key(diag ? diag->path : "", dev_keys[i]))
+				lp_diag_set_file(diag, c->device_config);
+		goto fail;
+	}
+	free_strv(dev_keys, n_dev_keys);
+	cJSON_Delete(dev);
 	cJSON_Delete(root);
 	*ret_config = c;
 	return 0;
 fail:
 	if (r == -ENOMEM)
 		lp_diag_fail(diag, r, "out of memory");
+	free_strv(dev_keys, n_dev_keys);
+	cJSON_Delete(dev);
 	cJSON_Delete(root);
 	agent_config_free(c);
 	return r;
+}
+
+int agent_config_parse(const char *text, size_t len, const char *source,
+		       struct agent_config **ret_config, struct lp_diag *diag)
+{
+	return agent_config_parse_with(text, len, source, NULL, NULL, ret_config, diag);
+}
+
+int agent_config_read_file(void *ctx, const char *path, char **ret_text, size_t *ret_len)
+{
+	(void)ctx;
+	return agent_read_file(path, AGENT_CONFIG_MAX, ret_text, ret_len);
 }
 
 int agent_config_load(const char *path, struct agent_config **ret_config, struct lp_diag *diag)
@@ -673,7 +793,7 @@ int agent_config_load(const char *path, struct agent_config **ret_config, struct
 	if (r < 0)
 		return lp_diag_fail(diag, r, "cannot read: %s",
 				    r == -EFBIG ? "larger than 256 KiB" : strerror(-r));
-	r = agent_config_parse(text, len, path, ret_config, diag);
+	r = agent_config_parse_with(text, len, path, agent_config_read_file, NULL, ret_config, diag);
 	free(text);
 	return r;
 }

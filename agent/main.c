@@ -153,6 +153,9 @@ static int cmd_check_config(const struct options *o, int argc, char **argv)
 	printf("%s: ok (%zu backend%s, %zu health check%s, %zu action%s)\n", o->config,
 	       cfg->n_backends, cfg->n_backends == 1 ? "" : "s", cfg->n_health,
 	       cfg->n_health == 1 ? "" : "s", cfg->n_actions, cfg->n_actions == 1 ? "" : "s");
+	if (cfg->device_config)
+		printf("%s: %s\n", cfg->device_config, cfg->device_config_loaded ?
+		       "ok (device config applied)" : "does not exist (device not provisioned yet)");
 	agent_config_free(cfg);
 	return LP_EXIT_OK;
 }

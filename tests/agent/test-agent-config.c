@@ -5,7 +5,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "agent.h"
@@ -164,6 +167,205 @@ static void test_syntax_error_position(void **state)
 	assert_string_equal(diag.file, "agent.json");
 }
 
+/* ---- device config ---- */
+
+#define MAIN_WITH_DEVICE(path) "{\"device_id\":\"unprovisioned\",\"hardware_id\":\"board-x\"," \
+	"\"data_dir\":\"/data\",\"device_config\":\"" path "\"," \
+	"\"poll\":{\"min_s\":5,\"max_s\":600,\"default_s\":60}," \
+	"\"slots\":{\"A\":\"/dev/a\",\"B\":\"/dev/b\"}," \
+	"\"bootenv\":{\"type\":\"uboot\",\"fw_env_config\":\"/etc/fw_env.config\"}," \
+	"\"trusted_keys\":[\"/keys\"]}"
+
+struct dev_src {
+	const char *text; /* NULL: the file does not exist */
+	int err;          /* returned instead when not 0 */
+	unsigned calls;
+	char path[256];
+};
+
+static int dev_read(void *ctx, const char *path, char **ret_text, size_t *ret_len)
+{
+	struct dev_src *d = ctx;
+
+	d->calls++;
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	if (d->err)
+		return d->err;
+	if (!d->text)
+		return -ENOENT;
+	*ret_text = strdup(d->text);
+	*ret_len = strlen(d->text);
+	return *ret_text ? 0 : -ENOMEM;
+}
+
+static int parse_dev(const char *dev_text, struct agent_config **ret, struct lp_diag *diag)
+{
+	static const char main_text[] = MAIN_WITH_DEVICE("/data/loopline/device.json");
+	struct dev_src d = { .text = dev_text };
+	int r;
+
+	lp_diag_clear(diag);
+	r = agent_config_parse_with(main_text, strlen(main_text), "/etc/loopline/agent.json",
+				    dev_read, &d, ret, diag);
+	assert_int_equal(d.calls, 1);
+	assert_string_equal(d.path, "/data/loopline/device.json");
+	return r;
+}
+
+static void expect_dev_error(const char *dev_text, const char *file, unsigned line,
+			     const char *path, const char *msg_part)
+{
+	struct agent_config *cfg = NULL;
+	struct lp_diag diag;
+
+	if (parse_dev(dev_text, &cfg, &diag) == 0)
+		fail_msg("accepted device config: %s", dev_text);
+	assert_null(cfg);
+	if (strcmp(diag.file, file) != 0 || diag.line != line || strcmp(diag.path, path) != 0 ||
+	    !strstr(diag.msg, msg_part))
+		fail_msg("for %s\n got %s:%u path \"%s\" msg \"%s\"\n want %s:%u path \"%s\" msg \"%s\"",
+			 dev_text, diag.file, diag.line, diag.path, diag.msg, file, line, path,
+			 msg_part);
+}
+
+static void test_device_config(void **state)
+{
+	struct agent_config *cfg = NULL;
+	struct lp_diag diag;
+
+	(void)state;
+	/* Provisioned: device_id and backends from the device file; poll replaced as a whole
+	 * (no deep merge: max_s and default_s fall back to their defaults). */
+	assert_int_equal(parse_dev("{\"device_id\":\"dev-42\",\"poll\":{\"min_s\":7},"
+				   "\"backends\":[{\"name\":\"main\",\"urls\":[\"https://h\"],"
+				   "\"tenant\":\"t\",\"target_token\":\"secret\",\"ca_file\":\"/data/ca.pem\"}]}",
+				   &cfg, &diag), 0);
+	assert_string_equal(cfg->device_id, "dev-42");
+	assert_string_equal(cfg->hardware_id, "board-x");
+	assert_int_equal(cfg->n_backends, 1);
+	assert_string_equal(cfg->backends[0].token, "secret");
+	assert_string_equal(cfg->backends[0].ca_file, "/data/ca.pem");
+	assert_int_equal(cfg->poll_min_s, 7);
+	assert_int_equal(cfg->poll_max_s, 86400);
+	assert_int_equal(cfg->poll_default_s, 300);
+	assert_string_equal(cfg->device_config, "/data/loopline/device.json");
+	assert_true(cfg->device_config_loaded);
+	agent_config_free(cfg);
+
+	/* Not provisioned yet: the main file alone. */
+	cfg = NULL;
+	assert_int_equal(parse_dev(NULL, &cfg, &diag), 0);
+	assert_string_equal(cfg->device_id, "unprovisioned");
+	assert_int_equal(cfg->n_backends, 0);
+	assert_int_equal(cfg->poll_max_s, 600);
+	assert_false(cfg->device_config_loaded);
+	agent_config_free(cfg);
+
+	/* An empty object changes nothing. */
+	cfg = NULL;
+	assert_int_equal(parse_dev("{}", &cfg, &diag), 0);
+	assert_true(cfg->device_config_loaded);
+	assert_string_equal(cfg->device_id, "unprovisioned");
+	agent_config_free(cfg);
+
+	/* Errors name the device file: syntax with line:col, schema with the element path. */
+	expect_dev_error("{\"device_id\":\"d\",\n\"backends\":[}", "/data/loopline/device.json", 2,
+			 "", "");
+	expect_dev_error("[]", "/data/loopline/device.json", 0, "", "expected a JSON object");
+	expect_dev_error("{\"device_config\":\"/x.json\"}", "/data/loopline/device.json", 0,
+			 "device_config", "not allowed in the device config");
+	expect_dev_error("{\"colour\":1}", "/data/loopline/device.json", 0, "colour", "");
+	expect_dev_error("{\"device_id\":7}", "/data/loopline/device.json", 0, "device_id", "");
+	expect_dev_error("{\"backends\":[{\"urls\":[\"ftp://x\"],\"tenant\":\"t\",\"target_token\":\"x\"}]}",
+			 "/data/loopline/device.json", 0, "backends[0].urls[0]", "https://");
+	expect_dev_error("{\"device_id\":\"a b\"}", "/data/loopline/device.json", 0, "device_id",
+			 "identifier");
+	/* A value from the main file that is wrong stays the main file's error. */
+	{
+		static const char main_text[] = "{\"device_id\":\"d\",\"hardware_id\":\"board-x\","
+			"\"data_dir\":\"relative\",\"device_config\":\"/dev.json\","
+			"\"slots\":{\"A\":\"/dev/a\",\"B\":\"/dev/b\"},"
+			"\"bootenv\":{\"type\":\"uboot\",\"fw_env_config\":\"/f\"},\"trusted_keys\":[\"/k\"]}";
+		struct dev_src d = { .text = "{\"device_id\":\"dev-9\"}" };
+
+		lp_diag_clear(&diag);
+		assert_int_equal(agent_config_parse_with(main_text, strlen(main_text), "main.json",
+							 dev_read, &d, &cfg, &diag), -EINVAL);
+		assert_string_equal(diag.file, "main.json");
+		assert_string_equal(diag.path, "data_dir");
+		/* and one the device file fixes is fine */
+		d.text = "{\"data_dir\":\"/data\"}";
+		cfg = NULL;
+		assert_int_equal(agent_config_parse_with(main_text, strlen(main_text), "main.json",
+							 dev_read, &d, &cfg, &diag), 0);
+		assert_string_equal(cfg->data_dir, "/data");
+		agent_config_free(cfg);
+		/* a read error other than "does not exist" is an error naming the file */
+		d.err = -EACCES;
+		cfg = NULL;
+		assert_int_equal(agent_config_parse_with(main_text, strlen(main_text), "main.json",
+							 dev_read, &d, &cfg, &diag), -EACCES);
+		assert_string_equal(diag.file, "/dev.json");
+		assert_non_null(strstr(diag.msg, "cannot read"));
+	}
+	/* device_config must be an absolute path; agent_config_parse does not read it. */
+	expect_error(BASE_HEAD "\"device_config\":\"dev.json\"," BASE_TAIL, "device_config",
+		     "absolute path");
+	cfg = NULL;
+	assert_int_equal(parse(BASE_HEAD "\"device_config\":\"/nonexistent/dev.json\"," BASE_TAIL,
+			       &cfg, &diag), 0);
+	assert_false(cfg->device_config_loaded);
+	agent_config_free(cfg);
+}
+
+/* agent_config_load with real files. */
+static void test_device_config_files(void **state)
+{
+	char dir[] = "/tmp/test-agent-config-XXXXXX", main_path[128], dev_path[128], text[2048];
+	struct agent_config *cfg = NULL;
+	struct lp_diag diag;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(main_path, sizeof(main_path), "%s/agent.json", dir);
+	snprintf(dev_path, sizeof(dev_path), "%s/device.json", dir);
+	snprintf(text, sizeof(text), BASE_HEAD "\"device_config\":\"%s\"," BASE_TAIL, dev_path);
+	f = fopen(main_path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+
+	lp_diag_clear(&diag);
+	assert_int_equal(agent_config_load(main_path, &cfg, &diag), 0);
+	assert_false(cfg->device_config_loaded);
+	assert_string_equal(cfg->device_id, "dev-1");
+	agent_config_free(cfg);
+
+	f = fopen(dev_path, "w");
+	assert_non_null(f);
+	fputs("{\"device_id\": \"dev-from-data\"}\n", f);
+	fclose(f);
+	cfg = NULL;
+	assert_int_equal(agent_config_load(main_path, &cfg, &diag), 0);
+	assert_true(cfg->device_config_loaded);
+	assert_string_equal(cfg->device_id, "dev-from-data");
+	agent_config_free(cfg);
+
+	f = fopen(dev_path, "w");
+	assert_non_null(f);
+	fputs("{\n  \"device_id\": \"x\",\n  oops\n}\n", f);
+	fclose(f);
+	cfg = NULL;
+	lp_diag_clear(&diag);
+	assert_true(agent_config_load(main_path, &cfg, &diag) < 0);
+	assert_string_equal(diag.file, dev_path);
+	assert_int_equal(diag.line, 3);
+	unlink(dev_path);
+	unlink(main_path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +373,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_syntax_error_position),
+		cmocka_unit_test(test_device_config),
+		cmocka_unit_test(test_device_config_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
