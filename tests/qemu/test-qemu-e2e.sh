@@ -55,6 +55,7 @@ for v in $versions; do
   vname[$v]=$name
   fw_args+=(--only "$name")
 done
+fw_args+=(--pack "${LP_PACK:-$(dirname "$(dirname "$LP_BACKEND")")/packager/loopline-pack}")
 if [ "$target" = qemu-x86_64 ]; then fw_args+=(--agent "$LP_AGENT" --lib "$LP_LIB"); fi
 t_build=$(date +%s.%N)
 pkgs=$("$src/qemu-images/firmware" "$target" "${fw_args[@]}" 2>"$tmp/firmware.log") ||
@@ -140,7 +141,6 @@ mapfile -t argv < <("$src/qemu-images/run" "$target" --disk "$tmp/disk.img" \
   echo "      argv:"
   for a in "${argv[@]}"; do printf '        - %s\n' "$(jq -Rn --arg a "$a" '$a')"; done
   echo "    console: {driver: qemu}"
-  echo "    shell: {prompt: 'lpfw:[^#]*# $', login_prompt: null, timeout: 60}"
   echo "    boot: {timeout: 120}"
 } > "$inv"
 "$LP_HIL" check-inventory "$inv" >/dev/null || fail "inventory"
