@@ -320,7 +320,7 @@ static int step_host(struct script *s, enum lp_hil_step_kind kind, const char *c
 		free(buf);
 		return r;
 	}
-	/* until: retry with growing pauses (0.1 s … 1 s) until it exits 0 */
+	/* until: retry with growing pauses (0.1 s … 0.5 s) until it exits 0 */
 	{
 		unsigned pause = 100, tries = 0;
 
@@ -338,7 +338,7 @@ static int step_host(struct script *s, enum lp_hil_step_kind kind, const char *c
 				return r;
 			}
 			pump_for(s, pause);
-			pause = pause * 2 > 1000 ? 1000 : pause * 2;
+			pause = pause * 2 > 500 ? 500 : pause * 2;
 		}
 		if (len)
 			(void)!fwrite(buf, 1, len, stdout);
