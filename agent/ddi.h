@@ -79,9 +79,13 @@ int agent_ddi_parse_cancel(const char *text, size_t len, char *ret_stop_id, size
  * with Range after interruptions, retries network errors and 5xx with exponential backoff
  * plus jitter, ends on 4xx. progress() is called at most every few seconds. */
 typedef void (*agent_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+/* Called about every DL_TICK_MS while the download runs (between curl calls, never from
+ * inside a curl callback): the poller polls the other backends that are due. */
+typedef void (*agent_tick_fn)(void *ctx);
 int agent_download_install(const struct agent_ctx *ctx, struct agent_ddi *ddi, const char *url,
 			   uint64_t size, const char *action_id, agent_progress_fn progress,
-			   void *progress_ctx, struct lp_diag *diag);
+			   void *progress_ctx, agent_tick_fn tick, void *tick_ctx,
+			   struct lp_diag *diag);
 
 /* ---- poll.c ---- */
 
@@ -94,5 +98,13 @@ size_t agent_poller_count(const struct agent_poller *p);
  * seconds until its next poll (server sleep clamped to the bounds, plus jitter). Returns
  * 0, or a negative errno if the backend could not be polled. */
 int agent_poller_cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s);
+/* The schedule: every backend is due at once after agent_poller_new; a cycle sets its
+ * next time. Returns the backend due first and, in *ret_wait_s, the seconds until then
+ * (<= 0: due now). Needs at least one backend. */
+size_t agent_poller_next(const struct agent_poller *p, int64_t *ret_wait_s);
+/* Moves backend i's next poll to s seconds from now (when a cycle could not run). */
+void agent_poller_postpone(struct agent_poller *p, size_t i, unsigned s);
+/* Monotonic seconds. */
+int64_t agent_mono_s(void);
 /* Set by signal handlers: stop at the next opportunity. */
 extern volatile int agent_stop_requested;

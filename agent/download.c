@@ -20,6 +20,7 @@
 #include "loopline/log.h"
 
 #define DL_BUFFER (256 * 1024)
+#define DL_TICK_MS 250 /* how often the other backends get a chance while downloading */
 
 struct dl {
 	const struct agent_config *cfg;
@@ -41,6 +42,9 @@ struct dl {
 	agent_progress_fn progress;
 	void *progress_ctx;
 	int64_t last_progress_ms;
+	agent_tick_fn tick;
+	void *tick_ctx;
+	int64_t last_tick_ms;
 	char why[512];
 };
 
@@ -221,6 +225,16 @@ static int settle(struct dl *d)
 	return start(d) < 0 ? -EIO : 1;
 }
 
+/* Lets the poller serve the other backends; the transfer waits meanwhile (curl keeps the
+ * connection, the server's send buffer fills up). */
+static void dl_tick(struct dl *d)
+{
+	if (!d->tick || now_ms() - d->last_tick_ms < DL_TICK_MS)
+		return;
+	d->tick(d->tick_ctx);
+	d->last_tick_ms = now_ms();
+}
+
 static ssize_t dl_read(void *ctx, void *out, size_t len)
 {
 	struct dl *d = ctx;
@@ -254,7 +268,8 @@ static ssize_t dl_read(void *ctx, void *out, size_t len)
 			}
 		}
 		if (!d->finished && d->len == 0 && !d->paused)
-			curl_multi_poll(d->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(d->multi, NULL, 0, d->tick ? DL_TICK_MS : 1000, NULL);
+		dl_tick(d);
 	}
 	n = d->len < len ? d->len : len;
 	memcpy(out, d->buf + d->start, n);
@@ -262,6 +277,7 @@ static ssize_t dl_read(void *ctx, void *out, size_t len)
 	d->len -= n;
 	if (d->len == 0)
 		d->start = 0;
+	dl_tick(d);
 	if (d->progress && now_ms() - d->last_progress_ms >= (int64_t)d->cfg->dl_progress_interval_s * 1000) {
 		d->last_progress_ms = now_ms();
 		d->progress(d->progress_ctx, d->received - d->len, d->size);
@@ -278,11 +294,13 @@ static const char *dl_why(void *ctx)
 
 int agent_download_install(const struct agent_ctx *ctx, struct agent_ddi *ddi, const char *url,
 			   uint64_t size, const char *action_id, agent_progress_fn progress,
-			   void *progress_ctx, struct lp_diag *diag)
+			   void *progress_ctx, agent_tick_fn tick, void *tick_ctx,
+			   struct lp_diag *diag)
 {
 	struct dl d = {
 		.cfg = ctx->cfg, .ddi = ddi, .url = url, .size = size, .progress = progress,
-		.progress_ctx = progress_ctx, .last_progress_ms = now_ms(),
+		.progress_ctx = progress_ctx, .last_progress_ms = now_ms(), .tick = tick,
+		.tick_ctx = tick_ctx, .last_tick_ms = now_ms(),
 	};
 	struct agent_source src = { .read = dl_read, .ctx = &d, .why = dl_why };
 	int r;

@@ -367,14 +367,6 @@ static void on_stop(int sig)
 	agent_stop_requested = 1;
 }
 
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 static int cmd_check_update(const struct options *o, int argc, char **argv)
 {
 	struct agent_config *cfg = NULL;
@@ -427,7 +419,6 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 	struct agent_poller *p = NULL;
 	struct sigaction sa = { 0 };
 	sigset_t stop_set, old;
-	int64_t *next = NULL;
 	struct agent_ctx ctx;
 	int lock = -1;
 	int r = check_no_more(argc, argv, 0);
@@ -456,14 +447,6 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 		agent_config_free(cfg);
 		return LP_EXIT_FAILURE;
 	}
-	next = calloc(agent_poller_count(p) + 1, sizeof(*next));
-	if (!next) {
-		agent_poller_free(p);
-		agent_config_free(cfg);
-		return LP_EXIT_FAILURE;
-	}
-	for (size_t i = 0; i < agent_poller_count(p); i++)
-		next[i] = mono_s();
 	log_info("running with %zu backend%s", agent_poller_count(p),
 		 agent_poller_count(p) == 1 ? "" : "s");
 	for (;;) {
@@ -476,14 +459,10 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			break;
 		}
-		if (agent_poller_count(p) == 0) {
+		if (agent_poller_count(p) == 0)
 			wait = 3600;
-		} else {
-			for (size_t i = 1; i < agent_poller_count(p); i++)
-				if (next[i] < next[due])
-					due = i;
-			wait = next[due] - mono_s();
-		}
+		else
+			due = agent_poller_next(p, &wait);
 		if (wait > 0) {
 			ts.tv_sec = wait;
 			ts.tv_nsec = 0;
@@ -499,13 +478,13 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 			if (agent_lock(cfg->data_dir, true, &lock) == 0) {
 				agent_poller_cycle(p, due, &s);
 				agent_unlock(lock);
+			} else {
+				agent_poller_postpone(p, due, s);
 			}
-			next[due] = mono_s() + s;
 			log_debug("backend %s: next poll in %u s", cfg->backends[due].name, s);
 		}
 	}
 	log_info("stopping");
-	free(next);
 	agent_poller_free(p);
 	agent_config_free(cfg);
 	return LP_EXIT_OK;

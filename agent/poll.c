@@ -4,6 +4,9 @@
  * controller resource, answer configData / cancelAction, and act on a deployment —
  * a configured action (run by name only if the config allows it) or an update (one at a
  * time; an action from another backend meanwhile gets `rejected` and is taken up later).
+ * While an update downloads, the download loop calls back here every few hundred ms and
+ * the other backends that are due are polled with their own curl handles, so their
+ * schedule and their actions do not wait for a download that can take minutes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +34,17 @@ struct agent_poller {
 	const struct agent_ctx *ctx;
 	struct backend_rt *b;
 	size_t n;
+	int64_t *next_s;   /* per backend: monotonic second of its next poll */
+	bool in_tick;
 };
+
+int64_t agent_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 int agent_poller_new(const struct agent_ctx *ctx, struct agent_poller **ret)
 {
@@ -44,10 +57,15 @@ int agent_poller_new(const struct agent_ctx *ctx, struct agent_poller **ret)
 	p->ctx = ctx;
 	p->n = ctx->cfg->n_backends;
 	p->b = calloc(p->n ? p->n : 1, sizeof(*p->b));
-	if (!p->b) {
+	p->next_s = calloc(p->n ? p->n : 1, sizeof(*p->next_s));
+	if (!p->b || !p->next_s) {
+		free(p->b);
+		free(p->next_s);
 		free(p);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < p->n; i++)
+		p->next_s[i] = agent_mono_s();
 	for (size_t i = 0; i < p->n; i++) {
 		r = agent_ddi_new(ctx->cfg, &ctx->cfg->backends[i], &p->b[i].ddi);
 		if (r < 0) {
@@ -66,12 +84,29 @@ void agent_poller_free(struct agent_poller *p)
 	for (size_t i = 0; i < p->n; i++)
 		agent_ddi_free(p->b[i].ddi);
 	free(p->b);
+	free(p->next_s);
 	free(p);
 }
 
 size_t agent_poller_count(const struct agent_poller *p)
 {
 	return p->n;
+}
+
+void agent_poller_postpone(struct agent_poller *p, size_t i, unsigned s)
+{
+	p->next_s[i] = agent_mono_s() + s;
+}
+
+size_t agent_poller_next(const struct agent_poller *p, int64_t *ret_wait_s)
+{
+	size_t due = 0;
+
+	for (size_t i = 1; i < p->n; i++)
+		if (p->next_s[i] < p->next_s[due])
+			due = i;
+	*ret_wait_s = p->n ? p->next_s[due] - agent_mono_s() : 3600;
+	return due;
 }
 
 static const char *bname(const struct backend_rt *b)
@@ -273,9 +308,32 @@ static void run_configured_action(struct agent_poller *p, struct backend_rt *b,
 }
 
 struct progress_ctx {
+	struct agent_poller *p;
 	struct backend_rt *b;
 	const char *action_id;
 };
+
+/* From the download loop: poll the other backends that are due. An update they offer
+ * meanwhile finds the state not at rest and is answered `rejected` (run_update). */
+static void poll_others(void *ctx)
+{
+	struct progress_ctx *pc = ctx;
+	struct agent_poller *p = pc->p;
+
+	if (p->in_tick)
+		return;
+	p->in_tick = true;
+	for (size_t i = 0; i < p->n && !agent_stop_requested; i++) {
+		unsigned s;
+
+		if (&p->b[i] == pc->b || p->next_s[i] > agent_mono_s())
+			continue;
+		log_debug("backend %s is due while %s downloads: polling it now", bname(&p->b[i]),
+			  bname(pc->b));
+		agent_poller_cycle(p, i, &s);
+	}
+	p->in_tick = false;
+}
 
 static void send_progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -306,7 +364,7 @@ static void request_reboot(const struct agent_config *cfg)
 static void run_update(struct agent_poller *p, struct backend_rt *b, const struct ddi_deployment *dep)
 {
 	const struct agent_config *cfg = p->ctx->cfg;
-	struct progress_ctx pc = { .b = b, .action_id = dep->id };
+	struct progress_ctx pc = { .p = p, .b = b, .action_id = dep->id };
 	char msg[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64], detail[768];
 	struct agent_state st;
 	enum agent_slot current;
@@ -374,7 +432,8 @@ static void run_update(struct agent_poller *p, struct backend_rt *b, const struc
 	deliver_outbox(p, b);
 	log_info("backend %s action %s: %s", bname(b), dep->id, detail);
 
-	r = agent_download_install(p->ctx, b->ddi, dep->url, dep->size, dep->id, send_progress, &pc, &diag);
+	r = agent_download_install(p->ctx, b->ddi, dep->url, dep->size, dep->id, send_progress, &pc,
+				   poll_others, &pc, &diag);
 	if (r < 0) {
 		struct agent_state now;
 
@@ -496,7 +555,20 @@ static unsigned jittered(const struct agent_config *cfg, unsigned s)
 	return s ? s : 1;
 }
 
+static int cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s);
+
 int agent_poller_cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s)
+{
+	const struct agent_config *cfg = p->ctx->cfg;
+	int r;
+
+	*ret_next_s = jittered(cfg, cfg->poll_default_s);
+	r = cycle(p, i, ret_next_s);
+	p->next_s[i] = agent_mono_s() + *ret_next_s;
+	return r;
+}
+
+static int cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s)
 {
 	const struct agent_config *cfg = p->ctx->cfg;
 	struct backend_rt *b = &p->b[i];
@@ -506,7 +578,6 @@ int agent_poller_cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s)
 	long status = 0;
 	int r;
 
-	*ret_next_s = jittered(cfg, cfg->poll_default_s);
 	deliver_outbox(p, b);
 	lp_diag_clear(&diag);
 	r = agent_ddi_call(b->ddi, "GET", "", NULL, &status, &body, &diag);

@@ -3,10 +3,12 @@
  * cutproxy: a TCP proxy on 127.0.0.1 that drops connections mid-transfer, to test
  * resumed downloads (TLS passes through untouched).
  *
- *   cutproxy LISTEN_PORT TARGET_PORT CUT_AFTER_BYTES CUTS
+ *   cutproxy LISTEN_PORT TARGET_PORT CUT_AFTER_BYTES CUTS [RATE_BYTES_PER_S]
  *
  * Relays every connection to 127.0.0.1:TARGET_PORT. The first CUTS connections whose
  * server-to-client bytes exceed CUT_AFTER_BYTES are reset (SO_LINGER 0) at that point.
+ * With RATE_BYTES_PER_S (not 0), server-to-client bytes of all connections together are
+ * limited to that rate (a slow link, for long downloads).
  * Prints "listening" when ready and "cut after N bytes" for each cut, on stdout.
  */
 #include <arpa/inet.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PAIRS 64
@@ -38,7 +41,28 @@ struct pair {
 	struct dir up, down; /* client->server, server->client */
 };
 
-static unsigned long long cut_after, cuts;
+static unsigned long long cut_after, cuts, rate;
+static double budget; /* bytes that may still go down now (with a rate) */
+static double last_refill;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Token bucket: at most a tenth of a second's worth (and at least one read) saved up. */
+static void refill(void)
+{
+	double t = now_s(), cap = (double)rate / 10 > BUF ? (double)rate / 10 : BUF;
+
+	budget += (t - last_refill) * (double)rate;
+	if (budget > cap)
+		budget = cap;
+	last_refill = t;
+}
 
 static int parse_num(const char *s, unsigned long long *ret)
 {
@@ -80,7 +104,18 @@ static void drop(struct pair *p, bool reset)
 /* Returns false when the pair was dropped. */
 static bool on_readable(struct pair *p, struct dir *d, bool is_down)
 {
-	ssize_t got = read(d->from, d->buf, BUF);
+	size_t want = BUF;
+	ssize_t got;
+
+	if (is_down && rate) {
+		if (budget < 1)
+			return true; /* nothing may go down yet */
+		if ((double)want > budget)
+			want = (size_t)budget;
+	}
+	got = read(d->from, d->buf, want);
+	if (is_down && rate && got > 0)
+		budget -= (double)got;
 
 	if (got <= 0) {
 		drop(p, false);
@@ -126,12 +161,14 @@ int main(int argc, char **argv)
 	static struct pair pairs[MAX_PAIRS];
 	int lfd, one = 1;
 
-	if (argc != 5 || parse_num(argv[1], &listen_port) || parse_num(argv[2], &target) ||
-	    parse_num(argv[3], &cut_after) || parse_num(argv[4], &cuts) || listen_port > 65535 ||
-	    target > 65535) {
-		fprintf(stderr, "usage: cutproxy LISTEN_PORT TARGET_PORT CUT_AFTER_BYTES CUTS\n");
+	if ((argc != 5 && argc != 6) || parse_num(argv[1], &listen_port) ||
+	    parse_num(argv[2], &target) || parse_num(argv[3], &cut_after) ||
+	    parse_num(argv[4], &cuts) || (argc == 6 && parse_num(argv[5], &rate)) ||
+	    listen_port > 65535 || target > 65535) {
+		fprintf(stderr, "usage: cutproxy LISTEN_PORT TARGET_PORT CUT_AFTER_BYTES CUTS [RATE_BYTES_PER_S]\n");
 		return 2;
 	}
+	last_refill = now_s();
 	signal(SIGPIPE, SIG_IGN);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	a.sin_port = htons((uint16_t)listen_port);
@@ -160,11 +197,15 @@ int main(int argc, char **argv)
 
 				fds[n] = d->len ? (struct pollfd){ .fd = d->to, .events = POLLOUT }
 						: (struct pollfd){ .fd = d->from, .events = POLLIN };
+				if (!d->len && k == 1 && rate && budget < 1)
+					fds[n].fd = -1; /* rate limit: do not read now */
 				dirs[n] = d;
 				owner[n++] = i;
 			}
 		}
-		if (poll(fds, n, -1) < 0) {
+		if (rate)
+			refill();
+		if (poll(fds, n, rate ? 10 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;

@@ -4,7 +4,9 @@
 # the bootloader: update success reported only after the new slot passed its health check;
 # health-check rollback reported as failure; configured actions allowed and refused; the
 # outbox kept while the backend is down and delivered when it is back; two backends with an
-# action from each (one rejected, then taken up); URL failover; the run daemon and SIGTERM.
+# action from each (one rejected, then taken up); URL failover; the run daemon and SIGTERM;
+# a slow download (rate-limited proxy) during which the other backend is still polled, its
+# action rejected and taken up after, with progress feedback no more often than configured.
 set -euo pipefail
 : "${BACKEND:?}" "${AGENT:?}" "${BOOTSIM:?}" "${MKPKG:?}" "${CUTPROXY:?}"
 TMP=$(mktemp -d /tmp/lp-agent-ddi.XXXXXX)
@@ -339,6 +341,94 @@ POLLS=$(grep -c 'GET https://127.0.0.1:[0-9]*/t1/controller/v1/dev1: HTTP 200' "
 [ "$POLLS" -ge 4 ] || fail "only $POLLS polls by the daemon"
 ok "daemon polled $POLLS times, once a second as clamped by poll.max_s"
 check_eq "all polls and feedback over one kept-alive connection" 1 "$(grep -c '(new connection)' "$TMP/agent.log" || true)"
+
+# --- 9. a slow download does not block the other backend; progress feedback ---
+# The first backend is reached through a proxy limited to 125 kB/s, so its 1 MB download
+# takes about 8 s; the second one is polled every second meanwhile. Progress every 2 s.
+PPORT2=$(free_port)
+: > "$TMP/proxy.log"
+"$CUTPROXY" "$PPORT2" "$PORT" 0 0 125000 >> "$TMP/proxy.log" &
+PROXY_PID=$!
+for _ in $(seq 1 200); do grep -q listening "$TMP/proxy.log" && break; sleep 0.05; done
+grep -q listening "$TMP/proxy.log" || fail "proxy did not start"
+BS=$(jq -n --arg url "https://127.0.0.1:$PPORT2" --arg tok "$TOK1" --arg ca "$TMP/pki/ca.pem" \
+  '{name: "main", urls: [$url], tenant: "t1", target_token: $tok, ca_file: $ca}')
+write_agent_config "[$BS, $B2]" '{"poll": {"min_s": 1, "max_s": 1, "default_s": 1, "jitter_percent": 0},
+  "download": {"backoff_min_ms": 50, "backoff_max_ms": 200, "progress_interval_s": 2}}'
+head -c 1000000 /dev/urandom > "$TMP/img-1.5.0"
+"$MKPKG" build "$TMP/sign.key" "$TMP/fw-1.5.0.lpkg" 1.5.0 5 test-board "$TMP/img-1.5.0"
+P5=$(upload t1 "$TMP/fw-1.5.0.lpkg" fw-1.5.0.lpkg)
+Q5=$(upload t2 "$TMP/fw-1.5.0.lpkg" fw-1.5.0.lpkg)
+A13=$(deploy t1 "{\"package\":$P5,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+cat "$TMP/agent.log" >> "$TMP/agent-earlier.log"
+: > "$TMP/agent.log"
+"$AGENT" --config "$DEV/agent.json" --slot B -v run 2>>"$TMP/agent.log" &
+AGENT_PID=$!
+for _ in $(seq 1 200); do
+  [ "$(state .state 2>/dev/null)" == downloading ] && break
+  kill -0 "$AGENT_PID" 2>/dev/null || fail "agent daemon exited"
+  sleep 0.05
+done
+check_eq "first backend's update is downloading" "downloading main $A13" "$(state '"\(.state) \(.backend) \(.action_id)"')"
+A14=$(deploy t2 "{\"package\":$Q5,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+st14=
+for _ in $(seq 1 200); do
+  st14=$(action_status t2 "$A14")
+  [ "$st14" == WARNING ] && break
+  kill -0 "$AGENT_PID" 2>/dev/null || fail "agent daemon exited"
+  sleep 0.05
+done
+during=$(state .state)
+# downloading, or installing: the package streams from the network into the slot
+case "$during" in downloading|installing) during=in-progress ;; esac
+check_eq "second backend's action rejected (WARNING) while the first downloads" "WARNING in-progress" "$st14 $during"
+api t2 GET "/actions/$A14" | jq -r '.history[].messages[]?' | grep -q "another update is in flight (backend main, action $A13" ||
+  fail "the rejected feedback does not give the reason"
+ok "rejected feedback names the update in flight"
+for _ in $(seq 1 400); do
+  [ "$(state .state)" == installed ] && break
+  kill -0 "$AGENT_PID" 2>/dev/null || fail "agent daemon exited"
+  sleep 0.05
+done
+check_eq "the slow download completed and installed" "installed main $A13" "$(state '"\(.state) \(.backend) \(.action_id)"')"
+# wait until the daemon reports the install (queued last, delivered right away)
+for _ in $(seq 1 200); do
+  api t1 GET "/actions/$A13" | jq -r '.history[].messages[]?' | grep -q "installed 1.5.0" && break
+  sleep 0.05
+done
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || true; AGENT_PID=
+kill -TERM "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=
+DUE=$(grep -c 'backend second is due while main downloads' "$TMP/agent.log" || true)
+[ "$DUE" -ge 2 ] || fail "the second backend was polled $DUE times during the download"
+ok "the second backend was polled $DUE times during the download"
+# Progress: "proceeding" entries with "downloading: N of M bytes", received by the backend
+# while the download ran. The backend's times are in seconds: with progress_interval_s 2,
+# no two may fall in the same second, and there are at most (download seconds + 1) / 2 + 1
+# of them (an agent reporting every second would send about twice that).
+api t1 GET "/actions/$A13" > "$TMP/a13.json"
+jq -r '.history[] | select(any(.messages[]?; startswith("downloading: "))) | "\(.time) \(.status)"' "$TMP/a13.json" | sort -n > "$TMP/progress.txt"
+NPROG=$(wc -l < "$TMP/progress.txt")
+[ "$NPROG" -ge 2 ] || { cat "$TMP/a13.json" >&2; fail "only $NPROG progress messages reached the backend"; }
+ok "$NPROG progress messages reached the backend during the download"
+[ "$(cut -d' ' -f2 "$TMP/progress.txt" | sort -u)" == RUNNING ] || fail "progress entries are not RUNNING (proceeding)"
+ok "progress entries are proceeding (RUNNING)"
+T0=$(jq -r '[.history[] | select(any(.messages[]?; startswith("downloading fw-1.5.0")))][0].time' "$TMP/a13.json")
+T1=$(jq -r '[.history[] | select(any(.messages[]?; startswith("installed 1.5.0")))][0].time' "$TMP/a13.json")
+[[ "$T0" =~ ^[0-9]+$ && "$T1" =~ ^[0-9]+$ ]] || fail "no start/end entries in the history"
+awk 'NR > 1 && $1 == prev { bad = 1; print "two progress messages at " $1 } { prev = $1 } END { exit bad }' "$TMP/progress.txt" ||
+  fail "progress feedback more often than download.progress_interval_s"
+[ "$NPROG" -le $(( (T1 - T0 + 1) / 2 + 1 )) ] ||
+  fail "$NPROG progress messages in a download of $((T1 - T0)) s with progress_interval_s 2"
+ok "progress feedback at most once per progress_interval_s ($NPROG in $((T1 - T0)) s)"
+sed 's/^/# progress feedback at /' "$TMP/progress.txt"
+write_agent_config "[$B1, $B2]" # the proxy is gone
+check_eq "reboot into A" "slot A" "$(boot)"
+agent A check-update
+check_eq "first action FINISHED" FINISHED "$(action_status t1 "$A13")"
+check_eq "second backend's action taken up after" "installed second $A14" "$(state '"\(.state) \(.backend) \(.action_id)"')"
+check_eq "reboot into B" "slot B" "$(boot)"
+agent B check-update
+check_eq "second action FINISHED" FINISHED "$(action_status t2 "$A14")"
 
 # Sanitizer builds: no report from any agent run (some runs are expected to fail).
 check_eq "no sanitizer reports from the agent" 0 "$(cat "$TMP/agent-earlier.log" "$TMP/agent.log" | grep -c 'Sanitizer' || true)"

@@ -410,7 +410,7 @@ static void ustar_header(uint8_t h[512], const char *name, uint64_t size, char t
 	memcpy(h + 100, "0000644", 8);
 	memcpy(h + 108, "0000000", 8);
 	memcpy(h + 116, "0000000", 8);
-	snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)size);
+	snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)(size & 077777777777ULL));
 	memcpy(h + 136, "00000000000", 12);
 	h[156] = (uint8_t)type;
 	memcpy(h + 257, "ustar", 6);
