@@ -151,6 +151,9 @@ else
   send '/usr/lib/loopline/health-check; echo health-done-$?'
   expect 'fails its health check on purpose' 30
   expect 'health-done-1' 30
+  # the firmware itself is fine otherwise: the agent daemon runs (init respawns it)
+  send 'i=0; while ! pidof loopline-agent >/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; echo agent-processes-$(pidof loopline-agent | wc -w)'
+  expect 'agent-processes-[1-9]' 30
   send 'ls /etc/loopline/keys; cat /etc/loopline/firmware-version'
   expect 'lab.pub.pem' 30
   t3=$(date +%s.%N)
