@@ -19,7 +19,7 @@
 #include "ddi.h"
 #include "loopline/log.h"
 
-#define DL_BUFFER (256 * 1024)
+#define DL_BUFFER (64 * 1024)
 #define DL_TICK_MS 250 /* how often the other backends get a chance while downloading */
 
 struct dl {
