@@ -56,7 +56,11 @@ for v in $versions; do
   fw_args+=(--only "$name")
 done
 fw_args+=(--pack "${LP_PACK:-$(dirname "$(dirname "$LP_BACKEND")")/packager/loopline-pack}")
-if [ "$target" = qemu-x86_64 ]; then fw_args+=(--agent "$LP_AGENT" --lib "$LP_LIB"); fi
+if [ "$target" = qemu-x86_64 ]; then
+  fw_args+=(--agent "$LP_AGENT" --lib "$LP_LIB")
+else # the agent cross-built into this build tree; the host copy of the selector with our lib
+  fw_args+=(--cross-build "$bld/cross-${target#qemu-}" --host-lib "$LP_LIB")
+fi
 t_build=$(date +%s.%N)
 pkgs=$("$src/qemu-images/firmware" "$target" "${fw_args[@]}" 2>"$tmp/firmware.log") ||
   { cat "$tmp/firmware.log" >&2; fail "qemu-images/firmware $target"; }
@@ -126,7 +130,7 @@ jq -n --arg dev "$device" --arg tok "$token" '{
   { cat "$tmp/mkdisk.log" >&2; fail "mkdisk"; }
 fwd="$LP_FWD${LP_E2E_FWD_ARGS:+ $LP_E2E_FWD_ARGS} --log $tmp/fwd.log 127.0.0.1 $port"
 mapfile -t argv < <("$src/qemu-images/run" "$target" --disk "$tmp/disk.img" \
-  --overlay "$tmp/overlay.qcow2" --backend-port "$port" --forwarder "$fwd" --print-argv) ||
+  --overlay "$tmp/overlay.qcow2" --backend-port "$port" --forwarder "$fwd" ${LP_E2E_CPU:+--cpu "$LP_E2E_CPU"} --print-argv) ||
   fail "qemu-images/run --print-argv"
 [ "${#argv[@]}" -gt 3 ] || fail "qemu-images/run printed no command line"
 {
