@@ -161,4 +161,6 @@ if [ -n "${LP_E2E_TIMES:-}" ]; then
   sed -n "s/^loopline-hil: mark /$target $scenario /p" "$tmp/script.out" >> "$LP_E2E_TIMES"
 fi
 [ "$rc" -eq 0 ] || fail "scenario $scenario on $target: loopline-hil script exited $rc"
+# what the backend shows for the device: its actions and their last messages
+"$CTL_BIN" actions --device "$device" 2>&1 | sed 's/^/backend: /' || true
 echo "PASS: $scenario on $target"
