@@ -49,20 +49,14 @@ static int step_fail(struct script *s, int code, const char *fmt, ...)
 	return code;
 }
 
-static int diag_fail(struct script *s, int err, const struct lp_diag *diag)
+/* A library error of a step: "FILE:LINE: message" and the CLI's exit code for it. */
+static int diag_fail(struct script *s, int err, struct lp_diag *diag)
 {
-	char buf[1024];
-
-	log_error("%s:%u: %s", s->file, s->line,
-		  diag->msg[0] ? lp_diag_format(diag, buf, sizeof(buf)) : strerror(-err));
-	switch (err) {
-	case -ETIMEDOUT:
-		return HIL_EXIT_TIMEOUT;
-	case -ECANCELED:
-		return HIL_EXIT_FAILURE_PATTERN;
-	default:
-		return LP_EXIT_FAILURE;
-	}
+	if (!diag->msg[0])
+		lp_diag_fail(diag, err, "%s", strerror(-err));
+	lp_diag_set_file(diag, s->file);
+	lp_diag_set_pos(diag, s->line, 0);
+	return cli_fail(err, diag);
 }
 
 static void echo_sink(void *userdata, const uint8_t *buf, size_t len)

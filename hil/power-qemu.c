@@ -359,17 +359,13 @@ static int qemu_on(struct lp_hil_power *p, unsigned flags, struct lp_diag *diag)
 	return qemu_start(p, flags, diag);
 }
 
-static int qemu_off(struct lp_hil_power *p, struct lp_diag *diag)
+/* Stops QEMU: politely (QMP quit, up to the driver's timeout) unless cut, then SIGKILL. */
+static int qemu_stop(struct lp_hil_power *p, bool cut, struct lp_diag *diag)
 {
 	pid_t pid = running_pid(p);
 
-	if (!pid) {
-		cleanup_files(p);
-		return 0;
-	}
-	/* polite first: QMP quit, then SIGKILL when it does not go in time */
-	if (qmp_command(p, "quit", NULL, NULL) < 0 ||
-	    lp_hil_pid_wait_gone(pid, p->cfg->timeout_ms) < 0) {
+	if (pid && (cut || qmp_command(p, "quit", NULL, NULL) < 0 ||
+		    lp_hil_pid_wait_gone(pid, p->cfg->timeout_ms) < 0)) {
 		kill(pid, SIGKILL);
 		if (lp_hil_pid_wait_gone(pid, 5000) < 0)
 			return lp_diag_fail(diag, -ETIMEDOUT, "%s: QEMU pid %ld does not exit",
@@ -379,18 +375,15 @@ static int qemu_off(struct lp_hil_power *p, struct lp_diag *diag)
 	return 0;
 }
 
+static int qemu_off(struct lp_hil_power *p, struct lp_diag *diag)
+{
+	return qemu_stop(p, false, diag);
+}
+
+/* A power cut: SIGKILL at once, so what QEMU had not yet written is lost. */
 static int qemu_cut(struct lp_hil_power *p, struct lp_diag *diag)
 {
-	pid_t pid = running_pid(p);
-
-	if (pid) {
-		kill(pid, SIGKILL);
-		if (lp_hil_pid_wait_gone(pid, 5000) < 0)
-			return lp_diag_fail(diag, -ETIMEDOUT, "%s: QEMU pid %ld does not exit",
-					    p->board->name, (long)pid);
-	}
-	cleanup_files(p);
-	return 0;
+	return qemu_stop(p, true, diag);
 }
 
 static int qemu_cycle(struct lp_hil_power *p, struct lp_diag *diag)
