@@ -103,6 +103,7 @@ struct agent_config {
 	char *device_id;
 	char *hardware_id;
 	char *data_dir;
+	char *version_file; /* the running firmware's version (os-release or one line); NULL */
 	struct agent_backend *backends;
 	size_t n_backends;
 	unsigned poll_min_s, poll_max_s, poll_default_s, poll_jitter_percent;
@@ -197,6 +198,14 @@ bool agent_state_is_rest(enum agent_state_id s);
 bool agent_state_transition_allowed(enum agent_state_id from, enum agent_state_id to);
 
 /* Missing file = fresh idle state. Strict parsing: unknown keys are errors. */
+/* The version of the firmware that runs: what cfg->version_file says, else the one this
+ * agent committed last, else "" (unknown). */
+void agent_running_version(const struct agent_config *cfg, const struct agent_state *st,
+			   char *buf, size_t len);
+/* Parses a version file: an os-release file (VERSION_ID=…, optionally quoted) or a file
+ * whose first line is the version. The version: 1–63 of [0-9A-Za-z.+~_-]. */
+int agent_version_file_parse(const char *text, size_t len, char *buf, size_t buflen,
+			     struct lp_diag *diag);
 int agent_state_load(const char *data_dir, struct agent_state *ret_state, struct lp_diag *diag);
 int agent_state_parse(const char *text, size_t len, struct agent_state *ret_state,
 		      struct lp_diag *diag);
@@ -236,10 +245,16 @@ int agent_outbox_feedback(struct agent_outbox *ob, const char *backend, const ch
  * Returns 0 and *ret_status (a wait status), -ETIME on timeout, or -errno if it could not
  * start. */
 int agent_command_run(const struct agent_command *cmd, int *ret_status);
+/* The same, with the command's stdout and stderr going into a pipe of which the last
+ * out_len - 1 bytes are kept in out (NUL-terminated), so a failure can say why. */
+#define AGENT_OUTPUT_TAIL 1024
+int agent_command_run_output(const struct agent_command *cmd, int *ret_status, char *out,
+			     size_t out_len);
 /* Turns agent_command_run's result into 0 (exit status 0) or -EIO with a sentence such
- * as 'health check "app" failed with exit status 3' in buf. */
+ * as 'health check "app" failed with exit status 3' in buf ('action "x" succeeded' on
+ * success); output (may be NULL) adds ": <the end of what it printed>". */
 int agent_command_describe(const struct agent_command *cmd, const char *what, int r, int status,
-			   char *buf, size_t len);
+			   const char *output, char *buf, size_t len);
 /* Runs every configured health check (and, if configured, asks whether a backend answers
  * a poll); on failure returns -EIO with the reason. */
 int agent_health_check(const struct agent_config *cfg, char *ret_reason, size_t reason_len);

@@ -83,7 +83,7 @@ static int request_reboot(const struct agent_config *cfg)
 
 	log_info("rebooting into slot to finish the rollback");
 	r = agent_command_run(&cfg->reboot, &status);
-	r = agent_command_describe(&cfg->reboot, "reboot command", r, status, why, sizeof(why));
+	r = agent_command_describe(&cfg->reboot, "reboot command", r, status, NULL, why, sizeof(why));
 	if (r < 0)
 		log_error("%s", why);
 	return r;

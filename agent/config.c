@@ -34,6 +34,7 @@ static const struct lp_json_field root_fields[] = {
 	{ "trusted_keys", LP_JSON_ARRAY, true },
 	{ "reboot_command", LP_JSON_ARRAY, false },
 	{ "device_config", LP_JSON_STRING, false },
+	{ "version_file", LP_JSON_STRING, false },
 };
 
 static const struct lp_json_field backend_fields[] = {
@@ -110,6 +111,7 @@ void agent_config_free(struct agent_config *c)
 		return;
 	free(c->source);
 	free(c->device_config);
+	free(c->version_file);
 	free(c->device_id);
 	free(c->hardware_id);
 	free(c->data_dir);
@@ -411,6 +413,9 @@ static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag 
 	if (r < 0)
 		return r;
 	r = get_str(root, "data_dir", true, "", STR_PATH, AGENT_STR_MAX, &c->data_dir, diag);
+	if (r < 0)
+		return r;
+	r = get_str(root, "version_file", false, "", STR_PATH, AGENT_STR_MAX, &c->version_file, diag);
 	if (r < 0)
 		return r;
 	r = lp_json_get_bool(root, "allow_scripts", false, "", &c->allow_scripts, diag);

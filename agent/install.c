@@ -145,7 +145,7 @@ int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source 
 	st.reason[0] = '\0';
 	snprintf(st.backend, sizeof(st.backend), "%s", backend ? backend : "");
 	snprintf(st.action_id, sizeof(st.action_id), "%s", action_id ? action_id : "");
-	snprintf(st.from_version, sizeof(st.from_version), "%s", st.version);
+	agent_running_version(cfg, &st, st.from_version, sizeof(st.from_version));
 	if (!resuming)
 		st.to_version[0] = '\0'; /* a download keeps the version its deployment named */
 	st.to_security_version = 0;

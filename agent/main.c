@@ -219,7 +219,7 @@ static int cmd_install(const struct options *o, int argc, char **argv)
 			char why[AGENT_REASON_MAX];
 
 			r = agent_command_run(&cfg->reboot, &status);
-			r = agent_command_describe(&cfg->reboot, "reboot command", r, status, why,
+			r = agent_command_describe(&cfg->reboot, "reboot command", r, status, NULL, why,
 						   sizeof(why));
 			if (r < 0)
 				lp_diag_fail(&diag, r, "%s", why);
@@ -303,6 +303,7 @@ static int cmd_status(const struct options *o, int argc, char **argv)
 	struct agent_state st;
 	struct lp_diag diag;
 	bool json = take_flag(&argc, argv, "--json");
+	char running[AGENT_ID_MAX];
 	long queued = 0;
 	int r = check_no_more(argc, argv, 0);
 
@@ -324,6 +325,7 @@ static int cmd_status(const struct options *o, int argc, char **argv)
 		queued = agent_outbox_count(ob);
 	agent_outbox_free(ob);
 
+	agent_running_version(cfg, &st, running, sizeof(running));
 	if (json) {
 		char *text = agent_state_serialize(&st);
 		cJSON *root = text ? cJSON_Parse(text) : NULL;
@@ -331,6 +333,7 @@ static int cmd_status(const struct options *o, int argc, char **argv)
 
 		free(text);
 		if (root && cJSON_AddStringToObject(root, "running_slot", agent_slot_name(current)) &&
+		    cJSON_AddStringToObject(root, "running_version", running) &&
 		    cJSON_AddNumberToObject(root, "outbox", (double)(queued > 0 ? queued : 0)) &&
 		    cJSON_AddStringToObject(root, "agent_version", lp_version_string()))
 			out = cJSON_Print(root);
@@ -345,7 +348,7 @@ static int cmd_status(const struct options *o, int argc, char **argv)
 		printf("state:         %s%s\n", agent_state_name(st.state),
 		       st.state == AGENT_STATE_INSTALLED ? " (reboot pending)" : "");
 		printf("running slot:  %s\n", agent_slot_name(current));
-		printf("version:       %s (security version %llu)\n", st.version[0] ? st.version : "unknown",
+		printf("version:       %s (security version %llu)\n", running[0] ? running : "unknown",
 		       (unsigned long long)st.security_version);
 		if (st.to_version[0])
 			printf("update:        %s -> %s, slot %s -> %s\n",

@@ -300,10 +300,12 @@ static void run_configured_action(struct agent_poller *p, struct backend_rt *b,
 	}
 	log_info("running configured action \"%s\" for backend %s (action %s)", cmd->name, bname(b),
 		 dep->id);
-	r = agent_command_run(cmd, &status);
-	r = agent_command_describe(cmd, "action", r, status, why, sizeof(why));
-	if (r == 0)
-		snprintf(why, sizeof(why), "action \"%s\" succeeded", cmd->name);
+	{
+		char out[AGENT_OUTPUT_TAIL];
+
+		r = agent_command_run_output(cmd, &status, out, sizeof(out));
+		r = agent_command_describe(cmd, "action", r, status, out, why, sizeof(why));
+	}
 	queue(p, b, dep->id, "closed", r == 0 ? "success" : "failure", why);
 }
 
@@ -357,7 +359,8 @@ static void request_reboot(const struct agent_config *cfg)
 	int status = 0, r;
 
 	r = agent_command_run(&cfg->reboot, &status);
-	if (agent_command_describe(&cfg->reboot, "reboot command", r, status, why, sizeof(why)) < 0)
+	if (agent_command_describe(&cfg->reboot, "reboot command", r, status, NULL, why,
+				   sizeof(why)) < 0)
 		log_error("%s", why);
 }
 
@@ -415,7 +418,7 @@ static void run_update(struct agent_poller *p, struct backend_rt *b, const struc
 	st.reason[0] = '\0';
 	snprintf(st.backend, sizeof(st.backend), "%s", bname(b));
 	snprintf(st.action_id, sizeof(st.action_id), "%s", dep->id);
-	snprintf(st.from_version, sizeof(st.from_version), "%s", st.version);
+	agent_running_version(cfg, &st, st.from_version, sizeof(st.from_version));
 	snprintf(st.to_version, sizeof(st.to_version), "%s", dep->version);
 	st.from_slot = current;
 	st.to_slot = agent_slot_other(current);
@@ -488,6 +491,7 @@ static void send_config_data(struct agent_poller *p, struct backend_rt *b, const
 	const struct agent_config *cfg = p->ctx->cfg;
 	struct agent_state st;
 	enum agent_slot cur = AGENT_SLOT_NONE;
+	char running[AGENT_ID_MAX];
 	cJSON *root = cJSON_CreateObject(), *data;
 	struct lp_diag diag;
 	char *body = NULL;
@@ -495,13 +499,14 @@ static void send_config_data(struct agent_poller *p, struct backend_rt *b, const
 
 	if (agent_state_load(cfg->data_dir, &st, NULL) < 0)
 		st.version[0] = '\0';
+	agent_running_version(cfg, &st, running, sizeof(running));
 	agent_slot_current(cfg, p->ctx->slot_override, &cur, NULL);
 	if (root && cJSON_AddStringToObject(root, "mode", "merge") &&
 	    (data = cJSON_AddObjectToObject(root, "data")) &&
 	    cJSON_AddStringToObject(data, "hardware_id", cfg->hardware_id) &&
 	    cJSON_AddStringToObject(data, "agent_version", lp_version_string()) &&
 	    cJSON_AddStringToObject(data, "running_slot", agent_slot_name(cur)) &&
-	    cJSON_AddStringToObject(data, "version", st.version[0] ? st.version : "unknown"))
+	    cJSON_AddStringToObject(data, "version", running[0] ? running : "unknown"))
 		body = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	lp_diag_clear(&diag);

@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "loopline/json.h"
+#include "loopline/log.h"
 
 #define JSON_SAFE_INT 9007199254740991LL /* 2^53 - 1: exact in a JSON number */
 
@@ -303,4 +304,84 @@ int agent_state_persist(const char *data_dir, struct agent_state *st, enum agent
 	*st = next;
 	agent_test_point(agent_state_name(to));
 	return 0;
+}
+
+static bool version_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       c == '.' || c == '+' || c == '~' || c == '_' || c == '-';
+}
+
+int agent_version_file_parse(const char *text, size_t len, char *buf, size_t buflen,
+			     struct lp_diag *diag)
+{
+	const char *v = NULL, *end = text + len;
+	size_t n = 0;
+
+	/* os-release: the VERSION_ID= line; otherwise the first line is the version */
+	for (const char *line = text; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *le = nl ? nl : end;
+
+		if ((size_t)(le - line) > 11 && memcmp(line, "VERSION_ID=", 11) == 0) {
+			v = line + 11;
+			end = le;
+			break;
+		}
+		line = nl ? nl + 1 : end;
+	}
+	if (!v) {
+		const char *nl = memchr(text, '\n', len);
+
+		v = text;
+		end = nl ? nl : text + len;
+	}
+	if (v < end && (*v == '"' || *v == '\'') && end - v >= 2 && end[-1] == *v) {
+		v++;
+		end--;
+	}
+	while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	n = (size_t)(end - v);
+	if (n == 0)
+		return lp_diag_fail(diag, -EINVAL, "no version in it");
+	if (n >= buflen || n > 63)
+		return lp_diag_fail(diag, -EINVAL, "the version is longer than 63 characters");
+	for (size_t i = 0; i < n; i++)
+		if (!version_char(v[i]))
+			return lp_diag_fail(diag, -EINVAL,
+					    "the version may hold only 0-9 A-Z a-z . + ~ _ - (found byte 0x%02x)",
+					    (unsigned char)v[i]);
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+void agent_running_version(const struct agent_config *cfg, const struct agent_state *st,
+			   char *buf, size_t len)
+{
+	struct lp_diag diag;
+	char *text = NULL;
+	size_t tlen = 0;
+	int r;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	/* the running slot's own file is the truth (a slot may also have been flashed by
+	 * other means); the committed version is the fallback */
+	if (cfg && cfg->version_file) {
+		r = agent_read_file(cfg->version_file, 4096, &text, &tlen);
+		lp_diag_clear(&diag);
+		if (r < 0)
+			log_warn("version file %s: %s", cfg->version_file, strerror(-r));
+		else if (agent_version_file_parse(text, tlen, buf, len, &diag) < 0)
+			log_warn("version file %s: %s", cfg->version_file, diag.msg);
+		free(text);
+		if (r >= 0 && buf[0])
+			return;
+		buf[0] = '\0';
+	}
+	if (st && st->version[0])
+		snprintf(buf, len, "%s", st->version);
 }

@@ -124,6 +124,71 @@ static void test_persist_roundtrip(void **state)
 	unsetenv("LOOPLINE_AGENT_BOOT_ID");
 }
 
+static void test_version_file(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want; /* NULL: refused */
+	} cases[] = {
+		{ "NAME=\"Loopline\"\nVERSION_ID=1.2.0-bad-health\nVERSION=\"x y\"\n", "1.2.0-bad-health" },
+		{ "ID=debian\nVERSION_ID=\"12\"\n", "12" },
+		{ "VERSION_ID='3.1~rc1'", "3.1~rc1" },
+		{ "1.0.0\n", "1.0.0" },
+		{ "2.0.0+build.7 \r\nsecond line\n", "2.0.0+build.7" },
+		{ "", NULL },
+		{ "\n1.0.0\n", NULL },
+		{ "VERSION_ID=\n", NULL },
+		{ "VERSION_ID=1.0 beta\n", NULL },
+		{ "1.0.0;rm -rf /\n", NULL },
+		{ "VERSION_ID=\"unterminated\n", NULL },
+		{ "0123456789012345678901234567890123456789012345678901234567890123\n", NULL },
+	};
+	char tmp[] = "/tmp/lp-version.XXXXXX";
+	struct agent_config cfg = { 0 };
+	struct agent_state st = { 0 };
+	struct lp_diag diag;
+	char v[64];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r;
+
+		lp_diag_clear(&diag);
+		v[0] = '\0';
+		r = agent_version_file_parse(cases[i].text, strlen(cases[i].text), v, sizeof(v), &diag);
+		if (cases[i].want) {
+			assert_int_equal(r, 0);
+			assert_string_equal(v, cases[i].want);
+		} else {
+			assert_int_equal(r, -EINVAL);
+			assert_true(diag.msg[0] != '\0');
+		}
+	}
+	/* the running version: the file when it says something, else the committed one */
+	fd = mkstemp(tmp);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("VERSION_ID=1.4.0\n", f);
+	fclose(f);
+	snprintf(st.version, sizeof(st.version), "1.3.0");
+	agent_running_version(&cfg, &st, v, sizeof(v));
+	assert_string_equal(v, "1.3.0");
+	cfg.version_file = tmp;
+	agent_running_version(&cfg, &st, v, sizeof(v));
+	assert_string_equal(v, "1.4.0");
+	f = fopen(tmp, "w");
+	fputs("not a version!\n", f);
+	fclose(f);
+	agent_running_version(&cfg, &st, v, sizeof(v));
+	assert_string_equal(v, "1.3.0");
+	unlink(tmp);
+	st.version[0] = '\0';
+	agent_running_version(&cfg, &st, v, sizeof(v));
+	assert_string_equal(v, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_transitions),
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_persist_roundtrip),
+		cmocka_unit_test(test_version_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
