@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "loopline/io.h"
 
 int agent_path_join(char *buf, size_t len, const char *dir, const char *name)
 {
@@ -34,24 +35,6 @@ int agent_fsync_dir(const char *dir)
 	return r;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int agent_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[4096], dir[4096];
@@ -73,7 +56,7 @@ int agent_write_atomic(const char *path, const void *data, size_t len, mode_t mo
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, data, len);
+	r = lp_io_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
@@ -91,7 +74,8 @@ int agent_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_le
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t got = 0;
+	size_t got;
+	ssize_t n;
 	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -114,30 +98,20 @@ int agent_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_le
 		r = -ENOMEM;
 		goto out;
 	}
-	for (;;) {
-		ssize_t n;
+	n = lp_io_read_full(fd, buf, (size_t)st.st_size);
+	if (n < 0) {
+		r = (int)n;
+		goto out;
+	}
+	got = (size_t)n;
+	if (got == (size_t)st.st_size) {
+		/* The file may have grown; one more byte tells. */
+		char extra;
 
-		if (got == (size_t)st.st_size) {
-			/* The file may have grown; one more byte tells. */
-			char extra;
-
-			n = read(fd, &extra, 1);
-			if (n > 0) {
-				r = -EFBIG;
-				goto out;
-			}
-			break;
-		}
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
+		if (lp_io_read(fd, &extra, 1) > 0) {
+			r = -EFBIG;
 			goto out;
 		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
 	}
 	buf[got] = '\0';
 	*ret_buf = buf;

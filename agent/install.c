@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "loopline/io.h"
 #include "loopline/log.h"
 #include "loopline/package.h"
 #include "loopline/sign.h"
@@ -241,24 +242,10 @@ out:
 	return r;
 }
 
-static ssize_t read_fd(void *ctx, void *buf, size_t len)
-{
-	int fd = *(int *)ctx;
-
-	for (;;) {
-		ssize_t n = read(fd, buf, len);
-
-		if (n >= 0)
-			return n;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
 int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
 		     const char *action_id, struct lp_diag *diag)
 {
-	struct agent_source src = { .read = read_fd, .ctx = &fd };
+	struct agent_source src = { .read = lp_io_fd_read, .ctx = &fd };
 
 	return agent_install_stream(ctx, &src, backend, action_id, diag);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "loopline/io.h"
 
 void lp_hil_strv_free(char **v)
 {
@@ -82,11 +83,9 @@ int lp_hil_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_l
 			}
 			buf = nb;
 		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = lp_io_read(fd, buf + len, cap - len);
 		if (n < 0) {
-			r = -errno;
+			r = (int)n;
 			goto fail;
 		}
 		if (n == 0)

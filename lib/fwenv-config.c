@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loopline/io.h"
 #include "bootenv-internal.h"
 
 #define FWENV_FILE_MAX (64u * 1024u)
@@ -298,7 +299,8 @@ int lp_fwenv_config_load(const char *path, struct lp_fwenv_config *ret_config,
 			 struct lp_diag *diag)
 {
 	char *buf = NULL;
-	size_t got = 0;
+	size_t got;
+	ssize_t n;
 	struct stat st;
 	int fd, r;
 
@@ -319,22 +321,15 @@ int lp_fwenv_config_load(const char *path, struct lp_fwenv_config *ret_config,
 		r = -ENOMEM;
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf + got, FWENV_FILE_MAX + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = lp_diag_fail(diag, -errno, "%s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > FWENV_FILE_MAX) {
-			r = lp_diag_fail(diag, -EINVAL, "larger than %u bytes", FWENV_FILE_MAX);
-			goto out;
-		}
+	n = lp_io_read_full(fd, buf, FWENV_FILE_MAX + 1);
+	if (n < 0) {
+		r = lp_diag_fail(diag, (int)n, "%s", strerror((int)-n));
+		goto out;
+	}
+	got = (size_t)n;
+	if (got > FWENV_FILE_MAX) {
+		r = lp_diag_fail(diag, -EINVAL, "larger than %u bytes", FWENV_FILE_MAX);
+		goto out;
 	}
 	r = lp_fwenv_config_parse(buf, got, path, ret_config, diag);
 out:

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "loopline/io.h"
 #include "loopline/hash.h"
 
 #define HASH_FILE_BLOCK (128u * 1024) /* read size for lp_hash_file */
@@ -149,12 +150,10 @@ int lp_hash_file(enum lp_hash_alg alg, const char *path, uint8_t out[LP_HASH_MAX
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (;;) {
-		ssize_t n = read(fd, buf, HASH_FILE_BLOCK);
+		ssize_t n = lp_io_read(fd, buf, HASH_FILE_BLOCK);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
+			r = (int)n;
 			goto out;
 		}
 		if (n == 0)

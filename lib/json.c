@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loopline/io.h"
 #include "loopline/json.h"
 
 #define JSON_EXACT_DOUBLE_MAX 9007199254740991.0 /* 2^53 - 1 */
@@ -492,7 +493,8 @@ int lp_json_parse_file(const char *path, size_t max_len, unsigned max_depth, cJS
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t got = 0;
+	size_t got;
+	ssize_t n;
 	int fd, r;
 
 	lp_diag_set_file(diag, path);
@@ -515,23 +517,15 @@ int lp_json_parse_file(const char *path, size_t max_len, unsigned max_depth, cJS
 		close(fd);
 		return -ENOMEM;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf + got, max_len + 1 - got);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			lp_diag_fail(diag, r, "cannot read: %s", strerror(-r));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > max_len) {
-			r = lp_diag_fail(diag, -E2BIG, "file is larger than %zu bytes", max_len);
-			goto out;
-		}
+	n = lp_io_read_full(fd, buf, max_len + 1);
+	if (n < 0) {
+		r = lp_diag_fail(diag, (int)n, "cannot read: %s", strerror((int)-n));
+		goto out;
+	}
+	got = (size_t)n;
+	if (got > max_len) {
+		r = lp_diag_fail(diag, -E2BIG, "file is larger than %zu bytes", max_len);
+		goto out;
 	}
 	r = lp_json_parse(buf, got, max_len, max_depth, ret_root, diag);
 out:

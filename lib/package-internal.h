@@ -40,10 +40,6 @@ int lp_pkg_name_check(const char *name, const char *path, struct lp_diag *diag);
 /* "YYYY-MM-DDTHH:MM:SSZ" to seconds since the epoch; -EINVAL if not exactly that. */
 int lp_pkg_created_parse(const char *s, int64_t *ret_time);
 
-/* lp_tar_read_fn over a file descriptor (ctx points at the int fd); retries EINTR. */
-ssize_t lp_pkg_fd_read(void *ctx, void *buf, size_t len);
-/* lp_tar_write_fn over a file descriptor (ctx points at the int fd); writes everything. */
-int lp_pkg_fd_write(void *ctx, const void *buf, size_t len);
 /* Reads the next member, which must be called want and hold at most max bytes, into a
  * malloc'd NUL-terminated buffer. -EBADMSG / -E2BIG with a message. */
 int lp_pkg_read_member(struct lp_tar_reader *r, const char *want, size_t max, char **ret_buf,

@@ -18,6 +18,7 @@
 
 #include "loopline/compress.h"
 #include "loopline/hash.h"
+#include "loopline/io.h"
 #include "loopline/semver.h"
 #include "loopline/tar-read.h"
 #include "package-internal.h"
@@ -47,17 +48,6 @@ struct lp_pkg_reader {
 	enum reader_state state;
 	int err;
 };
-
-static ssize_t fd_read(void *ctx, void *buf, size_t len)
-{
-	int fd = *(const int *)ctx;
-	ssize_t n;
-
-	do
-		n = read(fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
-}
 
 /* Reads the next member, which must be called want and hold at most max bytes, into a
  * malloc'd NUL-terminated buffer (like lp_pkg_read_member, over the native reader). */
@@ -151,7 +141,7 @@ int lp_pkg_reader_new_fd(int fd, const struct lp_pkg_policy *policy, struct lp_p
 	if (!r)
 		return -ENOMEM;
 	r->fd = fd;
-	rc = reader_create(fd_read, &r->fd, policy, r);
+	rc = reader_create(lp_io_fd_read, &r->fd, policy, r);
 	if (rc < 0) {
 		lp_pkg_reader_free(r);
 		return rc;

@@ -24,40 +24,10 @@
 
 #include "loopline/compress.h"
 #include "loopline/hash.h"
+#include "loopline/io.h"
 #include "package-internal.h"
 
 #define PKG_IO_BUF (1024 * 1024)
-
-ssize_t lp_pkg_fd_read(void *ctx, void *buf, size_t len)
-{
-	int fd = *(const int *)ctx;
-	ssize_t n;
-
-	do
-		n = read(fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
-}
-
-int lp_pkg_fd_write(void *ctx, const void *buf, size_t len)
-{
-	int fd = *(const int *)ctx;
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static int fd_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
@@ -134,7 +104,7 @@ static int process_source(const struct lp_pkg_source *src, uint8_t *buf, emit_fn
 		}
 	}
 	for (;;) {
-		ssize_t n = lp_pkg_fd_read((void *)&src->fd, buf, PKG_IO_BUF);
+		ssize_t n = lp_io_read(src->fd, buf, PKG_IO_BUF);
 
 		if (n < 0) {
 			rc = lp_diag_fail(diag, (int)n, "payload %s: read error: %s", src->name,
@@ -205,7 +175,7 @@ static int emit_tar(void *ctx, const void *data, size_t len, struct lp_diag *dia
 
 static int emit_fd(void *ctx, const void *data, size_t len, struct lp_diag *diag)
 {
-	int rc = lp_pkg_fd_write(ctx, data, len);
+	int rc = lp_io_fd_write(ctx, data, len);
 
 	if (rc < 0)
 		return lp_diag_fail(diag, rc, "spool file: write error: %s", strerror(-rc));
@@ -242,7 +212,7 @@ static int spool_copy(int fd, struct lp_tar_writer *w, uint8_t *buf, uint64_t si
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return lp_diag_fail(diag, -errno, "spool file: %s", strerror(errno));
 	while (done < size) {
-		ssize_t n = lp_pkg_fd_read(&fd, buf, PKG_IO_BUF);
+		ssize_t n = lp_io_read(fd, buf, PKG_IO_BUF);
 		int rc;
 
 		if (n < 0)
@@ -513,7 +483,7 @@ static int build_run(struct build_state *s, struct lp_diag *diag)
 	}
 	sig_len = strlen(sig);
 
-	rc = lp_tar_writer_new(lp_pkg_fd_write, &s->out_fd, &s->w);
+	rc = lp_tar_writer_new(lp_io_fd_write, &s->out_fd, &s->w);
 	if (rc < 0)
 		goto out;
 
@@ -773,7 +743,7 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 		if (!lp_key_is_private(add_keys[i]))
 			return lp_diag_fail(diag, -EINVAL, "key %s is a public key; signing needs the private key", id);
 	}
-	rc = lp_tar_reader_new(lp_pkg_fd_read, &in_fd, &r);
+	rc = lp_tar_reader_new(lp_io_fd_read, &in_fd, &r);
 	if (rc < 0)
 		return rc;
 	rc = lp_pkg_read_member(r, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len, &mtime, diag);
@@ -836,7 +806,7 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 		goto out;
 	}
 
-	rc = lp_tar_writer_new(lp_pkg_fd_write, &out_fd, &w);
+	rc = lp_tar_writer_new(lp_io_fd_write, &out_fd, &w);
 	if (rc < 0)
 		goto out;
 	rc = lp_tar_writer_add(w, LP_PKG_MANIFEST_NAME, json_len, mtime, diag);

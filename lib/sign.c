@@ -17,6 +17,7 @@
 
 #include "loopline/codec.h"
 #include "loopline/hash.h"
+#include "loopline/io.h"
 #include "loopline/sign.h"
 
 #define KEY_FILE_MAX (64u * 1024) /* a PEM key file is a few hundred bytes */
@@ -173,7 +174,8 @@ static int read_small_file(const char *path, size_t max, char **ret_buf, size_t 
 			   struct lp_diag *diag)
 {
 	char *buf;
-	size_t got = 0;
+	size_t got;
+	ssize_t n;
 	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -186,27 +188,17 @@ static int read_small_file(const char *path, size_t max, char **ret_buf, size_t 
 		close(fd);
 		return -ENOMEM;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf + got, max + 1 - got);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			close(fd);
-			free(buf);
-			return lp_diag_fail(diag, r, "cannot read: %s", strerror(-r));
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > max) {
-			close(fd);
-			free(buf);
-			return lp_diag_fail(diag, -E2BIG, "larger than %zu bytes", max);
-		}
-	}
+	n = lp_io_read_full(fd, buf, max + 1);
 	close(fd);
+	if (n < 0) {
+		free(buf);
+		return lp_diag_fail(diag, (int)n, "cannot read: %s", strerror((int)-n));
+	}
+	got = (size_t)n;
+	if (got > max) {
+		free(buf);
+		return lp_diag_fail(diag, -E2BIG, "larger than %zu bytes", max);
+	}
 	buf[got] = '\0';
 	*ret_buf = buf;
 	*ret_len = got;
@@ -252,22 +244,6 @@ int lp_key_from_raw_public(const uint8_t raw[LP_ED25519_PUB_LEN], struct lp_key 
 	return key_wrap(pkey, false, ret_key, NULL);
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Atomic write: a temporary file next to path, fsync, then rename (or a no-replace rename
  * when overwrite is false), then fsync of the directory. */
 static int save_atomic(const char *path, const char *data, size_t len, mode_t mode,
@@ -289,7 +265,7 @@ static int save_atomic(const char *path, const char *data, size_t len, mode_t mo
 		r = -errno;
 		goto fail;
 	}
-	r = write_all(fd, data, len);
+	r = lp_io_write_all(fd, data, len);
 	if (r < 0)
 		goto fail;
 	if (fsync(fd) < 0) {

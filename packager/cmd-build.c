@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopline/io.h"
 #include "loopline/log.h"
 #include "loopline/sign.h"
 #include "pack.h"
@@ -64,25 +65,14 @@ static int copy_fd(int in, int out)
 		break;
 	}
 	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf)), off = 0;
+		ssize_t n = lp_io_read(in, buf, sizeof(buf));
+		int r;
 
-		if (n == 0)
-			return 0;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		while (off < n) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			off += w;
-		}
+		if (n <= 0)
+			return (int)n;
+		r = lp_io_write_all(out, buf, (size_t)n);
+		if (r < 0)
+			return r;
 	}
 }
 

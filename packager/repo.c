@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loopline/io.h"
 #include "loopline/json.h"
 #include "loopline/semver.h"
 #include "pack.h"
@@ -192,7 +193,7 @@ static int write_index(const struct pack_repo *r, struct lp_diag *diag)
 	char path[PATH_MAX + 32];
 	cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray(), *list;
 	char *text = NULL;
-	size_t len, off = 0;
+	size_t len;
 	int ret = -ENOMEM;
 
 	of.fd = -1;
@@ -226,17 +227,9 @@ static int write_index(const struct pack_repo *r, struct lp_diag *diag)
 	if (ret < 0)
 		goto fail;
 	len = strlen(text);
-	while (off < len) {
-		ssize_t w = write(of.fd, text + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto fail;
-		}
-		off += (size_t)w;
-	}
+	ret = lp_io_write_all(of.fd, text, len);
+	if (ret < 0)
+		goto fail;
 	if (write(of.fd, "\n", 1) != 1) {
 		ret = -EIO;
 		goto fail;

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File descriptor I/O loops written once: a read that retries EINTR, a read that fills
+ * its buffer unless the input ends first, a write that loops over short writes, and the
+ * two callbacks that the tar and package streams take (ctx points at an int fd).
+ *
+ * Errors are negative errno values; nothing here logs. Positional I/O (pread/pwrite)
+ * is not covered: its few users keep their own loops (bootenv's carry a fault hook).
+ */
+#pragma once
+
+#include <sys/types.h>
+#include "loopline/common.h"
+
+/* One read(2), retried on EINTR: bytes read (0 at end of input) or -errno. */
+LP_EXPORT ssize_t lp_io_read(int fd, void *buf, size_t len);
+/* Reads until len bytes or the end of input: bytes read (less than len only at the end)
+ * or -errno. Bytes read before an error are lost to the caller. */
+LP_EXPORT ssize_t lp_io_read_full(int fd, void *buf, size_t len);
+/* Writes all len bytes, looping over short writes and EINTR: 0 or -errno (-EIO if
+ * write(2) makes no progress). */
+LP_EXPORT int lp_io_write_all(int fd, const void *buf, size_t len);
+
+/* lp_tar_read_fn / lp_pkg_read_fn over *(int *)ctx: lp_io_read. */
+LP_EXPORT ssize_t lp_io_fd_read(void *ctx, void *buf, size_t len);
+/* lp_tar_write_fn over *(int *)ctx: lp_io_write_all. */
+LP_EXPORT int lp_io_fd_write(void *ctx, const void *buf, size_t len);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* File descriptor I/O loops (loopline/io.h). Needs nothing but libc. */
+#include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "loopline/io.h"
+
+ssize_t lp_io_read(int fd, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+ssize_t lp_io_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = lp_io_read(fd, p + got, len - got);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int lp_io_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t lp_io_fd_read(void *ctx, void *buf, size_t len)
+{
+	return lp_io_read(*(const int *)ctx, buf, len);
+}
+
+int lp_io_fd_write(void *ctx, const void *buf, size_t len)
+{
+	return lp_io_write_all(*(const int *)ctx, buf, len);
+}
