@@ -54,6 +54,26 @@ int lp_io_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int lp_io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 ssize_t lp_io_fd_read(void *ctx, void *buf, size_t len)
 {
 	return lp_io_read(*(const int *)ctx, buf, len);

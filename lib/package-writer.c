@@ -29,26 +29,6 @@
 
 #define PKG_IO_BUF (1024 * 1024)
 
-static int fd_pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /* ---- one source: read, hash, compress, hash, emit ---- */
 
 typedef int (*emit_fn)(void *ctx, const void *data, size_t len, struct lp_diag *diag);
@@ -437,7 +417,7 @@ static int build_payload_seekable(struct build_state *s, size_t i, struct lp_dia
 		rc = lp_tar_writer_end_deferred(s->w, hdr, &hdr_off, diag);
 		if (rc < 0)
 			return rc;
-		rc = fd_pwrite_all(s->out_fd, hdr, sizeof(hdr), s->base + (off_t)hdr_off);
+		rc = lp_io_pwrite_all(s->out_fd, hdr, sizeof(hdr), s->base + (off_t)hdr_off);
 		if (rc < 0)
 			return lp_diag_fail(diag, rc, "output: write error: %s", strerror(-rc));
 		return 0;
@@ -574,9 +554,9 @@ static int build_run(struct build_state *s, struct lp_diag *diag)
 		rc = lp_tar_writer_finish(s->w, diag);
 		if (rc < 0)
 			goto out;
-		rc = fd_pwrite_all(s->out_fd, json, json_len, s->base + (off_t)json_off);
+		rc = lp_io_pwrite_all(s->out_fd, json, json_len, s->base + (off_t)json_off);
 		if (rc == 0)
-			rc = fd_pwrite_all(s->out_fd, sig, sig_len, s->base + (off_t)sig_off);
+			rc = lp_io_pwrite_all(s->out_fd, sig, sig_len, s->base + (off_t)sig_off);
 		if (rc < 0) {
 			lp_diag_fail(diag, rc, "output: write error: %s", strerror(-rc));
 			goto out;

@@ -2,7 +2,7 @@
 /*
  * The fd I/O loops: read-full over a pipe that delivers in pieces and ends early,
  * write-all of more than a pipe holds (short writes, drained by a child), errors as
- * -errno, and the tar-shaped callbacks.
+ * -errno, positional writes, and the tar-shaped callbacks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +75,23 @@ static void test_write_all_large(void **state)
 	free(back);
 }
 
+static void test_pwrite_all(void **state)
+{
+	char path[] = "/tmp/test-io-XXXXXX";
+	char buf[16] = { 0 };
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(lp_io_write_all(fd, "0123456789", 10), 0);
+	assert_int_equal(lp_io_pwrite_all(fd, "abc", 3, 4), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 10); /* the file offset did not move */
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 10);
+	assert_string_equal(buf, "0123abc789");
+	assert_int_equal(lp_io_pwrite_all(-1, "a", 1, 0), -EBADF);
+	close(fd);
+}
+
 static void test_errors(void **state)
 {
 	int p[2];
@@ -98,6 +115,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_full_pieces),
 		cmocka_unit_test(test_write_all_large),
+		cmocka_unit_test(test_pwrite_all),
 		cmocka_unit_test(test_errors),
 	};
 

@@ -4,8 +4,8 @@
  * its buffer unless the input ends first, a write that loops over short writes, and the
  * two callbacks that the tar and package streams take (ctx points at an int fd).
  *
- * Errors are negative errno values; nothing here logs. Positional I/O (pread/pwrite)
- * is not covered: its few users keep their own loops (bootenv's carry a fault hook).
+ * Errors are negative errno values; nothing here logs. The boot environment keeps its own
+ * positional loops (lib/bootenv.c): they carry the power-cut fault hook of its tests.
  */
 #pragma once
 
@@ -20,6 +20,9 @@ LP_EXPORT ssize_t lp_io_read_full(int fd, void *buf, size_t len);
 /* Writes all len bytes, looping over short writes and EINTR: 0 or -errno (-EIO if
  * write(2) makes no progress). */
 LP_EXPORT int lp_io_write_all(int fd, const void *buf, size_t len);
+
+/* Writes all len bytes at offset off with pwrite(2), like lp_io_write_all. */
+LP_EXPORT int lp_io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 
 /* lp_tar_read_fn / lp_pkg_read_fn over *(int *)ctx: lp_io_read. */
 LP_EXPORT ssize_t lp_io_fd_read(void *ctx, void *buf, size_t len);
