@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include "loopline/package.h"
 #include "loopline/sign.h"
+#include "loopline/tar-read.h"
 #include "loopline/tar.h"
 
 /* Sizes and counters in the manifest stay below 2^53 so every JSON reader holds them
@@ -40,7 +41,8 @@ int lp_pkg_name_check(const char *name, const char *path, struct lp_diag *diag);
 /* "YYYY-MM-DDTHH:MM:SSZ" to seconds since the epoch; -EINVAL if not exactly that. */
 int lp_pkg_created_parse(const char *s, int64_t *ret_time);
 
-/* Reads the next member, which must be called want and hold at most max bytes, into a
- * malloc'd NUL-terminated buffer. -EBADMSG / -E2BIG with a message. */
-int lp_pkg_read_member(struct lp_tar_reader *r, const char *want, size_t max, char **ret_buf,
+/* Reads the next member of the native tar reader, which must be called want and hold at
+ * most max bytes, into a malloc'd NUL-terminated buffer. -EBADMSG / -E2BIG with a
+ * message (package-reader.c; the re-signer reads with it too). */
+int lp_pkg_read_member(struct lp_tar_in *r, const char *want, size_t max, char **ret_buf,
 		       size_t *ret_len, int64_t *ret_mtime, struct lp_diag *diag);

@@ -49,9 +49,7 @@ struct lp_pkg_reader {
 	int err;
 };
 
-/* Reads the next member, which must be called want and hold at most max bytes, into a
- * malloc'd NUL-terminated buffer (like lp_pkg_read_member, over the native reader). */
-static int read_member(struct lp_tar_in *r, const char *want, size_t max, char **ret_buf,
+int lp_pkg_read_member(struct lp_tar_in *r, const char *want, size_t max, char **ret_buf,
 		       size_t *ret_len, int64_t *ret_mtime, struct lp_diag *diag)
 {
 	struct lp_tar_entry e;
@@ -251,11 +249,11 @@ int lp_pkg_reader_open(struct lp_pkg_reader *r, const struct lp_manifest **ret_m
 		return lp_diag_fail(diag, r->err, "package: reader already failed");
 	if (r->state != READER_NEW)
 		return lp_diag_fail(diag, -EINVAL, "package: already opened");
-	rc = read_member(r->tar, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len,
+	rc = lp_pkg_read_member(r->tar, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len,
 				&mtime, diag);
 	if (rc < 0)
 		goto out;
-	rc = read_member(r->tar, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &mtime, diag);
+	rc = lp_pkg_read_member(r->tar, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &mtime, diag);
 	if (rc < 0)
 		goto out;
 	rc = lp_pkg_sig_parse(sig, sig_len, &set, diag);

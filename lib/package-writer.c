@@ -10,6 +10,9 @@
  * whose stored size is not known in advance get a deferred one-block tar header. On a
  * pipe the payloads are spooled to unlinked temporary files first, since the manifest
  * must come first in the stream.
+ *
+ * lp_pkg_resign reads the package with the native tar reader (loopline/tar-read.h, the
+ * one every package reader uses) and writes the copy with the libarchive-based writer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -665,48 +668,10 @@ out:
 
 /* ---- re-signing ---- */
 
-int lp_pkg_read_member(struct lp_tar_reader *r, const char *want, size_t max, char **ret_buf,
-		       size_t *ret_len, int64_t *ret_mtime, struct lp_diag *diag)
-{
-	struct lp_tar_entry e;
-	char *buf;
-	size_t got = 0;
-	int rc;
-
-	rc = lp_tar_reader_next(r, &e, diag);
-	if (rc < 0)
-		return rc;
-	if (rc == 0)
-		return lp_diag_fail(diag, -EBADMSG, "package: archive ends before %s", want);
-	if (strcmp(e.name, want) != 0)
-		return lp_diag_fail(diag, -EBADMSG, "package: member %s where %s was expected", e.name,
-				    want);
-	if (e.size > max)
-		return lp_diag_fail(diag, -E2BIG, "%s: %llu bytes, more than the limit of %zu", want,
-				    (unsigned long long)e.size, max);
-	buf = malloc((size_t)e.size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (got < e.size) {
-		ssize_t n = lp_tar_reader_read(r, buf + got, (size_t)e.size - got, diag);
-
-		if (n <= 0) {
-			free(buf);
-			return n < 0 ? (int)n : lp_diag_fail(diag, -EBADMSG, "%s: truncated", want);
-		}
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*ret_buf = buf;
-	*ret_len = got;
-	*ret_mtime = e.mtime;
-	return 0;
-}
-
 int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, size_t n_add,
 		  const char *const *remove_keyids, size_t n_remove, struct lp_diag *diag)
 {
-	struct lp_tar_reader *r = NULL;
+	struct lp_tar_in *r = NULL;
 	struct lp_tar_writer *w = NULL;
 	struct lp_manifest *m = NULL;
 	struct lp_pkg_sigset set;
@@ -723,7 +688,7 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 		if (!lp_key_is_private(add_keys[i]))
 			return lp_diag_fail(diag, -EINVAL, "key %s is a public key; signing needs the private key", id);
 	}
-	rc = lp_tar_reader_new(lp_io_fd_read, &in_fd, &r);
+	rc = lp_tar_in_new(lp_io_fd_read, &in_fd, &r);
 	if (rc < 0)
 		return rc;
 	rc = lp_pkg_read_member(r, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len, &mtime, diag);
@@ -808,7 +773,7 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 		const void *data;
 		size_t len;
 
-		rc = lp_tar_reader_next(r, &e, diag);
+		rc = lp_tar_in_next(r, &e, diag);
 		if (rc < 0)
 			goto out;
 		if (i == m->n_payloads) {
@@ -833,7 +798,7 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 		rc = lp_tar_writer_add(w, e.name, e.size, e.mtime, diag);
 		if (rc < 0)
 			goto out;
-		while ((rc = lp_tar_reader_data(r, &data, &len, diag)) == 1) {
+		while ((rc = lp_tar_in_data(r, &data, &len, diag)) == 1) {
 			rc = lp_hash_update(h, data, len);
 			if (rc == 0)
 				rc = lp_tar_writer_write(w, data, len, diag);
@@ -855,7 +820,7 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 out:
 	lp_hash_free(h);
 	lp_tar_writer_free(w);
-	lp_tar_reader_free(r);
+	lp_tar_in_free(r);
 	lp_manifest_free(m);
 	free(json);
 	free(sigtext);
