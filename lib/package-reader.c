@@ -495,3 +495,56 @@ int lp_pkg_verify_fd(int fd, const struct lp_pkg_policy *policy, struct lp_manif
 	lp_pkg_reader_free(r);
 	return rc;
 }
+
+int lp_pkg_peek(lp_pkg_read_fn read, void *ctx, struct lp_manifest **ret_manifest,
+		struct lp_signature_info *ret_sigs, size_t *ret_n_sigs, struct lp_diag *diag)
+{
+	struct lp_tar_in *tar = NULL;
+	struct lp_manifest *m = NULL;
+	struct lp_pkg_sigset set;
+	char *json = NULL, *sig = NULL;
+	size_t json_len, sig_len;
+	int64_t mtime;
+	int rc;
+
+	rc = lp_tar_in_new(read, ctx, &tar);
+	if (rc < 0)
+		return rc;
+	rc = lp_pkg_read_member(tar, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len,
+				&mtime, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_pkg_read_member(tar, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &mtime, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_manifest_parse(json, json_len, &m, diag);
+	if (rc < 0) {
+		lp_diag_set_file(diag, LP_PKG_MANIFEST_NAME);
+		goto out;
+	}
+	rc = lp_pkg_sig_parse(sig, sig_len, &set, diag);
+	if (rc < 0) {
+		lp_diag_set_file(diag, LP_PKG_SIG_NAME);
+		goto out;
+	}
+	for (size_t i = 0; i < set.n; i++) {
+		memcpy(ret_sigs[i].keyid, set.sigs[i].keyid, sizeof(ret_sigs[i].keyid));
+		ret_sigs[i].trusted = false;
+		ret_sigs[i].valid = false;
+	}
+	*ret_n_sigs = set.n;
+	*ret_manifest = m;
+	m = NULL;
+out:
+	lp_manifest_free(m);
+	lp_tar_in_free(tar);
+	free(json);
+	free(sig);
+	return rc;
+}
+
+int lp_pkg_peek_fd(int fd, struct lp_manifest **ret_manifest, struct lp_signature_info *ret_sigs,
+		   size_t *ret_n_sigs, struct lp_diag *diag)
+{
+	return lp_pkg_peek(lp_io_fd_read, &fd, ret_manifest, ret_sigs, ret_n_sigs, diag);
+}

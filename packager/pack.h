@@ -93,8 +93,8 @@ int pack_progress_start(const char *label, const int *fds, size_t n_fds, uint64_
 			struct pack_progress **ret);
 void pack_progress_stop(struct pack_progress *p);
 
-/* Reads the first two members of a package (manifest.json, manifest.sig) without
- * verifying anything (inspect, list-keys). keyids: up to LP_PKG_MAX_SIGNATURES. */
+/* A package's manifest.json and manifest.sig through lp_pkg_peek: NOT verified
+ * (inspect, list-keys, sign). keyids: up to LP_PKG_MAX_SIGNATURES. */
 struct pack_peek {
 	struct lp_manifest *manifest;
 	char keyids[LP_PKG_MAX_SIGNATURES][LP_KEYID_LEN + 1];

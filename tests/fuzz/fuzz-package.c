@@ -4,7 +4,12 @@
  * private half is in tests/unit/test-package.c, which also writes the seed packages).
  * The sink aborts if it is ever called before lp_pkg_reader_open succeeded, and a
  * payload is only "accepted" if streaming it returned 0.
+ *
+ * The same input also goes through lp_pkg_peek (no verification): it must refuse with a
+ * message or return a manifest, and whatever the verifying reader opens, peek reads
+ * the same way (same payload count, same key ids).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +50,40 @@ static int sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+static void peek(const unsigned char *data, size_t size, struct lp_pkg_reader *opened_reader,
+		 const struct lp_manifest *opened_manifest)
+{
+	struct src s = { .data = data, .len = size };
+	struct lp_signature_info sigs[LP_PKG_MAX_SIGNATURES];
+	struct lp_manifest *m = NULL;
+	struct lp_diag d = { 0 };
+	size_t n = 0;
+	int rc = lp_pkg_peek(src_read, &s, &m, sigs, &n, &d);
+
+	if (rc < 0) {
+		if (m || (rc != -ENOMEM && !d.msg[0]) || opened_reader)
+			abort(); /* refused without a message, or refused what the reader opened */
+		return;
+	}
+	if (!m || n == 0 || n > LP_PKG_MAX_SIGNATURES)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		if (sigs[i].trusted || sigs[i].valid)
+			abort(); /* peek verifies nothing and must not say otherwise */
+	if (opened_reader) {
+		const struct lp_signature_info *rs;
+		size_t rn = lp_pkg_reader_signatures(opened_reader, &rs);
+
+		if (rn != n || opened_manifest->n_payloads != m->n_payloads ||
+		    strcmp(opened_manifest->version, m->version) != 0)
+			abort();
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(rs[i].keyid, sigs[i].keyid) != 0)
+				abort();
+	}
+	lp_manifest_free(m);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	static struct lp_keyring *ring;
@@ -54,7 +93,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	const struct lp_manifest *m;
 	const struct lp_payload_info *info;
 	struct lp_diag d = { 0 };
-	int rc;
+	int rc, rc_open;
 
 	if (!ring) {
 		struct lp_key *key;
@@ -67,7 +106,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	opened = false;
 	if (lp_pkg_reader_new(src_read, &s, &pol, &r) < 0)
 		return 0;
-	rc = lp_pkg_reader_open(r, &m, &d);
+	rc = rc_open = lp_pkg_reader_open(r, &m, &d);
 	if (rc == 0) {
 		opened = true;
 		while ((rc = lp_pkg_reader_next(r, &info, &d)) == 1) {
@@ -80,6 +119,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 				abort(); /* accepted with the wrong size */
 		}
 	}
+	peek(data, size, rc_open == 0 ? r : NULL, rc_open == 0 ? m : NULL);
 	lp_pkg_reader_free(r);
 	return 0;
 }

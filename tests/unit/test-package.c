@@ -1044,6 +1044,148 @@ static void test_reader_api(void **state)
 	free(pkg.data);
 }
 
+/* lp_pkg_peek: what a package claims, read strictly but with nothing verified. */
+static struct read_result peek_mem(const struct mem *pkg, size_t chunk, struct lp_manifest **ret_m,
+				   struct lp_signature_info *sigs, size_t *n_sigs)
+{
+	struct mem_reader mr = { .data = pkg->data, .len = pkg->len, .chunk = chunk };
+	struct read_result res = { 0 };
+
+	res.rc = lp_pkg_peek(mem_read, &mr, ret_m, sigs, n_sigs, &res.diag);
+	return res;
+}
+
+static void expect_peek_refused(const struct mem *pkg, int rc, const char *file, const char *msg)
+{
+	struct lp_signature_info sigs[LP_PKG_MAX_SIGNATURES];
+	struct lp_manifest *m = NULL;
+	size_t n = 99;
+	struct read_result res = peek_mem(pkg, 0, &m, sigs, &n);
+
+	if (res.rc != rc || strcmp(res.diag.file, file) != 0 || !strstr(res.diag.msg, msg))
+		fail_msg("expected %d %s \"%s\", got %d %s \"%s\"", rc, file, msg, res.rc,
+			 res.diag.file, res.diag.msg);
+	assert_null(m);   /* untouched on failure */
+	assert_int_equal(n, 99);
+}
+
+static void test_peek(void **state)
+{
+	const struct lp_key *untrusted_corrupt[] = { fx.other, fx.key };
+	struct lp_signature_info sigs[LP_PKG_MAX_SIGNATURES];
+	struct mem pkg = small_package(), bad;
+	struct layout l = layout_of(&pkg);
+	struct lp_manifest *m = NULL;
+	char id[LP_KEYID_LEN + 1], json[2048];
+	size_t n = 0;
+	struct read_result res;
+
+	/* A good package, read one byte at a time and from a file descriptor. */
+	lp_key_id(fx.key, id);
+	res = peek_mem(&pkg, 1, &m, sigs, &n);
+	if (res.rc != 0)
+		fail_msg("%s", res.diag.msg);
+	assert_string_equal(m->product, "loopline-reference");
+	assert_int_equal(m->n_payloads, 2);
+	assert_int_equal(n, 1);
+	assert_string_equal(sigs[0].keyid, id);
+	assert_false(sigs[0].trusted);
+	assert_false(sigs[0].valid);
+	lp_manifest_free(m);
+	m = NULL;
+	{
+		int fd = memfd_with(pkg.data, pkg.len);
+
+		assert_int_equal(lp_pkg_peek_fd(fd, &m, sigs, &n, &res.diag), 0);
+		assert_int_equal(m->n_payloads, 2);
+		lp_manifest_free(m);
+		m = NULL;
+		close(fd);
+	}
+
+	/* Nothing is verified: an untrusted key and a corrupt signature are reported as
+	 * they stand (the reader refuses both, test_signatures), and a damaged payload
+	 * after the first two members is never read. */
+	snprintf(json, sizeof(json), MANIFEST_FMT, "");
+	bad = crafted(json, untrusted_corrupt, 2, true);
+	assert_memory_equal(bad.data + bad.len - 1024 - 512, "hello", 5); /* p.bin's data */
+	bad.data[bad.len - 1024 - 512 + 1] ^= 1;
+	res = peek_mem(&bad, 0, &m, sigs, &n);
+	assert_int_equal(res.rc, 0);
+	assert_int_equal(n, 2);
+	lp_key_id(fx.other, id);
+	assert_string_equal(sigs[0].keyid, id);
+	assert_string_equal(m->payloads[0].name, "p.bin");
+	lp_manifest_free(m);
+	m = NULL;
+	free(bad.data);
+
+	/* Garbage, truncation and wrong members are refused, with a message. */
+	bad.len = 4096;
+	bad.data = malloc(bad.len);
+	for (size_t i = 0; i < bad.len; i++)
+		bad.data[i] = (uint8_t)(i * 131 + 7);
+	expect_peek_refused(&bad, -EBADMSG, "", "tar: ");
+	bad.len = 0;
+	expect_peek_refused(&bad, -EBADMSG, "", "");
+	free(bad.data);
+	bad = pkg;
+	bad.len = (size_t)l.data_off[1] + 10; /* inside manifest.sig */
+	expect_peek_refused(&bad, -EBADMSG, "", "truncated");
+	{
+		struct member mb[] = { { "p.bin", "hello", 5 }, { "manifest.json", json, strlen(json) } };
+
+		bad = tar_of(mb, 2);
+		expect_peek_refused(&bad, -EBADMSG, "", "package: member p.bin where manifest.json was expected");
+		free(bad.data);
+	}
+	{
+		struct member mb[] = { { "manifest.json", json, strlen(json) } };
+
+		bad = tar_of(mb, 1);
+		expect_peek_refused(&bad, -EBADMSG, "", "package: archive ends before manifest.sig");
+		free(bad.data);
+	}
+	{
+		char *big = malloc(LP_PKG_MANIFEST_MAX + 1);
+		struct member mb[] = { { "manifest.json", big, LP_PKG_MANIFEST_MAX + 1 } };
+
+		memset(big, ' ', LP_PKG_MANIFEST_MAX + 1);
+		bad = tar_of(mb, 1);
+		expect_peek_refused(&bad, -E2BIG, "", "more than the limit of 262144");
+		free(bad.data);
+		free(big);
+	}
+	{
+		static const char *const sigtexts[] = {
+			"not json",
+			"{\"signatures\":[]}",
+			"{\"signatures\":[{\"keyid\":\"0123456789abcdef\",\"alg\":\"rsa\",\"sig\":\"AA==\"}]}",
+			"{\"signatures\":[],\"extra\":1}",
+		};
+
+		for (size_t i = 0; i < LP_ARRAY_SIZE(sigtexts); i++) {
+			struct member mb[] = { { "manifest.json", json, strlen(json) },
+					       { "manifest.sig", sigtexts[i], strlen(sigtexts[i]) } };
+
+			bad = tar_of(mb, 2);
+			expect_peek_refused(&bad, -EBADMSG, "manifest.sig", "");
+			free(bad.data);
+		}
+	}
+	{
+		const struct lp_key *k[] = { fx.key };
+		char *sig = sig_json(k, 1, "{}", 2, false);
+		struct member mb[] = { { "manifest.json", "{}", 2 }, { "manifest.sig", sig, strlen(sig) } };
+
+		bad = tar_of(mb, 2);
+		expect_peek_refused(&bad, -EBADMSG, "manifest.json", "");
+		free(bad.data);
+		free(sig);
+	}
+	free(pkg.data);
+}
+
 /* A delta payload: its stored bytes are checked, its content needs a delta engine. */
 static void test_delta_payload(void **state)
 {
@@ -1226,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(test_resign),
 		cmocka_unit_test(test_build_errors),
 		cmocka_unit_test(test_reader_api),
+		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_delta_payload),
 		cmocka_unit_test(test_zstd_window_limit),
 		cmocka_unit_test(test_fuzz_seeds),

@@ -198,6 +198,29 @@ LP_EXPORT int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink,
 				   struct lp_diag *diag);
 LP_EXPORT void lp_pkg_reader_free(struct lp_pkg_reader *r);
 
+/* ---- reading WITHOUT verifying (inspect, list-keys) ---- */
+
+/*
+ * NOTHING IS VERIFIED HERE. lp_pkg_peek reads only the first two members, manifest.json
+ * and manifest.sig, with the reader's size limits (LP_PKG_MANIFEST_MAX, LP_PKG_SIG_MAX)
+ * and its strict parsers, and returns what they claim: no signature is checked (none
+ * can be: no keys are given), no policy is applied, no payload byte is read or hashed.
+ * Use it to show what a package says about itself, never to decide to install it or to
+ * trust a single field; for that open an lp_pkg_reader with a keyring.
+ *
+ * On success *ret_manifest is the caller's (lp_manifest_free) and ret_sigs[0 ..
+ * *ret_n_sigs) name the key ids found in manifest.sig, in its order, all with trusted
+ * and valid false. ret_sigs has room for LP_PKG_MAX_SIGNATURES. On failure (-EBADMSG,
+ * -E2BIG, -ENOMEM, a read error) nothing is returned and diag says why.
+ */
+LP_EXPORT int lp_pkg_peek(lp_pkg_read_fn read, void *ctx, struct lp_manifest **ret_manifest,
+			  struct lp_signature_info *ret_sigs, size_t *ret_n_sigs,
+			  struct lp_diag *diag);
+/* lp_pkg_peek over a file descriptor (read from its current offset, not closed). */
+LP_EXPORT int lp_pkg_peek_fd(int fd, struct lp_manifest **ret_manifest,
+			     struct lp_signature_info *ret_sigs, size_t *ret_n_sigs,
+			     struct lp_diag *diag);
+
 /* Verifies a whole package file: open, then every payload streamed to nowhere. */
 LP_EXPORT int lp_pkg_verify_fd(int fd, const struct lp_pkg_policy *policy,
 			       struct lp_manifest **ret_manifest, struct lp_diag *diag);
