@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Streaming tar reading and writing through libarchive, restricted to what the .lpkg
- * format allows (docs/package-format.md, "Tar rules"):
+ * Streaming tar writing through libarchive (lib/tar.c), restricted to what the .lpkg
+ * format allows (docs/package-format.md, "Tar rules"), and the shared definitions of
+ * both tar readers.
+ *
+ * Reading: every program reads packages with the native reader of loopline/tar-read.h
+ * (lib/tar-read.c, libc only) -- the package reader, lp_pkg_peek and lp_pkg_resign.
+ * The libarchive-based lp_tar_reader_* below is kept only as a reference: the tests run
+ * the same cases through both readers (tests/unit/tar-cases.h) and cross-check them
+ * (tests/unit/test-tar-read.c, tests/fuzz/fuzz-tar-read.c). The writer writes, and both
+ * readers accept, exactly:
  *   - formats: POSIX ustar, and pax extended headers only where ustar cannot express a
  *     member (names longer than 100 bytes, sizes above 8 GiB - 1); no GNU/v7 tar, no
  *     compression filters;
@@ -12,9 +20,9 @@
  *     LP_TAR_TRAILER_MAX bytes); the archive length is a multiple of 512.
  *
  * Bytes come from and go to caller callbacks, so archives stream over files, pipes,
- * sockets and HTTP bodies. The reader calls its callback until it has 64 KiB or the
- * callback returns 0, so short reads are fine. Entry data is handed out in bounded
- * blocks (at most LP_TAR_READ_BUFFER bytes), never as a whole.
+ * sockets and HTTP bodies. The libarchive-based reader calls its callback until it has
+ * 64 KiB or the callback returns 0, so short reads are fine. Entry data is handed out
+ * in bounded blocks (at most LP_TAR_READ_BUFFER bytes), never as a whole.
  *
  * Errors are negative errno values with a message in the diag that names the member:
  *   -EBADMSG  malformed or forbidden archive content (also truncation)
