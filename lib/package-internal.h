@@ -41,8 +41,20 @@ int lp_pkg_name_check(const char *name, const char *path, struct lp_diag *diag);
 /* "YYYY-MM-DDTHH:MM:SSZ" to seconds since the epoch; -EINVAL if not exactly that. */
 int lp_pkg_created_parse(const char *s, int64_t *ret_time);
 
-/* Reads the next member of the native tar reader, which must be called want and hold at
- * most max bytes, into a malloc'd NUL-terminated buffer. -EBADMSG / -E2BIG with a
- * message (package-reader.c; the re-signer reads with it too). */
-int lp_pkg_read_member(struct lp_tar_in *r, const char *want, size_t max, char **ret_buf,
-		       size_t *ret_len, int64_t *ret_mtime, struct lp_diag *diag);
+/* The first two members of a package as read by the native tar reader: manifest.json
+ * as stored (NUL-terminated, not parsed) and manifest.sig parsed strictly, NOT verified. */
+struct lp_pkg_head {
+	char *json;
+	size_t json_len;
+	int64_t json_mtime;
+	int64_t sig_mtime;
+	struct lp_pkg_sigset sigs;
+};
+
+/* Reads manifest.json and manifest.sig (at most LP_PKG_MANIFEST_MAX / LP_PKG_SIG_MAX
+ * bytes) and parses manifest.sig: 0, or -EBADMSG / -E2BIG / -ENOMEM / a read error with
+ * a message; *ret_head is set only on success (package-reader.c; the reader, lp_pkg_peek
+ * and lp_pkg_resign use it). */
+int lp_pkg_head_read(struct lp_tar_in *r, struct lp_pkg_head *ret_head, struct lp_diag *diag);
+/* Frees what a head holds (accepts NULL). */
+void lp_pkg_head_clear(struct lp_pkg_head *h);

@@ -49,7 +49,9 @@ struct lp_pkg_reader {
 	int err;
 };
 
-int lp_pkg_read_member(struct lp_tar_in *r, const char *want, size_t max, char **ret_buf,
+/* Reads the next member, which must be called want and hold at most max bytes, into a
+ * malloc'd NUL-terminated buffer. -EBADMSG / -E2BIG with a message. */
+static int read_member(struct lp_tar_in *r, const char *want, size_t max, char **ret_buf,
 		       size_t *ret_len, int64_t *ret_mtime, struct lp_diag *diag)
 {
 	struct lp_tar_entry e;
@@ -85,6 +87,41 @@ int lp_pkg_read_member(struct lp_tar_in *r, const char *want, size_t max, char *
 	*ret_len = got;
 	*ret_mtime = e.mtime;
 	return 0;
+}
+
+int lp_pkg_head_read(struct lp_tar_in *r, struct lp_pkg_head *ret_head, struct lp_diag *diag)
+{
+	struct lp_pkg_head h = { 0 };
+	char *sig = NULL;
+	size_t sig_len;
+	int rc;
+
+	rc = read_member(r, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &h.json, &h.json_len,
+			 &h.json_mtime, diag);
+	if (rc < 0)
+		goto out;
+	rc = read_member(r, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &h.sig_mtime, diag);
+	if (rc < 0)
+		goto out;
+	rc = lp_pkg_sig_parse(sig, sig_len, &h.sigs, diag);
+	if (rc < 0) {
+		lp_diag_set_file(diag, LP_PKG_SIG_NAME);
+		goto out;
+	}
+	*ret_head = h;
+	h.json = NULL;
+out:
+	free(h.json);
+	free(sig);
+	return rc;
+}
+
+void lp_pkg_head_clear(struct lp_pkg_head *h)
+{
+	if (!h)
+		return;
+	free(h->json);
+	h->json = NULL;
 }
 
 static int reader_create(lp_pkg_read_fn read, void *ctx, const struct lp_pkg_policy *policy,
@@ -239,33 +276,21 @@ static int apply_policy(struct lp_pkg_reader *r, struct lp_diag *diag)
 int lp_pkg_reader_open(struct lp_pkg_reader *r, const struct lp_manifest **ret_manifest,
 		       struct lp_diag *diag)
 {
-	struct lp_pkg_sigset set;
-	char *json = NULL, *sig = NULL;
-	size_t json_len, sig_len;
-	int64_t mtime;
+	struct lp_pkg_head head = { 0 };
 	int rc;
 
 	if (r->state == READER_FAILED)
 		return lp_diag_fail(diag, r->err, "package: reader already failed");
 	if (r->state != READER_NEW)
 		return lp_diag_fail(diag, -EINVAL, "package: already opened");
-	rc = lp_pkg_read_member(r->tar, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len,
-				&mtime, diag);
+	rc = lp_pkg_head_read(r->tar, &head, diag);
 	if (rc < 0)
 		goto out;
-	rc = lp_pkg_read_member(r->tar, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &mtime, diag);
-	if (rc < 0)
-		goto out;
-	rc = lp_pkg_sig_parse(sig, sig_len, &set, diag);
-	if (rc < 0) {
-		lp_diag_set_file(diag, LP_PKG_SIG_NAME);
-		goto out;
-	}
 	/* The signature covers the exact bytes: check it before parsing anything in them. */
-	rc = verify_signatures(r, json, json_len, &set, diag);
+	rc = verify_signatures(r, head.json, head.json_len, &head.sigs, diag);
 	if (rc < 0)
 		goto out;
-	rc = lp_manifest_parse(json, json_len, &r->m, diag);
+	rc = lp_manifest_parse(head.json, head.json_len, &r->m, diag);
 	if (rc < 0) {
 		lp_diag_set_file(diag, LP_PKG_MANIFEST_NAME);
 		goto out;
@@ -277,8 +302,7 @@ int lp_pkg_reader_open(struct lp_pkg_reader *r, const struct lp_manifest **ret_m
 	if (ret_manifest)
 		*ret_manifest = r->m;
 out:
-	free(json);
-	free(sig);
+	lp_pkg_head_clear(&head);
 	return rc < 0 ? reader_fail(r, rc) : 0;
 }
 
@@ -499,47 +523,32 @@ int lp_pkg_verify_fd(int fd, const struct lp_pkg_policy *policy, struct lp_manif
 int lp_pkg_peek(lp_pkg_read_fn read, void *ctx, struct lp_manifest **ret_manifest,
 		struct lp_signature_info *ret_sigs, size_t *ret_n_sigs, struct lp_diag *diag)
 {
+	struct lp_pkg_head head = { 0 };
 	struct lp_tar_in *tar = NULL;
 	struct lp_manifest *m = NULL;
-	struct lp_pkg_sigset set;
-	char *json = NULL, *sig = NULL;
-	size_t json_len, sig_len;
-	int64_t mtime;
 	int rc;
 
 	rc = lp_tar_in_new(read, ctx, &tar);
 	if (rc < 0)
 		return rc;
-	rc = lp_pkg_read_member(tar, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len,
-				&mtime, diag);
+	rc = lp_pkg_head_read(tar, &head, diag);
 	if (rc < 0)
 		goto out;
-	rc = lp_pkg_read_member(tar, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sig, &sig_len, &mtime, diag);
-	if (rc < 0)
-		goto out;
-	rc = lp_manifest_parse(json, json_len, &m, diag);
+	rc = lp_manifest_parse(head.json, head.json_len, &m, diag);
 	if (rc < 0) {
 		lp_diag_set_file(diag, LP_PKG_MANIFEST_NAME);
 		goto out;
 	}
-	rc = lp_pkg_sig_parse(sig, sig_len, &set, diag);
-	if (rc < 0) {
-		lp_diag_set_file(diag, LP_PKG_SIG_NAME);
-		goto out;
-	}
-	for (size_t i = 0; i < set.n; i++) {
-		memcpy(ret_sigs[i].keyid, set.sigs[i].keyid, sizeof(ret_sigs[i].keyid));
+	for (size_t i = 0; i < head.sigs.n; i++) {
+		memcpy(ret_sigs[i].keyid, head.sigs.sigs[i].keyid, sizeof(ret_sigs[i].keyid));
 		ret_sigs[i].trusted = false;
 		ret_sigs[i].valid = false;
 	}
-	*ret_n_sigs = set.n;
+	*ret_n_sigs = head.sigs.n;
 	*ret_manifest = m;
-	m = NULL;
 out:
-	lp_manifest_free(m);
+	lp_pkg_head_clear(&head);
 	lp_tar_in_free(tar);
-	free(json);
-	free(sig);
 	return rc;
 }
 

@@ -674,11 +674,10 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 	struct lp_tar_in *r = NULL;
 	struct lp_tar_writer *w = NULL;
 	struct lp_manifest *m = NULL;
-	struct lp_pkg_sigset set;
+	struct lp_pkg_head head = { 0 };
+	struct lp_pkg_sigset *set = &head.sigs;
 	struct lp_hash *h = NULL;
-	char *json = NULL, *sigtext = NULL, *newsig = NULL;
-	size_t json_len, sig_len;
-	int64_t mtime, sig_mtime;
+	char *newsig = NULL;
 	int rc;
 
 	for (size_t i = 0; i < n_add; i++) {
@@ -691,61 +690,55 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 	rc = lp_tar_in_new(lp_io_fd_read, &in_fd, &r);
 	if (rc < 0)
 		return rc;
-	rc = lp_pkg_read_member(r, LP_PKG_MANIFEST_NAME, LP_PKG_MANIFEST_MAX, &json, &json_len, &mtime, diag);
+	rc = lp_pkg_head_read(r, &head, diag);
 	if (rc < 0)
 		goto out;
-	rc = lp_manifest_parse(json, json_len, &m, diag);
-	if (rc < 0)
-		goto out;
-	rc = lp_pkg_read_member(r, LP_PKG_SIG_NAME, LP_PKG_SIG_MAX, &sigtext, &sig_len, &sig_mtime, diag);
-	if (rc < 0)
-		goto out;
-	rc = lp_pkg_sig_parse(sigtext, sig_len, &set, diag);
+	rc = lp_manifest_parse(head.json, head.json_len, &m, diag);
 	if (rc < 0)
 		goto out;
 
 	for (size_t i = 0; i < n_remove; i++) {
 		size_t j;
 
-		for (j = 0; j < set.n; j++)
-			if (strcmp(set.sigs[j].keyid, remove_keyids[i]) == 0)
+		for (j = 0; j < set->n; j++)
+			if (strcmp(set->sigs[j].keyid, remove_keyids[i]) == 0)
 				break;
-		if (j == set.n) {
+		if (j == set->n) {
 			rc = lp_diag_fail(diag, -ENOENT, "manifest.sig: no signature by key %s to remove",
 					  remove_keyids[i]);
 			goto out;
 		}
-		memmove(&set.sigs[j], &set.sigs[j + 1], (set.n - j - 1) * sizeof(set.sigs[0]));
-		set.n--;
+		memmove(&set->sigs[j], &set->sigs[j + 1], (set->n - j - 1) * sizeof(set->sigs[0]));
+		set->n--;
 	}
 	for (size_t i = 0; i < n_add; i++) {
 		struct lp_pkg_signature s;
 		size_t j;
 
 		lp_key_id(add_keys[i], s.keyid);
-		rc = lp_sign(add_keys[i], json, json_len, s.sig);
+		rc = lp_sign(add_keys[i], head.json, head.json_len, s.sig);
 		if (rc < 0) {
 			lp_diag_fail(diag, rc, "signing with key %s failed", s.keyid);
 			goto out;
 		}
-		for (j = 0; j < set.n; j++)
-			if (strcmp(set.sigs[j].keyid, s.keyid) == 0)
+		for (j = 0; j < set->n; j++)
+			if (strcmp(set->sigs[j].keyid, s.keyid) == 0)
 				break;
-		if (j == set.n) {
-			if (set.n == LP_PKG_MAX_SIGNATURES) {
+		if (j == set->n) {
+			if (set->n == LP_PKG_MAX_SIGNATURES) {
 				rc = lp_diag_fail(diag, -E2BIG, "more than %d signatures",
 						  LP_PKG_MAX_SIGNATURES);
 				goto out;
 			}
-			set.n++;
+			set->n++;
 		}
-		set.sigs[j] = s;
+		set->sigs[j] = s;
 	}
-	if (set.n == 0) {
+	if (set->n == 0) {
 		rc = lp_diag_fail(diag, -EINVAL, "refusing to leave the package without a signature");
 		goto out;
 	}
-	newsig = lp_pkg_sig_serialize(&set);
+	newsig = lp_pkg_sig_serialize(set);
 	if (!newsig) {
 		rc = -ENOMEM;
 		goto out;
@@ -754,11 +747,11 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 	rc = lp_tar_writer_new(lp_io_fd_write, &out_fd, &w);
 	if (rc < 0)
 		goto out;
-	rc = lp_tar_writer_add(w, LP_PKG_MANIFEST_NAME, json_len, mtime, diag);
+	rc = lp_tar_writer_add(w, LP_PKG_MANIFEST_NAME, head.json_len, head.json_mtime, diag);
 	if (rc == 0)
-		rc = lp_tar_writer_write(w, json, json_len, diag);
+		rc = lp_tar_writer_write(w, head.json, head.json_len, diag);
 	if (rc == 0)
-		rc = lp_tar_writer_add(w, LP_PKG_SIG_NAME, strlen(newsig), sig_mtime, diag);
+		rc = lp_tar_writer_add(w, LP_PKG_SIG_NAME, strlen(newsig), head.sig_mtime, diag);
 	if (rc == 0)
 		rc = lp_tar_writer_write(w, newsig, strlen(newsig), diag);
 	if (rc < 0)
@@ -822,8 +815,7 @@ out:
 	lp_tar_writer_free(w);
 	lp_tar_in_free(r);
 	lp_manifest_free(m);
-	free(json);
-	free(sigtext);
+	lp_pkg_head_clear(&head);
 	free(newsig);
 	return rc;
 }
