@@ -32,7 +32,8 @@ int pack_peek_file(const char *path, struct pack_peek *ret, struct lp_diag *diag
 		goto out;
 	ret->file_size = (uint64_t)st.st_size;
 	for (size_t i = 0; i < ret->n_sigs; i++) {
-		snprintf(ret->keyids[i], sizeof(ret->keyids[i]), "%s", sigs[i].keyid);
+		_Static_assert(sizeof(ret->keyids[i]) == sizeof(sigs[i].keyid), "key id sizes");
+		memcpy(ret->keyids[i], sigs[i].keyid, sizeof(ret->keyids[i]));
 		/* the only algorithm manifest.sig may name (lp_pkg_peek refuses others) */
 		snprintf(ret->algs[i], sizeof(ret->algs[i]), "ed25519");
 	}
