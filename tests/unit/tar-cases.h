@@ -23,43 +23,7 @@
 #error "define the reader under test before including tar-cases.h"
 #endif
 
-struct mem {
-	uint8_t *data;
-	size_t len;
-	size_t cap; /* capture limit for mem_write (0 = unlimited) */
-};
-
-static int mem_write(void *ctx, const void *buf, size_t len)
-{
-	struct mem *m = ctx;
-
-	if (m->cap && m->len + len > m->cap)
-		len = m->cap > m->len ? m->cap - m->len : 0; /* keep only the start */
-	m->data = realloc(m->data, m->len + len + 1);
-	assert_non_null(m->data);
-	memcpy(m->data + m->len, buf, len);
-	m->len += len;
-	return 0;
-}
-
-struct mem_reader {
-	const uint8_t *data;
-	size_t len, off, chunk;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem_reader *m = ctx;
-	size_t n = m->len - m->off;
-
-	if (n > len)
-		n = len;
-	if (m->chunk && n > m->chunk)
-		n = m->chunk;
-	memcpy(buf, m->data + m->off, n);
-	m->off += n;
-	return (ssize_t)n;
-}
+#include "mem-stream.h"
 
 static ssize_t failing_read(void *ctx, void *buf, size_t len)
 {

@@ -23,31 +23,7 @@
 #include "loopline/hash.h"
 #include "loopline/package.h"
 #include "loopline/tar.h"
-
-struct mem {
-	uint8_t *data;
-	size_t len;
-};
-
-struct mem_reader {
-	const uint8_t *data;
-	size_t len, off;
-	size_t chunk; /* at most this many bytes per read (0 = no limit) */
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len)
-{
-	struct mem_reader *m = ctx;
-	size_t n = m->len - m->off;
-
-	if (n > len)
-		n = len;
-	if (m->chunk && n > m->chunk)
-		n = m->chunk;
-	memcpy(buf, m->data + m->off, n);
-	m->off += n;
-	return (ssize_t)n;
-}
+#include "mem-stream.h"
 
 /* Reads everything from fd (from offset 0). */
 static struct mem fd_slurp(int fd)
@@ -620,17 +596,6 @@ struct member {
 	const void *data;
 	size_t len;
 };
-
-static int mem_write(void *ctx, const void *buf, size_t len)
-{
-	struct mem *m = ctx;
-
-	m->data = realloc(m->data, m->len + len);
-	assert_non_null(m->data);
-	memcpy(m->data + m->len, buf, len);
-	m->len += len;
-	return 0;
-}
 
 static struct mem tar_of(const struct member *mb, size_t n)
 {
