@@ -35,12 +35,13 @@ ssize_t lp_io_read_full(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
-int lp_io_write_all(int fd, const void *buf, size_t len)
+/* write(2) when off < 0, else pwrite(2) at off; both until len bytes went out. */
+static int write_loop(int fd, const void *buf, size_t len, off_t off)
 {
 	const uint8_t *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -50,28 +51,22 @@ int lp_io_write_all(int fd, const void *buf, size_t len)
 			return -EIO;
 		p += n;
 		len -= (size_t)n;
+		if (off >= 0)
+			off += n;
 	}
 	return 0;
 }
 
+int lp_io_write_all(int fd, const void *buf, size_t len)
+{
+	return write_loop(fd, buf, len, -1);
+}
+
 int lp_io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	if (off < 0)
+		return -EINVAL;
+	return write_loop(fd, buf, len, off);
 }
 
 ssize_t lp_io_fd_read(void *ctx, void *buf, size_t len)

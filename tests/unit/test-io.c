@@ -89,6 +89,7 @@ static void test_pwrite_all(void **state)
 	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 10);
 	assert_string_equal(buf, "0123abc789");
 	assert_int_equal(lp_io_pwrite_all(-1, "a", 1, 0), -EBADF);
+	assert_int_equal(lp_io_pwrite_all(fd, "a", 1, -1), -EINVAL);
 	close(fd);
 }
 

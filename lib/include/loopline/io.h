@@ -21,7 +21,8 @@ LP_EXPORT ssize_t lp_io_read_full(int fd, void *buf, size_t len);
  * write(2) makes no progress). */
 LP_EXPORT int lp_io_write_all(int fd, const void *buf, size_t len);
 
-/* Writes all len bytes at offset off with pwrite(2), like lp_io_write_all. */
+/* Writes all len bytes at offset off with pwrite(2), like lp_io_write_all (-EINVAL for
+ * a negative offset); the file offset does not move. */
 LP_EXPORT int lp_io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 
 /* lp_tar_read_fn / lp_pkg_read_fn over *(int *)ctx: lp_io_read. */
