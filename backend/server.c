@@ -308,6 +308,20 @@ static void *writer_main(void *arg)
 		}
 		wr->queue = NULL;
 		pthread_mutex_unlock(&wr->lock);
+		{
+			/* the queue is newest first: write oldest first (the UPDATE also keeps
+			 * the newest time whatever the order) */
+			struct seen_batch *rev = NULL;
+
+			while (b) {
+				struct seen_batch *next = b->next;
+
+				b->next = rev;
+				rev = b;
+				b = next;
+			}
+			b = rev;
+		}
 		while (b) {
 			struct seen_batch *next = b->next;
 

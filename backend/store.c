@@ -233,8 +233,10 @@ int be_store_open(const char *data_dir, const char *tenant, bool create, struct 
 	    (r = be_store_prepare(s, "SELECT id FROM actions WHERE device_id = ? AND active = 0"
 				  " AND status = 'FINISHED' AND package_id IS NOT NULL"
 				  " ORDER BY id DESC LIMIT 1", &s->st_installed)) < 0 ||
-	    (r = be_store_prepare(s, "UPDATE devices SET last_seen = ?, last_ip = ? WHERE id = ?",
-				  &s->st_lastseen)) < 0 ||
+	    /* batches of several workers (and a worker's queued ones) reach the writer in any
+	     * order: an older time must never overwrite a newer one */
+	    (r = be_store_prepare(s, "UPDATE devices SET last_seen = ?1, last_ip = ?2"
+				  " WHERE id = ?3 AND last_seen <= ?1", &s->st_lastseen)) < 0 ||
 	    (r = be_store_prepare(s, "SELECT value FROM settings WHERE key = 'gateway_token_hash'",
 				  &s->st_gateway)) < 0 ||
 	    (r = be_store_prepare(s, "BEGIN", &s->st_begin_read)) < 0 ||

@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "backend.h"
@@ -177,6 +179,41 @@ static void test_mgmt_bodies(void **state)
 	assert_int_equal(be_upload_req_parse(up, strlen(up), 65536, 16, &u, &d), -EINVAL);
 }
 
+/* Batched last-seen times reach the database in any order (several workers, a queue):
+ * the newest time must win. */
+static void test_last_seen_keeps_newest(void **state)
+{
+	char dir[] = "/tmp/lp-backend-store.XXXXXX";
+	struct be_store *s = NULL;
+	sqlite3_stmt *q = NULL;
+	static const int64_t times[] = { 1000, 1005, 1002, 1005, 999 };
+	static const char *const ips[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5" };
+	char cmd[64];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(be_store_open(dir, "t1", true, &s), 0);
+	assert_int_equal(be_store_exec(s, "INSERT INTO devices(controller_id, created) VALUES('dev1', 1)"), 0);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		assert_int_equal(be_store_begin(s), 0);
+		sqlite3_bind_int64(s->st_lastseen, 1, times[i]);
+		sqlite3_bind_text(s->st_lastseen, 2, ips[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s->st_lastseen, 3, 1);
+		assert_int_equal(sqlite3_step(s->st_lastseen), SQLITE_DONE);
+		sqlite3_reset(s->st_lastseen);
+		assert_int_equal(be_store_commit(s), 0);
+	}
+	assert_int_equal(be_store_prepare(s, "SELECT last_seen, last_ip FROM devices WHERE id = 1", &q), 0);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(q, 0), 1005);
+	/* the address that came with the newest time (equal times: the later write) */
+	assert_string_equal((const char *)sqlite3_column_text(q, 1), "10.0.0.4");
+	sqlite3_finalize(q);
+	be_store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_feedback_fields),
 		cmocka_unit_test(test_configdata),
 		cmocka_unit_test(test_mgmt_bodies),
+		cmocka_unit_test(test_last_seen_keeps_newest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
