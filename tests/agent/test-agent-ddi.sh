@@ -43,18 +43,7 @@ free_port() {
 }
 
 # --- PKI and backend ---
-mkdir -p "$TMP/pki"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -keyout "$TMP/pki/ca.key" -out "$TMP/pki/ca.pem" -subj /CN=agent-test-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/pki/server.key" \
-  -out "$TMP/pki/server.csr" -subj /CN=127.0.0.1 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$TMP/pki/san.ext"
-openssl x509 -req -in "$TMP/pki/server.csr" -CA "$TMP/pki/ca.pem" -CAkey "$TMP/pki/ca.key" \
-  -CAcreateserial -days 2 -extfile "$TMP/pki/san.ext" -out "$TMP/pki/server.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/pki/dev1.key" \
-  -out "$TMP/pki/dev1.csr" -subj /CN=dev1 2>/dev/null
-openssl x509 -req -in "$TMP/pki/dev1.csr" -CA "$TMP/pki/ca.pem" -CAkey "$TMP/pki/ca.key" \
-  -CAcreateserial -days 2 -out "$TMP/pki/dev1.pem" 2>/dev/null
+"$(dirname "$0")/../tools/make-pki" "$TMP/pki" --client dev1
 PORT=$(free_port)
 HPORT=$(free_port)
 DEAD=$(free_port)

@@ -41,20 +41,7 @@ free_port() {
 
 make_certs() { # CA, server cert for 127.0.0.1, client certs with CN dev1 and dev2
   local d=$TMP/pki
-  mkdir -p "$d"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -keyout "$d/ca.key" -out "$d/ca.pem" -subj /CN=loopline-test-ca 2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" \
-    -out "$d/server.csr" -subj /CN=127.0.0.1 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/san.ext"
-  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-    -days 2 -extfile "$d/san.ext" -out "$d/server.pem" 2>/dev/null
-  for cn in dev1 dev2 dev3; do
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$cn.key" \
-      -out "$d/$cn.csr" -subj "/CN=$cn" 2>/dev/null
-    openssl x509 -req -in "$d/$cn.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-      -days 2 -out "$d/$cn.pem" 2>/dev/null
-  done
+  "$(dirname "$0")/../tools/make-pki" "$d" --client dev1 --client dev2 --client dev3
   # A client certificate from another CA must be refused.
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -keyout "$d/rogue.key" -out "$d/rogue.pem" -subj /CN=dev1 2>/dev/null

@@ -72,14 +72,8 @@ signpub=$(ls "$fwout"/keys/*.pub.pem 2>/dev/null | head -n1 || true)
 [ -f "$signpub" ] || fail "no signing public key in $fwout/keys"
 
 # --- PKI: the backend's certificate names the address the guest uses ------------------
-pki="$tmp/pki"; mkdir -p "$pki"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -keyout "$pki/ca.key" -out "$pki/ca.pem" -subj /CN=loopline-e2e-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/server.key" \
-  -out "$pki/server.csr" -subj /CN=10.0.2.100 2>/dev/null
-printf 'subjectAltName=IP:10.0.2.100,IP:127.0.0.1\n' > "$pki/san.ext"
-openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
-  -CAcreateserial -days 2 -extfile "$pki/san.ext" -out "$pki/server.pem" 2>/dev/null
+pki="$tmp/pki"
+"$src/tests/tools/make-pki" "$pki" --san IP:10.0.2.100,IP:127.0.0.1
 
 # --- backend ---------------------------------------------------------------------------
 jq -n --arg d "$tmp/backend" --arg pki "$pki" '{
