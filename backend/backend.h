@@ -8,8 +8,10 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <cjson/cJSON.h>
+
+struct evbuffer;
+struct evhttp_request;
 
 #include "loopline/diag.h"
 
@@ -81,38 +83,302 @@ enum be_role { BE_ROLE_VIEWER = 0, BE_ROLE_CI, BE_ROLE_OPERATOR, BE_ROLE_ADMIN }
 int be_role_parse(const char *s, enum be_role *ret);
 const char *be_role_name(enum be_role r);
 
-/* ---- store.c: one SQLite database per tenant ---- */
+/* ---- range.c: RFC 9110 Range and Content-Range headers, byte range lists ---- */
+
+#define BE_RANGE_MAX 16
+
+struct be_range {
+	uint64_t first, last; /* inclusive */
+};
+
+/* Parses "bytes=..." for a resource of length len. Returns the number of ranges (>= 1),
+ * -EOPNOTSUPP for a range unit other than bytes (the header is then ignored), -EINVAL on
+ * a syntax error, -ERANGE when unsatisfiable or overlapping, -E2BIG for more than
+ * BE_RANGE_MAX ranges. */
+int be_range_parse(const char *header, uint64_t len, struct be_range *out, size_t max);
+/* "bytes a-b/total" from Content-Range of an upload PUT. */
+int be_content_range_parse(const char *header, uint64_t *ret_first, uint64_t *ret_last,
+			   uint64_t *ret_total);
+/* Adds [first, last] to a sorted list of disjoint, non-adjacent ranges (*n of max),
+ * merging what touches. -E2BIG (list unchanged) if the result needs more than max. */
+int be_ranges_add(struct be_range *list, size_t *n, size_t max, uint64_t first, uint64_t last);
+/* The number of bytes the list covers. */
+uint64_t be_ranges_bytes(const struct be_range *list, size_t n);
+
+/* ---- store*.c: the data layer, one SQLite database per tenant ----
+ *
+ * data_dir/tenants/NAME/ holds store.db (SQLite, WAL, versioned schema migrated at open),
+ * packages/<sha256> (content-addressed package files), uploads/<id> (unfinished uploads)
+ * and keys/NAME.pem (trusted signing keys). Nothing outside the store modules sees SQLite.
+ *
+ * Functions return 0 (or what they document) or a negative errno: -ENOENT for a missing
+ * row, -EEXIST for a duplicate, -EIO (-EBUSY, -ENOMEM, -ENOSPC) when SQLite fails. The
+ * store logs SQLite failures itself, once, with the database's message; callers map the
+ * error to an answer without logging it again. Statements are prepared once per
+ * connection and cached. Every write function is atomic; be_store_begin/commit group
+ * several into one transaction (they nest). List functions call cb once per row (a
+ * negative return stops the list and is returned) and set *ret_total to the number of
+ * rows matching the filter, ignoring paging.
+ */
 
 #define BE_SCHEMA_VERSION 1
+#define BE_TEXT_MAX 129            /* names, versions, parts, commands: at most 128 bytes */
+#define BE_FILENAME_MAX 256
+#define BE_IP_MAX 64
+#define BE_UPLOAD_RANGES_MAX 1024  /* separate byte ranges of one unfinished upload */
+#define BE_MESSAGES_MAX 64         /* messages of one status history entry */
 
-struct be_store {
-	sqlite3 *db;
-	char tenant[BE_NAME_MAX];
-	char dir[BE_PATH_MAX]; /* data_dir/tenants/NAME */
-	sqlite3_stmt *st_device;     /* poll: device by controller id */
-	sqlite3_stmt *st_active;     /* poll: oldest active action */
-	sqlite3_stmt *st_installed;  /* poll: last finished action with a package */
-	sqlite3_stmt *st_lastseen;   /* batched update */
-	sqlite3_stmt *st_gateway;    /* gateway token hash */
-	sqlite3_stmt *st_begin_read; /* "BEGIN" (deferred: a read transaction) */
-	sqlite3_stmt *st_end_read;   /* "COMMIT" */
+struct be_store;
+
+struct be_page {
+	int64_t offset, limit;
 };
 
 /* Opens (creating if create is true) and migrates the tenant database. */
 int be_store_open(const char *data_dir, const char *tenant, bool create, struct be_store **ret);
-void be_store_close(struct be_store *s);
+void be_store_close(struct be_store *s); /* accepts NULL */
 bool be_store_exists(const char *data_dir, const char *tenant);
-/* exec with no result; logs on failure; returns 0 or -EIO. */
-int be_store_exec(struct be_store *s, const char *sql);
-int be_store_prepare(struct be_store *s, const char *sql, sqlite3_stmt **ret);
+const char *be_store_tenant(const struct be_store *s);
+/* "data_dir/tenants/NAME/<sub>" into buf. */
+int be_store_path(const struct be_store *s, const char *sub, char *buf, size_t len);
+/* Write transactions; nested calls become savepoints. */
 int be_store_begin(struct be_store *s);
 int be_store_commit(struct be_store *s);
 void be_store_rollback(struct be_store *s);
+/* A read transaction around several reads (one WAL snapshot, one lock); best effort. */
+int be_store_read_begin(struct be_store *s);
+void be_store_read_end(struct be_store *s);
+int64_t be_now(void);
+/* Process-wide SQLite settings for a server with many threads; call before any open. */
+void be_store_tune_global(void);
+
+/* store-tokens.c: API tokens and the tenant's DDI gateway token, stored as hashes. */
+int be_store_token_add(struct be_store *s, const char *hash, enum be_role role, const char *label);
+int be_store_token_role(struct be_store *s, const char *hash, enum be_role *ret);
+int be_store_gateway_set(struct be_store *s, const char *hash);
+/* -ENOENT when the tenant has no gateway token. */
+int be_store_gateway_hash(struct be_store *s, char ret[BE_HASH_HEX]);
+
+/* store-devices.c */
+struct be_device {
+	int64_t id;                         /* row id */
+	char controller_id[BE_ID_MAX];
+	int64_t created, last_seen;         /* Unix seconds, 0 = never seen */
+	char last_ip[BE_IP_MAX];
+	char installed_name[BE_TEXT_MAX], installed_version[BE_TEXT_MAX];
+	bool request_attributes;
+};
+
+/* What the DDI authentication of a poll needs. */
+struct be_device_auth {
+	int64_t id;
+	char token_hash[BE_HASH_HEX];       /* "" when the device has no token */
+	bool request_attributes;
+};
+
+struct be_device_filter {
+	const char *tag;      /* NULL = any */
+	const char *text;     /* substring of the controller id, NULL = any */
+	const char *version;  /* installed version, NULL = any */
+};
+
+struct be_attribute {
+	const char *key, *value;
+};
+
+enum be_attr_mode { BE_ATTR_MERGE = 0, BE_ATTR_REPLACE, BE_ATTR_REMOVE };
+
+int be_store_device_auth(struct be_store *s, const char *cid, struct be_device_auth *ret);
+int be_store_device_id(struct be_store *s, const char *cid, int64_t *ret_id);
+int be_store_device_get(struct be_store *s, const char *cid, struct be_device *ret);
+int be_store_devices_list(struct be_store *s, const struct be_device_filter *f,
+			  const struct be_page *p, int (*cb)(void *ctx, const struct be_device *d),
+			  void *ctx, int64_t *ret_total);
+int be_store_device_tags(struct be_store *s, int64_t device,
+			 int (*cb)(void *ctx, const char *tag), void *ctx);
+int be_store_device_attributes(struct be_store *s, int64_t device,
+			       int (*cb)(void *ctx, const char *key, const char *value), void *ctx);
+/* Registers a device with a token (hash) and tags; with rotate an existing device gets the
+ * new token instead (-EEXIST without). */
+int be_store_device_create(struct be_store *s, const char *cid, const char *token_hash,
+			   bool rotate, const char *const *tags, size_t n_tags);
+/* A device first seen on a poll authenticated by a gateway token or certificate. */
+int be_store_device_register(struct be_store *s, const char *cid, int64_t *ret_id);
+int be_store_device_retag(struct be_store *s, int64_t device, const char *cid,
+			  const char *const *tags, size_t n_tags);
+int be_store_device_request_attributes(struct be_store *s, int64_t device);
+/* configData: -E2BIG (nothing stored) when the device would have more than max. */
+int be_store_device_set_attributes(struct be_store *s, int64_t device, enum be_attr_mode mode,
+				   const struct be_attribute *attrs, size_t n, unsigned max);
+/* PUT installedBase; *ret_changed tells whether name or version changed. */
+int be_store_device_set_installed(struct be_store *s, int64_t device, const char *name,
+				  const char *version, bool *ret_changed);
+/* A batched last-seen time; an older time never overwrites a newer one. */
+int be_store_device_seen(struct be_store *s, int64_t device, int64_t time, const char *ip);
+
+/* Firmware versions devices run: the installed version the backend recorded (finished
+ * action, PUT installedBase), else the "version" attribute the device reported in
+ * configData. Devices with neither are not counted. */
+struct be_firmware_filter {
+	const char *compatible; /* attribute hardware_id or compatible, NULL = any */
+	const char *tag;        /* NULL = any */
+};
+
+struct be_firmware_use {
+	const char *version;
+	int64_t devices;
+	int64_t last_seen;      /* the newest last-seen time of those devices */
+};
+
+int be_store_firmware_in_use(struct be_store *s, const struct be_firmware_filter *f,
+			     const struct be_page *p,
+			     int (*cb)(void *ctx, const struct be_firmware_use *u), void *ctx,
+			     int64_t *ret_total);
+
+/* store-actions.c */
+struct be_action {
+	int64_t id;
+	int64_t device;                 /* row id */
+	char device_cid[BE_ID_MAX];     /* "" from be_store_action_open */
+	int64_t package;                /* 0 = a configured action */
+	char command[BE_TEXT_MAX];      /* configured action name, "" for packages */
+	char type[16];                  /* forced, soft, download-only */
+	char status[32];                /* RUNNING, RETRIEVED, …, FINISHED, ERROR, CANCELED */
+	bool active;
+	bool maint;                     /* has a maintenance window */
+	int64_t maint_start, maint_end;
+	int64_t created, updated;
+};
+
+struct be_status_entry {
+	int64_t time;
+	const char *status;
+	bool has_code;
+	int64_t code;
+	const char *const *messages;
+	size_t n_messages;
+};
+
+/* A change of an open action: one status history entry, the action's new status, and
+ * optionally the device's installed version and an event. */
+struct be_action_change {
+	struct be_status_entry entry;
+	const char *new_status;     /* the action's status afterwards (NULL: entry.status) */
+	bool closes;
+	bool installs;              /* the device now runs the action's package */
+	const char *event;          /* event type, NULL = none */
+	const char *event_message;
+	unsigned max_history;       /* -EDQUOT when the action has this many entries (0 = no limit) */
+};
+
+struct be_action_filter {
+	const char *device;         /* controller id, NULL = any */
+	int64_t device_id;          /* row id, 0 = any */
+	int active;                 /* -1 any, 0 closed, 1 open */
+};
+
+struct be_deployment {
+	int64_t package;            /* 0 = configured action */
+	const char *command;
+	const char *type;
+	bool has_window;
+	int64_t window_start, window_end;
+	const char *const *devices; /* must exist */
+	size_t n_devices;
+	const char *const *tags;
+	size_t n_tags;
+	size_t max_targets;         /* -E2BIG beyond */
+};
+
+/* The oldest open action of a device (the poll). -ENOENT if none. */
+int be_store_action_open(struct be_store *s, int64_t device, struct be_action *ret);
+/* The newest finished package action of a device (installedBase). -ENOENT if none. */
+int be_store_action_installed(struct be_store *s, int64_t device, int64_t *ret_id);
+/* device 0: any device. -ENOENT if it does not exist or is another device's. */
+int be_store_action_get(struct be_store *s, int64_t device, int64_t id, struct be_action *ret);
+int be_store_actions_list(struct be_store *s, const struct be_action_filter *f,
+			  const struct be_page *p, int (*cb)(void *ctx, const struct be_action *a),
+			  void *ctx, int64_t *ret_total);
+/* limit < 0: all entries. */
+int be_store_action_history(struct be_store *s, int64_t action, bool newest_first, int64_t limit,
+			    int (*cb)(void *ctx, const struct be_status_entry *e), void *ctx);
+/* -ESTALE (nothing stored) when the action is closed already. */
+int be_store_action_change(struct be_store *s, const struct be_action *a,
+			   const struct be_action_change *c);
+/* Asks the device to cancel its open actions (all, or only_action): they become CANCELING. */
+int be_store_action_cancel(struct be_store *s, int64_t device, int64_t only_action, const char *why);
+/* Targets: the listed devices (-ENOENT naming the first missing one in ret_missing) plus
+ * every device with one of the tags; each device's open actions are canceled first. cb
+ * gets each new action (ordered by controller id). */
+int be_store_deploy(struct be_store *s, const struct be_deployment *d,
+		    int (*cb)(void *ctx, int64_t action, const char *cid), void *ctx,
+		    char ret_missing[BE_ID_MAX]);
+/* A device downloads a package of one of its open actions: a DOWNLOAD history entry. */
+int be_store_action_download(struct be_store *s, int64_t device, int64_t package, const char *what);
+/* Whether one of the device's actions uses the package (1) or not (0). */
+int be_store_package_visible(struct be_store *s, int64_t device, int64_t package);
+
+/* store-packages.c and store-uploads.c */
+struct be_package {
+	int64_t id;
+	char kind[8];                   /* lpkg, opaque */
+	char name[BE_TEXT_MAX], version[BE_TEXT_MAX], part[BE_TEXT_MAX];
+	char filename[BE_FILENAME_MAX];
+	uint64_t size;
+	char sha256[65], sha1[41], md5[33];
+	int64_t created;
+	char *manifest;                 /* JSON text (lpkg) or NULL; the caller frees it */
+};
+
+struct be_upload {
+	char id[BE_TOKEN_LEN + 1];
+	char filename[BE_FILENAME_MAX];
+	uint64_t size;
+	bool opaque;
+	char version[BE_TEXT_MAX], part[BE_TEXT_MAX], name[BE_TEXT_MAX];
+	size_t n_ranges;                /* received byte ranges, sorted and merged */
+	struct be_range ranges[BE_UPLOAD_RANGES_MAX];
+};
+
+/* with_manifest: also read the manifest (ret->manifest, malloc'd). */
+int be_store_package_get(struct be_store *s, int64_t id, bool with_manifest,
+			 struct be_package *ret);
+int be_store_packages_list(struct be_store *s, const struct be_page *p,
+			   int (*cb)(void *ctx, const struct be_package *pkg), void *ctx,
+			   int64_t *ret_total);
+/* Opens packages/<sha256> read-only; checks its size. */
+int be_store_package_open(struct be_store *s, const struct be_package *p, int *ret_fd);
+/* Moves the finished upload's file to packages/<sha256>, adds the package (pkg->id is
+ * ignored) and forgets the upload; *ret_id is the new package's id. */
+int be_store_package_add(struct be_store *s, const struct be_upload *u,
+			 const struct be_package *pkg, int64_t *ret_id);
+
+/* Creates the upload's row and its (sparse) file of u->size bytes; u->id is chosen here. */
+int be_store_upload_create(struct be_store *s, struct be_upload *u);
+int be_store_upload_get(struct be_store *s, const char *id, struct be_upload *ret);
+int be_store_uploads_list(struct be_store *s, const char *filename, const struct be_page *p,
+			  int (*cb)(void *ctx, const struct be_upload *u), void *ctx,
+			  int64_t *ret_total);
+/* Opens the upload's file (O_RDONLY or O_WRONLY). */
+int be_store_upload_open(struct be_store *s, const struct be_upload *u, int flags, int *ret_fd);
+int be_store_upload_set_ranges(struct be_store *s, const struct be_upload *u);
+/* Removes the row and the file. */
+int be_store_upload_delete(struct be_store *s, const struct be_upload *u);
+
+/* store-events.c */
+struct be_event {
+	int64_t id, time;
+	const char *type;
+	const char *device;             /* NULL = none */
+	int64_t action;                 /* 0 = none */
+	const char *message;
+};
+
 int be_store_event(struct be_store *s, const char *type, const char *device, int64_t action,
 		   const char *message);
-int64_t be_now(void);
-/* "data_dir/tenants/NAME/<sub>" into buf. */
-int be_store_path(const struct be_store *s, const char *sub, char *buf, size_t len);
+int be_store_events_list(struct be_store *s, int64_t after, const char *type,
+			 const struct be_page *p, int (*cb)(void *ctx, const struct be_event *e),
+			 void *ctx, int64_t *ret_total);
 
 /* ---- tenant.c: CLI-side management ---- */
 
@@ -125,24 +391,8 @@ int be_token_create(const char *data_dir, const char *tenant, enum be_role role,
 		    char *ret_token, size_t len);
 /* Registers a device (or rotates its token when it exists and rotate is true). */
 int be_device_create(struct be_store *s, const char *controller_id, bool rotate,
-		     char ret_token[BE_TOKEN_LEN + 1]);
+		     const char *const *tags, size_t n_tags, char ret_token[BE_TOKEN_LEN + 1]);
 int be_tenant_list(const char *data_dir, char (*names)[BE_NAME_MAX], size_t max, size_t *ret_n);
-
-/* ---- range.c: RFC 7233 Range header ---- */
-
-#define BE_RANGE_MAX 16
-
-struct be_range {
-	uint64_t first, last; /* inclusive */
-};
-
-/* Parses "bytes=..." for a resource of length len. Returns the number of ranges (>= 1),
- * -EINVAL on a syntax error, -ERANGE when unsatisfiable or overlapping, -E2BIG for more
- * than BE_RANGE_MAX ranges. */
-int be_range_parse(const char *header, uint64_t len, struct be_range *out, size_t max);
-/* "bytes a-b/total" from Content-Range of an upload PUT. */
-int be_content_range_parse(const char *header, uint64_t *ret_first, uint64_t *ret_last,
-			   uint64_t *ret_total);
 
 /* ---- ddi-body.c: DDI request bodies ---- */
 
@@ -171,10 +421,8 @@ void be_feedback_done(struct be_feedback *fb);
 /* The resulting hawkBit action status for deployment or cancel feedback. */
 const char *be_feedback_status(const struct be_feedback *fb, bool cancel, bool *ret_closes);
 
-enum be_cfg_mode { BE_CFG_MERGE = 0, BE_CFG_REPLACE, BE_CFG_REMOVE };
-
 struct be_configdata {
-	enum be_cfg_mode mode;
+	enum be_attr_mode mode;
 	cJSON *data; /* borrowed: object of string values */
 	cJSON *root;
 };
@@ -233,11 +481,11 @@ int be_installed_req_parse(const char *text, size_t len, size_t max_len, unsigne
 			   struct be_installed_req *ret, struct lp_diag *diag);
 void be_installed_req_done(struct be_installed_req *q);
 
-/* ---- server.c ---- */
+/* ---- server.c, dispatch.c, ratelimit.c, lastseen.c: the server ---- */
 
-struct be_server;
 struct be_worker;
 
+/* One request, as the handlers see it. */
 struct be_req {
 	struct evhttp_request *req;
 	struct be_worker *w;
@@ -250,21 +498,64 @@ struct be_req {
 	char segbuf[2048];
 	const char *query;   /* may be NULL */
 	bool tls;
-	char ip[64];
+	char ip[BE_IP_MAX];
 	int64_t start_us;
 	int status;          /* set by the reply helpers */
 	uint64_t bytes;
 };
 
+/* Runs until SIGTERM or SIGINT, then stops gracefully. */
 int be_server_run(const struct be_config *cfg);
 
-/* Per-worker store cache (opened on first use). */
+/* The worker's connection to a tenant's store (opened on first use); NULL if the tenant
+ * does not exist. */
 struct be_store *be_worker_store(struct be_worker *w, const char *tenant);
 uint32_t be_worker_random(struct be_worker *w);
-void be_worker_note_seen(struct be_worker *w, struct be_store *s, int64_t device_rowid,
-			 const char *ip);
+/* Notes a poll for the batched last-seen write. */
+void be_worker_note_seen(struct be_worker *w, struct be_store *s, int64_t device, const char *ip);
 
-/* Reply helpers (http.c). */
+/* Splits r->path into r->seg; -EINVAL for an empty or escaped segment, -E2BIG for too many. */
+int be_split_path(struct be_req *r);
+
+/* Per-client-address token buckets, shared by all workers (striped locks). */
+struct be_ratelimit;
+
+int be_ratelimit_new(unsigned per_s, unsigned burst, struct be_ratelimit **ret);
+void be_ratelimit_free(struct be_ratelimit *rl);
+/* Whether a request from ip at monotonic time now_us may proceed (and counts it). */
+bool be_ratelimit_allow(struct be_ratelimit *rl, const char *ip, int64_t now_us);
+
+/* Last-seen times: each worker collects them per tenant in a map; the maps are handed to
+ * one writer thread, which writes each in one transaction. Polls never wait for a write. */
+struct be_seen {
+	int64_t device; /* 0 = empty slot */
+	int64_t time;
+	char ip[46];
+};
+
+struct be_seen_map {
+	struct be_seen *slot;
+	size_t cap, n;
+};
+
+struct be_seen_writer;
+
+/* Records (or refreshes) a device's time; best effort: -ENOMEM drops it. */
+int be_seen_note(struct be_seen_map *m, int64_t device, int64_t time, const char *ip);
+void be_seen_map_clear(struct be_seen_map *m);
+/* Writes a map's entries in one transaction. */
+int be_seen_write(struct be_store *s, const struct be_seen_map *m);
+int be_seen_writer_start(const char *data_dir, struct be_seen_writer **ret);
+/* Moves the map's entries (the map is left empty) to the writer's queue. */
+void be_seen_hand_over(struct be_seen_writer *wr, const char *tenant, struct be_seen_map *m);
+/* Writes what is queued, then ends the thread and frees the writer (NULL is fine). */
+void be_seen_writer_stop(struct be_seen_writer *wr);
+
+/* ---- http.c: reply and request helpers shared by the DDI and management handlers ---- */
+
+/* Every reply goes through here. A HEAD request gets the headers, a Content-Length of
+ * the body it would have had, and no body. body may be NULL. */
+void be_reply(struct be_req *r, int status, struct evbuffer *body);
 void be_reply_empty(struct be_req *r, int status);
 void be_reply_json(struct be_req *r, int status, cJSON *body); /* frees body */
 void be_reply_error(struct be_req *r, int status, const char *code, const char *fmt, ...)
@@ -281,34 +572,12 @@ int be_query_int(struct be_req *r, const char *key, int64_t def, int64_t min, in
 /* "https://host:port" for links of the given scheme, or "" if not served. */
 void be_base_url(struct be_req *r, bool https, char *buf, size_t len);
 void be_log_request(struct be_req *r);
+int64_t be_mono_us(void);
 
-/* ---- ddi.c / ddi-artifact.c ---- */
+/* ---- ddi*.c: the hawkBit DDI device API ---- */
 
 void be_ddi_handle(struct be_req *r);
-void be_ddi_artifact(struct be_req *r, struct be_store *s, int64_t device_rowid, int64_t module,
-		     const char *filename);
 
-/* ---- mgmt*.c ---- */
+/* ---- mgmt*.c: the management API ---- */
 
 void be_mgmt_handle(struct be_req *r);
-
-struct be_mgmt {
-	struct be_req *r;
-	struct be_store *s;
-	enum be_role role;
-};
-
-void be_mgmt_devices(struct be_mgmt *m);
-void be_mgmt_uploads(struct be_mgmt *m);
-void be_mgmt_packages(struct be_mgmt *m);
-void be_mgmt_deployments(struct be_mgmt *m);
-void be_mgmt_actions(struct be_mgmt *m);
-void be_mgmt_events(struct be_mgmt *m);
-/* Reads the body within the configured limits and parses it with a parser from
- * mgmt-body.c; replies 400/413 and returns <0 on error. */
-int be_mgmt_body_with(struct be_mgmt *m, int (*parse)(const char *, size_t, size_t, unsigned,
-						      void *, struct lp_diag *), void *ret);
-/* offset/limit from the query; replies 400 on bad values. */
-int be_mgmt_paging(struct be_mgmt *m, int64_t *ret_offset, int64_t *ret_limit);
-cJSON *be_mgmt_page(cJSON *items, int64_t offset, int64_t limit, int64_t total);
-cJSON *be_action_json(struct be_store *s, sqlite3_stmt *row, bool with_history);

@@ -161,7 +161,7 @@ int be_configdata_parse(const char *text, size_t len, size_t max_len, unsigned m
 	struct be_configdata cd = { 0 };
 	const cJSON *it;
 	unsigned n = 0;
-	int r, mode = BE_CFG_MERGE;
+	int r, mode = BE_ATTR_MERGE;
 
 	r = lp_json_parse(text, len, max_len, max_depth, &cd.root, d);
 	if (r < 0)
@@ -172,7 +172,7 @@ int be_configdata_parse(const char *text, size_t len, size_t max_len, unsigned m
 	}
 	if ((r = lp_json_get_enum(cd.root, "mode", false, modes, "", &mode, d)) < 0)
 		goto fail;
-	cd.mode = (enum be_cfg_mode)mode;
+	cd.mode = (enum be_attr_mode)mode;
 	cd.data = cJSON_GetObjectItemCaseSensitive(cd.root, "data");
 	if (!cJSON_IsObject(cd.data)) {
 		r = lp_diag_fail_at(d, -EINVAL, "data", cd.data ? "expected an object" : "missing");

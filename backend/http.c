@@ -8,13 +8,14 @@
 #include <time.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "loopline/json.h"
 #include "loopline/log.h"
 #include "backend.h"
 
-static int64_t mono_us(void)
+int64_t be_mono_us(void)
 {
 	struct timespec ts;
 
@@ -24,7 +25,7 @@ static int64_t mono_us(void)
 
 void be_log_request(struct be_req *r)
 {
-	int64_t us = mono_us() - r->start_us;
+	int64_t us = be_mono_us() - r->start_us;
 
 	if (!r->cfg->log_requests)
 		return;
@@ -42,16 +43,37 @@ void be_add_header(struct be_req *r, const char *name, const char *value)
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
 }
 
-static void send_buffer(struct be_req *r, int status, struct evbuffer *buf)
+/* Statuses whose answers never have a body (RFC 9110 6.4.1). */
+static bool status_has_body(int status)
 {
+	return status >= 200 && status != 204 && status != 304;
+}
+
+void be_reply(struct be_req *r, int status, struct evbuffer *body)
+{
+	size_t len = body ? evbuffer_get_length(body) : 0;
+
 	r->status = status;
-	r->bytes = buf ? evbuffer_get_length(buf) : 0;
-	evhttp_send_reply(r->req, status, NULL, buf);
+	r->bytes = len;
+	if (r->method == EVHTTP_REQ_HEAD) {
+		/* libevent 2.1 would send the body after the headers of a HEAD answer, and
+		 * without a Content-Length: a client that reuses the connection would read the
+		 * body as the next answer. Headers only, with the length a GET would get. */
+		if (status_has_body(status)) {
+			char n[24];
+
+			snprintf(n, sizeof(n), "%zu", len);
+			be_add_header(r, "Content-Length", n);
+		}
+		r->bytes = 0;
+		body = NULL;
+	}
+	evhttp_send_reply(r->req, status, NULL, body);
 }
 
 void be_reply_empty(struct be_req *r, int status)
 {
-	send_buffer(r, status, NULL);
+	be_reply(r, status, NULL);
 }
 
 void be_reply_buffer(struct be_req *r, int status, const char *ctype, const void *data, size_t len)
@@ -69,7 +91,7 @@ void be_reply_buffer(struct be_req *r, int status, const char *ctype, const void
 		be_reply_empty(r, 500);
 		return;
 	}
-	send_buffer(r, status, b);
+	be_reply(r, status, b);
 	evbuffer_free(b);
 }
 
@@ -110,6 +132,72 @@ void be_reply_error(struct be_req *r, int status, const char *code, const char *
 		return;
 	}
 	be_reply_json(r, status, root);
+}
+
+/*
+ * libevent answers some requests itself, before any callback of ours runs: a body larger
+ * than limits.max_body_bytes (413), a malformed request (400), a method the server does
+ * not serve (501), an Expect it does not know (417). It does so by calling
+ * evhttp_send_error(), which sends an HTML page. libevent 2.1 (Debian 12) has no hook for
+ * these pages (2.2 adds evhttp_set_errorcb), so the backend defines evhttp_send_error
+ * itself: the dynamic linker binds libevent's own calls to this definition. The answer is
+ * the management API's JSON error ({"error":{"code","message"}}); the URI is gone by then,
+ * so DDI clients get the same shape. As libevent does, the connection is closed after it.
+ * tests/backend/test-robustness.sh checks the 413 body.
+ */
+void evhttp_send_error(struct evhttp_request *req, int error, const char *reason)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct evbuffer *b = evbuffer_new();
+	const char *code, *msg;
+	char body[256];
+	int n;
+
+	switch (error) {
+	case 413:
+		code = "too_large";
+		msg = "the request body is larger than the server accepts (limits.max_body_bytes)";
+		break;
+	case 417:
+		code = "bad_request";
+		msg = "unsupported Expect header";
+		break;
+	case 501:
+	case 405:
+		code = "method_not_allowed";
+		msg = "the server does not serve this method";
+		break;
+	case 503:
+		code = "unavailable";
+		msg = "the server is shutting down or overloaded";
+		break;
+	default:
+		code = "bad_request";
+		msg = "malformed HTTP request";
+		break;
+	}
+	if (!b) {
+		evhttp_connection_free(evhttp_request_get_connection(req));
+		return;
+	}
+	log_debug("libevent refused a request: %d", error);
+	/* a request that failed before its first line was read has no version yet */
+	if (req->major != 1) {
+		req->major = 1;
+		req->minor = 1;
+	}
+	n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+		     code, msg);
+	evhttp_clear_headers(out);
+	evhttp_add_header(out, "Content-Type", "application/json");
+	evhttp_add_header(out, "Connection", "close");
+	if (evbuffer_add(b, body, (size_t)n) < 0) {
+		evbuffer_free(b);
+		evhttp_connection_free(evhttp_request_get_connection(req));
+		return;
+	}
+	evhttp_send_reply(req, error, reason, b);
+	evbuffer_free(b);
 }
 
 int be_body(struct be_req *r, size_t max, char **ret, size_t *ret_len)

@@ -179,7 +179,7 @@ static int cmd_device(const struct be_config *cfg, int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		char token[BE_TOKEN_LEN + 1];
 
-		r = be_device_create(s, argv[i], rotate, token);
+		r = be_device_create(s, argv[i], rotate, NULL, 0, token);
 		if (r < 0) {
 			log_error("device %s: %s", argv[i],
 				  r == -EEXIST ? "exists already (use --rotate for a new token)" : strerror(-r));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Management API /api/v1/: Bearer tokens "<tenant>.<secret>" with a role, routing,
- * shared helpers (strict JSON bodies, paging) and the event list.
+ * shared helpers (strict JSON bodies, paging, errors) and the event list.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,13 +10,12 @@
 #include <event2/http.h>
 
 #include "loopline/json.h"
-#include "backend.h"
+#include "mgmt.h"
 
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 1000
 
-int be_mgmt_body_with(struct be_mgmt *m, int (*parse)(const char *, size_t, size_t, unsigned,
-						      void *, struct lp_diag *), void *ret)
+int mgmt_body(struct be_mgmt *m, mgmt_parser parse, void *ret)
 {
 	struct be_req *r = m->r;
 	struct lp_diag d;
@@ -39,10 +38,10 @@ int be_mgmt_body_with(struct be_mgmt *m, int (*parse)(const char *, size_t, size
 	return rc;
 }
 
-int be_mgmt_paging(struct be_mgmt *m, int64_t *ret_offset, int64_t *ret_limit)
+int mgmt_paging(struct be_mgmt *m, struct be_page *ret)
 {
-	if (be_query_int(m->r, "offset", 0, 0, INT32_MAX, ret_offset) < 0 ||
-	    be_query_int(m->r, "limit", PAGE_DEFAULT, 1, PAGE_MAX, ret_limit) < 0) {
+	if (be_query_int(m->r, "offset", 0, 0, INT32_MAX, &ret->offset) < 0 ||
+	    be_query_int(m->r, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &ret->limit) < 0) {
 		be_reply_error(m->r, 400, "bad_paging",
 			       "offset must be >= 0 and limit between 1 and %d", PAGE_MAX);
 		return -EINVAL;
@@ -50,15 +49,53 @@ int be_mgmt_paging(struct be_mgmt *m, int64_t *ret_offset, int64_t *ret_limit)
 	return 0;
 }
 
-cJSON *be_mgmt_page(cJSON *items, int64_t offset, int64_t limit, int64_t total)
+void mgmt_reply_list(struct mgmt_list *l, int rc, const struct be_page *p, int64_t total,
+		     const char *what)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = NULL;
 
-	cJSON_AddItemToObject(o, "items", items);
-	cJSON_AddNumberToObject(o, "offset", (double)offset);
-	cJSON_AddNumberToObject(o, "limit", (double)limit);
-	cJSON_AddNumberToObject(o, "total", (double)total);
-	return o;
+	if (rc == 0 && l->items && (o = cJSON_CreateObject()) &&
+	    cJSON_AddItemToObject(o, "items", l->items)) {
+		l->items = NULL;
+		cJSON_AddNumberToObject(o, "offset", (double)p->offset);
+		cJSON_AddNumberToObject(o, "limit", (double)p->limit);
+		cJSON_AddNumberToObject(o, "total", (double)total);
+		be_reply_json(l->m->r, 200, o);
+		return;
+	}
+	cJSON_Delete(o);
+	cJSON_Delete(l->items);
+	l->items = NULL;
+	mgmt_store_error(l->m, rc < 0 ? rc : -ENOMEM, what);
+}
+
+void mgmt_store_error(struct be_mgmt *m, int rc, const char *what)
+{
+	if (rc == -ENOENT)
+		be_reply_error(m->r, 404, "not_found", "no such %s", what);
+	else if (rc == -ENOMEM)
+		be_reply_error(m->r, 500, "internal", "out of memory");
+	else
+		be_reply_error(m->r, 500, "internal", "database error");
+}
+
+int mgmt_list_add(struct mgmt_list *l, cJSON *item)
+{
+	if (!item || !cJSON_AddItemToArray(l->items, item)) {
+		cJSON_Delete(item);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int64_t mgmt_id(const char *seg)
+{
+	char *end;
+	long long id;
+
+	errno = 0;
+	id = strtoll(seg, &end, 10);
+	return errno || *end || end == seg || id <= 0 ? 0 : id;
 }
 
 static int mgmt_auth(struct be_req *r, struct be_mgmt *m)
@@ -66,8 +103,6 @@ static int mgmt_auth(struct be_req *r, struct be_mgmt *m)
 	const char *auth = be_header(r, "Authorization");
 	char tenant[BE_NAME_MAX], hash[BE_HASH_HEX];
 	const char *dot, *secret;
-	sqlite3_stmt *st = NULL;
-	int rc = -EACCES;
 
 	if (!auth || strncmp(auth, "Bearer ", 7) != 0)
 		return -EACCES;
@@ -82,73 +117,47 @@ static int mgmt_auth(struct be_req *r, struct be_mgmt *m)
 	m->s = be_worker_store(r->w, tenant);
 	if (!m->s || be_token_hash(dot + 1, strlen(dot + 1), hash) < 0)
 		return -EACCES;
-	if (be_store_prepare(m->s, "SELECT role FROM tokens WHERE hash = ?", &st) < 0)
-		return -EIO;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    be_role_parse((const char *)sqlite3_column_text(st, 0), &m->role) == 0)
-		rc = 0;
-	sqlite3_finalize(st);
-	return rc;
+	return be_store_token_role(m->s, hash, &m->role);
+}
+
+static int event_json(void *ctx, const struct be_event *e)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)e->id);
+	cJSON_AddNumberToObject(o, "time", (double)e->time);
+	cJSON_AddStringToObject(o, "type", e->type);
+	if (e->device)
+		cJSON_AddStringToObject(o, "device", e->device);
+	else
+		cJSON_AddNullToObject(o, "device");
+	if (e->action)
+		cJSON_AddNumberToObject(o, "action", (double)e->action);
+	else
+		cJSON_AddNullToObject(o, "action");
+	cJSON_AddStringToObject(o, "message", e->message);
+	return mgmt_list_add(ctx, o);
 }
 
 static void mgmt_events(struct be_mgmt *m)
 {
 	struct be_req *r = m->r;
-	sqlite3_stmt *st = NULL;
-	int64_t offset, limit, after = 0, total = 0;
+	struct mgmt_list l = { .m = m };
+	struct be_page p;
+	int64_t after = 0, total = 0;
 	char type[64] = "";
-	cJSON *items;
-	int has_type;
+	int has_type, rc;
 
-	if (be_mgmt_paging(m, &offset, &limit) < 0)
+	if (mgmt_paging(m, &p) < 0)
 		return;
 	has_type = be_query(r, "type", type, sizeof(type));
 	if (be_query_int(r, "after", 0, 0, INT64_MAX, &after) < 0 || has_type < 0) {
 		be_reply_error(r, 400, "bad_query", "after must be an event id; type at most 63 bytes");
 		return;
 	}
-	if (be_store_prepare(m->s, "SELECT count(*) FROM events WHERE id > ?1 AND (?2 IS NULL OR type = ?2)",
-			     &st) < 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, after);
-	if (has_type)
-		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		total = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (be_store_prepare(m->s, "SELECT id, time, type, device, action_id, message FROM events"
-			     " WHERE id > ?1 AND (?2 IS NULL OR type = ?2) ORDER BY id LIMIT ?3 OFFSET ?4",
-			     &st) < 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, after);
-	if (has_type)
-		sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, limit);
-	sqlite3_bind_int64(st, 4, offset);
-	items = cJSON_CreateArray();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		cJSON *e = cJSON_CreateObject();
-
-		cJSON_AddNumberToObject(e, "id", (double)sqlite3_column_int64(st, 0));
-		cJSON_AddNumberToObject(e, "time", (double)sqlite3_column_int64(st, 1));
-		cJSON_AddStringToObject(e, "type", (const char *)sqlite3_column_text(st, 2));
-		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-			cJSON_AddStringToObject(e, "device", (const char *)sqlite3_column_text(st, 3));
-		else
-			cJSON_AddNullToObject(e, "device");
-		if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-			cJSON_AddNumberToObject(e, "action", (double)sqlite3_column_int64(st, 4));
-		else
-			cJSON_AddNullToObject(e, "action");
-		cJSON_AddStringToObject(e, "message", (const char *)sqlite3_column_text(st, 5));
-		cJSON_AddItemToArray(items, e);
-	}
-	sqlite3_finalize(st);
-	be_reply_json(r, 200, be_mgmt_page(items, offset, limit, total));
-	return;
-fail:
-	be_reply_error(r, 500, "internal", "database error");
+	l.items = cJSON_CreateArray();
+	rc = be_store_events_list(m->s, after, has_type ? type : NULL, &p, event_json, &l, &total);
+	mgmt_reply_list(&l, rc, &p, total, "events");
 }
 
 /* Minimum role per (resource, write?). */
@@ -163,11 +172,24 @@ static bool allowed(const struct be_mgmt *m, const char *res, bool write)
 
 void be_mgmt_handle(struct be_req *r)
 {
+	static const struct {
+		const char *name;
+		void (*fn)(struct be_mgmt *m);
+	} resources[] = {
+		{ "devices", mgmt_devices }, { "uploads", mgmt_uploads },
+		{ "packages", mgmt_packages }, { "deployments", mgmt_deployments },
+		{ "actions", mgmt_actions }, { "firmware", mgmt_firmware },
+	};
 	struct be_mgmt m = { .r = r };
 	const char *res;
 	bool write = r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD;
+	int rc = mgmt_auth(r, &m);
 
-	if (mgmt_auth(r, &m) < 0) {
+	if (rc < 0 && rc != -ENOENT && rc != -EACCES) {
+		mgmt_store_error(&m, rc, "token");
+		return;
+	}
+	if (rc < 0) {
 		be_add_header(r, "WWW-Authenticate", "Bearer");
 		be_reply_error(r, 401, "unauthorized", "missing or invalid bearer token");
 		return;
@@ -181,18 +203,14 @@ void be_mgmt_handle(struct be_req *r)
 		be_reply_error(r, 403, "forbidden", "role %s may not change %s", be_role_name(m.role), res);
 		return;
 	}
-	if (strcmp(res, "devices") == 0)
-		be_mgmt_devices(&m);
-	else if (strcmp(res, "uploads") == 0)
-		be_mgmt_uploads(&m);
-	else if (strcmp(res, "packages") == 0)
-		be_mgmt_packages(&m);
-	else if (strcmp(res, "deployments") == 0)
-		be_mgmt_deployments(&m);
-	else if (strcmp(res, "actions") == 0)
-		be_mgmt_actions(&m);
-	else if (strcmp(res, "events") == 0 && r->n_seg == 3 && !write)
+	if (strcmp(res, "events") == 0 && r->n_seg == 3 && !write) {
 		mgmt_events(&m);
-	else
-		be_reply_error(r, 404, "not_found", "no such resource");
+		return;
+	}
+	for (size_t i = 0; i < LP_ARRAY_SIZE(resources); i++)
+		if (strcmp(res, resources[i].name) == 0) {
+			resources[i].fn(&m);
+			return;
+		}
+	be_reply_error(r, 404, "not_found", "no such resource");
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * RFC 7233 byte ranges: the Range header of artifact downloads and the Content-Range
- * header of upload PUTs. Both parsers are strict and bounded.
+ * RFC 9110 byte ranges: the Range header of artifact downloads, the Content-Range header
+ * of upload PUTs (both parsers strict and bounded), and the merged list of byte ranges an
+ * unfinished upload has received.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,9 +49,15 @@ int be_range_parse(const char *header, uint64_t len, struct be_range *out, size_
 	size_t n = 0;
 	bool unsatisfiable = false;
 
-	if (!header || strncasecmp(p, "bytes", 5) != 0)
+	if (!header)
 		return -EINVAL;
-	p += 5;
+	/* range-unit = token; a unit we do not know means the header is ignored */
+	while (*p && *p != '=' && *p != ' ' && *p != '\t')
+		p++;
+	if (p == header)
+		return -EINVAL;
+	if ((size_t)(p - header) != 5 || strncasecmp(header, "bytes", 5) != 0)
+		return *p ? -EOPNOTSUPP : -EINVAL;
 	skip_ows(&p);
 	if (*p++ != '=')
 		return -EINVAL;
@@ -139,4 +146,41 @@ int be_content_range_parse(const char *header, uint64_t *ret_first, uint64_t *re
 	*ret_last = b;
 	*ret_total = t;
 	return 0;
+}
+
+int be_ranges_add(struct be_range *list, size_t *n, size_t max, uint64_t first, uint64_t last)
+{
+	size_t lo = 0, hi, k = *n;
+
+	/* ranges entirely before the new one, and not adjacent to it, stay */
+	while (lo < k && list[lo].last < first && first - list[lo].last > 1)
+		lo++;
+	/* the ranges lo .. hi - 1 overlap or touch it: they are merged into it */
+	hi = lo;
+	while (hi < k && (list[hi].first <= last || list[hi].first - last == 1)) {
+		if (list[hi].first < first)
+			first = list[hi].first;
+		if (list[hi].last > last)
+			last = list[hi].last;
+		hi++;
+	}
+	if (hi == lo && k >= max)
+		return -E2BIG;
+	if (hi == lo)
+		memmove(&list[lo + 1], &list[lo], (k - lo) * sizeof(*list));
+	else if (hi > lo + 1)
+		memmove(&list[lo + 1], &list[hi], (k - hi) * sizeof(*list));
+	list[lo].first = first;
+	list[lo].last = last;
+	*n = k + 1 - (hi - lo);
+	return 0;
+}
+
+uint64_t be_ranges_bytes(const struct be_range *list, size_t n)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += list[i].last - list[i].first + 1;
+	return total;
 }

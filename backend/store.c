@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The per-tenant store: data_dir/tenants/NAME/store.db (SQLite, WAL) plus the
- * content-addressed package directory data_dir/tenants/NAME/packages/<sha256>.
- * The schema is versioned; migrations run in order inside one transaction each.
+ * The store's core: opening and migrating a tenant's database, the per-connection cache
+ * of prepared statements, the query helper (store-internal.h) and transactions. What the
+ * store holds is in store-devices.c, store-actions.c, store-packages.c, store-uploads.c,
+ * store-events.c and store-tokens.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,7 @@
 #include <unistd.h>
 
 #include "loopline/log.h"
-#include "backend.h"
+#include "store-internal.h"
 
 static const char *const migrations[] = {
 	/* 1: initial schema */
@@ -49,6 +50,16 @@ static const char *const migrations[] = {
 	"  device TEXT, action_id INTEGER, message TEXT NOT NULL DEFAULT '');",
 };
 
+static const char SQL_BEGIN_WRITE[] = "BEGIN IMMEDIATE";
+static const char SQL_BEGIN_READ[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+static const char SQL_SAVEPOINT[] = "SAVEPOINT nested";
+static const char SQL_RELEASE[] = "RELEASE nested";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO nested";
+static const char SQL_VERSION[] = "SELECT max(version) FROM schema_version";
+static const char SQL_SET_VERSION[] = "INSERT INTO schema_version VALUES(?)";
+
 int64_t be_now(void)
 {
 	struct timespec ts;
@@ -59,11 +70,308 @@ int64_t be_now(void)
 	return (int64_t)ts.tv_sec;
 }
 
+void be_store_tune_global(void)
+{
+	/* Before the first connection. No global allocation statistics: they take a
+	 * process-wide mutex on every malloc. */
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		log_debug("sqlite: cannot turn off memory statistics (already initialised)");
+}
+
+/* ---- queries ---- */
+
+static int sqlite_errno(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	default:
+		return -EIO;
+	}
+}
+
+static void sq_fail(struct sq *q, int code, const char *what)
+{
+	if (q->rc)
+		return;
+	q->rc = sqlite_errno(code);
+	log_error("%s: sqlite %s: %s (%.60s)", q->s->tenant, what, sqlite3_errmsg(q->s->db), q->sql);
+}
+
+static struct store_slot *cache_slot(struct be_store *s, const char *sql)
+{
+	size_t h = (size_t)(((uintptr_t)sql >> 3) * 0x9E3779B97F4A7C15ull >> 40);
+
+	for (size_t i = 0; i < STORE_CACHE_SLOTS; i++) {
+		struct store_slot *slot = &s->cache[(h + i) % STORE_CACHE_SLOTS];
+
+		if (slot->sql == sql || !slot->sql)
+			return slot;
+	}
+	return NULL;
+}
+
+void sq_prepare(struct sq *q, struct be_store *s, const char *sql)
+{
+	struct store_slot *slot = cache_slot(s, sql);
+	int rc;
+
+	memset(q, 0, sizeof(*q));
+	q->s = s;
+	q->sql = sql;
+	if (slot && slot->sql == sql && !slot->busy) {
+		q->st = slot->st;
+		q->slot = slot;
+		slot->busy = true;
+		return;
+	}
+	if (!slot && !s->cache_full_logged) {
+		log_warn("%s: statement cache full; preparing statements each time", s->tenant);
+		s->cache_full_logged = true;
+	}
+	/* A busy slot (the same statement used inside its own loop) gets a private copy. */
+	rc = sqlite3_prepare_v3(s->db, sql, -1, slot && !slot->sql ? SQLITE_PREPARE_PERSISTENT : 0,
+				&q->st, NULL);
+	if (rc != SQLITE_OK) {
+		q->st = NULL;
+		sq_fail(q, rc, "prepare");
+		return;
+	}
+	if (slot && !slot->sql) {
+		slot->sql = sql;
+		slot->st = q->st;
+		slot->busy = true;
+		q->slot = slot;
+	}
+}
+
+void sq_bind_int(struct sq *q, int i, int64_t v)
+{
+	int rc;
+
+	if (q->rc)
+		return;
+	rc = sqlite3_bind_int64(q->st, i, v);
+	if (rc != SQLITE_OK)
+		sq_fail(q, rc, "bind");
+}
+
+void sq_bind_text(struct sq *q, int i, const char *v)
+{
+	int rc;
+
+	if (q->rc)
+		return;
+	rc = v ? sqlite3_bind_text(q->st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(q->st, i);
+	if (rc != SQLITE_OK)
+		sq_fail(q, rc, "bind");
+}
+
+int sq_step(struct sq *q)
+{
+	int rc;
+
+	if (q->rc)
+		return q->rc;
+	rc = sqlite3_step(q->st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_CONSTRAINT) {
+		int ext = sqlite3_extended_errcode(q->s->db);
+
+		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
+			q->rc = -EEXIST; /* the caller's answer, not a failure of the store */
+			return q->rc;
+		}
+	}
+	sq_fail(q, rc, "step");
+	return q->rc;
+}
+
+int sq_finish(struct sq *q)
+{
+	if (q->st) {
+		if (q->slot) {
+			sqlite3_reset(q->st); /* its result repeats the step's, handled there */
+			sqlite3_clear_bindings(q->st);
+			q->slot->busy = false;
+		} else {
+			sqlite3_finalize(q->st);
+		}
+	}
+	q->st = NULL;
+	q->slot = NULL;
+	return q->rc;
+}
+
+int sq_exec(struct sq *q)
+{
+	int r = sq_step(q);
+
+	if (r > 0 && !q->rc) {
+		q->rc = -EIO;
+		log_error("%s: sqlite: a write returned rows (%.60s)", q->s->tenant, q->sql);
+	}
+	return sq_finish(q);
+}
+
+int64_t sq_int(struct sq *q, int col)
+{
+	return sqlite3_column_int64(q->st, col);
+}
+
+const char *sq_text(struct sq *q, int col)
+{
+	const unsigned char *t = sqlite3_column_text(q->st, col);
+
+	return t ? (const char *)t : "";
+}
+
+bool sq_null(struct sq *q, int col)
+{
+	return sqlite3_column_type(q->st, col) == SQLITE_NULL;
+}
+
+void sq_copy(struct sq *q, int col, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", sq_text(q, col));
+}
+
+int64_t store_changes(struct be_store *s)
+{
+	return sqlite3_changes64(s->db);
+}
+
+int64_t store_last_rowid(struct be_store *s)
+{
+	return sqlite3_last_insert_rowid(s->db);
+}
+
+int store_list(struct be_store *s, const char *count_sql, const char *list_sql,
+	       void (*bind)(struct sq *q, const void *filter), const void *filter, int n_filter,
+	       const struct be_page *p, int (*row)(struct sq *q, void *ctx), void *ctx,
+	       int64_t *ret_total)
+{
+	struct sq q;
+	int r;
+
+	sq_prepare(&q, s, count_sql);
+	if (bind)
+		bind(&q, filter);
+	if (sq_step(&q) > 0)
+		*ret_total = sq_int(&q, 0);
+	if ((r = sq_finish(&q)) < 0)
+		return r;
+	sq_prepare(&q, s, list_sql);
+	if (bind)
+		bind(&q, filter);
+	sq_bind_int(&q, n_filter + 1, p->limit);
+	sq_bind_int(&q, n_filter + 2, p->offset);
+	while ((r = sq_step(&q)) > 0)
+		if ((r = row(&q, ctx)) < 0)
+			break;
+	sq_finish(&q);
+	return r < 0 ? r : 0;
+}
+
+static int run(struct be_store *s, const char *sql)
+{
+	struct sq q;
+
+	sq_prepare(&q, s, sql);
+	return sq_exec(&q);
+}
+
+/* ---- transactions ---- */
+
+int be_store_begin(struct be_store *s)
+{
+	int r = run(s, s->txn_depth ? SQL_SAVEPOINT : SQL_BEGIN_WRITE);
+
+	if (r == 0)
+		s->txn_depth++;
+	return r;
+}
+
+int be_store_commit(struct be_store *s)
+{
+	int r;
+
+	if (!s->txn_depth) {
+		log_error("%s: commit without a transaction", s->tenant);
+		return -EINVAL;
+	}
+	r = run(s, s->txn_depth > 1 ? SQL_RELEASE : SQL_COMMIT);
+	if (r == 0)
+		s->txn_depth--;
+	return r;
+}
+
+void be_store_rollback(struct be_store *s)
+{
+	if (!s->txn_depth)
+		return;
+	if (s->txn_depth > 1) {
+		/* undo the nested part and end the savepoint; the outer transaction goes on */
+		if (run(s, SQL_ROLLBACK_TO) < 0 || run(s, SQL_RELEASE) < 0)
+			log_error("%s: cannot roll back a nested transaction", s->tenant);
+	} else if (sqlite3_get_autocommit(s->db) == 0 && run(s, SQL_ROLLBACK) < 0) {
+		log_error("%s: cannot roll back", s->tenant);
+	}
+	s->txn_depth--;
+}
+
+int store_end(struct be_store *s, int r)
+{
+	if (r >= 0) {
+		int c = be_store_commit(s);
+
+		if (c == 0)
+			return r;
+		r = c;
+	}
+	be_store_rollback(s);
+	return r;
+}
+
+int be_store_read_begin(struct be_store *s)
+{
+	int r;
+
+	if (s->txn_depth || s->reading)
+		return 0;
+	r = run(s, SQL_BEGIN_READ);
+	s->reading = r == 0;
+	return r;
+}
+
+void be_store_read_end(struct be_store *s)
+{
+	if (!s->reading)
+		return;
+	s->reading = false;
+	run(s, SQL_COMMIT); /* a read transaction has nothing to lose; a failure is logged */
+}
+
+/* ---- opening ---- */
+
 static int tenant_dir(const char *data_dir, const char *tenant, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/tenants/%s", data_dir, tenant);
 
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+const char *be_store_tenant(const struct be_store *s)
+{
+	return s->tenant;
 }
 
 int be_store_path(const struct be_store *s, const char *sub, char *buf, size_t len)
@@ -87,90 +395,59 @@ bool be_store_exists(const char *data_dir, const char *tenant)
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int be_store_exec(struct be_store *s, const char *sql)
+static int exec_script(struct be_store *s, const char *sql)
 {
 	char *err = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_error("%s: sqlite: %s", s->tenant, err ? err : "?");
+		log_error("%s: sqlite: %s", s->tenant, err ? err : sqlite3_errmsg(s->db));
 		sqlite3_free(err);
 		return -EIO;
 	}
 	return 0;
 }
 
-int be_store_prepare(struct be_store *s, const char *sql, sqlite3_stmt **ret)
-{
-	if (sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) != SQLITE_OK) {
-		log_error("%s: sqlite prepare: %s", s->tenant, sqlite3_errmsg(s->db));
-		*ret = NULL;
-		return -EIO;
-	}
-	return 0;
-}
-
-int be_store_begin(struct be_store *s)
-{
-	return be_store_exec(s, "BEGIN IMMEDIATE");
-}
-
-int be_store_commit(struct be_store *s)
-{
-	return be_store_exec(s, "COMMIT");
-}
-
-void be_store_rollback(struct be_store *s)
-{
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 static int store_version(struct be_store *s, int *ret)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
+	struct sq q;
+	int r = exec_script(s, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
 
-	r = be_store_exec(s, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
 	if (r < 0)
 		return r;
-	r = be_store_prepare(s, "SELECT max(version) FROM schema_version", &st);
-	if (r < 0)
-		return r;
-	*ret = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	return 0;
+	sq_prepare(&q, s, SQL_VERSION);
+	r = sq_step(&q);
+	*ret = r > 0 ? (int)sq_int(&q, 0) : 0;
+	return sq_finish(&q);
 }
 
 static int store_migrate(struct be_store *s)
 {
 	int version, r;
-	char sql[64];
 
 	r = be_store_begin(s);
 	if (r < 0)
 		return r;
 	r = store_version(s, &version);
 	if (r < 0)
-		goto fail;
+		return store_end(s, r);
 	if (version > (int)LP_ARRAY_SIZE(migrations)) {
 		log_error("%s: database schema %d is newer than this backend (%zu)", s->tenant,
 			  version, LP_ARRAY_SIZE(migrations));
-		r = -EPROTONOSUPPORT;
-		goto fail;
+		return store_end(s, -EPROTONOSUPPORT);
 	}
-	for (int v = version; v < (int)LP_ARRAY_SIZE(migrations); v++) {
-		r = be_store_exec(s, migrations[v]);
+	for (int v = version; v < (int)LP_ARRAY_SIZE(migrations) && r == 0; v++) {
+		struct sq q;
+
+		r = exec_script(s, migrations[v]);
 		if (r < 0)
-			goto fail;
-		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES(%d)", v + 1);
-		r = be_store_exec(s, sql);
-		if (r < 0)
-			goto fail;
-		log_debug("%s: migrated store to schema %d", s->tenant, v + 1);
+			break;
+		sq_prepare(&q, s, SQL_SET_VERSION);
+		sq_bind_int(&q, 1, v + 1);
+		r = sq_exec(&q);
+		if (r == 0)
+			log_debug("%s: migrated store to schema %d", s->tenant, v + 1);
 	}
-	return be_store_commit(s);
-fail:
-	be_store_rollback(s);
-	return r;
+	return store_end(s, r);
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -180,10 +457,28 @@ static int mkdir_p(const char *path, mode_t mode)
 	return -errno;
 }
 
+static int create_dirs(const char *data_dir, const struct be_store *s)
+{
+	static const char *const subdirs[] = { "packages", "uploads", "keys" };
+	char p[BE_PATH_MAX + 16];
+	int r;
+
+	snprintf(p, sizeof(p), "%s/tenants", data_dir);
+	if ((r = mkdir_p(data_dir, 0750)) < 0 || (r = mkdir_p(p, 0750)) < 0 ||
+	    (r = mkdir_p(s->dir, 0750)) < 0)
+		return r;
+	for (size_t i = 0; i < LP_ARRAY_SIZE(subdirs); i++) {
+		snprintf(p, sizeof(p), "%s/%s", s->dir, subdirs[i]);
+		if ((r = mkdir_p(p, 0750)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 int be_store_open(const char *data_dir, const char *tenant, bool create, struct be_store **ret)
 {
 	struct be_store *s;
-	char p[BE_PATH_MAX + 64];
+	char p[BE_PATH_MAX + 16];
 	int r, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
 	if (!be_name_valid(tenant))
@@ -192,27 +487,16 @@ int be_store_open(const char *data_dir, const char *tenant, bool create, struct 
 	if (!s)
 		return -ENOMEM;
 	snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
-	r = tenant_dir(data_dir, tenant, s->dir, sizeof(s->dir) - 64);
+	r = tenant_dir(data_dir, tenant, s->dir, sizeof(s->dir) - 80);
 	if (r < 0)
 		goto fail;
 	if (create) {
-		char t[BE_PATH_MAX + 16];
-
-		snprintf(t, sizeof(t), "%s/tenants", data_dir);
-		if ((r = mkdir_p(data_dir, 0750)) < 0 || (r = mkdir_p(t, 0750)) < 0 ||
-		    (r = mkdir_p(s->dir, 0750)) < 0)
+		if ((r = create_dirs(data_dir, s)) < 0) {
+			log_error("%s: %s", s->dir, strerror(-r));
 			goto fail;
+		}
 		flags |= SQLITE_OPEN_CREATE;
 	}
-	snprintf(p, sizeof(p), "%s/packages", s->dir);
-	if (create && (r = mkdir_p(p, 0750)) < 0)
-		goto fail;
-	snprintf(p, sizeof(p), "%s/uploads", s->dir);
-	if (create && (r = mkdir_p(p, 0750)) < 0)
-		goto fail;
-	snprintf(p, sizeof(p), "%s/keys", s->dir);
-	if (create && (r = mkdir_p(p, 0750)) < 0)
-		goto fail;
 	snprintf(p, sizeof(p), "%s/store.db", s->dir);
 	if (sqlite3_open_v2(p, &s->db, flags, NULL) != SQLITE_OK) {
 		log_error("%s: %s", p, s->db ? sqlite3_errmsg(s->db) : "cannot open");
@@ -220,27 +504,10 @@ int be_store_open(const char *data_dir, const char *tenant, bool create, struct 
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	if ((r = be_store_exec(s, "PRAGMA journal_mode=WAL")) < 0 ||
-	    (r = be_store_exec(s, "PRAGMA synchronous=NORMAL")) < 0 ||
-	    (r = be_store_exec(s, "PRAGMA foreign_keys=ON")) < 0 ||
+	if ((r = exec_script(s, "PRAGMA journal_mode=WAL")) < 0 ||
+	    (r = exec_script(s, "PRAGMA synchronous=NORMAL")) < 0 ||
+	    (r = exec_script(s, "PRAGMA foreign_keys=ON")) < 0 ||
 	    (r = store_migrate(s)) < 0)
-		goto fail;
-	if ((r = be_store_prepare(s, "SELECT id, token_hash, request_attributes FROM devices"
-				  " WHERE controller_id = ?", &s->st_device)) < 0 ||
-	    (r = be_store_prepare(s, "SELECT id, status, type, maint_start, maint_end FROM actions"
-				  " WHERE device_id = ? AND active = 1 ORDER BY id LIMIT 1",
-				  &s->st_active)) < 0 ||
-	    (r = be_store_prepare(s, "SELECT id FROM actions WHERE device_id = ? AND active = 0"
-				  " AND status = 'FINISHED' AND package_id IS NOT NULL"
-				  " ORDER BY id DESC LIMIT 1", &s->st_installed)) < 0 ||
-	    /* batches of several workers (and a worker's queued ones) reach the writer in any
-	     * order: an older time must never overwrite a newer one */
-	    (r = be_store_prepare(s, "UPDATE devices SET last_seen = ?1, last_ip = ?2"
-				  " WHERE id = ?3 AND last_seen <= ?1", &s->st_lastseen)) < 0 ||
-	    (r = be_store_prepare(s, "SELECT value FROM settings WHERE key = 'gateway_token_hash'",
-				  &s->st_gateway)) < 0 ||
-	    (r = be_store_prepare(s, "BEGIN", &s->st_begin_read)) < 0 ||
-	    (r = be_store_prepare(s, "COMMIT", &s->st_end_read)) < 0)
 		goto fail;
 	*ret = s;
 	return 0;
@@ -253,36 +520,9 @@ void be_store_close(struct be_store *s)
 {
 	if (!s)
 		return;
-	sqlite3_finalize(s->st_device);
-	sqlite3_finalize(s->st_active);
-	sqlite3_finalize(s->st_installed);
-	sqlite3_finalize(s->st_lastseen);
-	sqlite3_finalize(s->st_gateway);
-	sqlite3_finalize(s->st_begin_read);
-	sqlite3_finalize(s->st_end_read);
+	for (size_t i = 0; i < STORE_CACHE_SLOTS; i++)
+		sqlite3_finalize(s->cache[i].st);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	free(s);
-}
-
-int be_store_event(struct be_store *s, const char *type, const char *device, int64_t action,
-		   const char *message)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	r = be_store_prepare(s, "INSERT INTO events(time, type, device, action_id, message)"
-			     " VALUES(?, ?, ?, ?, ?)", &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, be_now());
-	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-	if (device)
-		sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
-	if (action > 0)
-		sqlite3_bind_int64(st, 4, action);
-	sqlite3_bind_text(st, 5, message ? message : "", -1, SQLITE_STATIC);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(st);
-	return r;
 }

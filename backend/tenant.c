@@ -31,7 +31,7 @@ int be_tenant_add_key(const char *data_dir, const char *name, const char *pem_pa
 {
 	struct be_store *s = NULL;
 	struct lp_key *key = NULL;
-	char path[BE_PATH_MAX + 32], keyid[LP_KEYID_LEN + 1];
+	char path[BE_PATH_MAX], sub[64], keyid[LP_KEYID_LEN + 1];
 	int r;
 
 	r = be_store_open(data_dir, name, false, &s);
@@ -41,7 +41,9 @@ int be_tenant_add_key(const char *data_dir, const char *name, const char *pem_pa
 	if (r < 0)
 		goto out;
 	lp_key_id(key, keyid);
-	snprintf(path, sizeof(path), "%s/keys/%s.pem", s->dir, keyid);
+	snprintf(sub, sizeof(sub), "keys/%s.pem", keyid);
+	if ((r = be_store_path(s, sub, path, sizeof(path))) < 0)
+		goto out;
 	r = lp_key_save_public(key, path, false);
 	if (r < 0) {
 		lp_diag_fail(diag, r, "%s: %s", path,
@@ -59,24 +61,15 @@ out:
 int be_tenant_gateway_token(const char *data_dir, const char *name, char ret_token[BE_TOKEN_LEN + 1])
 {
 	struct be_store *s = NULL;
-	sqlite3_stmt *st = NULL;
 	char hash[BE_HASH_HEX];
 	int r;
 
 	r = be_store_open(data_dir, name, false, &s);
 	if (r < 0)
 		return r;
-	if ((r = be_token_random(ret_token)) < 0 ||
-	    (r = be_token_hash(ret_token, strlen(ret_token), hash)) < 0 ||
-	    (r = be_store_prepare(s, "INSERT OR REPLACE INTO settings(key, value)"
-				  " VALUES('gateway_token_hash', ?)", &st)) < 0)
-		goto out;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-	if (r == 0)
-		r = be_store_event(s, "tenant.gateway_token", NULL, 0, "gateway token set");
-out:
-	sqlite3_finalize(st);
+	if ((r = be_token_random(ret_token)) == 0 &&
+	    (r = be_token_hash(ret_token, strlen(ret_token), hash)) == 0)
+		r = be_store_gateway_set(s, hash);
 	be_store_close(s);
 	return r;
 }
@@ -85,40 +78,26 @@ int be_token_create(const char *data_dir, const char *tenant, enum be_role role,
 		    char *ret_token, size_t len)
 {
 	struct be_store *s = NULL;
-	sqlite3_stmt *st = NULL;
 	char secret[BE_TOKEN_LEN + 1], hash[BE_HASH_HEX];
 	int r, n;
 
+	n = snprintf(ret_token, len, "%s.", tenant);
+	if (n < 0 || (size_t)n + BE_TOKEN_LEN >= len)
+		return -ENOBUFS;
 	r = be_store_open(data_dir, tenant, false, &s);
 	if (r < 0)
 		return r;
-	if ((r = be_token_random(secret)) < 0 ||
-	    (r = be_token_hash(secret, strlen(secret), hash)) < 0 ||
-	    (r = be_store_prepare(s, "INSERT INTO tokens(hash, role, label, created) VALUES(?,?,?,?)",
-				  &st)) < 0)
-		goto out;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, be_role_name(role), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, label ? label : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, be_now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = -EIO;
-		goto out;
-	}
-	n = snprintf(ret_token, len, "%s.%s", tenant, secret);
-	r = (n < 0 || (size_t)n >= len) ? -ENOBUFS : 0;
-	if (r == 0)
-		r = be_store_event(s, "token.created", NULL, 0, be_role_name(role));
-out:
-	sqlite3_finalize(st);
+	if ((r = be_token_random(secret)) == 0 &&
+	    (r = be_token_hash(secret, strlen(secret), hash)) == 0 &&
+	    (r = be_store_token_add(s, hash, role, label)) == 0)
+		snprintf(ret_token, len, "%s.%s", tenant, secret);
 	be_store_close(s);
 	return r;
 }
 
 int be_device_create(struct be_store *s, const char *controller_id, bool rotate,
-		     char ret_token[BE_TOKEN_LEN + 1])
+		     const char *const *tags, size_t n_tags, char ret_token[BE_TOKEN_LEN + 1])
 {
-	sqlite3_stmt *st = NULL;
 	char hash[BE_HASH_HEX];
 	int r;
 
@@ -127,23 +106,7 @@ int be_device_create(struct be_store *s, const char *controller_id, bool rotate,
 	if ((r = be_token_random(ret_token)) < 0 ||
 	    (r = be_token_hash(ret_token, strlen(ret_token), hash)) < 0)
 		return r;
-	r = be_store_prepare(s, rotate ?
-			     "INSERT INTO devices(controller_id, token_hash, created) VALUES(?1, ?2, ?3)"
-			     " ON CONFLICT(controller_id) DO UPDATE SET token_hash = ?2" :
-			     "INSERT INTO devices(controller_id, token_hash, created) VALUES(?1, ?2, ?3)",
-			     &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, controller_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, be_now());
-	r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (r == SQLITE_CONSTRAINT)
-		return -EEXIST;
-	if (r != SQLITE_DONE)
-		return -EIO;
-	return be_store_event(s, "device.registered", controller_id, 0, "pre-registered");
+	return be_store_device_create(s, controller_id, hash, rotate, tags, n_tags);
 }
 
 int be_tenant_list(const char *data_dir, char (*names)[BE_NAME_MAX], size_t max, size_t *ret_n)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the backend's parsers: Range/Content-Range, DDI feedback (with the state
- * mapping table of reference/ddi-v1.md §2.6), configData, deploy and upload bodies. */
+/* Unit tests of the backend's request body parsers: DDI feedback (with the state mapping
+ * table of reference/ddi-v1.md §2.6), configData, PUT installedBase, and the management
+ * API's deploy, upload and device bodies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,54 +14,6 @@
 #include <cmocka.h>
 
 #include "backend.h"
-
-static void test_range(void **state)
-{
-	struct be_range r[BE_RANGE_MAX];
-
-	assert_int_equal(be_range_parse("bytes=0-99", 1000, r, BE_RANGE_MAX), 1);
-	assert_int_equal(r[0].first, 0);
-	assert_int_equal(r[0].last, 99);
-	assert_int_equal(be_range_parse("bytes=-100", 1000, r, BE_RANGE_MAX), 1);
-	assert_int_equal(r[0].first, 900);
-	assert_int_equal(r[0].last, 999);
-	assert_int_equal(be_range_parse("bytes=-5000", 1000, r, BE_RANGE_MAX), 1);
-	assert_int_equal(r[0].first, 0);
-	assert_int_equal(be_range_parse("bytes=990-", 1000, r, BE_RANGE_MAX), 1);
-	assert_int_equal(r[0].last, 999);
-	assert_int_equal(be_range_parse("bytes=500-5000", 1000, r, BE_RANGE_MAX), 1);
-	assert_int_equal(r[0].last, 999);
-	assert_int_equal(be_range_parse("bytes= 0-1 , 5-6", 1000, r, BE_RANGE_MAX), 2);
-	assert_int_equal(r[1].first, 5);
-	assert_int_equal(be_range_parse("BYTES=0-0", 1, r, BE_RANGE_MAX), 1);
-	/* errors */
-	assert_int_equal(be_range_parse("bytes=1000-", 1000, r, BE_RANGE_MAX), -ERANGE);
-	assert_int_equal(be_range_parse("bytes=-0", 1000, r, BE_RANGE_MAX), -ERANGE);
-	assert_int_equal(be_range_parse("bytes=0-0", 0, r, BE_RANGE_MAX), -ERANGE);
-	assert_int_equal(be_range_parse("bytes=0-10,5-20", 1000, r, BE_RANGE_MAX), -ERANGE);
-	assert_int_equal(be_range_parse("bytes=5-1", 1000, r, BE_RANGE_MAX), -EINVAL);
-	assert_int_equal(be_range_parse("bytes=", 1000, r, BE_RANGE_MAX), -EINVAL);
-	assert_int_equal(be_range_parse("bytes=-", 1000, r, BE_RANGE_MAX), -EINVAL);
-	assert_int_equal(be_range_parse("bytes=a-b", 1000, r, BE_RANGE_MAX), -EINVAL);
-	assert_int_equal(be_range_parse("items=0-1", 1000, r, BE_RANGE_MAX), -EINVAL);
-	assert_int_equal(be_range_parse("bytes=0-1x", 1000, r, BE_RANGE_MAX), -EINVAL);
-	assert_int_equal(be_range_parse("bytes=99999999999999999999-", 1000, r, BE_RANGE_MAX), -EINVAL);
-	assert_int_equal(be_range_parse("bytes=0-0,1-1,2-2", 1000, r, 2), -E2BIG);
-}
-
-static void test_content_range(void **state)
-{
-	uint64_t a, b, t;
-
-	assert_int_equal(be_content_range_parse("bytes 0-99/1000", &a, &b, &t), 0);
-	assert_int_equal(a, 0);
-	assert_int_equal(b, 99);
-	assert_int_equal(t, 1000);
-	assert_int_equal(be_content_range_parse("bytes 0-1000/1000", &a, &b, &t), -EINVAL);
-	assert_int_equal(be_content_range_parse("bytes 5-4/1000", &a, &b, &t), -EINVAL);
-	assert_int_equal(be_content_range_parse("bytes */1000", &a, &b, &t), -EINVAL);
-	assert_int_equal(be_content_range_parse("bytes 0-1/2 x", &a, &b, &t), -EINVAL);
-}
 
 static const char *status_of(const char *json, bool cancel, bool *closes)
 {
@@ -146,7 +99,7 @@ static void test_configdata(void **state)
 	const char *ok = "{\"mode\":\"remove\",\"data\":{\"a\":\"1\"},\"id\":\"\",\"time\":\"x\"}";
 
 	assert_int_equal(be_configdata_parse(ok, strlen(ok), 65536, 16, 100, &cd, &d), 0);
-	assert_int_equal(cd.mode, BE_CFG_REMOVE);
+	assert_int_equal(cd.mode, BE_ATTR_REMOVE);
 	be_configdata_done(&cd);
 	ok = "{\"data\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}}";
 	assert_int_equal(be_configdata_parse(ok, strlen(ok), 65536, 16, 2, &cd, &d), -E2BIG);
@@ -179,51 +132,13 @@ static void test_mgmt_bodies(void **state)
 	assert_int_equal(be_upload_req_parse(up, strlen(up), 65536, 16, &u, &d), -EINVAL);
 }
 
-/* Batched last-seen times reach the database in any order (several workers, a queue):
- * the newest time must win. */
-static void test_last_seen_keeps_newest(void **state)
-{
-	char dir[] = "/tmp/lp-backend-store.XXXXXX";
-	struct be_store *s = NULL;
-	sqlite3_stmt *q = NULL;
-	static const int64_t times[] = { 1000, 1005, 1002, 1005, 999 };
-	static const char *const ips[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5" };
-	char cmd[64];
-
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(be_store_open(dir, "t1", true, &s), 0);
-	assert_int_equal(be_store_exec(s, "INSERT INTO devices(controller_id, created) VALUES('dev1', 1)"), 0);
-	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
-		assert_int_equal(be_store_begin(s), 0);
-		sqlite3_bind_int64(s->st_lastseen, 1, times[i]);
-		sqlite3_bind_text(s->st_lastseen, 2, ips[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s->st_lastseen, 3, 1);
-		assert_int_equal(sqlite3_step(s->st_lastseen), SQLITE_DONE);
-		sqlite3_reset(s->st_lastseen);
-		assert_int_equal(be_store_commit(s), 0);
-	}
-	assert_int_equal(be_store_prepare(s, "SELECT last_seen, last_ip FROM devices WHERE id = 1", &q), 0);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int64(q, 0), 1005);
-	/* the address that came with the newest time (equal times: the later write) */
-	assert_string_equal((const char *)sqlite3_column_text(q, 1), "10.0.0.4");
-	sqlite3_finalize(q);
-	be_store_close(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_range),
-		cmocka_unit_test(test_content_range),
 		cmocka_unit_test(test_feedback_mapping),
 		cmocka_unit_test(test_feedback_fields),
 		cmocka_unit_test(test_configdata),
 		cmocka_unit_test(test_mgmt_bodies),
-		cmocka_unit_test(test_last_seen_keeps_newest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
