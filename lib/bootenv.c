@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bootenv-internal.h"
+#include "loopline/fs.h"
 
 int lp_bootenv_kind_parse(const char *s, enum lp_bootenv_kind *ret_kind)
 {
@@ -562,29 +563,6 @@ int bootenv_pread_all(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int fsync_parent_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, r = 0;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else if ((size_t)(slash - path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 int bootenv_replace_file(struct lp_bootenv *env, const char *path, const void *buf, size_t len,
 			 mode_t mode, struct lp_diag *diag)
 {
@@ -618,7 +596,7 @@ int bootenv_replace_file(struct lp_bootenv *env, const char *path, const void *b
 	}
 	if (env->fault_armed && env->fault_hit)
 		return lp_diag_fail(diag, -EIO, "%s: simulated power cut", path);
-	r = fsync_parent_dir(path);
+	r = lp_fs_fsync_parent(path);
 	if (r < 0)
 		return lp_diag_fail(diag, r, "%s: syncing directory: %s", path, strerror(-r));
 	return 0;

@@ -22,7 +22,7 @@ char *lp_hex_encode(const void *data, size_t len, char *out)
 	return out;
 }
 
-static int hex_value(char c)
+int lp_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -39,10 +39,10 @@ int lp_hex_decode(const char *s, size_t s_len, uint8_t *out, size_t out_len)
 		return -EINVAL;
 	/* Validate everything first so out is untouched on failure. */
 	for (size_t i = 0; i < s_len; i++)
-		if (hex_value(s[i]) < 0)
+		if (lp_hex_digit(s[i]) < 0)
 			return -EINVAL;
 	for (size_t i = 0; i < out_len; i++)
-		out[i] = (uint8_t)((hex_value(s[2 * i]) << 4) | hex_value(s[2 * i + 1]));
+		out[i] = (uint8_t)((lp_hex_digit(s[2 * i]) << 4) | lp_hex_digit(s[2 * i + 1]));
 	return 0;
 }
 

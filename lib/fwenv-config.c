@@ -16,8 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loopline/fs.h"
 #include "loopline/io.h"
 #include "bootenv-internal.h"
+#include "loopline/codec.h"
 
 #define FWENV_FILE_MAX (64u * 1024u)
 #define FWENV_LINE_MAX 1024u
@@ -28,17 +30,6 @@ struct field {
 	size_t len;
 	unsigned column;
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Hexadecimal with an optional 0x prefix. */
 static int parse_hex(const struct field *f, uint64_t max, uint64_t *ret)
@@ -54,7 +45,7 @@ static int parse_hex(const struct field *f, uint64_t max, uint64_t *ret)
 	if (len == 0)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
-		int d = hexval(s[i]);
+		int d = lp_hex_digit(s[i]);
 
 		if (d < 0)
 			return -EINVAL;
@@ -299,41 +290,13 @@ int lp_fwenv_config_load(const char *path, struct lp_fwenv_config *ret_config,
 			 struct lp_diag *diag)
 {
 	char *buf = NULL;
-	size_t got;
-	ssize_t n;
-	struct stat st;
-	int fd, r;
+	size_t len;
+	int r;
 
-	lp_diag_set_file(diag, path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lp_diag_fail(diag, -errno, "%s", strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		r = lp_diag_fail(diag, -errno, "%s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = lp_diag_fail(diag, -EINVAL, "not a regular file");
-		goto out;
-	}
-	buf = malloc(FWENV_FILE_MAX + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	n = lp_io_read_full(fd, buf, FWENV_FILE_MAX + 1);
-	if (n < 0) {
-		r = lp_diag_fail(diag, (int)n, "%s", strerror((int)-n));
-		goto out;
-	}
-	got = (size_t)n;
-	if (got > FWENV_FILE_MAX) {
-		r = lp_diag_fail(diag, -EINVAL, "larger than %u bytes", FWENV_FILE_MAX);
-		goto out;
-	}
-	r = lp_fwenv_config_parse(buf, got, path, ret_config, diag);
-out:
+	r = lp_fs_read_file_diag(path, FWENV_FILE_MAX, &buf, &len, diag);
+	if (r < 0)
+		return r;
+	r = lp_fwenv_config_parse(buf, len, path, ret_config, diag);
 	free(buf);
-	close(fd);
 	return r;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "loopline/io.h"
+#include "loopline/fs.h"
 #include "loopline/json.h"
 
 #define JSON_EXACT_DOUBLE_MAX 9007199254740991.0 /* 2^53 - 1 */
@@ -491,45 +492,14 @@ out:
 int lp_json_parse_file(const char *path, size_t max_len, unsigned max_depth, cJSON **ret_root,
 		       struct lp_diag *diag)
 {
-	struct stat st;
 	char *buf = NULL;
-	size_t got;
-	ssize_t n;
-	int fd, r;
+	size_t len;
+	int r;
 
-	lp_diag_set_file(diag, path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		return lp_diag_fail(diag, r, "cannot open: %s", strerror(-r));
-	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_len) {
-		close(fd);
-		return lp_diag_fail(diag, -E2BIG, "file is %jd bytes, the limit is %zu",
-				    (intmax_t)st.st_size, max_len);
-	}
-	if (max_len == SIZE_MAX) {
-		close(fd);
-		return -EINVAL;
-	}
-	buf = malloc(max_len + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = lp_io_read_full(fd, buf, max_len + 1);
-	if (n < 0) {
-		r = lp_diag_fail(diag, (int)n, "cannot read: %s", strerror((int)-n));
-		goto out;
-	}
-	got = (size_t)n;
-	if (got > max_len) {
-		r = lp_diag_fail(diag, -E2BIG, "file is larger than %zu bytes", max_len);
-		goto out;
-	}
-	r = lp_json_parse(buf, got, max_len, max_depth, ret_root, diag);
-out:
-	close(fd);
+	r = lp_fs_read_file_diag(path, max_len, &buf, &len, diag);
+	if (r < 0)
+		return r;
+	r = lp_json_parse(buf, len, max_len, max_depth, ret_root, diag);
 	free(buf);
 	return r;
 }
@@ -860,4 +830,77 @@ int lp_json_get_enum(const cJSON *obj, const char *key, bool required,
 char *lp_json_print(const cJSON *item)
 {
 	return cJSON_PrintUnformatted(item);
+}
+
+int lp_json_get_array(const cJSON *obj, const char *path, const struct lp_json_array_spec *spec,
+		      void **ret_elems, size_t *ret_n, struct lp_diag *diag)
+{
+	char sub[LP_JSON_PATH_MAX], ep[LP_JSON_PATH_MAX];
+	const cJSON *arr = NULL, *item;
+	uint8_t *elems = NULL;
+	size_t n, i = 0;
+	int r;
+
+	r = get_item(obj, spec->key, spec->min > 0, path, &arr, sub, sizeof(sub), diag);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		*ret_elems = NULL;
+		*ret_n = 0;
+		return 0;
+	}
+	if (!cJSON_IsArray(arr))
+		return lp_diag_fail_at(diag, -EINVAL, sub, "expected an array, got %s", kind_of(arr));
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n < spec->min)
+		return spec->min == 1 ? lp_diag_fail_at(diag, -EINVAL, sub,
+							"must list at least one entry")
+				      : lp_diag_fail_at(diag, -EINVAL, sub,
+							"must list at least %zu entries", spec->min);
+	if (n > spec->max)
+		return lp_diag_fail_at(diag, -E2BIG, sub, "more than %zu entries", spec->max);
+	if (n > 0) {
+		elems = calloc(n, spec->elem_size);
+		if (!elems)
+			return -ENOMEM;
+	}
+	cJSON_ArrayForEach(item, arr) {
+		lp_json_path_index(ep, sizeof(ep), sub, i);
+		r = spec->parse(item, ep, elems + i * spec->elem_size, i, spec, diag);
+		if (r < 0)
+			goto fail;
+		i++;
+	}
+	*ret_elems = elems;
+	*ret_n = n;
+	return 0;
+fail:
+	if (spec->free_elem)
+		for (size_t k = 0; k < i; k++)
+			spec->free_elem(elems + k * spec->elem_size);
+	free(elems);
+	return r;
+}
+
+int lp_json_elem_string(const cJSON *item, const char *path, void *elem, size_t index,
+			const struct lp_json_array_spec *spec, struct lp_diag *diag)
+{
+	size_t len;
+
+	if (!cJSON_IsString(item) || !item->valuestring)
+		return lp_diag_fail_at(diag, -EINVAL, path, "expected a string, got %s", kind_of(item));
+	len = strlen(item->valuestring);
+	if (len == 0)
+		return lp_diag_fail_at(diag, -EINVAL, path, "must not be empty");
+	if (len >= spec->elem_size)
+		return lp_diag_fail_at(diag, -EINVAL, path, "longer than %zu bytes",
+				       spec->elem_size - 1);
+	if (spec->ctx == LP_JSON_UNIQUE)
+		for (size_t j = 0; j < index; j++)
+			if (strcmp((const char *)elem - (index - j) * spec->elem_size,
+				   item->valuestring) == 0)
+				return lp_diag_fail_at(diag, -EINVAL, path, "duplicate entry \"%s\"",
+						       item->valuestring);
+	memcpy(elem, item->valuestring, len + 1);
+	return 0;
 }

@@ -396,13 +396,59 @@ static int parse_payload(const cJSON *obj, const char *path, struct lp_payload_i
 	return 0;
 }
 
+/* compatible[i]: a hardware id of printable ASCII, no duplicates. */
+static int parse_compatible(const cJSON *item, const char *path, void *elem, size_t index,
+			    const struct lp_json_array_spec *spec, struct lp_diag *diag)
+{
+	int rc = lp_json_elem_string(item, path, elem, index, spec, diag);
+
+	if (rc < 0)
+		return rc;
+	for (const char *c = elem; *c; c++)
+		if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
+			return lp_diag_fail_at(diag, -EBADMSG, path,
+					       "character 0x%02x is not printable ASCII",
+					       (unsigned char)*c);
+	return 0;
+}
+
+/* payloads[i]: an object with a name no earlier payload has. */
+static int parse_payload_elem(const cJSON *item, const char *path, void *elem, size_t index,
+			      const struct lp_json_array_spec *spec, struct lp_diag *diag)
+{
+	struct lp_payload_info *pl = elem;
+	char pn[LP_JSON_PATH_MAX];
+	int rc;
+
+	if (!cJSON_IsObject(item))
+		return lp_diag_fail_at(diag, -EBADMSG, path, "expected an object");
+	rc = parse_payload(item, path, pl, diag);
+	if (rc < 0)
+		return rc;
+	for (size_t j = 0; j < index; j++)
+		if (strcmp(pl[(ptrdiff_t)j - (ptrdiff_t)index].name, pl->name) == 0)
+			return lp_diag_fail_at(diag, -EBADMSG,
+					       lp_json_path_key(pn, sizeof(pn), path, "name"),
+					       "duplicate payload name %s", pl->name);
+	return 0;
+}
+
+static const struct lp_json_array_spec compatible_spec = {
+	.key = "compatible", .min = 1, .max = LP_PKG_MAX_COMPATIBLE,
+	.elem_size = LP_PKG_FIELD_MAX, .parse = parse_compatible, .ctx = LP_JSON_UNIQUE,
+};
+
+static const struct lp_json_array_spec payloads_spec = {
+	.key = "payloads", .min = 1, .max = LP_PKG_MAX_PAYLOADS,
+	.elem_size = sizeof(struct lp_payload_info), .parse = parse_payload_elem,
+};
+
 static int parse_root(const cJSON *root, struct lp_manifest *m, struct lp_diag *diag)
 {
-	char p[LP_JSON_PATH_MAX];
-	const cJSON *fmt, *arr, *item;
 	const char *created = NULL;
+	const cJSON *fmt;
+	void *elems;
 	int64_t t;
-	size_t n, i;
 	int rc;
 
 	if (!cJSON_IsObject(root))
@@ -428,39 +474,10 @@ static int parse_root(const cJSON *root, struct lp_manifest *m, struct lp_diag *
 	if (rc < 0)
 		return rc;
 
-	arr = cJSON_GetObjectItemCaseSensitive(root, "compatible");
-	n = (size_t)cJSON_GetArraySize(arr);
-	if (n == 0)
-		return lp_diag_fail_at(diag, -EBADMSG, "compatible", "must list at least one hardware id");
-	if (n > LP_PKG_MAX_COMPATIBLE)
-		return lp_diag_fail_at(diag, -E2BIG, "compatible", "more than %d entries",
-				       LP_PKG_MAX_COMPATIBLE);
-	m->compatible = calloc(n, sizeof(*m->compatible));
-	if (!m->compatible)
-		return -ENOMEM;
-	i = 0;
-	cJSON_ArrayForEach(item, arr) {
-		lp_json_path_index(p, sizeof(p), "compatible", i);
-		if (!cJSON_IsString(item))
-			return lp_diag_fail_at(diag, -EBADMSG, p, "expected a string");
-		if (strlen(item->valuestring) == 0)
-			return lp_diag_fail_at(diag, -EBADMSG, p, "must not be empty");
-		if (strlen(item->valuestring) >= LP_PKG_FIELD_MAX)
-			return lp_diag_fail_at(diag, -E2BIG, p, "longer than %d bytes",
-					       LP_PKG_FIELD_MAX - 1);
-		for (const char *c = item->valuestring; *c; c++)
-			if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
-				return lp_diag_fail_at(diag, -EBADMSG, p,
-						       "character 0x%02x is not printable ASCII",
-						       (unsigned char)*c);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(m->compatible[j], item->valuestring) == 0)
-				return lp_diag_fail_at(diag, -EBADMSG, p, "duplicate entry %s",
-						       item->valuestring);
-		memcpy(m->compatible[i], item->valuestring, strlen(item->valuestring) + 1);
-		i++;
-	}
-	m->n_compatible = n;
+	rc = json_err(lp_json_get_array(root, "", &compatible_spec, &elems, &m->n_compatible, diag));
+	if (rc < 0)
+		return rc;
+	m->compatible = elems;
 
 	rc = lp_json_get_string(root, "created", true, "", &created, diag);
 	if (rc < 0)
@@ -476,34 +493,10 @@ static int parse_root(const cJSON *root, struct lp_manifest *m, struct lp_diag *
 			return rc;
 	}
 
-	arr = cJSON_GetObjectItemCaseSensitive(root, "payloads");
-	n = (size_t)cJSON_GetArraySize(arr);
-	if (n == 0)
-		return lp_diag_fail_at(diag, -EBADMSG, "payloads", "a package needs at least one payload");
-	if (n > LP_PKG_MAX_PAYLOADS)
-		return lp_diag_fail_at(diag, -E2BIG, "payloads", "more than %d payloads",
-				       LP_PKG_MAX_PAYLOADS);
-	m->payloads = calloc(n, sizeof(*m->payloads));
-	if (!m->payloads)
-		return -ENOMEM;
-	i = 0;
-	cJSON_ArrayForEach(item, arr) {
-		lp_json_path_index(p, sizeof(p), "payloads", i);
-		if (!cJSON_IsObject(item))
-			return lp_diag_fail_at(diag, -EBADMSG, p, "expected an object");
-		rc = parse_payload(item, p, &m->payloads[i], diag);
-		if (rc < 0)
-			return rc;
-		for (size_t j = 0; j < i; j++) {
-			char pn[LP_JSON_PATH_MAX];
-
-			if (strcmp(m->payloads[j].name, m->payloads[i].name) == 0)
-				return lp_diag_fail_at(diag, -EBADMSG, lp_json_path_key(pn, sizeof(pn), p, "name"),
-						       "duplicate payload name %s", m->payloads[i].name);
-		}
-		i++;
-	}
-	m->n_payloads = n;
+	rc = json_err(lp_json_get_array(root, "", &payloads_spec, &elems, &m->n_payloads, diag));
+	if (rc < 0)
+		return rc;
+	m->payloads = elems;
 	return 0;
 }
 

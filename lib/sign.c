@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "loopline/codec.h"
+#include "loopline/fs.h"
 #include "loopline/hash.h"
 #include "loopline/io.h"
 #include "loopline/sign.h"
@@ -170,41 +171,6 @@ int lp_key_from_pem(const char *pem, size_t len, struct lp_key **ret_key, struct
 	return key_from_pem(pem, len, -1, ret_key, diag);
 }
 
-static int read_small_file(const char *path, size_t max, char **ret_buf, size_t *ret_len,
-			   struct lp_diag *diag)
-{
-	char *buf;
-	size_t got;
-	ssize_t n;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		return lp_diag_fail(diag, r, "cannot open: %s", strerror(-r));
-	}
-	buf = malloc(max + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = lp_io_read_full(fd, buf, max + 1);
-	close(fd);
-	if (n < 0) {
-		free(buf);
-		return lp_diag_fail(diag, (int)n, "cannot read: %s", strerror((int)-n));
-	}
-	got = (size_t)n;
-	if (got > max) {
-		free(buf);
-		return lp_diag_fail(diag, -E2BIG, "larger than %zu bytes", max);
-	}
-	buf[got] = '\0';
-	*ret_buf = buf;
-	*ret_len = got;
-	return 0;
-}
-
 static int key_load(const char *path, int want_private, struct lp_key **ret_key,
 		    struct lp_diag *diag)
 {
@@ -213,7 +179,7 @@ static int key_load(const char *path, int want_private, struct lp_key **ret_key,
 	int r;
 
 	lp_diag_set_file(diag, path);
-	r = read_small_file(path, KEY_FILE_MAX, &buf, &len, diag);
+	r = lp_fs_read_file_diag(path, KEY_FILE_MAX, &buf, &len, diag);
 	if (r < 0)
 		return r;
 	r = key_from_pem(buf, len, want_private, ret_key, diag);
@@ -244,77 +210,6 @@ int lp_key_from_raw_public(const uint8_t raw[LP_ED25519_PUB_LEN], struct lp_key 
 	return key_wrap(pkey, false, ret_key, NULL);
 }
 
-/* Atomic write: a temporary file next to path, fsync, then rename (or a no-replace rename
- * when overwrite is false), then fsync of the directory. */
-static int save_atomic(const char *path, const char *data, size_t len, mode_t mode,
-		       bool overwrite)
-{
-	char tmp[PATH_MAX];
-	char dir[PATH_MAX];
-	const char *slash;
-	int fd, r, dfd;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	if (!overwrite && access(path, F_OK) == 0)
-		return -EEXIST;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, mode) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = lp_io_write_all(fd, data, len);
-	if (r < 0)
-		goto fail;
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = -errno;
-		goto fail;
-	}
-	fd = -1;
-	if (overwrite) {
-		if (rename(tmp, path) < 0) {
-			r = -errno;
-			goto fail;
-		}
-	} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
-		r = -errno;
-		if (r != -EINVAL && r != -ENOSYS)
-			goto fail;
-		/* File system without RENAME_NOREPLACE: link() also refuses to replace. */
-		if (link(tmp, path) < 0) {
-			r = -errno;
-			goto fail;
-		}
-		unlink(tmp);
-	}
-
-	slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return r;
-}
-
 static int key_save(const struct lp_key *key, const char *path, bool overwrite, bool priv)
 {
 	BIO *bio;
@@ -341,7 +236,8 @@ static int key_save(const struct lp_key *key, const char *path, bool overwrite, 
 		BIO_free(bio);
 		return -EIO;
 	}
-	r = save_atomic(path, data, (size_t)len, priv ? 0600 : 0644, overwrite);
+	r = lp_fs_write_atomic(path, data, (size_t)len, priv ? 0600 : 0644,
+			       overwrite ? 0 : LP_FS_NOREPLACE);
 	OPENSSL_cleanse(data, (size_t)len);
 	BIO_free(bio);
 	return r;

@@ -401,7 +401,7 @@ static void test_parse_file(void **state)
 	assert_string_equal(diag.file, path);
 	lp_diag_format(&diag, msg, sizeof(msg));
 	assert_non_null(strstr(msg, ": a: duplicate key \"a\""));
-	assert_int_equal(lp_json_parse_file(path, 10, 0, &root, &diag), -E2BIG);
+	assert_int_equal(lp_json_parse_file(path, 10, 0, &root, &diag), -EFBIG);
 
 	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -422,6 +422,144 @@ static void test_parse_file(void **state)
 	assert_null(root);
 }
 
+struct pair {
+	char *name; /* allocated by the element parser: freed on a later failure */
+	int64_t n;
+};
+
+static int frees;
+
+static void pair_free(void *elem)
+{
+	free(((struct pair *)elem)->name);
+	frees++;
+}
+
+static int pair_parse(const cJSON *item, const char *path, void *elem, size_t index,
+		      const struct lp_json_array_spec *spec, struct lp_diag *diag)
+{
+	static const struct lp_json_field fields[] = {
+		{ "name", LP_JSON_STRING, true }, { "n", LP_JSON_INT, true } };
+	struct pair *p = elem;
+	const char *name;
+	int r;
+
+	assert_ptr_equal(spec->ctx, &frees);
+	if ((r = lp_json_check(item, fields, 2, path, diag)) < 0 ||
+	    (r = lp_json_get_string(item, "name", true, path, &name, diag)) < 0 ||
+	    (r = lp_json_get_int(item, "n", true, 0, 9, path, &p->n, diag)) < 0)
+		return r;
+	p->name = strdup(name);
+	return p->name ? 0 : -ENOMEM;
+}
+
+static void test_array(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+		const char *msg; /* formatted diag, or the number of elements */
+	} cases[] = {
+		{ "{\"a\":{\"list\":[{\"name\":\"x\",\"n\":1},{\"name\":\"y\",\"n\":2}]}}", 0, "2" },
+		{ "{\"a\":{}}", -EINVAL, "a.list: required key \"list\" is missing" },
+		{ "{\"a\":{\"list\":{}}}", -EINVAL, "a.list: expected an array, got an object" },
+		{ "{\"a\":{\"list\":[]}}", -EINVAL, "a.list: must list at least one entry" },
+		{ "{\"a\":{\"list\":[1,1,1,1]}}", -E2BIG, "a.list: more than 3 entries" },
+		{ "{\"a\":{\"list\":[{\"name\":\"x\",\"n\":1},{\"name\":\"y\",\"n\":10}]}}",
+		  -EINVAL, "a.list[1].n: " },
+		{ "{\"a\":{\"list\":[{\"name\":\"x\",\"n\":1},{\"name\":\"y\"}]}}",
+		  -EINVAL, "a.list[1].n: required key" },
+	};
+	struct lp_json_array_spec spec = { .key = "list", .min = 1, .max = 3,
+					   .elem_size = sizeof(struct pair), .parse = pair_parse,
+					   .free_elem = pair_free, .ctx = &frees };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pair *pairs = (void *)0x1;
+		size_t n = 99;
+		struct lp_diag diag;
+		char buf[512];
+		cJSON *root;
+		int r;
+
+		lp_diag_clear(&diag);
+		frees = 0;
+		assert_int_equal(lp_json_parse(cases[i].text, strlen(cases[i].text), 4096, 0, &root,
+					       NULL), 0);
+		r = lp_json_get_array(cJSON_GetObjectItem(root, "a"), "a", &spec, (void **)&pairs, &n,
+				      &diag);
+		assert_int_equal(r, cases[i].err);
+		if (r == 0) {
+			assert_int_equal(n, 2);
+			assert_string_equal(pairs[1].name, "y");
+			assert_int_equal(pairs[1].n, 2);
+			for (size_t k = 0; k < n; k++)
+				free(pairs[k].name);
+			free(pairs);
+		} else {
+			lp_diag_format(&diag, buf, sizeof(buf));
+			assert_non_null(strstr(buf, cases[i].msg));
+			assert_ptr_equal(pairs, (void *)0x1); /* untouched */
+			assert_int_equal(n, 99);
+			/* the element parsed before the failing one was freed */
+			assert_int_equal(frees, strstr(cases[i].text, "\"y\"") ? 1 : 0);
+		}
+		cJSON_Delete(root);
+	}
+	/* optional: a missing key is an empty array */
+	{
+		cJSON *root = cJSON_CreateObject();
+		void *elems = (void *)0x1;
+		size_t n = 99;
+
+		spec.min = 0;
+		assert_int_equal(lp_json_get_array(root, "", &spec, &elems, &n, NULL), 0);
+		assert_null(elems);
+		assert_int_equal(n, 0);
+		cJSON_Delete(root);
+	}
+}
+
+static void test_array_strings(void **state)
+{
+	struct lp_json_array_spec spec = { .key = "ids", .min = 0, .max = 8, .elem_size = 4,
+					   .parse = lp_json_elem_string, .ctx = LP_JSON_UNIQUE };
+	static const struct {
+		const char *text;
+		const char *msg; /* NULL: accepted */
+	} cases[] = {
+		{ "{\"ids\":[\"abc\",\"d\"]}", NULL },
+		{ "{\"ids\":[\"abcd\"]}", "ids[0]: longer than 3 bytes" },
+		{ "{\"ids\":[\"\"]}", "ids[0]: must not be empty" },
+		{ "{\"ids\":[\"a\",\"b\",\"a\"]}", "ids[2]: duplicate entry \"a\"" },
+		{ "{\"ids\":[\"a\",null]}", "ids[1]: expected a string" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char (*ids)[4] = NULL, buf[256];
+		struct lp_diag diag;
+		size_t n = 0;
+		cJSON *root;
+		int r;
+
+		lp_diag_clear(&diag);
+		assert_int_equal(lp_json_parse(cases[i].text, strlen(cases[i].text), 4096, 0, &root,
+					       NULL), 0);
+		r = lp_json_get_array(root, "", &spec, (void **)&ids, &n, &diag);
+		if (!cases[i].msg) {
+			assert_int_equal(r, 0);
+			assert_int_equal(n, 2);
+			assert_string_equal(ids[0], "abc");
+			assert_string_equal(ids[1], "d");
+			free(ids);
+		} else {
+			assert_int_equal(r, -EINVAL);
+			assert_non_null(strstr(lp_diag_format(&diag, buf, sizeof(buf)), cases[i].msg));
+		}
+		cJSON_Delete(root);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_depth_default), cmocka_unit_test(test_check_table),
 		cmocka_unit_test(test_check_built_tree), cmocka_unit_test(test_getters),
 		cmocka_unit_test(test_paths_print),   cmocka_unit_test(test_parse_file),
+		cmocka_unit_test(test_array),         cmocka_unit_test(test_array_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@
 
 /* Lower-case hex of len bytes into out, which needs 2*len+1 bytes. Returns out. */
 LP_EXPORT char *lp_hex_encode(const void *data, size_t len, char *out);
+/* The value of one hex digit (either case), or -1. */
+LP_EXPORT int lp_hex_digit(char c);
 /* Decodes exactly 2*out_len hex digits (either case) from s (length s_len).
  * Returns 0, or -EINVAL on a wrong length or a non-hex character. */
 LP_EXPORT int lp_hex_decode(const char *s, size_t s_len, uint8_t *out, size_t out_len);

@@ -73,5 +73,39 @@ LP_EXPORT int lp_json_get_enum(const cJSON *obj, const char *key, bool required,
 			       const char *const *choices, const char *path, int *ret,
 			       struct lp_diag *diag);
 
+/*
+ * The "bounded array -> allocate -> iterate with the element path in errors" shape.
+ * lp_json_get_array checks that obj[key] is an array of spec->min..spec->max elements
+ * (a missing key is an empty array when min is 0), allocates that many zeroed elements
+ * of elem_size bytes and calls parse() for each with its element path ("key[3]" under
+ * path). Errors: -EINVAL for a missing key or a wrong kind or count, -E2BIG for more
+ * than max elements, or what parse() returned; then every parsed element is passed to
+ * free_elem (if set), the array is freed and the outputs are untouched.
+ * On success *ret_elems (free() it; NULL when empty) and *ret_n are set.
+ */
+struct lp_json_array_spec;
+/* elem is element index of the array being filled; spec->ctx is the caller's. */
+typedef int lp_json_elem_fn(const cJSON *item, const char *path, void *elem, size_t index,
+			    const struct lp_json_array_spec *spec, struct lp_diag *diag);
+
+struct lp_json_array_spec {
+	const char *key;
+	size_t min, max;
+	size_t elem_size;
+	lp_json_elem_fn *parse;
+	void (*free_elem)(void *elem); /* optional: frees what parse() put inside one element */
+	void *ctx;                     /* for parse() */
+};
+
+LP_EXPORT int lp_json_get_array(const cJSON *obj, const char *path,
+				const struct lp_json_array_spec *spec, void **ret_elems,
+				size_t *ret_n, struct lp_diag *diag);
+
+/* An element parser for arrays of strings held in char[elem_size]: a non-empty string
+ * shorter than elem_size; with ctx non-NULL, also no duplicates of earlier elements. */
+LP_EXPORT int lp_json_elem_string(const cJSON *item, const char *path, void *elem, size_t index,
+				  const struct lp_json_array_spec *spec, struct lp_diag *diag);
+#define LP_JSON_UNIQUE ((void *)1) /* ctx for lp_json_elem_string: refuse duplicates */
+
 /* Serialises without whitespace into a malloc'd string (caller frees), NULL on ENOMEM. */
 LP_EXPORT char *lp_json_print(const cJSON *item);

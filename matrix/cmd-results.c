@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Placeholder until this part lands (matrix issue #11). */
+#include "loopline/cli.h"
+#include "matrix.h"
+
+int mx_cmd_show(struct lp_cli *cli, void *ctx)
+{
+	return lp_cli_usage_error(cli, "not implemented yet");
+}
+
+int mx_cmd_history(struct lp_cli *cli, void *ctx)
+{
+	return lp_cli_usage_error(cli, "not implemented yet");
+}
+
+int mx_cmd_report(struct lp_cli *cli, void *ctx)
+{
+	return lp_cli_usage_error(cli, "not implemented yet");
+}
+
+int mx_cmd_gate(struct lp_cli *cli, void *ctx)
+{
+	return lp_cli_usage_error(cli, "not implemented yet");
+}

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+/* Placeholder until this part lands (matrix issue #11). */
+#include "loopline/cli.h"
+#include "matrix.h"
+
+int mx_cmd_run(struct lp_cli *cli, void *ctx)
+{
+	return lp_cli_usage_error(cli, "not implemented yet");
+}

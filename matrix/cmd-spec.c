@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Placeholder until this part lands (matrix issue #11). */
+#include "loopline/cli.h"
+#include "matrix.h"
+
+int mx_cmd_check(struct lp_cli *cli, void *ctx)
+{
+	return lp_cli_usage_error(cli, "not implemented yet");
+}
+
+int mx_cmd_list(struct lp_cli *cli, void *ctx)
+{
+	return lp_cli_usage_error(cli, "not implemented yet");
+}

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loopline-matrix internals (not installed). One section per file; the data model first,
+ * because every part speaks it:
+ *
+ *   spec (YAML, spec.c) --expand (expand.c)--> plan: combos × scenarios = cases
+ *   plan --run (run.c, sched.c, …)--> results (results.c, SQLite history)
+ *   results --> reports (report-*.c), gate (gate.c)
+ *
+ * A combo is one update path a device in the field can take: target, backend, agent (the
+ * agent inside the firmware installed when the combo starts), from (that firmware's
+ * version), to (the offered version) and the values of the configuration axes. A case is
+ * a combo run through one scenario.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "loopline/diag.h"
+
+#define MX_PROG "loopline-matrix"
+
+/* ---- limits (all in one place) ---- */
+#define MX_NAME_MAX 64          /* axis names, axis values, scenario names (+ NUL) */
+#define MX_AXES_MAX 16          /* axes of a spec, the five core axes included */
+#define MX_VALUES_MAX 64        /* values of one axis */
+#define MX_SCENARIOS_MAX 64     /* scenarios named by a spec */
+#define MX_MATCHES_MAX 256      /* entries of include, exclude and required (each) */
+#define MX_EXTRA_MAX 16         /* extra keys an include entry adds to a combo */
+#define MX_VALUE_TEXT_MAX 256   /* an extra key's value */
+#define MX_COMBOS_MAX 4096      /* combos after expansion */
+#define MX_KEY_MAX 1024         /* a combo's key text */
+#define MX_SPEC_FILE_MAX (1024 * 1024)
+
+/* ---- spec.c: the spec file ---- */
+
+/* The core axes, always axes[0..4] of a spec in this order. */
+enum mx_core_axis {
+	MX_AXIS_TARGET = 0,
+	MX_AXIS_BACKEND,
+	MX_AXIS_AGENT,
+	MX_AXIS_FROM,
+	MX_AXIS_TO,
+	MX_CORE_AXES,
+};
+
+/* Where a component version (a value of the backend or agent axis) comes from. */
+enum mx_source_kind {
+	MX_SOURCE_PATH = 0, /* a source tree (default: the checkout the spec lives in) */
+	MX_SOURCE_GIT,      /* a ref of this repository, built in a temporary worktree */
+	MX_SOURCE_PREBUILT, /* binaries made by another pipeline */
+};
+
+struct mx_source {
+	enum mx_source_kind kind;
+	char path[PATH_MAX];         /* PATH: the tree; PREBUILT: the binary (host arch) */
+	char git[256];               /* GIT: the ref as written */
+	char prebuilt_aarch64[PATH_MAX]; /* PREBUILT agent for aarch64 targets ("" if none) */
+};
+
+/* What a value of a configuration axis applies (all optional). */
+struct mx_settings {
+	cJSON *vars;    /* object: scenario variables {"NAME": "value"} */
+	cJSON *agent;   /* object merged into the device's agent config (device.json) */
+	cJSON *package; /* object: package build options, e.g. {"compression": "none"} */
+	cJSON *backend; /* object merged into the backend's config */
+};
+
+enum mx_target_kind {
+	MX_TARGET_QEMU = 0, /* qemu-x86_64, qemu-aarch64: reference firmware under QEMU */
+	MX_TARGET_BOARD,    /* a board of the rack inventory (spec key "inventory") */
+};
+
+struct mx_value {
+	char name[MX_NAME_MAX];
+	unsigned line, column;       /* where it was written (for messages) */
+	/* target axis */
+	enum mx_target_kind target_kind;
+	char target_type[MX_NAME_MAX]; /* board targets: the board's `target` (e.g. rpi4) */
+	/* backend and agent axes */
+	struct mx_source source;
+	/* from and to axes: a firmware version; optional prebuilt packages */
+	char version[MX_NAME_MAX];
+	char prebuilt_pkg[PATH_MAX]; /* "" = built as reference firmware */
+	char to_agent[MX_NAME_MAX];  /* to: the agent value its firmware carries ("" = the
+				      * first value of the agent axis, i.e. current) */
+	/* configuration axes */
+	struct mx_settings settings;
+};
+
+struct mx_axis {
+	char name[MX_NAME_MAX];
+	struct mx_value *values;
+	size_t n_values;
+	unsigned line, column;
+};
+
+/* A partial combination: include, exclude and required entries. Keys name axes (or
+ * "scenario"); an include entry may add other keys (extra variables). */
+struct mx_match_kv {
+	char key[MX_NAME_MAX];
+	char value[MX_VALUE_TEXT_MAX];
+	int axis; /* index into spec->axes, MX_MATCH_SCENARIO, or MX_MATCH_EXTRA */
+};
+#define MX_MATCH_SCENARIO (-1)
+#define MX_MATCH_EXTRA (-2)
+
+struct mx_match {
+	struct mx_match_kv *kv;
+	size_t n;
+	unsigned line, column;
+};
+
+struct mx_scenario_ref {
+	char name[MX_NAME_MAX];
+	uint64_t timeout_ms; /* 0 = the scenario file's own (#@ timeout) or the default */
+};
+
+/* from: {in-use: URL, token: …}: the versions devices report today, asked at run time. */
+struct mx_in_use {
+	bool enabled;
+	char url[512];
+	char token[512];     /* may be "${ENV}" (expanded when asked) */
+	char cacert[PATH_MAX];
+	char tag[MX_NAME_MAX];        /* optional filter */
+	char compatible[MX_NAME_MAX]; /* optional filter */
+};
+
+struct mx_spec {
+	char path[PATH_MAX];
+	char name[MX_NAME_MAX];     /* "name:" or the file name without .yaml */
+	char sha256[65];            /* of the file's bytes: the same spec is the same hash */
+	char base_dir[PATH_MAX];    /* relative paths in the spec are relative to this */
+	struct mx_axis axes[MX_AXES_MAX];
+	size_t n_axes;              /* >= MX_CORE_AXES */
+	struct mx_scenario_ref *scenarios;
+	size_t n_scenarios;
+	struct mx_match *include, *exclude, *required;
+	size_t n_include, n_exclude, n_required; /* n_required 0: every combo is required */
+	char inventory[PATH_MAX];   /* rack inventory for board targets ("" if none) */
+	char scenario_dir[PATH_MAX];/* where scenario files are (default matrix/scenarios) */
+	struct mx_in_use in_use;    /* from: {in-use: …} */
+	uint64_t default_timeout_ms;/* per case, when nothing else says (default 10 min) */
+};
+
+/* Loads and checks a spec: strict YAML (unknown keys, wrong kinds, unknown axis values in
+ * include/exclude/required are errors with FILE:LINE:COL). */
+int mx_spec_load(const char *path, struct mx_spec **ret_spec, struct lp_diag *diag);
+int mx_spec_parse(const char *text, size_t len, const char *name, const char *base_dir,
+		  struct mx_spec **ret_spec, struct lp_diag *diag);
+void mx_spec_free(struct mx_spec *s);
+/* Index of an axis by name, or -1. */
+int mx_spec_axis(const struct mx_spec *s, const char *name);
+/* Asks the in-use backend for the from versions (GET /api/v1/firmware/in-use) and makes
+ * them the from axis's values. No-op without in_use. */
+int mx_spec_resolve_in_use(struct mx_spec *s, struct lp_diag *diag);
+
+/* ---- expand.c: combos and cases ---- */
+
+struct mx_combo {
+	unsigned index;                 /* position in the plan */
+	unsigned value[MX_AXES_MAX];    /* per axis: index into spec->axes[a].values */
+	char key[MX_KEY_MAX];           /* "target=qemu-x86_64,backend=current,…" axis order */
+	cJSON *extra;                   /* object of extra keys from include entries, or NULL */
+	bool required;
+	unsigned snapshot_group;        /* combos with the same start (target, agent, from,
+					 * configuration) share a number: one boot, many runs */
+};
+
+struct mx_case {
+	unsigned combo;                 /* index into plan->combos */
+	unsigned scenario;              /* index into spec->scenarios */
+};
+
+struct mx_plan {
+	const struct mx_spec *spec;
+	struct mx_combo *combos;
+	size_t n_combos;
+	struct mx_case *cases;          /* ordered by combo, then scenario */
+	size_t n_cases;
+};
+
+/* Product of the axes, exclude then include (GitHub Actions' matrix semantics), required
+ * marks, every combo × every scenario the excludes leave. */
+int mx_plan_expand(const struct mx_spec *s, struct mx_plan **ret_plan, struct lp_diag *diag);
+void mx_plan_free(struct mx_plan *p);
+
+/* Filters: --only K=V,… (exact; "scenario" is a key), --filter EXPR and --shard I/N
+ * (combos dealt round-robin; every combo lands in exactly one shard). */
+struct mx_filter;
+int mx_filter_parse(const char *only, const char *expr, const char *shard,
+		    struct mx_filter **ret_filter, struct lp_diag *diag);
+void mx_filter_free(struct mx_filter *f);
+/* Keeps the cases the filter selects (combos without a case left are dropped). */
+int mx_plan_filter(struct mx_plan *p, const struct mx_filter *f, struct lp_diag *diag);
+/* The value of a key for a case: an axis name, "scenario", or an extra key; NULL if none. */
+const char *mx_case_get(const struct mx_plan *p, const struct mx_case *c, const char *key);
+
+/* ---- results.c: the SQLite history (WAL), crash-safe ---- */
+
+enum mx_status {
+	MX_STATUS_PASS = 0,
+	MX_STATUS_FAIL,     /* the subject misbehaved (class product) */
+	MX_STATUS_ERROR,    /* not tested: the harness or the lab failed (class infra) */
+	MX_STATUS_FLAKY,    /* failed, then passed on a retry */
+	MX_STATUS_SKIPPED,  /* not run (e.g. Ctrl-C before it started, local-only on LAVA) */
+	MX_STATUS_RUNNING,  /* started, no verdict yet (a killed runner leaves these) */
+};
+const char *mx_status_name(enum mx_status s);
+int mx_status_parse(const char *s, enum mx_status *ret);
+
+enum mx_class {
+	MX_CLASS_NONE = 0,  /* passed or skipped */
+	MX_CLASS_PRODUCT,   /* counts against a release */
+	MX_CLASS_INFRA,     /* never counts against a release; retried */
+};
+const char *mx_class_name(enum mx_class c);
+
+/* One case's outcome (a row of `results`). Text fields are bounded; the runner fills
+ * them, the database stores them, reports read them back. */
+struct mx_result {
+	int64_t id;                    /* set by the database */
+	int64_t run_id;
+	char combo_key[MX_KEY_MAX];    /* mx_combo.key */
+	cJSON *axes;                   /* {"target": "qemu-x86_64", …, extra keys too} */
+	cJSON *components;             /* {"agent": "<hash>", "backend": "<hash>",
+					*  "from": "<hash>", "to": "<hash>"} content hashes */
+	char scenario[MX_NAME_MAX];
+	bool required;
+	enum mx_status status;
+	enum mx_class class;
+	unsigned attempts;             /* 1 + retries used */
+	int64_t started_ms;            /* wall clock, ms since the epoch */
+	int64_t duration_ms;           /* wall time of the final attempt */
+	int64_t subject_ms;            /* of it: time inside the guest/subject's own waits
+					* (for the harness-overhead figure) */
+	char failed_step[512];         /* "update.hil:12: expect lpfw: version=…" ("" if none) */
+	char message[2048];            /* why it failed, one paragraph ("" if passed) */
+	char console_excerpt[4096];    /* console lines around the failure ("" if none) */
+	char log_dir[PATH_MAX];        /* the case's directory (step log, console log, …),
+					* relative to the run's directory */
+};
+void mx_result_clear(struct mx_result *r); /* frees the JSON members, zeroes */
+
+struct mx_run_info {
+	int64_t id;
+	char spec_path[PATH_MAX];
+	char spec_name[MX_NAME_MAX];
+	char spec_sha256[65];
+	int64_t started_ms, finished_ms; /* finished 0 while running */
+	char state[16];                  /* "running", "finished", "interrupted" */
+	char host[256];
+	int pid;
+	char options[1024];              /* the command line options that shape the run */
+	char dir[PATH_MAX];              /* the run's directory (logs, reports) */
+	int64_t previous_id;             /* the run of the same spec before this one, 0 if none */
+};
+
+struct mx_db;
+/* Opens (creating, migrating) the history database. Runs left "running" by a process that
+ * no longer exists are marked "interrupted" (and their RUNNING results ERROR/infra). */
+int mx_db_open(const char *path, struct mx_db **ret_db, struct lp_diag *diag);
+void mx_db_close(struct mx_db *db);
+int mx_db_run_begin(struct mx_db *db, struct mx_run_info *info); /* sets info->id */
+int mx_db_run_end(struct mx_db *db, int64_t run_id, const char *state);
+/* Inserts or replaces the result of (run, combo_key, scenario); sets r->id. Durable when
+ * it returns (one transaction; WAL). */
+int mx_db_result_put(struct mx_db *db, struct mx_result *r);
+int mx_db_run_get(struct mx_db *db, int64_t run_id, struct mx_run_info *ret_info);
+/* run_id 0 = the newest run. */
+int mx_db_run_latest(struct mx_db *db, int64_t *ret_run_id);
+/* All results of a run, ordered by combo then scenario (caller frees with
+ * mx_results_free). */
+int mx_db_results(struct mx_db *db, int64_t run_id, struct mx_result **ret, size_t *ret_n);
+/* The results of one combo (and scenario, if not NULL) over the last `limit` runs,
+ * newest first. */
+int mx_db_history(struct mx_db *db, const char *combo_key, const char *scenario, size_t limit,
+		  struct mx_result **ret, size_t *ret_n);
+void mx_results_free(struct mx_result *r, size_t n);
+
+/* ---- main.c: the tool's shared state ---- */
+
+struct mx_cli {
+	char out_dir[PATH_MAX]; /* --out DIR (default $LOOPLINE_MATRIX_OUT or ./matrix-out):
+				 * history.sqlite and runs/<id>/ live there */
+	char db_path[PATH_MAX]; /* out_dir/history.sqlite */
+};
+
+struct lp_cli;
+/* The commands, one file each (cmd-<name>.c). */
+int mx_cmd_check(struct lp_cli *cli, void *ctx);
+int mx_cmd_list(struct lp_cli *cli, void *ctx);
+int mx_cmd_run(struct lp_cli *cli, void *ctx);
+int mx_cmd_show(struct lp_cli *cli, void *ctx);
+int mx_cmd_history(struct lp_cli *cli, void *ctx);
+int mx_cmd_report(struct lp_cli *cli, void *ctx);
+int mx_cmd_gate(struct lp_cli *cli, void *ctx);
+int mx_cmd_fault_proxy(struct lp_cli *cli, void *ctx);
+int mx_cmd_net(struct lp_cli *cli, void *ctx);
