@@ -499,7 +499,7 @@ struct be_req {
 	const char *query;   /* may be NULL */
 	bool tls;
 	char ip[BE_IP_MAX];
-	int64_t start_us;
+	uint64_t start_us;    /* lp_clock_mono_us() when the request arrived */
 	int status;          /* set by the reply helpers */
 	uint64_t bytes;
 };
@@ -523,7 +523,7 @@ struct be_ratelimit;
 int be_ratelimit_new(unsigned per_s, unsigned burst, struct be_ratelimit **ret);
 void be_ratelimit_free(struct be_ratelimit *rl);
 /* Whether a request from ip at monotonic time now_us may proceed (and counts it). */
-bool be_ratelimit_allow(struct be_ratelimit *rl, const char *ip, int64_t now_us);
+bool be_ratelimit_allow(struct be_ratelimit *rl, const char *ip, uint64_t now_us);
 
 /* Last-seen times: each worker collects them per tenant in a map; the maps are handed to
  * one writer thread, which writes each in one transaction. Polls never wait for a write. */
@@ -572,7 +572,6 @@ int be_query_int(struct be_req *r, const char *key, int64_t def, int64_t min, in
 /* "https://host:port" for links of the given scheme, or "" if not served. */
 void be_base_url(struct be_req *r, bool https, char *buf, size_t len);
 void be_log_request(struct be_req *r);
-int64_t be_mono_us(void);
 
 /* ---- ddi*.c: the hawkBit DDI device API ---- */
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <event2/http.h>
 
+#include "loopline/clock.h"
 #include "loopline/log.h"
 #include "server.h"
 
@@ -73,7 +74,7 @@ static void init_req(struct be_req *r, struct evhttp_request *req, struct wliste
 	r->w = l->w;
 	r->cfg = l->w->srv->cfg;
 	r->tls = l->tls;
-	r->start_us = be_mono_us();
+	r->start_us = lp_clock_mono_us();
 	r->method = evhttp_request_get_command(req);
 	r->method_name = method_name(r->method);
 	if (conn)

@@ -5,27 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include "loopline/clock.h"
 #include "loopline/json.h"
 #include "loopline/log.h"
 #include "backend.h"
 
-int64_t be_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void be_log_request(struct be_req *r)
 {
-	int64_t us = be_mono_us() - r->start_us;
+	uint64_t us = lp_clock_mono_us() - r->start_us;
 
 	if (!r->cfg->log_requests)
 		return;

@@ -19,7 +19,7 @@
 struct rl_entry {
 	char ip[BE_IP_MAX];
 	double tokens;
-	int64_t last_us;
+	uint64_t last_us;
 };
 
 struct be_ratelimit {
@@ -63,7 +63,7 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-bool be_ratelimit_allow(struct be_ratelimit *rl, const char *ip, int64_t now_us)
+bool be_ratelimit_allow(struct be_ratelimit *rl, const char *ip, uint64_t now_us)
 {
 	size_t base = (fnv1a(ip) % (RL_SLOTS / RL_PROBE)) * RL_PROBE;
 	pthread_mutex_t *lock = &rl->lock[(base / RL_PROBE) % RL_STRIPES];

@@ -27,6 +27,7 @@
 #include <event2/thread.h>
 #include <event2/util.h>
 
+#include "loopline/clock.h"
 #include "loopline/log.h"
 #include "server.h"
 #include "tls.h"
@@ -165,7 +166,7 @@ static void stop_check(evutil_socket_t fd, short what, void *arg)
 	struct be_worker *w = arg;
 	struct timeval tv = { 0, 20000 };
 
-	if (w->in_flight <= 0 || be_mono_us() > w->stop_deadline_us) {
+	if (w->in_flight <= 0 || lp_clock_ms_left(w->stop_deadline_ms) == 0) {
 		if (w->in_flight > 0)
 			log_warn("worker %u: %ld responses still in flight at shutdown", w->id,
 				 w->in_flight);
@@ -180,7 +181,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 	struct be_worker *w = arg;
 
 	w->stopping = true;
-	w->stop_deadline_us = be_mono_us() + (int64_t)w->srv->cfg->shutdown_grace_s * 1000000;
+	w->stop_deadline_ms = lp_clock_deadline_ms((uint64_t)w->srv->cfg->shutdown_grace_s * 1000);
 	if (w->l_tls.bound)
 		evhttp_del_accept_socket(w->l_tls.http, w->l_tls.bound);
 	if (w->l_plain.bound)

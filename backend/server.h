@@ -43,7 +43,7 @@ struct be_worker {
 	uint64_t rng;
 	long in_flight;
 	bool stopping;
-	int64_t stop_deadline_us;
+	uint64_t stop_deadline_ms;
 };
 
 /* dispatch.c: the evhttp callback of every listener (arg: its struct wlisten). */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopline/fs.h"
 #include "loopline/log.h"
 #include "store-internal.h"
 
@@ -376,9 +377,7 @@ const char *be_store_tenant(const struct be_store *s)
 
 int be_store_path(const struct be_store *s, const char *sub, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/%s", s->dir, sub);
-
-	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+	return lp_fs_path_join(buf, len, s->dir, sub);
 }
 
 bool be_store_exists(const char *data_dir, const char *tenant)
@@ -450,28 +449,19 @@ static int store_migrate(struct be_store *s)
 	return store_end(s, r);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	if (mkdir(path, mode) == 0 || errno == EEXIST)
-		return 0;
-	return -errno;
-}
-
-static int create_dirs(const char *data_dir, const struct be_store *s)
+/* data_dir/tenants/NAME and its packages/, uploads/ and keys/ */
+static int create_dirs(const struct be_store *s)
 {
 	static const char *const subdirs[] = { "packages", "uploads", "keys" };
-	char p[BE_PATH_MAX + 16];
+	char p[BE_PATH_MAX];
 	int r;
 
-	snprintf(p, sizeof(p), "%s/tenants", data_dir);
-	if ((r = mkdir_p(data_dir, 0750)) < 0 || (r = mkdir_p(p, 0750)) < 0 ||
-	    (r = mkdir_p(s->dir, 0750)) < 0)
+	if ((r = lp_fs_mkdir_p(s->dir, 0750)) < 0)
 		return r;
-	for (size_t i = 0; i < LP_ARRAY_SIZE(subdirs); i++) {
-		snprintf(p, sizeof(p), "%s/%s", s->dir, subdirs[i]);
-		if ((r = mkdir_p(p, 0750)) < 0)
+	for (size_t i = 0; i < LP_ARRAY_SIZE(subdirs); i++)
+		if ((r = be_store_path(s, subdirs[i], p, sizeof(p))) < 0 ||
+		    (r = lp_fs_mkdir_p(p, 0750)) < 0)
 			return r;
-	}
 	return 0;
 }
 
@@ -491,7 +481,7 @@ int be_store_open(const char *data_dir, const char *tenant, bool create, struct 
 	if (r < 0)
 		goto fail;
 	if (create) {
-		if ((r = create_dirs(data_dir, s)) < 0) {
+		if ((r = create_dirs(s)) < 0) {
 			log_error("%s: %s", s->dir, strerror(-r));
 			goto fail;
 		}
