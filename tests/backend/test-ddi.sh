@@ -128,12 +128,32 @@ check_eq "multipart closing boundary" 1 "$(tr -d '\r' < "$TMP/body" | grep -a -c
 check_eq "unsatisfiable range: 416" 416 "$(http_code GET "$D1/$ART" "${A1[@]}" -H "Range: bytes=$SIZE-")"
 check_eq "416 Content-Range" "bytes */$SIZE" "$(header Content-Range)"
 check_eq "overlapping ranges: 416" 416 "$(http_code GET "$D1/$ART" "${A1[@]}" -H 'Range: bytes=0-10,5-20')"
+check_eq "Range with an unknown unit is ignored: 200" 200 "$(http_code GET "$D1/$ART" "${A1[@]}" -H 'Range: items=0-5')"
+cmp -s "$TMP/body" "$TMP/fw.lpkg" || fail "unknown range unit: not the whole file"; ok "unknown range unit: the whole file"
+check_eq "unknown range unit: no Content-Range" "" "$(header Content-Range)"
 check_eq "If-Match mismatch: 412" 412 "$(http_code GET "$D1/$ART" "${A1[@]}" -H 'If-Match: "0000"')"
 check_eq "If-Match match: 200" 200 "$(http_code GET "$D1/$ART" "${A1[@]}" -H "If-Match: \"$SHA1\"")"
 check_eq "If-Range match keeps the range" 206 "$(http_code GET "$D1/$ART" "${A1[@]}" -H 'Range: bytes=0-0' -H "If-Range: \"$SHA1\"")"
 check_eq "If-Range mismatch sends everything" 200 "$(http_code GET "$D1/$ART" "${A1[@]}" -H 'Range: bytes=0-0' -H 'If-Range: "old"')"
 check_eq ".MD5SUM" "$MD5  fw-1.2.0.lpkg" "$("${CURL[@]}" "${A1[@]}" "$D1/$ART.MD5SUM")"
 check_eq "unknown file name: 404" 404 "$(http_code GET "$D1/softwaremodules/$PKG/artifacts/other.bin" "${A1[@]}")"
+
+# --- HEAD, then GET on the same connection (curl reuses it for the transfer after --next):
+# a HEAD answer has the Content-Length of the GET and no body, or the next answer is garbage.
+head_then_get() { # URL → "HEAD-status connects|GET-status connects"
+  "${CURL[@]}" "${A1[@]}" --head -o "$TMP/head" -w '%{http_code} %{num_connects}\n' "$1" \
+    --next "${CURL[@]:1}" "${A1[@]}" -o "$TMP/get" -w '%{http_code} %{num_connects}\n' "$1" 2>"$TMP/curl.err" |
+    paste -sd'|' || true
+}
+check_eq "artifact: HEAD then GET on one connection" "200 1|200 0" "$(head_then_get "$D1/$ART")"
+check_eq "artifact: HEAD Content-Length is the file's size" "$SIZE" \
+  "$(grep -i '^Content-Length:' "$TMP/head" | tr -d '\r' | cut -d' ' -f2)"
+cmp -s "$TMP/get" "$TMP/fw.lpkg" || fail "GET after HEAD: bytes differ"; ok "artifact: GET after HEAD has the right bytes"
+check_eq "poll: HEAD then GET on one connection" "200 1|200 0" "$(head_then_get "$D1")"
+check_eq "poll: HEAD Content-Length is the GET's body size" "$(stat -c %s "$TMP/get")" \
+  "$(grep -i '^Content-Length:' "$TMP/head" | tr -d '\r' | cut -d' ' -f2)"
+jq -e .config.polling.sleep "$TMP/get" >/dev/null || fail "poll after HEAD is not the poll answer: $(cat "$TMP/get")"
+ok "poll: GET after HEAD is the poll answer"
 
 # --- feedback ---
 FB=$D1/deploymentBase/$ACT/feedback
