@@ -35,6 +35,10 @@ code=$(http_code GET "$D1" "${A1[@]}" -H "X-Big: $(head -c 10000 /dev/zero | tr 
 [[ "$code" =~ ^4[0-9][0-9]$ ]] || fail "header too large: got $code"; ok "header too large: $code"
 head -c 1200000 /dev/zero > "$TMP/big"
 check_eq "body too large: 413" 413 "$(http_code PUT "$D1/configData" "${A1[@]}" --data-binary @"$TMP/big")"
+check_eq "413 from the server's body limit is the JSON error" "application/json too_large" \
+  "$(header Content-Type) $(jq -r .error.code "$TMP/body" 2>/dev/null || head -c 60 "$TMP/body")"
+check_eq "413 on the management API: JSON too" "413 too_large" \
+  "$(http_code PUT "$URL/api/v1/uploads/x" -H "Authorization: Bearer $ADMIN" --data-binary @"$TMP/big") $(jq -r .error.code "$TMP/body" 2>/dev/null || head -c 60 "$TMP/body")"
 DEEP=$(printf '{"data":{"a":"b"},"x":%s1%s}' "$(printf '[%.0s' $(seq 1 20))" "$(printf ']%.0s' $(seq 1 20))")
 check_eq "JSON nested too deep: 400" 400 "$(http_code PUT "$D1/configData" "${A1[@]}" -d "$DEEP")"
 check_eq "JSON body over max_json_bytes: 413" 413 "$(http_code PUT "$D1/configData" "${A1[@]}" -d "{\"data\":{\"a\":\"$(head -c 5000 /dev/zero | tr '\0' a)\"}}")"
