@@ -407,3 +407,41 @@ int ctl_events(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error("events: bad arguments");
 	return get_and_print(c, path, events_table);
 }
+
+static void firmware_table(const cJSON *page)
+{
+	const cJSON *f;
+
+	printf("%-24s %8s  %s\n", "VERSION", "DEVICES", "LAST SEEN");
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(page, "items")) {
+		char seen[32];
+
+		fmt_time(num(f, "last_seen"), seen, sizeof(seen));
+		printf("%-24s %8lld  %s\n", str(f, "version"), num(f, "devices"), seen);
+	}
+	page_footer(page);
+}
+
+int ctl_firmware(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "compatible", required_argument, NULL, 'c' }, { "tag", required_argument, NULL, 't' },
+		{ "limit", required_argument, NULL, 'l' }, { "offset", required_argument, NULL, 'o' },
+		{ 0 },
+	};
+	char path[PATH_LEN] = "/api/v1/firmware/in-use";
+	int ch, r = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1 && r == 0) {
+		switch (ch) {
+		case 'c': r = qs_add(path, sizeof(path), "compatible", optarg); break;
+		case 't': r = qs_add(path, sizeof(path), "tag", optarg); break;
+		case 'l': case 'o': r = paging_opt(ch, path, sizeof(path)); break;
+		default: return ctl_usage_error("firmware: unknown option");
+		}
+	}
+	if (r < 0 || optind != argc)
+		return ctl_usage_error("firmware: bad arguments");
+	return get_and_print(c, path, firmware_table);
+}

@@ -21,3 +21,4 @@ int ctl_deploy(struct ctl *c, int argc, char **argv);
 int ctl_cancel(struct ctl *c, int argc, char **argv);
 int ctl_actions(struct ctl *c, int argc, char **argv);
 int ctl_events(struct ctl *c, int argc, char **argv);
+int ctl_firmware(struct ctl *c, int argc, char **argv);

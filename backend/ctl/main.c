@@ -21,6 +21,7 @@ static const char usage_text[] =
 	"  cancel ACTION_ID\n"
 	"  actions [--device ID] [--active] [--limit N] [--offset N]\n"
 	"  events [--after ID] [--type TYPE] [--limit N] [--offset N]\n"
+	"  firmware [--compatible HW] [--tag T] [--limit N] [--offset N]\n"
 	"\n"
 	"Options (before the command):\n"
 	"  --url URL        backend base URL (env LOOPLINE_URL)\n"
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "devices", ctl_devices }, { "device", ctl_device }, { "upload", ctl_upload },
 		{ "deploy", ctl_deploy },   { "cancel", ctl_cancel }, { "actions", ctl_actions },
-		{ "events", ctl_events },
+		{ "events", ctl_events },   { "firmware", ctl_firmware },
 	};
 	struct lp_http_client_opts o = {
 		.base_url = getenv("LOOPLINE_URL"),

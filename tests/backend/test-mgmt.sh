@@ -137,5 +137,37 @@ check_eq "events filter" "action.failed" "$(ctl events --type action.failed --js
 ctl events | grep -q 'package.created' || fail "ctl events table"; ok "ctl events table"
 N=$("${CURL[@]}" -H "$(auth "$VIEW")" "$API/events?limit=1" | jq .total)
 check_eq "events after ID" 1 "$("${CURL[@]}" -H "$(auth "$VIEW")" "$API/events?after=$((N - 1))" | jq '.items|length')"
+# --- firmware versions in use (the matrix's firmware axis) ---
+dev_token() { admin device create --tenant t1 --rotate "$1" | cut -d' ' -f2; }
+ddi() { # DEVICE METHOD PATH [curl args]: a DDI request as the device
+  local d=$1 m=$2 p=$3
+  shift 3
+  http_code "$m" "$URL/t1/controller/v1/$d$p" -H "Authorization: TargetToken $(dev_token "$d")" "$@"
+}
+check_eq "dev1 reports 1.0.0 (installedBase)" 201 "$(ddi dev1 PUT /installedBase -d '{"name":"fw","version":"1.0.0"}')"
+check_eq "dev2 reports 1.0.0" 201 "$(ddi dev2 PUT /installedBase -d '{"name":"fw","version":"1.0.0"}')"
+check_eq "dev3 reports 1.1.0" 201 "$(ddi dev3 PUT /installedBase -d '{"name":"fw","version":"1.1.0"}')"
+check_eq "dev4 reports 0.9 in configData only" 200 \
+  "$(ddi dev4 PUT /configData -d '{"data":{"version":"0.9","hardware_id":"hw-a"}}')"
+check_eq "dev3 polls" 200 "$(ddi dev3 GET "")"
+for _ in $(seq 1 100); do # last-seen times are batched (last_seen_flush_s 1)
+  SEEN3=$("${CURL[@]}" -H "$(auth "$VIEW")" "$API/devices/dev3" | jq .last_seen)
+  [ "$SEEN3" -gt 0 ] && break
+  sleep 0.1
+done
+[ "$SEEN3" -gt 0 ] || fail "dev3's last-seen time was not flushed"
+check_json "firmware in use: versions, device counts, newest last-seen (viewer)" \
+  "{\"items\":[{\"version\":\"1.0.0\",\"devices\":2,\"last_seen\":0},{\"version\":\"0.9\",\"devices\":1,\"last_seen\":0},{\"version\":\"1.1.0\",\"devices\":1,\"last_seen\":$SEEN3}],\"offset\":0,\"limit\":50,\"total\":3}" \
+  "$("${CURL[@]}" -H "$(auth "$VIEW")" "$API/firmware/in-use")"
+check_eq "firmware in use: paging" '3 ["0.9"]' \
+  "$("${CURL[@]}" -H "$(auth "$VIEW")" "$API/firmware/in-use?limit=1&offset=1" | jq -c -r '"\(.total) \([.items[].version])"')"
+check_eq "firmware in use: by tag" '["1.0.0","1.1.0"]' \
+  "$("${CURL[@]}" -H "$(auth "$VIEW")" "$API/firmware/in-use?tag=odd" | jq -c '[.items[].version]')"
+check_eq "firmware in use: by compatible (configData hardware_id)" '[{"version":"0.9","devices":1}]' \
+  "$("${CURL[@]}" -H "$(auth "$VIEW")" "$API/firmware/in-use?compatible=hw-a" | jq -c '[.items[] | {version, devices}]')"
+check_eq "firmware in use: bad paging 400" 400 "$(http_code GET "$API/firmware/in-use?limit=0" -H "$(auth "$VIEW")")"
+check_eq "firmware in use: no token 401" 401 "$(http_code GET "$API/firmware/in-use")"
+check_eq "ctl firmware --json" '[["1.0.0",2],["0.9",1],["1.1.0",1]]' "$(ctl firmware --json | jq -c '[.items[] | [.version, .devices]]')"
+ctl firmware --tag odd | grep -q '^1\.1\.0 ' || fail "ctl firmware table: $(ctl firmware --tag odd)"; ok "ctl firmware table"
 stop_server
 echo "PASS: $PASS checks"
