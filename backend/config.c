@@ -130,6 +130,157 @@ static int check_url(const char *url, const char *scheme, const char *what, stru
 	return 0;
 }
 
+static int parse_tls(const cJSON *root, struct be_config *c, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "cert", LP_JSON_STRING, true },
+		{ "key", LP_JSON_STRING, true },
+		{ "client_ca", LP_JSON_STRING, false },
+		{ "client_cert", LP_JSON_STRING, false },
+	};
+	static const char *const cc_modes[] = { "off", "optional", "required", NULL };
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "tls");
+	int r, mode;
+
+	if (!o)
+		return c->listen.enabled ?
+			lp_diag_fail_at(d, -EINVAL, "tls", "\"listen\" (HTTPS) needs a \"tls\" section") : 0;
+	if ((r = lp_json_check(o, fields, LP_ARRAY_SIZE(fields), "tls", d)) < 0)
+		return r;
+	if ((r = get_str(o, "cert", "tls", c->tls_cert, sizeof(c->tls_cert), d)) < 0 ||
+	    (r = get_str(o, "key", "tls", c->tls_key, sizeof(c->tls_key), d)) < 0 ||
+	    (r = get_str(o, "client_ca", "tls", c->tls_client_ca, sizeof(c->tls_client_ca), d)) < 0)
+		return r;
+	mode = c->tls_client_ca[0] ? BE_CLIENT_CERT_OPTIONAL : BE_CLIENT_CERT_OFF;
+	if ((r = lp_json_get_enum(o, "client_cert", false, cc_modes, "tls", &mode, d)) < 0)
+		return r;
+	c->client_cert = (enum be_client_cert)mode;
+	if (c->client_cert != BE_CLIENT_CERT_OFF && !c->tls_client_ca[0])
+		return lp_diag_fail_at(d, -EINVAL, "tls.client_cert",
+				       "client certificates need tls.client_ca");
+	return 0;
+}
+
+static int parse_links(const cJSON *o, struct be_config *c, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "https", LP_JSON_STRING, false },
+		{ "http", LP_JSON_STRING, false },
+		{ "artifacts", LP_JSON_STRING, false },
+	};
+	int r;
+
+	if ((r = lp_json_check(o, fields, LP_ARRAY_SIZE(fields), "links", d)) < 0)
+		return r;
+	if ((r = get_str(o, "https", "links", c->https_base_url, sizeof(c->https_base_url), d)) < 0 ||
+	    (r = get_str(o, "http", "links", c->http_base_url, sizeof(c->http_base_url), d)) < 0 ||
+	    (r = get_str(o, "artifacts", "links", c->artifact_base_url,
+			 sizeof(c->artifact_base_url), d)) < 0)
+		return r;
+	if ((r = check_url(c->https_base_url, "https", "links.https", d)) < 0 ||
+	    (r = check_url(c->http_base_url, "http", "links.http", d)) < 0)
+		return r;
+	if (c->artifact_base_url[0] && check_url(c->artifact_base_url, "https", "x", NULL) < 0 &&
+	    check_url(c->artifact_base_url, "http", "x", NULL) < 0)
+		return lp_diag_fail_at(d, -EINVAL, "links.artifacts",
+				       "must be an http:// or https:// URL without a trailing '/'");
+	return 0;
+}
+
+static int parse_poll(const cJSON *o, struct be_config *c, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "sleep_s", LP_JSON_INT, false },
+		{ "min_sleep_s", LP_JSON_INT, false },
+		{ "jitter_percent", LP_JSON_INT, false },
+	};
+	int r;
+
+	if ((r = lp_json_check(o, fields, LP_ARRAY_SIZE(fields), "poll", d)) < 0)
+		return r;
+	if ((r = get_uint(o, "sleep_s", "poll", 1, 86399, &c->poll_sleep_s, d)) < 0 ||
+	    (r = get_uint(o, "min_sleep_s", "poll", 1, 86399, &c->poll_min_sleep_s, d)) < 0 ||
+	    (r = get_uint(o, "jitter_percent", "poll", 0, 50, &c->poll_jitter_percent, d)) < 0)
+		return r;
+	if (c->poll_min_sleep_s > c->poll_sleep_s)
+		return lp_diag_fail_at(d, -EINVAL, "poll.min_sleep_s", "larger than poll.sleep_s");
+	return 0;
+}
+
+static int parse_limits(const cJSON *o, struct be_config *c, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "max_header_bytes", LP_JSON_INT, false },
+		{ "max_body_bytes", LP_JSON_INT, false },
+		{ "max_url_bytes", LP_JSON_INT, false },
+		{ "max_json_bytes", LP_JSON_INT, false },
+		{ "max_json_depth", LP_JSON_INT, false },
+		{ "timeout_s", LP_JSON_INT, false },
+		{ "max_upload_bytes", LP_JSON_INT, false },
+		{ "max_attributes", LP_JSON_INT, false },
+	};
+	unsigned depth = c->max_json_depth;
+	int64_t up = (int64_t)c->max_upload_bytes;
+	int r;
+
+	if ((r = lp_json_check(o, fields, LP_ARRAY_SIZE(fields), "limits", d)) < 0)
+		return r;
+	if ((r = get_size(o, "max_header_bytes", "limits", 1024, 1 << 20, &c->max_header_bytes, d)) < 0 ||
+	    (r = get_size(o, "max_body_bytes", "limits", 1024, 64 << 20, &c->max_body_bytes, d)) < 0 ||
+	    (r = get_size(o, "max_url_bytes", "limits", 256, 65536, &c->max_url_bytes, d)) < 0 ||
+	    (r = get_size(o, "max_json_bytes", "limits", 1024, 16 << 20, &c->max_json_bytes, d)) < 0 ||
+	    (r = get_uint(o, "max_json_depth", "limits", 2, LP_JSON_MAX_DEPTH, &depth, d)) < 0 ||
+	    (r = get_uint(o, "timeout_s", "limits", 1, 3600, &c->timeout_s, d)) < 0 ||
+	    (r = lp_json_get_int(o, "max_upload_bytes", false, 1, INT64_MAX, "limits", &up, d)) < 0 ||
+	    (r = get_uint(o, "max_attributes", "limits", 1, 10000, &c->max_attributes, d)) < 0)
+		return r;
+	c->max_json_depth = depth;
+	c->max_upload_bytes = (uint64_t)up;
+	if (c->max_url_bytes > sizeof(((struct be_req *)0)->path) - 1)
+		c->max_url_bytes = sizeof(((struct be_req *)0)->path) - 1;
+	return 0;
+}
+
+static int parse_rate_limit(const cJSON *o, struct be_config *c, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "requests_per_s", LP_JSON_INT, true },
+		{ "burst", LP_JSON_INT, false },
+	};
+	int r;
+
+	if ((r = lp_json_check(o, fields, LP_ARRAY_SIZE(fields), "rate_limit", d)) < 0)
+		return r;
+	if ((r = get_uint(o, "requests_per_s", "rate_limit", 0, 1000000, &c->rate_limit_per_s, d)) < 0)
+		return r;
+	c->rate_limit_burst = c->rate_limit_per_s;
+	return get_uint(o, "burst", "rate_limit", 1, 10000000, &c->rate_limit_burst, d);
+}
+
+/* An optional object section parsed by fn. */
+static int section(const cJSON *root, const char *key, struct be_config *c, struct lp_diag *d,
+		   int (*fn)(const cJSON *o, struct be_config *c, struct lp_diag *d))
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, key);
+
+	return o ? fn(o, c, d) : 0;
+}
+
+static int parse_listeners(const cJSON *root, struct be_config *c, struct lp_diag *d)
+{
+	int r;
+
+	if ((r = parse_listen(root, "listen", &c->listen, d)) < 0 ||
+	    (r = parse_listen(root, "plain_http", &c->plain_http, d)) < 0)
+		return r;
+	if (c->plain_http.enabled && !is_loopback(c->plain_http.address))
+		return lp_diag_fail_at(d, -EINVAL, "plain_http.address",
+				       "plain HTTP may only listen on a loopback address (127.0.0.0/8 or ::1)");
+	if (!c->listen.enabled && !c->plain_http.enabled)
+		return lp_diag_fail(d, -EINVAL, "neither \"listen\" (HTTPS) nor \"plain_http\" is set");
+	return 0;
+}
+
 static int parse_root(const cJSON *root, struct be_config *c, struct lp_diag *d)
 {
 	static const struct lp_json_field top[] = {
@@ -147,154 +298,32 @@ static int parse_root(const cJSON *root, struct be_config *c, struct lp_diag *d)
 		{ "log_requests", LP_JSON_BOOL, false },
 		{ "log_level", LP_JSON_STRING, false },
 	};
-	static const struct lp_json_field tls_f[] = {
-		{ "cert", LP_JSON_STRING, true },
-		{ "key", LP_JSON_STRING, true },
-		{ "client_ca", LP_JSON_STRING, false },
-		{ "client_cert", LP_JSON_STRING, false },
-	};
-	static const struct lp_json_field links_f[] = {
-		{ "https", LP_JSON_STRING, false },
-		{ "http", LP_JSON_STRING, false },
-		{ "artifacts", LP_JSON_STRING, false },
-	};
-	static const struct lp_json_field poll_f[] = {
-		{ "sleep_s", LP_JSON_INT, false },
-		{ "min_sleep_s", LP_JSON_INT, false },
-		{ "jitter_percent", LP_JSON_INT, false },
-	};
-	static const struct lp_json_field limits_f[] = {
-		{ "max_header_bytes", LP_JSON_INT, false },
-		{ "max_body_bytes", LP_JSON_INT, false },
-		{ "max_url_bytes", LP_JSON_INT, false },
-		{ "max_json_bytes", LP_JSON_INT, false },
-		{ "max_json_depth", LP_JSON_INT, false },
-		{ "timeout_s", LP_JSON_INT, false },
-		{ "max_upload_bytes", LP_JSON_INT, false },
-		{ "max_attributes", LP_JSON_INT, false },
-	};
-	static const struct lp_json_field rate_f[] = {
-		{ "requests_per_s", LP_JSON_INT, true },
-		{ "burst", LP_JSON_INT, false },
-	};
-	static const char *const cc_modes[] = { "off", "optional", "required", NULL };
-	const cJSON *o;
-	int r, mode;
+	enum lp_log_level level;
 	bool b;
+	int r;
 
-	r = lp_json_check(root, top, LP_ARRAY_SIZE(top), "", d);
-	if (r < 0)
-		return r;
-	if ((r = get_str(root, "data_dir", "", c->data_dir, sizeof(c->data_dir), d)) < 0)
+	if ((r = lp_json_check(root, top, LP_ARRAY_SIZE(top), "", d)) < 0 ||
+	    (r = get_str(root, "data_dir", "", c->data_dir, sizeof(c->data_dir), d)) < 0)
 		return r;
 	if (c->data_dir[0] != '/')
 		return lp_diag_fail_at(d, -EINVAL, "data_dir", "must be an absolute path");
-	if ((r = parse_listen(root, "listen", &c->listen, d)) < 0)
-		return r;
-	if ((r = parse_listen(root, "plain_http", &c->plain_http, d)) < 0)
-		return r;
-	if (c->plain_http.enabled && !is_loopback(c->plain_http.address))
-		return lp_diag_fail_at(d, -EINVAL, "plain_http.address",
-				       "plain HTTP may only listen on a loopback address (127.0.0.0/8 or ::1)");
-	if (!c->listen.enabled && !c->plain_http.enabled)
-		return lp_diag_fail(d, -EINVAL, "neither \"listen\" (HTTPS) nor \"plain_http\" is set");
-
-	o = cJSON_GetObjectItemCaseSensitive(root, "tls");
-	if (o) {
-		if ((r = lp_json_check(o, tls_f, LP_ARRAY_SIZE(tls_f), "tls", d)) < 0)
-			return r;
-		if ((r = get_str(o, "cert", "tls", c->tls_cert, sizeof(c->tls_cert), d)) < 0 ||
-		    (r = get_str(o, "key", "tls", c->tls_key, sizeof(c->tls_key), d)) < 0 ||
-		    (r = get_str(o, "client_ca", "tls", c->tls_client_ca, sizeof(c->tls_client_ca), d)) < 0)
-			return r;
-		mode = c->tls_client_ca[0] ? BE_CLIENT_CERT_OPTIONAL : BE_CLIENT_CERT_OFF;
-		if ((r = lp_json_get_enum(o, "client_cert", false, cc_modes, "tls", &mode, d)) < 0)
-			return r;
-		c->client_cert = (enum be_client_cert)mode;
-		if (c->client_cert != BE_CLIENT_CERT_OFF && !c->tls_client_ca[0])
-			return lp_diag_fail_at(d, -EINVAL, "tls.client_cert",
-					       "client certificates need tls.client_ca");
-	} else if (c->listen.enabled) {
-		return lp_diag_fail_at(d, -EINVAL, "tls", "\"listen\" (HTTPS) needs a \"tls\" section");
-	}
-
-	if ((r = get_uint(root, "workers", "", 1, 64, &c->workers, d)) < 0)
-		return r;
-	o = cJSON_GetObjectItemCaseSensitive(root, "links");
-	if (o) {
-		if ((r = lp_json_check(o, links_f, LP_ARRAY_SIZE(links_f), "links", d)) < 0)
-			return r;
-		if ((r = get_str(o, "https", "links", c->https_base_url, sizeof(c->https_base_url), d)) < 0 ||
-		    (r = get_str(o, "http", "links", c->http_base_url, sizeof(c->http_base_url), d)) < 0 ||
-		    (r = get_str(o, "artifacts", "links", c->artifact_base_url,
-				 sizeof(c->artifact_base_url), d)) < 0)
-			return r;
-		if ((r = check_url(c->https_base_url, "https", "links.https", d)) < 0 ||
-		    (r = check_url(c->http_base_url, "http", "links.http", d)) < 0)
-			return r;
-		if (c->artifact_base_url[0] && check_url(c->artifact_base_url, "https", "x", NULL) < 0 &&
-		    check_url(c->artifact_base_url, "http", "x", NULL) < 0)
-			return lp_diag_fail_at(d, -EINVAL, "links.artifacts",
-					       "must be an http:// or https:// URL without a trailing '/'");
-	}
-	o = cJSON_GetObjectItemCaseSensitive(root, "poll");
-	if (o) {
-		if ((r = lp_json_check(o, poll_f, LP_ARRAY_SIZE(poll_f), "poll", d)) < 0)
-			return r;
-		if ((r = get_uint(o, "sleep_s", "poll", 1, 86399, &c->poll_sleep_s, d)) < 0 ||
-		    (r = get_uint(o, "min_sleep_s", "poll", 1, 86399, &c->poll_min_sleep_s, d)) < 0 ||
-		    (r = get_uint(o, "jitter_percent", "poll", 0, 50, &c->poll_jitter_percent, d)) < 0)
-			return r;
-		if (c->poll_min_sleep_s > c->poll_sleep_s)
-			return lp_diag_fail_at(d, -EINVAL, "poll.min_sleep_s", "larger than poll.sleep_s");
-	}
-	o = cJSON_GetObjectItemCaseSensitive(root, "limits");
-	if (o) {
-		unsigned depth = c->max_json_depth;
-		int64_t up = (int64_t)c->max_upload_bytes;
-
-		if ((r = lp_json_check(o, limits_f, LP_ARRAY_SIZE(limits_f), "limits", d)) < 0)
-			return r;
-		if ((r = get_size(o, "max_header_bytes", "limits", 1024, 1 << 20, &c->max_header_bytes, d)) < 0 ||
-		    (r = get_size(o, "max_body_bytes", "limits", 1024, 64 << 20, &c->max_body_bytes, d)) < 0 ||
-		    (r = get_size(o, "max_url_bytes", "limits", 256, 65536, &c->max_url_bytes, d)) < 0 ||
-		    (r = get_size(o, "max_json_bytes", "limits", 1024, 16 << 20, &c->max_json_bytes, d)) < 0 ||
-		    (r = get_uint(o, "max_json_depth", "limits", 2, LP_JSON_MAX_DEPTH, &depth, d)) < 0 ||
-		    (r = get_uint(o, "timeout_s", "limits", 1, 3600, &c->timeout_s, d)) < 0 ||
-		    (r = lp_json_get_int(o, "max_upload_bytes", false, 1, INT64_MAX, "limits", &up, d)) < 0 ||
-		    (r = get_uint(o, "max_attributes", "limits", 1, 10000, &c->max_attributes, d)) < 0)
-			return r;
-		c->max_json_depth = depth;
-		c->max_upload_bytes = (uint64_t)up;
-		if (c->max_url_bytes > sizeof(((struct be_req *)0)->path) - 1)
-			c->max_url_bytes = sizeof(((struct be_req *)0)->path) - 1;
-	}
-	o = cJSON_GetObjectItemCaseSensitive(root, "rate_limit");
-	if (o) {
-		if ((r = lp_json_check(o, rate_f, LP_ARRAY_SIZE(rate_f), "rate_limit", d)) < 0)
-			return r;
-		if ((r = get_uint(o, "requests_per_s", "rate_limit", 0, 1000000, &c->rate_limit_per_s, d)) < 0)
-			return r;
-		c->rate_limit_burst = c->rate_limit_per_s;
-		if ((r = get_uint(o, "burst", "rate_limit", 1, 10000000, &c->rate_limit_burst, d)) < 0)
-			return r;
-	}
-	if ((r = get_uint(root, "last_seen_flush_s", "", 1, 3600, &c->last_seen_flush_s, d)) < 0 ||
+	if ((r = parse_listeners(root, c, d)) < 0 || (r = parse_tls(root, c, d)) < 0 ||
+	    (r = get_uint(root, "workers", "", 1, 64, &c->workers, d)) < 0 ||
+	    (r = section(root, "links", c, d, parse_links)) < 0 ||
+	    (r = section(root, "poll", c, d, parse_poll)) < 0 ||
+	    (r = section(root, "limits", c, d, parse_limits)) < 0 ||
+	    (r = section(root, "rate_limit", c, d, parse_rate_limit)) < 0 ||
+	    (r = get_uint(root, "last_seen_flush_s", "", 1, 3600, &c->last_seen_flush_s, d)) < 0 ||
 	    (r = get_uint(root, "shutdown_grace_s", "", 0, 600, &c->shutdown_grace_s, d)) < 0)
 		return r;
 	b = c->log_requests;
-	if ((r = lp_json_get_bool(root, "log_requests", false, "", &b, d)) < 0)
+	if ((r = lp_json_get_bool(root, "log_requests", false, "", &b, d)) < 0 ||
+	    (r = get_str(root, "log_level", "", c->log_level, sizeof(c->log_level), d)) < 0)
 		return r;
 	c->log_requests = b;
-	if ((r = get_str(root, "log_level", "", c->log_level, sizeof(c->log_level), d)) < 0)
-		return r;
-	{
-		enum lp_log_level lvl_unused;
-
-		if (lp_log_level_parse(c->log_level, &lvl_unused) < 0)
-			return lp_diag_fail_at(d, -EINVAL, "log_level",
-					       "expected debug, info, warn, error or quiet");
-	}
+	if (lp_log_level_parse(c->log_level, &level) < 0)
+		return lp_diag_fail_at(d, -EINVAL, "log_level",
+				       "expected debug, info, warn, error or quiet");
 	return 0;
 }
 

@@ -132,6 +132,47 @@ static void test_mgmt_bodies(void **state)
 	assert_int_equal(be_upload_req_parse(up, strlen(up), 65536, 16, &u, &d), -EINVAL);
 }
 
+static void test_device_and_installed_bodies(void **state)
+{
+	struct be_device_req q;
+	struct be_installed_req in;
+	struct lp_diag d;
+	const char *ok = "{\"controller_id\":\"dev9\",\"tags\":[\"lab\",\"eu\"]}";
+	const char *bad[] = {
+		"{\"tags\":[\"lab\"]}",                              /* no controller_id */
+		"{\"controller_id\":\".x\"}",                        /* invalid id */
+		"{\"controller_id\":\"a\",\"tags\":[\"a/b\"]}",     /* invalid tag */
+		"{\"controller_id\":\"a\",\"tags\":\"lab\"}",        /* not an array */
+		"{\"controller_id\":\"a\",\"x\":1}",                 /* unknown key */
+	};
+	const char *legacy = "{\"name\":\"fw\",\"version\":\"1.2.3\",\"extra\":true}";
+
+	assert_int_equal(be_device_req_parse(ok, strlen(ok), 65536, 16, &q, &d), 0);
+	assert_string_equal(q.controller_id, "dev9");
+	assert_int_equal(cJSON_GetArraySize(q.tags), 2);
+	be_device_req_done(&q);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		lp_diag_clear(&d);
+		assert_int_equal(be_device_req_parse(bad[i], strlen(bad[i]), 65536, 16, &q, &d), -EINVAL);
+		assert_true(d.msg[0] != '\0');
+	}
+	/* PUT /devices/ID/tags takes only tags, and at most BE_MAX_TAGS of them */
+	assert_int_equal(be_tags_req_parse("{\"tags\":[]}", 11, 65536, 16, &q, &d), 0);
+	be_device_req_done(&q);
+	assert_int_equal(be_tags_req_parse(ok, strlen(ok), 65536, 16, &q, &d), -EINVAL);
+	/* DDI PUT installedBase: unknown fields are ignored, as everywhere in DDI */
+	assert_int_equal(be_installed_req_parse(legacy, strlen(legacy), 65536, 16, &in, &d), 0);
+	assert_string_equal(in.version, "1.2.3");
+	be_installed_req_done(&in);
+	legacy = "{\"name\":\"fw\",\"version\":\"\"}";
+	assert_int_equal(be_installed_req_parse(legacy, strlen(legacy), 65536, 16, &in, &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "1 to 128"));
+	legacy = "{\"name\":\"fw\"}";
+	lp_diag_clear(&d);
+	assert_int_equal(be_installed_req_parse(legacy, strlen(legacy), 65536, 16, &in, &d), -EINVAL);
+	assert_string_equal(d.path, "version");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_feedback_fields),
 		cmocka_unit_test(test_configdata),
 		cmocka_unit_test(test_mgmt_bodies),
+		cmocka_unit_test(test_device_and_installed_bodies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
