@@ -392,6 +392,7 @@ int be_token_create(const char *data_dir, const char *tenant, enum be_role role,
 /* Registers a device (or rotates its token when it exists and rotate is true). */
 int be_device_create(struct be_store *s, const char *controller_id, bool rotate,
 		     const char *const *tags, size_t n_tags, char ret_token[BE_TOKEN_LEN + 1]);
+/* The tenants of data_dir, sorted by name (at most max). */
 int be_tenant_list(const char *data_dir, char (*names)[BE_NAME_MAX], size_t max, size_t *ret_n);
 
 /* ---- ddi-body.c: DDI request bodies ---- */

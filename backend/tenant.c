@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "loopline/log.h"
@@ -109,6 +110,11 @@ int be_device_create(struct be_store *s, const char *controller_id, bool rotate,
 	return be_store_device_create(s, controller_id, hash, rotate, tags, n_tags);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 int be_tenant_list(const char *data_dir, char (*names)[BE_NAME_MAX], size_t max, size_t *ret_n)
 {
 	char p[BE_PATH_MAX];
@@ -127,6 +133,7 @@ int be_tenant_list(const char *data_dir, char (*names)[BE_NAME_MAX], size_t max,
 			memcpy(names[n++], de->d_name, strlen(de->d_name) + 1); /* valid => short */
 	}
 	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_name);
 	*ret_n = n;
 	return 0;
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* loopline-ctl commands: each builds one API request and prints a table or the JSON. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,20 +65,87 @@ static void fmt_time(long long t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int get_and_print(struct ctl *c, const char *path, void (*table)(const cJSON *))
+/* An API error code ("not_found (HTTP 404): …") as the errno lp_exit_from_errno maps. */
+static int api_errno(int err, const struct lp_diag *d)
+{
+	static const struct {
+		const char *code;
+		int err;
+	} map[] = {
+		{ "not_found", -ENOENT }, { "exists", -EEXIST },
+		{ "untrusted_signature", -EKEYREJECTED }, { "no_trusted_keys", -EKEYREJECTED },
+		{ "invalid_package", -EBADMSG }, { "incomplete", -ENOTRECOVERABLE },
+		{ "not_active", -ENOTRECOVERABLE }, { "rate_limited", -EBUSY },
+	};
+	const char *p = strstr(d->msg, " (HTTP ");
+
+	if (err != -EPROTO || !p)
+		return err;
+	for (size_t i = 0; i < LP_ARRAY_SIZE(map); i++)
+		if ((size_t)(p - d->msg) == strlen(map[i].code) &&
+		    strncmp(d->msg, map[i].code, strlen(map[i].code)) == 0)
+			return map[i].err;
+	return err;
+}
+
+int ctl_fail(int err, const struct lp_diag *d)
+{
+	return lp_cli_fail(api_errno(err, d), d, NULL);
+}
+
+static bool want_json(const struct lp_cli *cli, const struct ctl *c)
+{
+	return cli->json || c->json;
+}
+
+static int get_and_print(struct lp_cli *cli, struct ctl *c, const char *path,
+			 void (*table)(const cJSON *))
 {
 	struct lp_diag d;
 	cJSON *j = NULL;
+	int r;
 
 	lp_diag_clear(&d);
-	if (lp_http_json(c->client, "GET", path, NULL, NULL, &j, &d) < 0)
-		return ctl_fail(&d);
-	if (c->json)
+	r = lp_http_json(c->client, "GET", path, NULL, NULL, &j, &d);
+	if (r < 0)
+		return ctl_fail(r, &d);
+	if (want_json(cli, c))
 		print_json(j);
 	else
 		table(j);
 	cJSON_Delete(j);
 	return 0;
+}
+
+/* Options shared by the list commands: filters become query parameters (keys says which
+ * option key is which parameter), --limit and --offset are checked numbers. */
+struct query_key {
+	int key;
+	const char *param;
+	const char *value; /* for flags: the parameter's value (NULL: the option's) */
+};
+
+static int list_query(struct lp_cli *cli, char *path, size_t len, const struct query_key *keys,
+		      size_t n_keys)
+{
+	const char *val;
+	uint64_t v;
+	int key, r = 0;
+
+	while ((key = lp_cli_next(cli, &val)) > 0 && r == 0) {
+		if (key == CTL_LIMIT || key == CTL_OFFSET) {
+			if (lp_cli_parse_uint(cli, key == CTL_LIMIT ? "--limit" : "--offset", val,
+					      key == CTL_LIMIT ? 1 : 0, key == CTL_LIMIT ? 1000 : INT32_MAX,
+					      &v) != 0)
+				return LP_EXIT_USAGE;
+			r = qs_add(path, len, key == CTL_LIMIT ? "limit" : "offset", val);
+			continue;
+		}
+		for (size_t i = 0; i < n_keys; i++)
+			if (keys[i].key == key)
+				r = qs_add(path, len, keys[i].param, keys[i].value ? keys[i].value : val);
+	}
+	return r < 0 ? lp_cli_usage_error(cli, "the options are too long") : 0;
 }
 
 static void page_footer(const cJSON *page)
@@ -115,39 +181,15 @@ static void devices_table(const cJSON *page)
 	page_footer(page);
 }
 
-static int paging_opt(int ch, char *path, size_t len)
+int ctl_devices(struct lp_cli *cli, void *ctx)
 {
-	char *end;
-
-	errno = 0;
-	if (strtol(optarg, &end, 10) < 0 || errno || *end || end == optarg)
-		return -EINVAL;
-	return qs_add(path, len, ch == 'l' ? "limit" : "offset", optarg);
-}
-
-int ctl_devices(struct ctl *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "tag", required_argument, NULL, 't' }, { "q", required_argument, NULL, 'q' },
-		{ "version", required_argument, NULL, 'v' }, { "limit", required_argument, NULL, 'l' },
-		{ "offset", required_argument, NULL, 'o' }, { 0 },
+	static const struct query_key keys[] = {
+		{ CTL_TAG, "tag", NULL }, { CTL_TEXT, "q", NULL }, { CTL_VERSION, "version", NULL },
 	};
 	char path[PATH_LEN] = "/api/v1/devices";
-	int ch, r = 0;
+	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1 && r == 0) {
-		switch (ch) {
-		case 't': r = qs_add(path, sizeof(path), "tag", optarg); break;
-		case 'q': r = qs_add(path, sizeof(path), "q", optarg); break;
-		case 'v': r = qs_add(path, sizeof(path), "version", optarg); break;
-		case 'l': case 'o': r = paging_opt(ch, path, sizeof(path)); break;
-		default: return ctl_usage_error("devices: unknown option");
-		}
-	}
-	if (r < 0 || optind != argc)
-		return ctl_usage_error("devices: bad arguments");
-	return get_and_print(c, path, devices_table);
+	return r ? r : get_and_print(cli, ctx, path, devices_table);
 }
 
 static void device_table(const cJSON *d)
@@ -172,18 +214,15 @@ static void device_table(const cJSON *d)
 		printf("  %s = %s\n", it->string, cJSON_IsString(it) ? it->valuestring : "?");
 }
 
-int ctl_device(struct ctl *c, int argc, char **argv)
+int ctl_device_show(struct lp_cli *cli, void *ctx)
 {
-	char path[PATH_LEN], *e;
+	char path[PATH_LEN], *e = lp_http_escape(cli->args[0]);
 
-	if (argc != 3 || strcmp(argv[1], "show") != 0)
-		return ctl_usage_error("device: expected 'device show ID'");
-	e = lp_http_escape(argv[2]);
 	if (!e)
 		return LP_EXIT_FAILURE;
 	snprintf(path, sizeof(path), "/api/v1/devices/%s", e);
 	free(e);
-	return get_and_print(c, path, device_table);
+	return get_and_print(cli, ctx, path, device_table);
 }
 
 static void progress(void *ctx, uint64_t done, uint64_t total)
@@ -194,50 +233,49 @@ static void progress(void *ctx, uint64_t done, uint64_t total)
 		fputc('\n', stderr);
 }
 
-int ctl_upload(struct ctl *c, int argc, char **argv)
+static int upload_opts(struct lp_cli *cli, struct lp_http_upload_opts *o)
 {
-	static const struct option opts[] = {
-		{ "opaque", no_argument, NULL, 'O' }, { "version", required_argument, NULL, 'v' },
-		{ "part", required_argument, NULL, 'p' }, { "name", required_argument, NULL, 'n' },
-		{ "filename", required_argument, NULL, 'f' },
-		{ "chunk-size", required_argument, NULL, 'c' }, { 0 },
-	};
+	const char *val;
+	uint64_t cs;
+	int key;
+
+	while ((key = lp_cli_next(cli, &val)) > 0) {
+		switch (key) {
+		case CTL_OPAQUE: o->opaque = true; break;
+		case CTL_VERSION: o->version = val; break;
+		case CTL_PART: o->part = val; break;
+		case CTL_NAME: o->name = val; break;
+		case CTL_FILENAME: o->filename = val; break;
+		case CTL_CHUNK:
+			if (lp_cli_parse_uint(cli, "--chunk-size", val, 1024, LP_HTTP_CHUNK_MAX, &cs) != 0)
+				return LP_EXIT_USAGE;
+			o->chunk_size = (size_t)cs;
+			break;
+		}
+	}
+	if (o->opaque != (o->version && o->part))
+		return lp_cli_usage_error(cli, "--opaque needs --version and --part (and only then)");
+	return 0;
+}
+
+int ctl_upload(struct lp_cli *cli, void *ctx)
+{
+	struct ctl *c = ctx;
 	struct lp_http_upload_opts o = { 0 };
 	struct lp_diag d;
 	cJSON *pkg = NULL;
 	uint64_t resumed = 0;
-	char *end;
-	long long cs;
-	int ch;
+	int r = upload_opts(cli, &o);
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'O': o.opaque = true; break;
-		case 'v': o.version = optarg; break;
-		case 'p': o.part = optarg; break;
-		case 'n': o.name = optarg; break;
-		case 'f': o.filename = optarg; break;
-		case 'c':
-			errno = 0;
-			cs = strtoll(optarg, &end, 10);
-			if (errno || *end || cs < 1024 || cs > (long long)LP_HTTP_CHUNK_MAX)
-				return ctl_usage_error("--chunk-size: 1024 to 8388608 bytes");
-			o.chunk_size = (size_t)cs;
-			break;
-		default: return ctl_usage_error("upload: unknown option");
-		}
-	}
-	if (optind != argc - 1)
-		return ctl_usage_error("upload: expected one FILE");
-	if (o.opaque != (o.version && o.part))
-		return ctl_usage_error("upload: --opaque needs --version and --part (and only then)");
-	if (isatty(STDERR_FILENO) && !c->json)
+	if (r)
+		return r;
+	if (isatty(STDERR_FILENO) && !want_json(cli, c))
 		o.progress = progress;
 	lp_diag_clear(&d);
-	if (lp_http_upload(c->client, argv[optind], &o, &pkg, &resumed, &d) < 0)
-		return ctl_fail(&d);
-	if (c->json) {
+	r = lp_http_upload(c->client, cli->args[0], &o, &pkg, &resumed, &d);
+	if (r < 0)
+		return ctl_fail(r, &d);
+	if (want_json(cli, c)) {
 		print_json(pkg);
 	} else {
 		if (resumed)
@@ -269,105 +307,92 @@ static void actions_table(const cJSON *page)
 	page_footer(page);
 }
 
-int ctl_deploy(struct ctl *c, int argc, char **argv)
+/* The deployment's JSON body from the options; 0 or an exit code. */
+static int deploy_body(struct lp_cli *cli, cJSON *body)
 {
-	static const struct option opts[] = {
-		{ "package", required_argument, NULL, 'p' }, { "action", required_argument, NULL, 'a' },
-		{ "device", required_argument, NULL, 'd' }, { "tag", required_argument, NULL, 't' },
-		{ "type", required_argument, NULL, 'T' }, { 0 },
-	};
-	cJSON *body = cJSON_CreateObject(), *devs = cJSON_CreateArray(), *tags = cJSON_CreateArray();
-	cJSON *out = NULL;
-	struct lp_diag d;
-	char *end;
-	long long pkg;
-	int ch, rc = 0;
+	cJSON *devs = cJSON_AddArrayToObject(body, "devices"), *tags = cJSON_AddArrayToObject(body, "tags");
+	bool what = false, target = false;
+	const char *val;
+	uint64_t pkg;
+	int key;
 
-	cJSON_AddItemToObject(body, "devices", devs);
-	cJSON_AddItemToObject(body, "tags", tags);
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1 && rc == 0) {
-		switch (ch) {
-		case 'p':
-			errno = 0;
-			pkg = strtoll(optarg, &end, 10);
-			if (errno || *end || pkg <= 0)
-				rc = ctl_usage_error("--package: a package id");
-			else
-				cJSON_AddNumberToObject(body, "package", (double)pkg);
+	while ((key = lp_cli_next(cli, &val)) > 0) {
+		switch (key) {
+		case CTL_PACKAGE:
+			if (lp_cli_parse_uint(cli, "--package", val, 1, INT64_MAX, &pkg) != 0)
+				return LP_EXIT_USAGE;
+			cJSON_AddNumberToObject(body, "package", (double)pkg);
+			what = true;
 			break;
-		case 'a': cJSON_AddStringToObject(body, "action", optarg); break;
-		case 'd': cJSON_AddItemToArray(devs, cJSON_CreateString(optarg)); break;
-		case 't': cJSON_AddItemToArray(tags, cJSON_CreateString(optarg)); break;
-		case 'T': cJSON_AddStringToObject(body, "type", optarg); break;
-		default: rc = ctl_usage_error("deploy: unknown option");
+		case CTL_ACTION: cJSON_AddStringToObject(body, "action", val); what = true; break;
+		case CTL_DEVICE: cJSON_AddItemToArray(devs, cJSON_CreateString(val)); target = true; break;
+		case CTL_TAG: cJSON_AddItemToArray(tags, cJSON_CreateString(val)); target = true; break;
+		case CTL_TYPE: cJSON_AddStringToObject(body, "type", val); break;
 		}
 	}
-	if (rc == 0 && optind != argc)
-		rc = ctl_usage_error("deploy: unexpected argument");
-	if (rc == 0) {
-		lp_diag_clear(&d);
-		if (lp_http_json(c->client, "POST", "/api/v1/deployments", body, NULL, &out, &d) < 0) {
-			rc = ctl_fail(&d);
-		} else if (c->json) {
-			print_json(out);
-		} else {
-			const cJSON *a;
+	if (!what || !target)
+		return lp_cli_usage_error(cli, "needs --package ID or --action NAME, and --device or --tag");
+	return 0;
+}
 
+int ctl_deploy(struct lp_cli *cli, void *ctx)
+{
+	struct ctl *c = ctx;
+	cJSON *body = cJSON_CreateObject(), *out = NULL;
+	const cJSON *a;
+	struct lp_diag d;
+	int r = body ? deploy_body(cli, body) : LP_EXIT_FAILURE;
+
+	if (r == 0) {
+		lp_diag_clear(&d);
+		r = lp_http_json(c->client, "POST", "/api/v1/deployments", body, NULL, &out, &d);
+		if (r < 0)
+			r = ctl_fail(r, &d);
+		else if (want_json(cli, c))
+			print_json(out);
+		else
 			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(out, "actions"))
 				printf("action %lld for %s\n", num(a, "id"), str(a, "device"));
-		}
 	}
 	cJSON_Delete(out);
 	cJSON_Delete(body);
-	return rc;
+	return r;
 }
 
-int ctl_cancel(struct ctl *c, int argc, char **argv)
+int ctl_cancel(struct lp_cli *cli, void *ctx)
 {
-	char path[128], *end;
+	struct ctl *c = ctx;
+	char path[128];
 	struct lp_diag d;
 	cJSON *out = NULL;
-	long long id;
+	uint64_t id;
+	int r;
 
-	errno = 0;
-	id = argc == 2 ? strtoll(argv[1], &end, 10) : 0;
-	if (argc != 2 || errno || *end || id <= 0)
-		return ctl_usage_error("cancel: expected ACTION_ID");
-	snprintf(path, sizeof(path), "/api/v1/actions/%lld/cancel", id);
+	if (lp_cli_parse_uint(cli, "ACTION_ID", cli->args[0], 1, INT64_MAX, &id) != 0)
+		return LP_EXIT_USAGE;
+	snprintf(path, sizeof(path), "/api/v1/actions/%llu/cancel", (unsigned long long)id);
 	lp_diag_clear(&d);
-	if (lp_http_json(c->client, "POST", path, NULL, NULL, &out, &d) < 0)
-		return ctl_fail(&d);
-	if (c->json)
+	r = lp_http_json(c->client, "POST", path, NULL, NULL, &out, &d);
+	if (r < 0)
+		return ctl_fail(r, &d);
+	if (want_json(cli, c))
 		print_json(out);
 	else
-		printf("action %lld: %s (the device confirms the cancellation)\n", id, str(out, "status"));
+		printf("action %llu: %s (the device confirms the cancellation)\n",
+		       (unsigned long long)id, str(out, "status"));
 	cJSON_Delete(out);
 	return 0;
 }
 
-int ctl_actions(struct ctl *c, int argc, char **argv)
+int ctl_actions(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {
-		{ "device", required_argument, NULL, 'd' }, { "active", no_argument, NULL, 'a' },
-		{ "limit", required_argument, NULL, 'l' }, { "offset", required_argument, NULL, 'o' },
-		{ 0 },
+	static const struct query_key keys[] = {
+		{ CTL_DEVICE, "device", NULL }, { CTL_ACTIVE, "active", "1" },
 	};
 	char path[PATH_LEN] = "/api/v1/actions";
-	int ch, r = 0;
+	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1 && r == 0) {
-		switch (ch) {
-		case 'd': r = qs_add(path, sizeof(path), "device", optarg); break;
-		case 'a': r = qs_add(path, sizeof(path), "active", "1"); break;
-		case 'l': case 'o': r = paging_opt(ch, path, sizeof(path)); break;
-		default: return ctl_usage_error("actions: unknown option");
-		}
-	}
-	if (r < 0 || optind != argc)
-		return ctl_usage_error("actions: bad arguments");
-	return get_and_print(c, path, actions_table);
+	return r ? r : get_and_print(cli, ctx, path, actions_table);
 }
 
 static void events_table(const cJSON *page)
@@ -384,28 +409,13 @@ static void events_table(const cJSON *page)
 	page_footer(page);
 }
 
-int ctl_events(struct ctl *c, int argc, char **argv)
+int ctl_events(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {
-		{ "after", required_argument, NULL, 'A' }, { "type", required_argument, NULL, 't' },
-		{ "limit", required_argument, NULL, 'l' }, { "offset", required_argument, NULL, 'o' },
-		{ 0 },
-	};
+	static const struct query_key keys[] = { { CTL_AFTER, "after", NULL }, { CTL_TYPE, "type", NULL } };
 	char path[PATH_LEN] = "/api/v1/events";
-	int ch, r = 0;
+	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1 && r == 0) {
-		switch (ch) {
-		case 'A': r = qs_add(path, sizeof(path), "after", optarg); break;
-		case 't': r = qs_add(path, sizeof(path), "type", optarg); break;
-		case 'l': case 'o': r = paging_opt(ch, path, sizeof(path)); break;
-		default: return ctl_usage_error("events: unknown option");
-		}
-	}
-	if (r < 0 || optind != argc)
-		return ctl_usage_error("events: bad arguments");
-	return get_and_print(c, path, events_table);
+	return r ? r : get_and_print(cli, ctx, path, events_table);
 }
 
 static void firmware_table(const cJSON *page)
@@ -422,26 +432,13 @@ static void firmware_table(const cJSON *page)
 	page_footer(page);
 }
 
-int ctl_firmware(struct ctl *c, int argc, char **argv)
+int ctl_firmware(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {
-		{ "compatible", required_argument, NULL, 'c' }, { "tag", required_argument, NULL, 't' },
-		{ "limit", required_argument, NULL, 'l' }, { "offset", required_argument, NULL, 'o' },
-		{ 0 },
+	static const struct query_key keys[] = {
+		{ CTL_COMPATIBLE, "compatible", NULL }, { CTL_TAG, "tag", NULL },
 	};
 	char path[PATH_LEN] = "/api/v1/firmware/in-use";
-	int ch, r = 0;
+	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1 && r == 0) {
-		switch (ch) {
-		case 'c': r = qs_add(path, sizeof(path), "compatible", optarg); break;
-		case 't': r = qs_add(path, sizeof(path), "tag", optarg); break;
-		case 'l': case 'o': r = paging_opt(ch, path, sizeof(path)); break;
-		default: return ctl_usage_error("firmware: unknown option");
-		}
-	}
-	if (r < 0 || optind != argc)
-		return ctl_usage_error("firmware: bad arguments");
-	return get_and_print(c, path, firmware_table);
+	return r ? r : get_and_print(cli, ctx, path, firmware_table);
 }

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* loopline-ctl: operator CLI for the backend's management API. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,104 +8,150 @@
 #include "loopline/log.h"
 #include "ctl.h"
 
-static const char usage_text[] =
-	"Usage: loopline-ctl [OPTIONS] COMMAND [ARGS]\n"
-	"\n"
-	"Commands:\n"
-	"  devices [--tag T] [--q TEXT] [--version V] [--limit N] [--offset N]\n"
-	"  device show ID\n"
-	"  upload FILE [--opaque --version V --part P [--name N]] [--chunk-size BYTES]\n"
-	"  deploy (--package ID | --action NAME) [--device ID]... [--tag T]...\n"
-	"         [--type forced|soft|download-only]\n"
-	"  cancel ACTION_ID\n"
-	"  actions [--device ID] [--active] [--limit N] [--offset N]\n"
-	"  events [--after ID] [--type TYPE] [--limit N] [--offset N]\n"
-	"  firmware [--compatible HW] [--tag T] [--limit N] [--offset N]\n"
-	"\n"
-	"Options (before the command):\n"
-	"  --url URL        backend base URL (env LOOPLINE_URL)\n"
-	"  --token TOKEN    API token \"<tenant>.<secret>\" (env LOOPLINE_TOKEN)\n"
-	"  --cacert FILE    CA certificate to trust (env LOOPLINE_CACERT)\n"
-	"  --json           print the API's JSON instead of a table (every command)\n"
-	"  --help, --version\n"
-	"Exit codes: 0 ok, 1 the request failed, 2 usage error.\n";
+#define PROG "loopline-ctl"
 
-int ctl_usage_error(const char *msg)
+enum { OPT_URL = LP_CLI_KEY_LONG, OPT_TOKEN, OPT_CACERT, OPT_JSON };
+
+static const struct lp_cli_opt global_opts[] = {
+	{ OPT_URL, "url", 0, "URL", "backend base URL (env LOOPLINE_URL)" },
+	{ OPT_TOKEN, "token", 0, "TOKEN", "API token \"<tenant>.<secret>\" (env LOOPLINE_TOKEN)" },
+	{ OPT_CACERT, "cacert", 0, "FILE", "CA certificate to trust (env LOOPLINE_CACERT)" },
+	{ OPT_JSON, "json", 0, NULL, "print the API's JSON answer (also after the command)" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt devices_opts[] = {
+	{ CTL_TAG, "tag", 0, "T", "only devices with this tag" },
+	{ CTL_TEXT, "q", 0, "TEXT", "only controller ids containing TEXT" },
+	{ CTL_VERSION, "version", 0, "V", "only devices with this installed version" },
+	{ CTL_LIMIT, "limit", 0, "N", "at most N (1-1000, default 50)" },
+	{ CTL_OFFSET, "offset", 0, "N", "skip the first N" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt upload_opts[] = {
+	{ CTL_OPAQUE, "opaque", 0, NULL, "not an .lpkg (e.g. a .swu): needs --version and --part" },
+	{ CTL_VERSION, "version", 0, "V", "version of an opaque artifact" },
+	{ CTL_PART, "part", 0, "P", "part of an opaque artifact (os, …)" },
+	{ CTL_NAME, "name", 0, "N", "name of an opaque artifact (default: the file name)" },
+	{ CTL_FILENAME, "filename", 0, "NAME", "file name on the server (default: FILE's)" },
+	{ CTL_CHUNK, "chunk-size", 0, "BYTES", "bytes per PUT (1024-8388608, default 4 MiB)" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt deploy_opts[] = {
+	{ CTL_PACKAGE, "package", 0, "ID", "the package to install" },
+	{ CTL_ACTION, "action", 0, "NAME", "a configured action instead of a package" },
+	{ CTL_DEVICE, "device", 0, "ID", "a target device (repeatable)" },
+	{ CTL_TAG, "tag", 0, "T", "every device with this tag (repeatable)" },
+	{ CTL_TYPE, "type", 0, "TYPE", "forced (default), soft or download-only" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt actions_opts[] = {
+	{ CTL_DEVICE, "device", 0, "ID", "only this device's actions" },
+	{ CTL_ACTIVE, "active", 0, NULL, "only open actions" },
+	{ CTL_LIMIT, "limit", 0, "N", "at most N (1-1000, default 50)" },
+	{ CTL_OFFSET, "offset", 0, "N", "skip the first N" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt events_opts[] = {
+	{ CTL_AFTER, "after", 0, "ID", "only events after this id" },
+	{ CTL_TYPE, "type", 0, "TYPE", "only events of this type (action.failed, …)" },
+	{ CTL_LIMIT, "limit", 0, "N", "at most N (1-1000, default 50)" },
+	{ CTL_OFFSET, "offset", 0, "N", "skip the first N" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt firmware_opts[] = {
+	{ CTL_COMPATIBLE, "compatible", 0, "HW", "only devices reporting this hardware_id" },
+	{ CTL_TAG, "tag", 0, "T", "only devices with this tag" },
+	{ CTL_LIMIT, "limit", 0, "N", "at most N (1-1000, default 50)" },
+	{ CTL_OFFSET, "offset", 0, "N", "skip the first N" },
+	{ 0 },
+};
+
+static const struct lp_cli_cmd cmds[] = {
+	{ "devices", "", "list devices (inventory)", NULL, devices_opts, 0, 0, LP_CLI_JSON,
+	  ctl_devices },
+	{ "device show", "ID", "one device with its attributes and open action", NULL, NULL, 1, 1,
+	  LP_CLI_JSON, ctl_device_show },
+	{ "upload", "FILE", "upload a package (resumes an unfinished upload of the same file)",
+	  "Looks for an unfinished upload of the same file name and size, asks which ranges the\n"
+	  "server has and sends only the rest; .lpkg files are verified by the server against\n"
+	  "the tenant's trusted keys. --json prints the created package.",
+	  upload_opts, 1, 1, LP_CLI_JSON, ctl_upload },
+	{ "deploy", "", "assign a package or configured action to devices and tags",
+	  "Needs --package or --action, and at least one --device or --tag. --json prints the\n"
+	  "created actions.", deploy_opts, 0, 0, LP_CLI_JSON, ctl_deploy },
+	{ "cancel", "ACTION_ID", "ask the device to cancel an action",
+	  "--json prints the action.", NULL, 1, 1, LP_CLI_JSON, ctl_cancel },
+	{ "actions", "", "list actions, newest first", NULL, actions_opts, 0, 0, LP_CLI_JSON,
+	  ctl_actions },
+	{ "events", "", "the tenant's event log, oldest first", NULL, events_opts, 0, 0,
+	  LP_CLI_JSON, ctl_events },
+	{ "firmware", "", "firmware versions in use, with device counts", NULL, firmware_opts, 0, 0,
+	  LP_CLI_JSON, ctl_firmware },
+};
+
+static const int exits[] = { LP_EXIT_SIGNATURE, LP_EXIT_CORRUPT, LP_EXIT_EXISTS, LP_EXIT_BUSY,
+			     LP_EXIT_STATE, LP_EXIT_NOT_FOUND, 0 };
+
+static int global(void *ctx, int key, const char *arg)
 {
-	fprintf(stderr, "loopline-ctl: %s\nTry 'loopline-ctl --help'.\n", msg);
-	return LP_EXIT_USAGE;
+	struct ctl *c = ctx;
+
+	if (key == OPT_URL)
+		c->opts.base_url = arg;
+	else if (key == OPT_TOKEN)
+		c->opts.token = arg;
+	else if (key == OPT_CACERT)
+		c->opts.cacert = arg;
+	else if (key == OPT_JSON)
+		c->json = true;
+	return 0;
 }
 
-int ctl_fail(const struct lp_diag *d)
+static int prepare(void *ctx, const struct lp_cli_cmd *cmd)
 {
-	char buf[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64];
+	struct ctl *c = ctx;
 
-	log_error("%s", lp_diag_format(d, buf, sizeof(buf)));
-	return LP_EXIT_FAILURE;
+	if (!c->opts.base_url || !c->opts.token) {
+		fprintf(stderr, PROG " %s: set --url and --token (or LOOPLINE_URL and LOOPLINE_TOKEN)\n"
+			"Try '" PROG " --help'.\n", cmd->name);
+		return LP_EXIT_USAGE;
+	}
+	if (lp_http_client_new(&c->opts, &c->client) < 0) {
+		log_error("cannot set up the HTTP client");
+		return LP_EXIT_FAILURE;
+	}
+	return 0;
 }
+
+static const struct lp_cli_tool tool = {
+	.name = PROG,
+	.summary = "Operator CLI for the Loopline backend's management API.",
+	.cmds = cmds,
+	.n_cmds = LP_ARRAY_SIZE(cmds),
+	.global_opts = global_opts,
+	.global = global,
+	.prepare = prepare,
+	.exits = exits,
+	.footer = "\nThe client code is lib/http-client.c; see docs/backend.md and docs/api.md.\n",
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "token", required_argument, NULL, 't' },
-		{ "cacert", required_argument, NULL, 'C' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
+	struct ctl c = {
+		.opts = {
+			.base_url = getenv("LOOPLINE_URL"),
+			.token = getenv("LOOPLINE_TOKEN"),
+			.cacert = getenv("LOOPLINE_CACERT"),
+		},
 	};
-	static const struct {
-		const char *name;
-		int (*fn)(struct ctl *c, int argc, char **argv);
-	} cmds[] = {
-		{ "devices", ctl_devices }, { "device", ctl_device }, { "upload", ctl_upload },
-		{ "deploy", ctl_deploy },   { "cancel", ctl_cancel }, { "actions", ctl_actions },
-		{ "events", ctl_events },   { "firmware", ctl_firmware },
-	};
-	struct lp_http_client_opts o = {
-		.base_url = getenv("LOOPLINE_URL"),
-		.token = getenv("LOOPLINE_TOKEN"),
-		.cacert = getenv("LOOPLINE_CACERT"),
-	};
-	struct ctl c = { 0 };
-	int ch, r;
+	int r = lp_cli_main(&tool, argc, argv, &c);
 
-	lp_log_set_ident("loopline-ctl");
-	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'u': o.base_url = optarg; break;
-		case 't': o.token = optarg; break;
-		case 'C': o.cacert = optarg; break;
-		case 'j': c.json = true; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': printf("loopline-ctl %s\n", lp_version_string()); return 0;
-		default: return ctl_usage_error("unknown option");
-		}
-	}
-	if (optind >= argc)
-		return ctl_usage_error("missing command");
-	if (!o.base_url || !o.token)
-		return ctl_usage_error("set --url and --token (or LOOPLINE_URL and LOOPLINE_TOKEN)");
-	/* "--json" is also accepted after the command. */
-	for (int i = optind; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			c.json = true;
-			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(*argv));
-			argc--;
-			i--;
-		}
-	}
-	for (size_t i = 0; i < LP_ARRAY_SIZE(cmds); i++) {
-		if (strcmp(argv[optind], cmds[i].name) != 0)
-			continue;
-		if (lp_http_client_new(&o, &c.client) < 0) {
-			log_error("cannot set up the HTTP client");
-			return LP_EXIT_FAILURE;
-		}
-		r = cmds[i].fn(&c, argc - optind, argv + optind);
-		lp_http_client_free(c.client);
-		return r;
-	}
-	return ctl_usage_error("unknown command");
+	lp_http_client_free(c.client);
+	return r;
 }

@@ -11,6 +11,16 @@ admin tenant create t2 >/dev/null
 "$MKPKG" keygen "$TMP/sign.key" "$TMP/sign.pub"
 "$MKPKG" keygen "$TMP/rogue.key" "$TMP/rogue.pub"
 admin tenant add-key t1 "$TMP/sign.pub" >/dev/null
+# --- loopline-backend's command line (lib/cli.h): usage errors before the configuration ---
+check_eq "tenant create: an existing tenant exits 14" 14 "$(admin tenant create t1 2>/dev/null; echo $?)"
+check_eq "usage errors do not read the configuration" "2 loopline-backend tenant create: unexpected argument 'y'" \
+  "$("$BACKEND" --config /nonexistent tenant create x y 2>"$TMP/err"; echo "$? $(head -n1 "$TMP/err")")"
+check_eq "a bad role is a usage error" 2 "$(admin token create --tenant t1 --role god 2>/dev/null; echo $?)"
+check_eq "token create for a missing tenant exits 24" 24 "$(admin token create --tenant nope --role viewer 2>/dev/null; echo $?)"
+check_eq "tenant list --json (sorted)" '["t1","t2"]' "$(admin tenant list --json | jq -c .tenants)"
+check_eq "check-config --json" "true 2" "$(admin check-config --json | jq -r '"\(.valid) \(.workers)"')"
+check_eq "--config after the command" t1 "$("$BACKEND" tenant list --config "$CFG" | head -n1)"
+check_eq "COMMAND --help works without a configuration" 0 "$("$BACKEND" --config /nonexistent device create --help >/dev/null; echo $?)"
 ADMIN=$(admin token create --tenant t1 --role admin)
 OPER=$(admin token create --tenant t1 --role operator)
 CI=$(admin token create --tenant t1 --role ci)
@@ -51,8 +61,14 @@ check_eq "tenants are separate" 0 "$("${CURL[@]}" -H "$(auth "$OTHER")" "$API/de
 check_eq "ctl devices --json" '["dev1","dev3"]' "$(ctl devices --tag odd --limit 2 --json | jq -c '[.items[].controller_id]')"
 ctl devices | grep -q '^dev4 ' || fail "ctl devices table"; ok "ctl devices table"
 check_eq "ctl device show" "device:     dev2" "$(ctl device show dev2 | head -n1)"
-check_eq "ctl on a missing device exits 1" 1 "$(ctl device show nope 2>/dev/null; echo $?)"
+check_eq "ctl on a missing device exits 24 (not found)" 24 "$(ctl device show nope 2>/dev/null; echo $?)"
 check_eq "ctl usage error exits 2" 2 "$(ctl devices --limit x 2>/dev/null; echo $?)"
+check_eq "ctl usage error is one line and a hint" "loopline-ctl devices: unknown option '--colour'|Try 'loopline-ctl devices --help'." \
+  "$(ctl devices --colour 2>&1 >/dev/null | paste -sd'|')"
+check_eq "ctl usage errors come before the URL is needed" 2 "$(env -u LOOPLINE_URL "$CTL" devices --bogus 2>/dev/null; echo $?)"
+check_eq "ctl COMMAND --help" 0 "$("$CTL" firmware --help | grep -c -- '--compatible HW' >/dev/null; echo $?)"
+check_eq "ctl --help lists the exit codes" 1 "$("$CTL" --help | grep -c '^  24 ')"
+check_eq "ctl two-word command --help" "Usage: loopline-ctl device show ID [OPTIONS]" "$("$CTL" device show --help | head -n1)"
 
 # --- upload interrupted and resumed ---
 head -c 1200000 /dev/urandom > "$TMP/payload"
