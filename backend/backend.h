@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private interfaces of loopline-backend (libloopline-backend.a). One section per file.
+ * Private interfaces of loopline-backend (libloopline-backend.a). One section per file or
+ * group of files. Private to a group: store-internal.h (store*.c: the only place that sees
+ * SQLite), server.h (server.c, dispatch.c), ddi.h (ddi*.c), mgmt.h (mgmt*.c).
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
-#include <pthread.h>
 #include <cjson/cJSON.h>
+
+#include "loopline/diag.h"
 
 struct evbuffer;
 struct evhttp_request;
-
-#include "loopline/diag.h"
 
 #define BE_NAME_MAX 65          /* tenant names: [A-Za-z0-9_-]{1,64} */
 #define BE_ID_MAX 129           /* controller ids: [A-Za-z0-9._:-]{1,128} */
