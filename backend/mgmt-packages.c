@@ -161,6 +161,7 @@ static void upload_put(struct be_mgmt *m, struct be_upload *u)
 		return;
 	rc = write_chunk(m, u, a);
 	if (rc < 0) {
+		log_error("%s: upload %s: cannot write: %s", be_store_tenant(m->s), u->id, strerror(-rc));
 		be_reply_error(r, 500, "internal", "cannot write: %s", strerror(-rc));
 		return;
 	}
@@ -302,6 +303,7 @@ static int check_upload(struct be_mgmt *m, const struct be_upload *u, struct be_
 	}
 	rc = hash_file(fd, pkg->sha256, pkg->sha1, pkg->md5);
 	if (rc < 0) {
+		log_error("%s: upload %s: cannot hash: %s", be_store_tenant(m->s), u->id, strerror(-rc));
 		be_reply_error(m->r, 500, "internal", "cannot hash the upload");
 	} else if (u->opaque) {
 		snprintf(pkg->kind, sizeof(pkg->kind), "opaque");
