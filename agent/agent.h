@@ -36,21 +36,13 @@ enum agent_exit {
 	AGENT_EXIT_STATE = 12,   /* command not possible in the current state */
 };
 
-/* ---- small file helpers (fsutil.c) ---- */
+/* ---- the host (host.c; file helpers are libloopline's lp_fs_*) ---- */
 
-/* Writes path atomically: path.tmp, fsync, rename, fsync of the directory. */
-int agent_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
-/* Reads at most max bytes; -EFBIG if larger. *ret_buf is NUL-terminated, caller frees. */
-int agent_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
-int agent_fsync_dir(const char *dir);
-int agent_mkdir_p(const char *path, mode_t mode);
-/* Joins dir and name into buf; -ENAMETOOLONG if it does not fit. */
-int agent_path_join(char *buf, size_t len, const char *dir, const char *name);
 /* Reads /proc/sys/kernel/random/boot_id, or $LOOPLINE_AGENT_BOOT_ID when set (tests). */
 int agent_boot_id(char *buf, size_t len);
 /* One agent at a time works on the state: an flock on <data_dir>/lock. Without wait,
- * -EBUSY if another process holds it. */
-int agent_lock(const char *data_dir, bool wait, int *ret_fd);
+ * -EBUSY ("another loopline-agent is working on …") if another process holds it. */
+int agent_lock(const char *data_dir, bool wait, int *ret_fd, struct lp_diag *diag);
 void agent_unlock(int fd);
 /* Test hook: if $LOOPLINE_AGENT_CRASH_AT equals point, the process kills itself with
  * SIGKILL (used to prove that every persisted step recovers). */
@@ -241,9 +233,9 @@ int agent_outbox_feedback(struct agent_outbox *ob, const char *backend, const ch
 
 /* ---- commands with timeouts (health.c) ---- */
 
-/* Runs argv (no shell) with a timeout; the whole process group is killed on timeout.
- * Returns 0 and *ret_status (a wait status), -ETIME on timeout, or -errno if it could not
- * start. */
+/* Runs argv (no shell) with a timeout (lp_proc_run); the whole process group is killed
+ * on timeout. Returns 0 and *ret_status (a wait status), -ETIMEDOUT on timeout, or -errno
+ * if it could not start. */
 int agent_command_run(const struct agent_command *cmd, int *ret_status);
 /* The same, with the command's stdout and stderr going into a pipe of which the last
  * out_len - 1 bytes are kept in out (NUL-terminated), so a failure can say why. */

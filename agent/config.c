@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent.h"
+#include "loopline/fs.h"
 #include "loopline/json.h"
 #include "loopline/log.h"
 
@@ -784,7 +785,7 @@ int agent_config_parse(const char *text, size_t len, const char *source,
 int agent_config_read_file(void *ctx, const char *path, char **ret_text, size_t *ret_len)
 {
 	(void)ctx;
-	return agent_read_file(path, AGENT_CONFIG_MAX, ret_text, ret_len);
+	return lp_fs_read_file(path, AGENT_CONFIG_MAX, ret_text, ret_len);
 }
 
 int agent_config_load(const char *path, struct agent_config **ret_config, struct lp_diag *diag)
@@ -794,7 +795,7 @@ int agent_config_load(const char *path, struct agent_config **ret_config, struct
 	int r;
 
 	lp_diag_set_file(diag, path);
-	r = agent_read_file(path, AGENT_CONFIG_MAX, &text, &len);
+	r = lp_fs_read_file(path, AGENT_CONFIG_MAX, &text, &len);
 	if (r < 0)
 		return lp_diag_fail(diag, r, "cannot read: %s",
 				    r == -EFBIG ? "larger than 256 KiB" : strerror(-r));

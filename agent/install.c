@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "loopline/fs.h"
 #include "loopline/io.h"
 #include "loopline/log.h"
 #include "loopline/package.h"
@@ -137,7 +138,7 @@ int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source 
 	r = agent_slot_current(cfg, ctx->slot_override, &current, diag);
 	if (r < 0)
 		return r;
-	r = agent_mkdir_p(cfg->data_dir, 0755);
+	r = lp_fs_mkdir_p(cfg->data_dir, 0755);
 	if (r < 0)
 		return lp_diag_fail(diag, r, "%s: %s", cfg->data_dir, strerror(-r));
 

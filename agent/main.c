@@ -64,12 +64,13 @@ static int load_config(const struct options *o, struct agent_config **ret)
 /* Takes the data directory lock for a command that changes the state. */
 static int lock_or_report(const struct agent_config *cfg, int *ret_fd)
 {
-	int r = agent_lock(cfg->data_dir, false, ret_fd);
+	struct lp_diag diag;
+	int r;
 
-	if (r == -EBUSY)
-		log_error("another loopline-agent is working on %s; try again later", cfg->data_dir);
-	else if (r < 0)
-		log_error("%s: cannot take the lock: %s", cfg->data_dir, strerror(-r));
+	lp_diag_clear(&diag);
+	r = agent_lock(cfg->data_dir, false, ret_fd, &diag);
+	if (r < 0)
+		log_error("%s", diag.msg);
 	return r;
 }
 
@@ -440,7 +441,7 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 	sigaddset(&stop_set, SIGINT);
 
 	ctx = (struct agent_ctx){ .cfg = cfg, .slot_override = o->slot };
-	if (agent_lock(cfg->data_dir, true, &lock) == 0) {
+	if (agent_lock(cfg->data_dir, true, &lock, NULL) == 0) {
 		agent_boot_reconcile(&ctx);
 		agent_unlock(lock);
 	}
@@ -455,7 +456,7 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 	for (;;) {
 		struct timespec ts;
 		size_t due = 0;
-		int64_t wait;
+		int wait;
 
 		sigprocmask(SIG_BLOCK, &stop_set, &old);
 		if (agent_stop_requested) {
@@ -463,12 +464,12 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 			break;
 		}
 		if (agent_poller_count(p) == 0)
-			wait = 3600;
+			wait = 3600 * 1000;
 		else
 			due = agent_poller_next(p, &wait);
 		if (wait > 0) {
-			ts.tv_sec = wait;
-			ts.tv_nsec = 0;
+			ts.tv_sec = wait / 1000;
+			ts.tv_nsec = (long)(wait % 1000) * 1000000L;
 			ppoll(NULL, 0, &ts, &old);
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			continue;
@@ -478,7 +479,7 @@ static int cmd_run(const struct options *o, int argc, char **argv)
 			unsigned s = cfg->poll_default_s;
 
 			/* Waits while a manual command (install, mark-good, …) works. */
-			if (agent_lock(cfg->data_dir, true, &lock) == 0) {
+			if (agent_lock(cfg->data_dir, true, &lock, NULL) == 0) {
 				agent_poller_cycle(p, due, &s);
 				agent_unlock(lock);
 			} else {

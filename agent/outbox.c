@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent.h"
+#include "loopline/fs.h"
 
 #define SEQ_DIGITS 20
 
@@ -83,10 +84,10 @@ int agent_outbox_open(const char *data_dir, struct agent_outbox **ret_outbox)
 	ob = calloc(1, sizeof(*ob));
 	if (!ob)
 		return -ENOMEM;
-	r = agent_path_join(ob->dir, sizeof(ob->dir), data_dir, "outbox");
+	r = lp_fs_path_join(ob->dir, sizeof(ob->dir), data_dir, "outbox");
 	if (r < 0)
 		goto fail;
-	r = agent_mkdir_p(ob->dir, 0755);
+	r = lp_fs_mkdir_p(ob->dir, 0755);
 	if (r < 0)
 		goto fail;
 	r = scan(ob, &min, &max, &count);
@@ -131,7 +132,7 @@ int agent_outbox_enqueue(struct agent_outbox *ob, const char *msg, size_t len)
 	r = seq_path(ob, ob->next_seq, path, sizeof(path));
 	if (r < 0)
 		return r;
-	r = agent_write_atomic(path, msg, len, 0644);
+	r = lp_fs_write_atomic(path, msg, len, 0644, 0);
 	if (r < 0)
 		return r;
 	ob->next_seq++;
@@ -153,7 +154,7 @@ int agent_outbox_peek(struct agent_outbox *ob, uint64_t *ret_seq, char **ret_msg
 	r = seq_path(ob, min, path, sizeof(path));
 	if (r < 0)
 		return r;
-	r = agent_read_file(path, AGENT_OUTBOX_MSG_MAX, ret_msg, ret_len);
+	r = lp_fs_read_file(path, AGENT_OUTBOX_MSG_MAX, ret_msg, ret_len);
 	if (r < 0)
 		return r;
 	*ret_seq = min;
@@ -170,7 +171,7 @@ int agent_outbox_remove(struct agent_outbox *ob, uint64_t seq)
 		return r;
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
-	return agent_fsync_dir(ob->dir);
+	return lp_fs_fsync_dir(ob->dir);
 }
 
 long agent_outbox_count(struct agent_outbox *ob)
@@ -263,5 +264,5 @@ int agent_outbox_read(struct agent_outbox *ob, uint64_t seq, char **ret_msg, siz
 	r = seq_path(ob, seq, path, sizeof(path));
 	if (r < 0)
 		return r;
-	return agent_read_file(path, AGENT_OUTBOX_MSG_MAX, ret_msg, ret_len);
+	return lp_fs_read_file(path, AGENT_OUTBOX_MSG_MAX, ret_msg, ret_len);
 }

@@ -17,6 +17,8 @@
 #include <cjson/cJSON.h>
 
 #include "ddi.h"
+#include "loopline/clock.h"
+#include "loopline/fs.h"
 #include "loopline/json.h"
 #include "loopline/log.h"
 
@@ -34,17 +36,9 @@ struct agent_poller {
 	const struct agent_ctx *ctx;
 	struct backend_rt *b;
 	size_t n;
-	int64_t *next_s;   /* per backend: monotonic second of its next poll */
+	uint64_t *next_ms; /* per backend: monotonic deadline (ms) of its next poll */
 	bool in_tick;
 };
-
-int64_t agent_mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 int agent_poller_new(const struct agent_ctx *ctx, struct agent_poller **ret)
 {
@@ -57,15 +51,15 @@ int agent_poller_new(const struct agent_ctx *ctx, struct agent_poller **ret)
 	p->ctx = ctx;
 	p->n = ctx->cfg->n_backends;
 	p->b = calloc(p->n ? p->n : 1, sizeof(*p->b));
-	p->next_s = calloc(p->n ? p->n : 1, sizeof(*p->next_s));
-	if (!p->b || !p->next_s) {
+	p->next_ms = calloc(p->n ? p->n : 1, sizeof(*p->next_ms));
+	if (!p->b || !p->next_ms) {
 		free(p->b);
-		free(p->next_s);
+		free(p->next_ms);
 		free(p);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < p->n; i++)
-		p->next_s[i] = agent_mono_s();
+		p->next_ms[i] = lp_clock_mono_ms();
 	for (size_t i = 0; i < p->n; i++) {
 		r = agent_ddi_new(ctx->cfg, &ctx->cfg->backends[i], &p->b[i].ddi);
 		if (r < 0) {
@@ -84,7 +78,7 @@ void agent_poller_free(struct agent_poller *p)
 	for (size_t i = 0; i < p->n; i++)
 		agent_ddi_free(p->b[i].ddi);
 	free(p->b);
-	free(p->next_s);
+	free(p->next_ms);
 	free(p);
 }
 
@@ -95,17 +89,17 @@ size_t agent_poller_count(const struct agent_poller *p)
 
 void agent_poller_postpone(struct agent_poller *p, size_t i, unsigned s)
 {
-	p->next_s[i] = agent_mono_s() + s;
+	p->next_ms[i] = lp_clock_deadline_ms((uint64_t)s * 1000u);
 }
 
-size_t agent_poller_next(const struct agent_poller *p, int64_t *ret_wait_s)
+size_t agent_poller_next(const struct agent_poller *p, int *ret_wait_ms)
 {
 	size_t due = 0;
 
 	for (size_t i = 1; i < p->n; i++)
-		if (p->next_s[i] < p->next_s[due])
+		if (p->next_ms[i] < p->next_ms[due])
 			due = i;
-	*ret_wait_s = p->n ? p->next_s[due] - agent_mono_s() : 3600;
+	*ret_wait_ms = p->n ? lp_clock_ms_left(p->next_ms[due]) : 3600 * 1000;
 	return due;
 }
 
@@ -328,7 +322,7 @@ static void poll_others(void *ctx)
 	for (size_t i = 0; i < p->n && !agent_stop_requested; i++) {
 		unsigned s;
 
-		if (&p->b[i] == pc->b || p->next_s[i] > agent_mono_s())
+		if (&p->b[i] == pc->b || lp_clock_ms_left(p->next_ms[i]) > 0)
 			continue;
 		log_debug("backend %s is due while %s downloads: polling it now", bname(&p->b[i]),
 			  bname(pc->b));
@@ -422,7 +416,7 @@ static void run_update(struct agent_poller *p, struct backend_rt *b, const struc
 	snprintf(st.to_version, sizeof(st.to_version), "%s", dep->version);
 	st.from_slot = current;
 	st.to_slot = agent_slot_other(current);
-	r = agent_mkdir_p(cfg->data_dir, 0755);
+	r = lp_fs_mkdir_p(cfg->data_dir, 0755);
 	if (r == 0)
 		r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_DOWNLOADING);
 	if (r < 0) {
@@ -569,7 +563,7 @@ int agent_poller_cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s)
 
 	*ret_next_s = jittered(cfg, cfg->poll_default_s);
 	r = cycle(p, i, ret_next_s);
-	p->next_s[i] = agent_mono_s() + *ret_next_s;
+	p->next_ms[i] = lp_clock_deadline_ms((uint64_t)*ret_next_s * 1000u);
 	return r;
 }
 

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent.h"
+#include "loopline/fs.h"
 #include "loopline/json.h"
 #include "loopline/log.h"
 
@@ -224,10 +225,10 @@ int agent_state_load(const char *data_dir, struct agent_state *ret_state, struct
 	size_t len = 0;
 	int r;
 
-	r = agent_path_join(path, sizeof(path), data_dir, "state.json");
+	r = lp_fs_path_join(path, sizeof(path), data_dir, "state.json");
 	if (r < 0)
 		return lp_diag_fail(diag, r, "data directory path too long");
-	r = agent_read_file(path, AGENT_STATE_MAX, &text, &len);
+	r = lp_fs_read_file(path, AGENT_STATE_MAX, &text, &len);
 	if (r == -ENOENT) {
 		state_init(ret_state);
 		return 0;
@@ -291,13 +292,13 @@ int agent_state_persist(const char *data_dir, struct agent_state *st, enum agent
 	r = agent_boot_id(next.boot_id, sizeof(next.boot_id));
 	if (r < 0)
 		return r;
-	r = agent_path_join(path, sizeof(path), data_dir, "state.json");
+	r = lp_fs_path_join(path, sizeof(path), data_dir, "state.json");
 	if (r < 0)
 		return r;
 	text = agent_state_serialize(&next);
 	if (!text)
 		return -ENOMEM;
-	r = agent_write_atomic(path, text, strlen(text), 0644);
+	r = lp_fs_write_atomic(path, text, strlen(text), 0644, 0);
 	free(text);
 	if (r < 0)
 		return r;
@@ -371,7 +372,7 @@ void agent_running_version(const struct agent_config *cfg, const struct agent_st
 	/* the running slot's own file is the truth (a slot may also have been flashed by
 	 * other means); the committed version is the fallback */
 	if (cfg && cfg->version_file) {
-		r = agent_read_file(cfg->version_file, 4096, &text, &tlen);
+		r = lp_fs_read_file(cfg->version_file, 4096, &text, &tlen);
 		lp_diag_clear(&diag);
 		if (r < 0)
 			log_warn("version file %s: %s", cfg->version_file, strerror(-r));

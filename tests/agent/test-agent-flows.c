@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent-test.h"
+#include "loopline/fs.h"
 
 #define IMAGE_LEN (300u * 1024u + 123u)
 
@@ -300,7 +301,7 @@ static void test_refused_packages(void **state)
 	/* tampered payload: bytes may reach the inactive slot, but it is never activated */
 	pkg_path(d, pkg, sizeof(pkg), "tampered.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->key, image, sizeof(image));
-	assert_int_equal(agent_read_file(pkg, 4u << 20, &data, &len), 0);
+	assert_int_equal(lp_fs_read_file(pkg, 4u << 20, &data, &len), 0);
 	data[len / 2] ^= 0x40;
 	f = fopen(pkg, "w");
 	assert_non_null(f);
@@ -311,7 +312,7 @@ static void test_refused_packages(void **state)
 
 	/* tampered manifest (the first member, right after its 512-byte tar header) */
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->key, image, sizeof(image));
-	assert_int_equal(agent_read_file(pkg, 4u << 20, &data, &len), 0);
+	assert_int_equal(lp_fs_read_file(pkg, 4u << 20, &data, &len), 0);
 	assert_true(len > 600);
 	assert_int_equal(memcmp(data + 512, "{", 1), 0);
 	data[512 + 20] ^= 0x01;
@@ -351,7 +352,7 @@ static void test_refused_packages(void **state)
 	{
 		int lock = -1;
 
-		assert_int_equal(agent_lock(d->data_dir, false, &lock), 0);
+		assert_int_equal(agent_lock(d->data_dir, false, &lock, NULL), 0);
 		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "install", pkg, NULL), AGENT_EXIT_BUSY);
 		assert_non_null(strstr(d->out, "another loopline-agent"));
 		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "mark-bad", NULL), AGENT_EXIT_BUSY);
