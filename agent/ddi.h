@@ -104,5 +104,3 @@ int agent_poller_cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s);
 size_t agent_poller_next(const struct agent_poller *p, int *ret_wait_ms);
 /* Moves backend i's next poll to s seconds from now (when a cycle could not run). */
 void agent_poller_postpone(struct agent_poller *p, size_t i, unsigned s);
-/* Set by signal handlers: stop at the next opportunity. */
-extern volatile int agent_stop_requested;

@@ -133,3 +133,15 @@ int agent_command_describe(const struct agent_command *cmd, const char *what, in
 	append_output(buf, len, output);
 	return ok ? 0 : -EIO;
 }
+
+int agent_reboot(const struct agent_config *cfg, struct lp_diag *diag)
+{
+	char why[AGENT_REASON_MAX];
+	int status = 0, r;
+
+	r = agent_command_run(&cfg->reboot, &status);
+	r = agent_command_describe(&cfg->reboot, "reboot command", r, status, NULL, why, sizeof(why));
+	if (r < 0)
+		return lp_diag_fail(diag, r, "%s", why);
+	return 0;
+}

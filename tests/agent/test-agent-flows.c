@@ -107,7 +107,7 @@ static void test_update_success(void **state)
 	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "status", NULL), 0);
 	assert_non_null(strstr(d->out, "reboot pending"));
 	/* a second install while one is in flight is refused */
-	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, NULL), AGENT_EXIT_BUSY);
+	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, NULL), LP_EXIT_BUSY);
 	assert_non_null(strstr(d->out, "in flight"));
 
 	/* reboot: the bootloader tries B, the agent health-checks and commits */
@@ -258,13 +258,13 @@ static void test_slot_never_boots(void **state)
 	assert_int_equal(at_count_lines(d->reboot_log), 0);
 }
 
-static void expect_refused(struct at_dev *d, const char *pkg, const char *words)
+/* Refused with the exit code loopline-pack verify gives for the same reason. */
+static void expect_refused(struct at_dev *d, const char *pkg, int code, const char *words)
 {
 	struct lp_bootenv_boot b;
 	struct agent_state st;
 
-	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, "--action", "main:99", NULL),
-		  AGENT_EXIT_REFUSED);
+	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, "--action", "main:99", NULL), code);
 	if (!strstr(d->out, words))
 		fail_msg("refusal of %s does not mention \"%s\":\n%s", pkg, words, d->out);
 	at_state(d, &st);
@@ -289,13 +289,13 @@ static void test_refused_packages(void **state)
 	/* wrong hardware: refused before any byte reaches the slot */
 	pkg_path(d, pkg, sizeof(pkg), "other-board.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "other-board", d->key, image, sizeof(image));
-	expect_refused(d, pkg, "test-board");
+	expect_refused(d, pkg, LP_EXIT_INCOMPATIBLE, "test-board");
 	assert_true(at_slot_equals(d, AGENT_SLOT_B, (const uint8_t *)"slot B: old contents\n", 21));
 
 	/* untrusted signing key */
 	pkg_path(d, pkg, sizeof(pkg), "untrusted.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->other_key, image, sizeof(image));
-	expect_refused(d, pkg, "trusted");
+	expect_refused(d, pkg, LP_EXIT_SIGNATURE, "trusted");
 	assert_true(at_slot_equals(d, AGENT_SLOT_B, (const uint8_t *)"slot B: old contents\n", 21));
 
 	/* tampered payload: bytes may reach the inactive slot, but it is never activated */
@@ -308,7 +308,7 @@ static void test_refused_packages(void **state)
 	assert_int_equal(fwrite(data, 1, len, f), len);
 	fclose(f);
 	free(data);
-	expect_refused(d, pkg, "payload rootfs.img.zst");
+	expect_refused(d, pkg, LP_EXIT_CORRUPT, "payload rootfs.img.zst");
 
 	/* tampered manifest (the first member, right after its 512-byte tar header) */
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->key, image, sizeof(image));
@@ -321,7 +321,7 @@ static void test_refused_packages(void **state)
 	assert_int_equal(fwrite(data, 1, len, f), len);
 	fclose(f);
 	free(data);
-	expect_refused(d, pkg, "manifest");
+	expect_refused(d, pkg, LP_EXIT_SIGNATURE, "manifest");
 
 	/* install and commit security version 5, then offer security version 3 */
 	pkg_path(d, pkg, sizeof(pkg), "sv5.lpkg");
@@ -334,7 +334,7 @@ static void test_refused_packages(void **state)
 	pkg_path(d, pkg, sizeof(pkg), "sv3.lpkg");
 	at_make_package(d, pkg, "2.1.0", 3, "test-board", d->key, image2, sizeof(image2));
 	EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "install", pkg, "--action", "main:101", NULL),
-		  AGENT_EXIT_REFUSED);
+		  LP_EXIT_DOWNGRADE);
 	assert_non_null(strstr(d->out, "security"));
 	assert_true(at_slot_equals(d, AGENT_SLOT_A, image, sizeof(image)) ||
 		    at_slot_equals(d, AGENT_SLOT_A, (const uint8_t *)"slot A: version 1.0.0 running\n", 30));
@@ -353,9 +353,9 @@ static void test_refused_packages(void **state)
 		int lock = -1;
 
 		assert_int_equal(agent_lock(d->data_dir, false, &lock, NULL), 0);
-		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "install", pkg, NULL), AGENT_EXIT_BUSY);
+		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "install", pkg, NULL), LP_EXIT_BUSY);
 		assert_non_null(strstr(d->out, "another loopline-agent"));
-		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "mark-bad", NULL), AGENT_EXIT_BUSY);
+		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "mark-bad", NULL), LP_EXIT_BUSY);
 		agent_unlock(lock);
 	}
 
@@ -378,7 +378,7 @@ static void test_mark_good_and_bad(void **state)
 	pkg_path(d, pkg, sizeof(pkg), "m.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->key, image, sizeof(image));
 	/* nothing to verify yet */
-	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "mark-good", NULL), AGENT_EXIT_STATE);
+	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "mark-good", NULL), LP_EXIT_STATE);
 
 	/* mark-bad before the reboot cancels the activation */
 	install_ok(d, pkg, "main:1");
