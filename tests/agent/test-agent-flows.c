@@ -434,6 +434,65 @@ static void test_check_config(void **state)
 	assert_non_null(strstr(d->out, "backends[0].url: unknown key"));
 }
 
+/* One CLI convention (lib/cli.h): help for every command, one-line usage errors that
+ * come before the config is read, --json on the read-only commands, the exit codes. */
+static void test_cli(void **state)
+{
+	static const char *const cmds[] = { "run", "check-update", "check-config", "install",
+					    "boot", "status", "mark-good", "mark-bad" };
+	struct at_dev *d = *state;
+	char good[AT_PATH];
+	cJSON *root;
+
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "--help", NULL), 0);
+	assert_non_null(strstr(d->out, "  20   busy"));
+	assert_non_null(strstr(d->out, "  22   not possible in the current state"));
+	assert_non_null(strstr(d->out, "  13   package refused: security_version"));
+	for (size_t i = 0; i < LP_ARRAY_SIZE(cmds); i++) {
+		EXPECT_RC(at_agent(d, NULL, NULL, NULL, cmds[i], "--help", NULL), 0);
+		assert_non_null(strstr(d->out, "Usage: "));
+		assert_non_null(strstr(d->out, cmds[i]));
+	}
+	/* usage errors: one line and a hint, exit 2, before the (missing) config is read */
+	memcpy(good, d->config, sizeof(good));
+	snprintf(d->config, sizeof(d->config), "%s/no-such-config.json", d->dir);
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "frobnicate", NULL), LP_EXIT_USAGE);
+	assert_string_equal(d->out, "loopline-agent: unknown command 'frobnicate'\n"
+				    "Try 'loopline-agent --help'.\n");
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "status", "--bogus", NULL), LP_EXIT_USAGE);
+	assert_string_equal(d->out, "loopline-agent status: unknown option '--bogus'\n"
+				    "Try 'loopline-agent status --help'.\n");
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "boot", "--json", NULL), LP_EXIT_USAGE);
+	assert_null(strstr(d->out, "no-such-config"));
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "install", "a", "b", NULL), LP_EXIT_USAGE);
+	assert_null(strstr(d->out, "no-such-config"));
+	/* a command line that is right goes on to the config, which is missing */
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "status", NULL), LP_EXIT_USAGE);
+	assert_non_null(strstr(d->out, "no-such-config"));
+	memcpy(d->config, good, sizeof(good));
+
+	/* --json on every read-only command */
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "check-config", "--json", NULL), 0);
+	root = cJSON_Parse(d->out);
+	assert_non_null(root);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "ok")));
+	assert_int_equal(cJSON_GetObjectItem(root, "backends")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(root, "health_checks")->valueint, 1);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(root, "device_config")));
+	cJSON_Delete(root);
+	EXPECT_RC(at_agent(d, "A", NULL, NULL, "status", "--json", NULL), 0);
+	root = cJSON_Parse(d->out);
+	assert_non_null(root);
+	assert_string_equal(cJSON_GetObjectItem(root, "state")->valuestring, "idle");
+	cJSON_Delete(root);
+	/* a failing command says why: no backend answers (127.0.0.1:1) */
+	EXPECT_RC(at_agent(d, "A", NULL, NULL, "check-update", NULL), LP_EXIT_FAILURE);
+	assert_non_null(strstr(d->out, "no backend could be polled"));
+	/* a package file that does not exist */
+	EXPECT_RC(at_agent(d, "A", NULL, NULL, "install", "/nonexistent.lpkg", NULL), LP_EXIT_NOT_FOUND);
+	assert_non_null(strstr(d->out, "/nonexistent.lpkg"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_good_and_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
 	};
 
 	at_fill(image, sizeof(image), 7);
