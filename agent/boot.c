@@ -206,6 +206,15 @@ int agent_boot_reconcile(const struct agent_ctx *ctx, struct lp_diag *diag)
 	}
 }
 
+/* The state and the facts, for mark-good and mark-bad. */
+static int load_facts(const struct agent_ctx *ctx, struct agent_state *st, enum agent_slot *current,
+		      bool *rebooted, struct lp_diag *diag)
+{
+	int r = agent_state_load(ctx->cfg->data_dir, st, diag);
+
+	return r < 0 ? r : read_facts(ctx, st, current, rebooted, diag);
+}
+
 /* The new slot runs and waits for a verdict (before or after the agent's own checks). */
 static bool awaits_verdict(const struct agent_state *st, enum agent_slot current)
 {
@@ -236,9 +245,7 @@ int agent_mark_good(const struct agent_ctx *ctx, struct lp_diag *diag)
 	bool rebooted;
 	int r;
 
-	r = agent_state_load(ctx->cfg->data_dir, &st, diag);
-	if (r == 0)
-		r = read_facts(ctx, &st, &current, &rebooted, diag);
+	r = load_facts(ctx, &st, &current, &rebooted, diag);
 	if (r < 0)
 		return r;
 	if (!awaits_verdict(&st, current))
@@ -258,9 +265,7 @@ int agent_mark_bad(const struct agent_ctx *ctx, struct lp_diag *diag)
 	bool rebooted;
 	int r;
 
-	r = agent_state_load(ctx->cfg->data_dir, &st, diag);
-	if (r == 0)
-		r = read_facts(ctx, &st, &current, &rebooted, diag);
+	r = load_facts(ctx, &st, &current, &rebooted, diag);
 	if (r < 0)
 		return r;
 	if (st.state == AGENT_STATE_INSTALLED && current == st.from_slot && !rebooted) {

@@ -187,7 +187,7 @@ static int prepare(void *v, const struct lp_cli_cmd *cmd)
 	lp_diag_clear(&diag);
 	r = agent_config_load(m->config_path, &m->cfg, &diag);
 	if (r < 0) {
-		lp_cli_fail(r, &diag, NULL);
+		(void)lp_cli_fail(r, &diag, NULL); /* logged; the exit code is 2 below */
 		return LP_EXIT_USAGE; /* every config problem is a configuration error */
 	}
 	m->ctx = (struct agent_ctx){ .cfg = m->cfg, .slot_override = m->slot };
