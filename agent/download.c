@@ -270,7 +270,8 @@ static ssize_t dl_read(void *ctx, void *out, size_t len)
 	if (d->len == 0)
 		d->start = 0;
 	dl_tick(d);
-	if (d->progress && lp_clock_mono_ms() - d->last_progress_ms >= (uint64_t)d->cfg->dl_progress_interval_s * 1000) {
+	if (d->progress &&
+	    lp_clock_mono_ms() - d->last_progress_ms >= (uint64_t)d->cfg->dl_progress_interval_s * 1000) {
 		d->last_progress_ms = lp_clock_mono_ms();
 		d->progress(d->progress_ctx, d->received - d->len, d->size);
 	}

@@ -10,10 +10,11 @@
 #include "agent.h"
 #include "loopline/log.h"
 
-/* Prints root as indented JSON and frees it; -ENOMEM if it was not built (NULL). */
-static int print_json(cJSON *root, bool ok, struct lp_diag *diag)
+/* Prints root as indented JSON and frees it; -ENOMEM if building it failed (built false
+ * or root NULL). */
+static int print_json(cJSON *root, bool built, struct lp_diag *diag)
 {
-	char *out = root && ok ? cJSON_Print(root) : NULL;
+	char *out = root && built ? cJSON_Print(root) : NULL;
 
 	cJSON_Delete(root);
 	if (!out)
@@ -62,13 +63,14 @@ static int status_json(const struct agent_state *st, enum agent_slot current, co
 {
 	char *text = agent_state_serialize(st);
 	cJSON *root = text ? cJSON_Parse(text) : NULL;
+	bool built;
 
 	free(text);
-	return print_json(root, root && cJSON_AddStringToObject(root, "running_slot", agent_slot_name(current)) &&
-				cJSON_AddStringToObject(root, "running_version", running) &&
-				cJSON_AddNumberToObject(root, "outbox", (double)queued) &&
-				cJSON_AddStringToObject(root, "agent_version", lp_version_string()),
-			  diag);
+	built = root && cJSON_AddStringToObject(root, "running_slot", agent_slot_name(current)) &&
+		cJSON_AddStringToObject(root, "running_version", running) &&
+		cJSON_AddNumberToObject(root, "outbox", (double)queued) &&
+		cJSON_AddStringToObject(root, "agent_version", lp_version_string());
+	return print_json(root, built, diag);
 }
 
 int agent_status_print(const struct agent_ctx *ctx, bool json, struct lp_diag *diag)
@@ -97,6 +99,7 @@ int agent_status_print(const struct agent_ctx *ctx, bool json, struct lp_diag *d
 int agent_config_print(const struct agent_config *cfg, bool json, struct lp_diag *diag)
 {
 	cJSON *root;
+	bool built;
 
 	if (!json) {
 		printf("%s: ok (%zu backend%s, %zu health check%s, %zu action%s)\n", cfg->source,
@@ -108,13 +111,13 @@ int agent_config_print(const struct agent_config *cfg, bool json, struct lp_diag
 		return 0;
 	}
 	root = cJSON_CreateObject();
-	return print_json(root, root && cJSON_AddStringToObject(root, "config", cfg->source) &&
-				cJSON_AddBoolToObject(root, "ok", true) &&
-				cJSON_AddNumberToObject(root, "backends", (double)cfg->n_backends) &&
-				cJSON_AddNumberToObject(root, "health_checks", (double)cfg->n_health) &&
-				cJSON_AddNumberToObject(root, "actions", (double)cfg->n_actions) &&
-				(cfg->device_config ? cJSON_AddStringToObject(root, "device_config", cfg->device_config)
-						    : cJSON_AddNullToObject(root, "device_config")) &&
-				cJSON_AddBoolToObject(root, "device_config_loaded", cfg->device_config_loaded),
-			  diag);
+	built = root && cJSON_AddStringToObject(root, "config", cfg->source) &&
+		cJSON_AddBoolToObject(root, "ok", true) &&
+		cJSON_AddNumberToObject(root, "backends", (double)cfg->n_backends) &&
+		cJSON_AddNumberToObject(root, "health_checks", (double)cfg->n_health) &&
+		cJSON_AddNumberToObject(root, "actions", (double)cfg->n_actions) &&
+		(cfg->device_config ? cJSON_AddStringToObject(root, "device_config", cfg->device_config)
+				    : cJSON_AddNullToObject(root, "device_config")) &&
+		cJSON_AddBoolToObject(root, "device_config_loaded", cfg->device_config_loaded);
+	return print_json(root, built, diag);
 }
