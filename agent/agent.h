@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,28 +30,17 @@
 #define AGENT_OUTBOX_MSG_MAX (64 * 1024)
 #define AGENT_OUTBOX_MAX_MSGS 4096
 
-/* Exit codes beyond LP_EXIT_* (documented in docs/agent.md). */
-enum agent_exit {
-	AGENT_EXIT_REFUSED = 10, /* package refused: signature, hardware, downgrade, format */
-	AGENT_EXIT_BUSY = 11,    /* another update is in flight */
-	AGENT_EXIT_STATE = 12,   /* command not possible in the current state */
-};
+/* Exit codes: the shared LP_EXIT_* through lp_exit_from_errno (lib/cli.h), listed in
+ * main.c's tool table and docs/agent.md. Errors are -errno with an lp_diag saying why,
+ * logged once where they are handled (main.c for a command). */
 
-/* ---- small file helpers (fsutil.c) ---- */
+/* ---- the host (host.c; file helpers are libloopline's lp_fs_*) ---- */
 
-/* Writes path atomically: path.tmp, fsync, rename, fsync of the directory. */
-int agent_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
-/* Reads at most max bytes; -EFBIG if larger. *ret_buf is NUL-terminated, caller frees. */
-int agent_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
-int agent_fsync_dir(const char *dir);
-int agent_mkdir_p(const char *path, mode_t mode);
-/* Joins dir and name into buf; -ENAMETOOLONG if it does not fit. */
-int agent_path_join(char *buf, size_t len, const char *dir, const char *name);
 /* Reads /proc/sys/kernel/random/boot_id, or $LOOPLINE_AGENT_BOOT_ID when set (tests). */
 int agent_boot_id(char *buf, size_t len);
 /* One agent at a time works on the state: an flock on <data_dir>/lock. Without wait,
- * -EBUSY if another process holds it. */
-int agent_lock(const char *data_dir, bool wait, int *ret_fd);
+ * -EBUSY ("another loopline-agent is working on …") if another process holds it. */
+int agent_lock(const char *data_dir, bool wait, int *ret_fd, struct lp_diag *diag);
 void agent_unlock(int fd);
 /* Test hook: if $LOOPLINE_AGENT_CRASH_AT equals point, the process kills itself with
  * SIGKILL (used to prove that every persisted step recovers). */
@@ -145,6 +135,12 @@ void agent_config_free(struct agent_config *c);
 const struct agent_command *agent_config_find_action(const struct agent_config *c, const char *name);
 const struct agent_backend *agent_config_find_backend(const struct agent_config *c, const char *name);
 
+/* What every operation needs: the config and the running slot given on the command line. */
+struct agent_ctx {
+	const struct agent_config *cfg;
+	const char *slot_override; /* --slot, or NULL */
+};
+
 const char *agent_slot_name(enum agent_slot s);
 int agent_slot_parse(const char *s, enum agent_slot *ret_slot);
 static inline enum agent_slot agent_slot_other(enum agent_slot s)
@@ -197,7 +193,6 @@ const char *agent_result_name(enum agent_result r);
 bool agent_state_is_rest(enum agent_state_id s);
 bool agent_state_transition_allowed(enum agent_state_id from, enum agent_state_id to);
 
-/* Missing file = fresh idle state. Strict parsing: unknown keys are errors. */
 /* The version of the firmware that runs: what cfg->version_file says, else the one this
  * agent committed last, else "" (unknown). */
 void agent_running_version(const struct agent_config *cfg, const struct agent_state *st,
@@ -206,14 +201,18 @@ void agent_running_version(const struct agent_config *cfg, const struct agent_st
  * whose first line is the version. The version: 1–63 of [0-9A-Za-z.+~_-]. */
 int agent_version_file_parse(const char *text, size_t len, char *buf, size_t buflen,
 			     struct lp_diag *diag);
+/* Missing file = fresh idle state. Strict parsing: unknown keys are errors; a file that
+ * does not parse is -EUCLEAN with the reason in diag (which names the file only then). */
 int agent_state_load(const char *data_dir, struct agent_state *ret_state, struct lp_diag *diag);
 int agent_state_parse(const char *text, size_t len, struct agent_state *ret_state,
 		      struct lp_diag *diag);
 /* Serialises (malloc'd, caller frees), NULL on ENOMEM. */
 char *agent_state_serialize(const struct agent_state *st);
-/* Moves to state `to` (checked against the transition table), records the boot id and
- * time, persists atomically, then passes test point `to`'s name. */
-int agent_state_persist(const char *data_dir, struct agent_state *st, enum agent_state_id to);
+/* Moves to state `to` (checked against the transition table: -ENOTRECOVERABLE), records
+ * the boot id and time, persists atomically (lp_fs_write_atomic), then passes test point
+ * `to`'s name. On failure *st is unchanged and diag says why. */
+int agent_state_persist(const char *data_dir, struct agent_state *st, enum agent_state_id to,
+			struct lp_diag *diag);
 
 /* ---- outbox of feedback messages (outbox.c) ---- */
 
@@ -233,17 +232,37 @@ int agent_outbox_read(struct agent_outbox *ob, uint64_t seq, char **ret_msg, siz
 /* Number of queued messages, or a negative errno. */
 long agent_outbox_count(struct agent_outbox *ob);
 
-/* Builds a DDI feedback message for the outbox (execution "closed", "proceeding",
- * "rejected", …; finished "success", "failure", "none") and enqueues it. */
-int agent_outbox_feedback(struct agent_outbox *ob, const char *backend, const char *action_id,
-			  const char *execution, const char *finished, const char *const *details,
-			  size_t n_details);
+/* A queued message, parsed (agent_outbox_read_msg is the one parser of message files). */
+struct agent_outbox_msg {
+	char backend[AGENT_ID_MAX];
+	char action_id[AGENT_ID_MAX];
+	char *feedback; /* the DDI feedback body (malloc'd JSON) */
+};
+/* Reads message seq: -EBADMSG (reason in diag) for one that can never be delivered, or
+ * the read's -errno. Clear *ret with agent_outbox_msg_clear. */
+int agent_outbox_read_msg(struct agent_outbox *ob, uint64_t seq, struct agent_outbox_msg *ret,
+			  struct lp_diag *diag);
+void agent_outbox_msg_clear(struct agent_outbox_msg *m);
+/* 1 if feedback for this backend's action is queued, 0 if not, or -errno. */
+int agent_outbox_find(const char *data_dir, const char *backend, const char *action_id);
+
+/* The one builder of a DDI feedback body: execution "closed", "proceeding", "rejected", …;
+ * finished "success", "failure", "none"; progress in percent (< 0: none); details. Returns
+ * malloc'd JSON, NULL on ENOMEM. */
+char *agent_feedback_json(const char *execution, const char *finished, int progress_percent,
+			  const char *const *details, size_t n_details);
+/* The one place feedback is queued: builds it and enqueues it for backend's action in
+ * <data_dir>/outbox. An update without an action (backend or action_id NULL or empty)
+ * reports to no one: 0. */
+int agent_feedback_queue(const char *data_dir, const char *backend, const char *action_id,
+			 const char *execution, const char *finished, const char *const *details,
+			 size_t n_details, struct lp_diag *diag);
 
 /* ---- commands with timeouts (health.c) ---- */
 
-/* Runs argv (no shell) with a timeout; the whole process group is killed on timeout.
- * Returns 0 and *ret_status (a wait status), -ETIME on timeout, or -errno if it could not
- * start. */
+/* Runs argv (no shell) with a timeout (lp_proc_run); the whole process group is killed
+ * on timeout. Returns 0 and *ret_status (a wait status), -ETIMEDOUT on timeout, or -errno
+ * if it could not start. */
 int agent_command_run(const struct agent_command *cmd, int *ret_status);
 /* The same, with the command's stdout and stderr going into a pipe of which the last
  * out_len - 1 bytes are kept in out (NUL-terminated), so a failure can say why. */
@@ -260,6 +279,9 @@ int agent_command_describe(const struct agent_command *cmd, const char *what, in
 int agent_health_check(const struct agent_config *cfg, char *ret_reason, size_t reason_len);
 /* In ddi-client.c: 0 if a backend answers a poll with 200, else -EHOSTUNREACH. */
 int agent_backend_reachable(const struct agent_config *cfg);
+/* The one place the agent reboots: runs the reboot command; -EIO with the reason in diag
+ * if it failed. */
+int agent_reboot(const struct agent_config *cfg, struct lp_diag *diag);
 
 /* ---- slots (slot.c) ---- */
 
@@ -296,12 +318,7 @@ int agent_bootenv_activate(const struct agent_config *cfg, enum agent_slot slot,
 int agent_bootenv_commit(const struct agent_config *cfg, struct lp_diag *diag);
 int agent_bootenv_revert(const struct agent_config *cfg, enum agent_slot slot, struct lp_diag *diag);
 
-/* ---- install and the boot-time decision (install.c, boot.c) ---- */
-
-struct agent_ctx {
-	const struct agent_config *cfg;
-	const char *slot_override; /* --slot, or NULL */
-};
+/* ---- one update attempt (attempt.c), install (install.c), after boot (boot.c) ---- */
 
 /* Where package bytes come from: read() as for lp_pkg_reader_new; why() (optional) gives
  * the precise reason after a read error (e.g. "HTTP 404 from …"). */
@@ -323,14 +340,41 @@ int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source 
 int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
 		     const char *action_id, struct lp_diag *diag);
 
-/* Records a failed update: state `to` (idle or rolled-back) with result failure and the
- * reason, plus closed/failure feedback in the outbox when the update has an action. */
-int agent_update_failed(const struct agent_config *cfg, struct agent_state *st,
-			enum agent_state_id to, const char *reason);
+/* The install command: the package at path ("-": standard input), then (with reboot)
+ * the reboot command. */
+int agent_install_file(const struct agent_ctx *ctx, const char *path, const char *backend,
+		       const char *action_id, bool reboot, struct lp_diag *diag);
+
+/* The one place an update attempt starts, for a download and a local install alike:
+ * *ret_st is the state with the new attempt's details (backend, action, versions, slots;
+ * to_version may be NULL) filled in, not yet persisted — the caller persists the first
+ * state of its path. -EBUSY if another update is in flight; an attempt in state
+ * downloading for the same backend and action is continued as it is. */
+int agent_attempt_start(const struct agent_ctx *ctx, const char *backend, const char *action_id,
+			const char *to_version, struct agent_state *ret_st, struct lp_diag *diag);
+/* The one place a failed attempt is recorded: state `to` (idle or rolled-back) with
+ * result failure and the reason, after closed/failure feedback was queued when the
+ * update has an action (a feedback that cannot be queued is logged: the state is
+ * written anyway). */
+int agent_attempt_failed(const struct agent_config *cfg, struct agent_state *st,
+			 enum agent_state_id to, const char *reason, struct lp_diag *diag);
 
 /* The after-boot step: looks at the state, the running slot and the boot id, and moves
  * on (health checks → commit, or roll back, or record a bootloader fallback). */
-int agent_boot_reconcile(const struct agent_ctx *ctx);
-/* Manual commit / rollback of an update being verified. */
+int agent_boot_reconcile(const struct agent_ctx *ctx, struct lp_diag *diag);
+/* Manual commit / rollback of an update being verified (-ENOTRECOVERABLE if none is). */
 int agent_mark_good(const struct agent_ctx *ctx, struct lp_diag *diag);
 int agent_mark_bad(const struct agent_ctx *ctx, struct lp_diag *diag);
+
+/* ---- the daemon (daemon.c) and what the read-only commands print (status.c) ---- */
+
+/* Set by the daemon's signal handlers: stop at the next opportunity. */
+extern volatile sig_atomic_t agent_stop_requested;
+/* `run`: the after-boot step, then poll cycles until SIGTERM/SIGINT. */
+int agent_daemon_run(const struct agent_ctx *ctx, struct lp_diag *diag);
+/* `check-update` (the caller holds the data directory lock): the after-boot step, then
+ * one cycle of every backend; -EHOSTUNREACH if none could be polled, -EINVAL without
+ * backends. */
+int agent_check_update(const struct agent_ctx *ctx, struct lp_diag *diag);
+int agent_status_print(const struct agent_ctx *ctx, bool json, struct lp_diag *diag);
+int agent_config_print(const struct agent_config *cfg, bool json, struct lp_diag *diag);

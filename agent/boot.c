@@ -21,45 +21,43 @@
 #include "agent.h"
 #include "loopline/log.h"
 
-static int queue_feedback(const struct agent_config *cfg, const struct agent_state *st,
-			  const char *execution, const char *finished, const char *const *details,
-			  size_t n)
+/* What the decision rests on besides the persisted state st: the running slot, and
+ * whether the machine rebooted since st was written. */
+static int read_facts(const struct agent_ctx *ctx, const struct agent_state *st,
+		      enum agent_slot *current, bool *rebooted, struct lp_diag *diag)
 {
-	struct agent_outbox *ob = NULL;
+	char boot_id[AGENT_ID_MAX];
 	int r;
 
-	if (!st->backend[0] || !st->action_id[0])
-		return 0;
-	r = agent_outbox_open(cfg->data_dir, &ob);
-	if (r == 0)
-		r = agent_outbox_feedback(ob, st->backend, st->action_id, execution, finished,
-					  details, n);
-	agent_outbox_free(ob);
+	r = agent_slot_current(ctx->cfg, ctx->slot_override, current, diag);
 	if (r < 0)
-		log_error("cannot queue feedback: %s", strerror(-r));
-	return r;
+		return r;
+	r = agent_boot_id(boot_id, sizeof(boot_id));
+	if (r < 0)
+		return lp_diag_fail(diag, r, "cannot read the boot id: %s", strerror(-r));
+	*rebooted = strcmp(boot_id, st->boot_id) != 0;
+	return 0;
 }
 
-static int commit(const struct agent_ctx *ctx, struct agent_state *st, const char *how)
+/* The end of a successful attempt: the one place an update is committed. */
+static int commit(const struct agent_ctx *ctx, struct agent_state *st, const char *how,
+		  struct lp_diag *diag)
 {
 	const struct agent_config *cfg = ctx->cfg;
 	char detail[256];
 	const char *details[1] = { detail };
-	struct lp_diag diag;
 	int r;
 
-	lp_diag_clear(&diag);
-	r = agent_bootenv_commit(cfg, &diag);
-	if (r < 0) {
-		log_error("cannot commit slot %s: %s", agent_slot_name(st->to_slot), diag.msg);
+	r = agent_bootenv_commit(cfg, diag);
+	if (r < 0)
 		return r;
-	}
 	agent_test_point("bootenv-committed");
 	snprintf(detail, sizeof(detail), "version %s runs on slot %s (%s)", st->to_version,
 		 agent_slot_name(st->to_slot), how);
 	/* Queued before the state moves on: a crash in between repeats the message, which
 	 * is harmless, instead of losing it. */
-	r = queue_feedback(cfg, st, "closed", "success", details, 1);
+	r = agent_feedback_queue(cfg->data_dir, st->backend, st->action_id, "closed", "success",
+				 details, 1, diag);
 	if (r < 0)
 		return r;
 	st->result = AGENT_RESULT_SUCCESS;
@@ -67,231 +65,221 @@ static int commit(const struct agent_ctx *ctx, struct agent_state *st, const cha
 	snprintf(st->version, sizeof(st->version), "%s", st->to_version);
 	if (st->to_security_version > st->security_version)
 		st->security_version = st->to_security_version;
-	r = agent_state_persist(cfg->data_dir, st, AGENT_STATE_COMMITTED);
-	if (r < 0) {
-		log_error("cannot write the state file: %s", strerror(-r));
+	r = agent_state_persist(cfg->data_dir, st, AGENT_STATE_COMMITTED, diag);
+	if (r < 0)
 		return r;
-	}
 	log_info("committed version %s on slot %s", st->to_version, agent_slot_name(st->to_slot));
 	return 0;
 }
 
-static int request_reboot(const struct agent_config *cfg)
-{
-	char why[AGENT_REASON_MAX];
-	int status = 0, r;
-
-	log_info("rebooting into slot to finish the rollback");
-	r = agent_command_run(&cfg->reboot, &status);
-	r = agent_command_describe(&cfg->reboot, "reboot command", r, status, NULL, why, sizeof(why));
-	if (r < 0)
-		log_error("%s", why);
-	return r;
-}
-
 /* Switches back to the old slot (state rolling-back first) and asks for a reboot. */
-static int roll_back(const struct agent_ctx *ctx, struct agent_state *st, const char *reason)
+static int roll_back(const struct agent_ctx *ctx, struct agent_state *st, const char *reason,
+		     struct lp_diag *diag)
 {
 	const struct agent_config *cfg = ctx->cfg;
-	struct lp_diag diag;
 	int r;
 
 	if (st->state != AGENT_STATE_ROLLING_BACK) {
 		snprintf(st->reason, sizeof(st->reason), "%s", reason);
-		r = agent_state_persist(cfg->data_dir, st, AGENT_STATE_ROLLING_BACK);
-		if (r < 0) {
-			log_error("cannot write the state file: %s", strerror(-r));
+		r = agent_state_persist(cfg->data_dir, st, AGENT_STATE_ROLLING_BACK, diag);
+		if (r < 0)
 			return r;
-		}
 	}
-	lp_diag_clear(&diag);
-	r = agent_bootenv_revert(cfg, st->from_slot, &diag);
-	if (r < 0) {
-		log_error("cannot switch back to slot %s: %s", agent_slot_name(st->from_slot), diag.msg);
+	r = agent_bootenv_revert(cfg, st->from_slot, diag);
+	if (r < 0)
 		return r;
-	}
 	agent_test_point("bootenv-reverted");
 	log_warn("rolling back to slot %s: %s", agent_slot_name(st->from_slot), st->reason);
-	return request_reboot(cfg);
+	log_info("rebooting into slot %s to finish the rollback", agent_slot_name(st->from_slot));
+	return agent_reboot(cfg, diag);
 }
 
-static int verify(const struct agent_ctx *ctx, struct agent_state *st)
+/* booting-new (persisted unless it is already), verifying, health checks, and then
+ * commit or roll back. */
+static int verify(const struct agent_ctx *ctx, struct agent_state *st, struct lp_diag *diag)
 {
 	char reason[AGENT_REASON_MAX];
 	int r;
 
-	r = agent_state_persist(ctx->cfg->data_dir, st, AGENT_STATE_VERIFYING);
-	if (r < 0) {
-		log_error("cannot write the state file: %s", strerror(-r));
-		return r;
+	if (st->state != AGENT_STATE_BOOTING_NEW && st->state != AGENT_STATE_VERIFYING) {
+		r = agent_state_persist(ctx->cfg->data_dir, st, AGENT_STATE_BOOTING_NEW, diag);
+		if (r < 0)
+			return r;
 	}
+	r = agent_state_persist(ctx->cfg->data_dir, st, AGENT_STATE_VERIFYING, diag);
+	if (r < 0)
+		return r;
 	r = agent_health_check(ctx->cfg, reason, sizeof(reason));
 	if (r == 0)
-		return commit(ctx, st, "health checks passed");
-	return roll_back(ctx, st, reason);
+		return commit(ctx, st, "health checks passed", diag);
+	return roll_back(ctx, st, reason, diag);
+}
+
+/* Puts the boot environment back on slot, so it no longer tries the other one. A failure
+ * is logged here and the caller goes on recording the outcome: the environment is retried
+ * on the next start, and the failure must not be lost meanwhile. */
+static void reset_bootenv(const struct agent_config *cfg, enum agent_slot slot)
+{
+	struct lp_diag diag;
+
+	lp_diag_clear(&diag);
+	if (agent_bootenv_revert(cfg, slot, &diag) < 0)
+		log_error("cannot reset the boot environment to slot %s: %s", agent_slot_name(slot),
+			  diag.msg);
 }
 
 /* We run the old slot although an update was activated: the bootloader gave up on it. */
-static int fallback_detected(const struct agent_ctx *ctx, struct agent_state *st)
+static int fallback_detected(const struct agent_ctx *ctx, struct agent_state *st,
+			     struct lp_diag *diag)
 {
 	char reason[AGENT_REASON_MAX];
-	struct lp_diag diag;
 
 	snprintf(reason, sizeof(reason),
 		 "slot %s with version %s did not come up: the bootloader fell back to slot %s",
 		 agent_slot_name(st->to_slot), st->to_version, agent_slot_name(st->from_slot));
-	lp_diag_clear(&diag);
-	/* Make sure the environment no longer tries the failed slot. */
-	if (agent_bootenv_revert(ctx->cfg, st->from_slot, &diag) < 0)
-		log_error("cannot reset the boot environment: %s", diag.msg);
+	reset_bootenv(ctx->cfg, st->from_slot);
 	log_warn("%s", reason);
-	return agent_update_failed(ctx->cfg, st, AGENT_STATE_ROLLED_BACK, reason);
+	return agent_attempt_failed(ctx->cfg, st, AGENT_STATE_ROLLED_BACK, reason, diag);
 }
 
-int agent_boot_reconcile(const struct agent_ctx *ctx)
+/* downloading or installing at start-up: the attempt was cut short. */
+static int interrupted(const struct agent_ctx *ctx, struct agent_state *st, enum agent_slot current,
+		       bool rebooted, struct lp_diag *diag)
 {
-	const struct agent_config *cfg = ctx->cfg;
-	char boot_id[AGENT_ID_MAX], msg[LP_DIAG_MSG_MAX + 600];
+	char msg[AGENT_REASON_MAX];
+
+	if (st->state == AGENT_STATE_INSTALLING && rebooted && current == st->to_slot)
+		return verify(ctx, st, diag); /* the power went after activation: the slot was
+					       * complete and verified */
+	reset_bootenv(ctx->cfg, current);
+	snprintf(msg, sizeof(msg), "the update to %s was interrupted while %s; slot %s was not activated",
+		 st->to_version[0] ? st->to_version : "a new version", agent_state_name(st->state),
+		 agent_slot_name(st->to_slot));
+	log_warn("%s", msg);
+	return agent_attempt_failed(ctx->cfg, st, AGENT_STATE_IDLE, msg, diag);
+}
+
+int agent_boot_reconcile(const struct agent_ctx *ctx, struct lp_diag *diag)
+{
+	char msg[AGENT_REASON_MAX + 256];
 	struct agent_state st;
 	enum agent_slot current;
-	struct lp_diag diag;
 	bool rebooted;
 	int r;
 
-	lp_diag_clear(&diag);
-	r = agent_state_load(cfg->data_dir, &st, &diag);
-	if (r < 0) {
-		log_error("%s", lp_diag_format(&diag, msg, sizeof(msg)));
+	r = agent_state_load(ctx->cfg->data_dir, &st, diag);
+	if (r < 0 || agent_state_is_rest(st.state))
 		return r;
-	}
-	if (agent_state_is_rest(st.state))
-		return 0;
-	r = agent_slot_current(cfg, ctx->slot_override, &current, &diag);
-	if (r < 0) {
-		log_error("%s", lp_diag_format(&diag, msg, sizeof(msg)));
+	r = read_facts(ctx, &st, &current, &rebooted, diag);
+	if (r < 0)
 		return r;
-	}
-	r = agent_boot_id(boot_id, sizeof(boot_id));
-	if (r < 0) {
-		log_error("cannot read the boot id: %s", strerror(-r));
-		return r;
-	}
-	rebooted = strcmp(boot_id, st.boot_id) != 0;
 	log_debug("state %s, running slot %s, %s", agent_state_name(st.state),
 		  agent_slot_name(current), rebooted ? "rebooted" : "same boot");
 
 	switch (st.state) {
 	case AGENT_STATE_DOWNLOADING:
 	case AGENT_STATE_INSTALLING:
-		if (st.state == AGENT_STATE_INSTALLING && rebooted && current == st.to_slot) {
-			/* The power went after activation: the slot was complete and verified. */
-			r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_BOOTING_NEW);
-			if (r < 0)
-				return r;
-			return verify(ctx, &st);
-		}
-		lp_diag_clear(&diag);
-		if (agent_bootenv_revert(cfg, current, &diag) < 0)
-			log_error("cannot reset the boot environment: %s", diag.msg);
-		snprintf(msg, sizeof(msg), "the update to %s was interrupted while %s; slot %s was not activated",
-			 st.to_version[0] ? st.to_version : "a new version", agent_state_name(st.state),
-			 agent_slot_name(st.to_slot));
-		log_warn("%s", msg);
-		return agent_update_failed(cfg, &st, AGENT_STATE_IDLE, msg);
+		return interrupted(ctx, &st, current, rebooted, diag);
 	case AGENT_STATE_INSTALLED:
 		if (!rebooted) {
 			log_info("version %s is installed in slot %s; waiting for a reboot",
 				 st.to_version, agent_slot_name(st.to_slot));
 			return 0;
 		}
-		if (current != st.to_slot)
-			return fallback_detected(ctx, &st);
-		r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_BOOTING_NEW);
-		if (r < 0)
-			return r;
-		return verify(ctx, &st);
+		/* fall through */
 	case AGENT_STATE_BOOTING_NEW:
 	case AGENT_STATE_VERIFYING:
 		if (current != st.to_slot)
-			return fallback_detected(ctx, &st);
-		return verify(ctx, &st);
+			return fallback_detected(ctx, &st, diag);
+		return verify(ctx, &st, diag);
 	case AGENT_STATE_ROLLING_BACK:
 		if (rebooted && current == st.from_slot) {
 			snprintf(msg, sizeof(msg), "rolled back to slot %s (version %s): %s",
 				 agent_slot_name(st.from_slot),
 				 st.from_version[0] ? st.from_version : "unknown", st.reason);
 			log_warn("%s", msg);
-			return agent_update_failed(cfg, &st, AGENT_STATE_ROLLED_BACK, msg);
+			return agent_attempt_failed(ctx->cfg, &st, AGENT_STATE_ROLLED_BACK, msg, diag);
 		}
-		return roll_back(ctx, &st, st.reason);
+		return roll_back(ctx, &st, st.reason, diag);
 	default:
 		return 0;
 	}
+}
+
+/* The state and the facts, for mark-good and mark-bad. */
+static int load_facts(const struct agent_ctx *ctx, struct agent_state *st, enum agent_slot *current,
+		      bool *rebooted, struct lp_diag *diag)
+{
+	int r = agent_state_load(ctx->cfg->data_dir, st, diag);
+
+	return r < 0 ? r : read_facts(ctx, st, current, rebooted, diag);
+}
+
+/* The new slot runs and waits for a verdict (before or after the agent's own checks). */
+static bool awaits_verdict(const struct agent_state *st, enum agent_slot current)
+{
+	return (st->state == AGENT_STATE_INSTALLED || st->state == AGENT_STATE_BOOTING_NEW ||
+		st->state == AGENT_STATE_VERIFYING) && current == st->to_slot;
+}
+
+static int no_verdict_awaited(const struct agent_state *st, enum agent_slot current,
+			      struct lp_diag *diag)
+{
+	return lp_diag_fail(diag, -ENOTRECOVERABLE,
+			    "no update is waiting for verification on this slot (state %s, running slot %s)",
+			    agent_state_name(st->state), agent_slot_name(current));
+}
+
+/* To booting-new if the agent has not got there on this boot yet. */
+static int booting_new(const struct agent_ctx *ctx, struct agent_state *st, struct lp_diag *diag)
+{
+	if (st->state != AGENT_STATE_INSTALLED)
+		return 0;
+	return agent_state_persist(ctx->cfg->data_dir, st, AGENT_STATE_BOOTING_NEW, diag);
 }
 
 int agent_mark_good(const struct agent_ctx *ctx, struct lp_diag *diag)
 {
 	struct agent_state st;
 	enum agent_slot current;
+	bool rebooted;
 	int r;
 
-	r = agent_state_load(ctx->cfg->data_dir, &st, diag);
+	r = load_facts(ctx, &st, &current, &rebooted, diag);
 	if (r < 0)
 		return r;
-	r = agent_slot_current(ctx->cfg, ctx->slot_override, &current, diag);
-	if (r < 0)
-		return r;
-	if ((st.state != AGENT_STATE_BOOTING_NEW && st.state != AGENT_STATE_VERIFYING &&
-	     st.state != AGENT_STATE_INSTALLED) || current != st.to_slot)
-		return lp_diag_fail(diag, -ENOTRECOVERABLE,
-				    "no update is waiting for verification on this slot (state %s, running slot %s)",
-				    agent_state_name(st.state), agent_slot_name(current));
-	if (st.state == AGENT_STATE_INSTALLED) {
-		r = agent_state_persist(ctx->cfg->data_dir, &st, AGENT_STATE_BOOTING_NEW);
-		if (r < 0)
-			return r;
-	}
-	r = agent_state_persist(ctx->cfg->data_dir, &st, AGENT_STATE_VERIFYING);
-	if (r < 0)
-		return r;
-	return commit(ctx, &st, "marked good by the operator");
+	if (!awaits_verdict(&st, current))
+		return no_verdict_awaited(&st, current, diag);
+	r = booting_new(ctx, &st, diag);
+	if (r == 0)
+		r = agent_state_persist(ctx->cfg->data_dir, &st, AGENT_STATE_VERIFYING, diag);
+	if (r == 0)
+		r = commit(ctx, &st, "marked good by the operator", diag);
+	return r;
 }
 
 int agent_mark_bad(const struct agent_ctx *ctx, struct lp_diag *diag)
 {
 	struct agent_state st;
 	enum agent_slot current;
-	char boot_id[AGENT_ID_MAX];
+	bool rebooted;
 	int r;
 
-	r = agent_state_load(ctx->cfg->data_dir, &st, diag);
+	r = load_facts(ctx, &st, &current, &rebooted, diag);
 	if (r < 0)
 		return r;
-	r = agent_slot_current(ctx->cfg, ctx->slot_override, &current, diag);
-	if (r < 0)
-		return r;
-	r = agent_boot_id(boot_id, sizeof(boot_id));
-	if (r < 0)
-		return r;
-	if (st.state == AGENT_STATE_INSTALLED && current == st.from_slot &&
-	    strcmp(boot_id, st.boot_id) == 0) {
+	if (st.state == AGENT_STATE_INSTALLED && current == st.from_slot && !rebooted) {
 		/* Not rebooted yet: cancel the activation. */
 		r = agent_bootenv_revert(ctx->cfg, st.from_slot, diag);
 		if (r < 0)
 			return r;
-		return agent_update_failed(ctx->cfg, &st, AGENT_STATE_IDLE,
-					   "cancelled by the operator (mark-bad) before the reboot");
+		return agent_attempt_failed(ctx->cfg, &st, AGENT_STATE_IDLE,
+					    "cancelled by the operator (mark-bad) before the reboot", diag);
 	}
-	if ((st.state == AGENT_STATE_BOOTING_NEW || st.state == AGENT_STATE_VERIFYING ||
-	     st.state == AGENT_STATE_INSTALLED) && current == st.to_slot) {
-		if (st.state == AGENT_STATE_INSTALLED) {
-			r = agent_state_persist(ctx->cfg->data_dir, &st, AGENT_STATE_BOOTING_NEW);
-			if (r < 0)
-				return r;
-		}
-		return roll_back(ctx, &st, "marked bad by the operator");
-	}
-	return lp_diag_fail(diag, -ENOTRECOVERABLE,
-			    "no update is waiting for verification on this slot (state %s, running slot %s)",
-			    agent_state_name(st.state), agent_slot_name(current));
+	if (!awaits_verdict(&st, current))
+		return no_verdict_awaited(&st, current, diag);
+	r = booting_new(ctx, &st, diag);
+	if (r == 0)
+		r = roll_back(ctx, &st, "marked bad by the operator", diag);
+	return r;
 }

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent.h"
+#include "loopline/fs.h"
 #include "loopline/json.h"
 #include "loopline/log.h"
 
@@ -105,6 +106,19 @@ static void command_clear(struct agent_command *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static void backend_clear(struct agent_backend *b)
+{
+	free(b->name);
+	free_strv(b->urls, b->n_urls);
+	free(b->tenant);
+	free(b->token);
+	free(b->client_cert);
+	free(b->client_key);
+	free(b->ca_file);
+	free(b->proxy);
+	memset(b, 0, sizeof(*b));
+}
+
 void agent_config_free(struct agent_config *c)
 {
 	if (!c)
@@ -115,18 +129,8 @@ void agent_config_free(struct agent_config *c)
 	free(c->device_id);
 	free(c->hardware_id);
 	free(c->data_dir);
-	for (size_t i = 0; i < c->n_backends; i++) {
-		struct agent_backend *b = &c->backends[i];
-
-		free(b->name);
-		free_strv(b->urls, b->n_urls);
-		free(b->tenant);
-		free(b->token);
-		free(b->client_cert);
-		free(b->client_key);
-		free(b->ca_file);
-		free(b->proxy);
-	}
+	for (size_t i = 0; i < c->n_backends; i++)
+		backend_clear(&c->backends[i]);
 	free(c->backends);
 	free(c->slot_path[0]);
 	free(c->slot_path[1]);
@@ -208,48 +212,73 @@ static int get_str(const cJSON *obj, const char *key, bool required, const char 
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* An array of strings, each checked like get_str; *ret is NULL-terminated. */
-static int get_strv(const cJSON *arr, const char *path, enum str_kind first_kind,
-		    enum str_kind kind, size_t min, size_t max_items, char ***ret,
-		    size_t *ret_n, struct lp_diag *diag)
+/* What the strings of one array must be: the first and the others (argv[0] is a path,
+ * its arguments any text, which may be empty); URLs also need an allowed scheme. */
+struct strv_rules {
+	enum str_kind first, rest;
+	bool url;
+	bool insecure_http; /* URLs: http:// allowed too */
+};
+
+static const struct strv_rules argv_rules = { STR_PATH, STR_TEXT, false, false };
+static const struct strv_rules path_rules = { STR_PATH, STR_PATH, false, false };
+
+/* lp_json_elem_fn for char * elements under struct strv_rules (spec->ctx). */
+static int parse_strv_elem(const cJSON *item, const char *path, void *elem, size_t index,
+			   const struct lp_json_array_spec *spec, struct lp_diag *diag)
 {
-	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
-	const cJSON *item;
-	char **v;
+	const struct strv_rules *rules = spec->ctx;
+	enum str_kind k = index == 0 ? rules->first : rules->rest;
+	const char *s = cJSON_GetStringValue(item);
 
-	if (n < min)
-		return lp_diag_fail_at(diag, -EINVAL, path, "needs at least %zu entr%s", min,
-				       min == 1 ? "y" : "ies");
-	if (n > max_items)
-		return lp_diag_fail_at(diag, -EINVAL, path, "more than %zu entries", max_items);
-	v = calloc(n + 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	cJSON_ArrayForEach(item, arr) {
-		char p[PATHBUF];
-		enum str_kind k = i == 0 ? first_kind : kind;
-		const char *s = cJSON_GetStringValue(item);
-
-		lp_json_path_index(p, sizeof(p), path, i);
-		if (!cJSON_IsString(item) || !s) {
-			free_strv(v, n);
-			return lp_diag_fail_at(diag, -EINVAL, p, "expected a string");
-		}
-		if (strlen(s) >= AGENT_STR_MAX || (k == STR_PATH && (s[0] != '/' || has_control(s))) ||
-		    (k == STR_TEXT && has_control(s))) {
-			free_strv(v, n);
-			return lp_diag_fail_at(diag, -EINVAL, p, k == STR_PATH ?
-					       "expected an absolute path" :
-					       "expected printable text shorter than %d bytes",
-					       AGENT_STR_MAX);
-		}
-		v[i] = strdup(s);
-		if (!v[i]) {
-			free_strv(v, n);
-			return -ENOMEM;
-		}
-		i++;
+	if (!cJSON_IsString(item) || !s)
+		return lp_diag_fail_at(diag, -EINVAL, path, "expected a string");
+	if (strlen(s) >= AGENT_STR_MAX || (k == STR_PATH && (s[0] != '/' || has_control(s))) ||
+	    (k == STR_TEXT && has_control(s)))
+		return lp_diag_fail_at(diag, -EINVAL, path, k == STR_PATH ?
+				       "expected an absolute path" :
+				       "expected printable text shorter than %d bytes", AGENT_STR_MAX);
+	if (rules->url && strchr(s, ' '))
+		return lp_diag_fail_at(diag, -EINVAL, path, "URL contains a space");
+	if (rules->url && !(strncmp(s, "https://", 8) == 0 && s[8])) {
+		if (!(strncmp(s, "http://", 7) == 0 && s[7]))
+			return lp_diag_fail_at(diag, -EINVAL, path, "expected an https:// URL");
+		if (!rules->insecure_http)
+			return lp_diag_fail_at(diag, -EINVAL, path,
+					       "plain http:// needs \"insecure_plain_http\": true (tests only)");
 	}
+	*(char **)elem = strdup(s);
+	return *(char **)elem ? 0 : -ENOMEM;
+}
+
+static void free_strv_elem(void *elem)
+{
+	free(*(char **)elem);
+}
+
+/* obj[key]: an array of 1..max strings under rules; *ret is NULL-terminated. */
+static int get_strv(const cJSON *obj, const char *key, const char *path,
+		    const struct strv_rules *rules, size_t max, char ***ret, size_t *ret_n,
+		    struct lp_diag *diag)
+{
+	const struct lp_json_array_spec spec = {
+		.key = key, .min = 1, .max = max, .elem_size = sizeof(char *),
+		.parse = parse_strv_elem, .free_elem = free_strv_elem, .ctx = (void *)rules,
+	};
+	void *elems = NULL;
+	size_t n = 0;
+	char **v;
+	int r;
+
+	r = lp_json_get_array(obj, path, &spec, &elems, &n, diag);
+	if (r < 0)
+		return r;
+	v = realloc(elems, (n + 1) * sizeof(*v)); /* room for the terminating NULL */
+	if (!v) {
+		free_strv(elems, n);
+		return -ENOMEM;
+	}
+	v[n] = NULL;
 	*ret = v;
 	*ret_n = n;
 	return 0;
@@ -267,11 +296,10 @@ static int get_uint(const cJSON *obj, const char *key, const char *path, int64_t
 	return 0;
 }
 
+/* A command's fields (the caller checked obj's keys); name NULL: from obj's "name". */
 static int parse_command(const cJSON *obj, const char *name, const char *path,
 			 struct agent_command *c, struct lp_diag *diag)
 {
-	char p[PATHBUF];
-	const cJSON *argv;
 	int r;
 
 	c->timeout_s = 60;
@@ -287,22 +315,56 @@ static int parse_command(const cJSON *obj, const char *name, const char *path,
 		if (r < 0)
 			return r;
 	}
-	argv = cJSON_GetObjectItemCaseSensitive(obj, "argv");
-	lp_json_path_key(p, sizeof(p), path, "argv");
-	return get_strv(argv, p, STR_PATH, STR_TEXT, 1, AGENT_MAX_ARGV, &c->argv, &c->argc, diag);
+	return get_strv(obj, "argv", path, &argv_rules, AGENT_MAX_ARGV, &c->argv, &c->argc, diag);
+}
+
+/* The backend's credentials: exactly one of the tokens, or a client certificate. */
+static int parse_auth(const cJSON *obj, const char *path, struct agent_backend *b,
+		      struct lp_diag *diag)
+{
+	char *target = NULL, *gateway = NULL;
+	int r;
+
+	r = get_str(obj, "target_token", false, path, STR_TEXT, AGENT_STR_MAX, &target, diag);
+	if (r == 0)
+		r = get_str(obj, "gateway_token", false, path, STR_TEXT, AGENT_STR_MAX, &gateway, diag);
+	if (r == 0)
+		r = get_str(obj, "client_cert", false, path, STR_PATH, AGENT_STR_MAX, &b->client_cert, diag);
+	if (r == 0)
+		r = get_str(obj, "client_key", false, path, STR_PATH, AGENT_STR_MAX, &b->client_key, diag);
+	if (r < 0)
+		goto out;
+	if (target && gateway) {
+		r = lp_diag_fail_at(diag, -EINVAL, path,
+				    "give either \"target_token\" or \"gateway_token\", not both");
+	} else if (!b->client_cert != !b->client_key) {
+		r = lp_diag_fail_at(diag, -EINVAL, path,
+				    "\"client_cert\" and \"client_key\" go together");
+	} else if (target || gateway) {
+		b->auth = target ? AGENT_AUTH_TARGET_TOKEN : AGENT_AUTH_GATEWAY_TOKEN;
+		b->token = target ? target : gateway;
+		target = gateway = NULL;
+	} else if (b->client_cert) {
+		b->auth = AGENT_AUTH_CLIENT_CERT;
+	} else {
+		r = lp_diag_fail_at(diag, -EINVAL, path,
+				    "needs \"target_token\", \"gateway_token\" or \"client_cert\"+\"client_key\"");
+	}
+out:
+	free(target);
+	free(gateway);
+	return r;
 }
 
 static int parse_backend(const cJSON *obj, size_t index, const char *path,
 			 struct agent_backend *b, struct lp_diag *diag)
 {
-	char p[PATHBUF];
-	char *target = NULL, *gateway = NULL;
+	struct strv_rules url_rules = { STR_TEXT, STR_TEXT, true, false };
 	int r;
 
 	r = lp_json_check(obj, backend_fields, LP_ARRAY_SIZE(backend_fields), path, diag);
-	if (r < 0)
-		return r;
-	r = get_str(obj, "name", false, path, STR_ID, AGENT_ID_MAX, &b->name, diag);
+	if (r == 0)
+		r = get_str(obj, "name", false, path, STR_ID, AGENT_ID_MAX, &b->name, diag);
 	if (r < 0)
 		return r;
 	if (!b->name) {
@@ -316,152 +378,76 @@ static int parse_backend(const cJSON *obj, size_t index, const char *path,
 	r = lp_json_get_bool(obj, "insecure_plain_http", false, path, &b->insecure_plain_http, diag);
 	if (r < 0)
 		return r;
-	lp_json_path_key(p, sizeof(p), path, "urls");
-	r = get_strv(cJSON_GetObjectItemCaseSensitive(obj, "urls"), p, STR_TEXT, STR_TEXT, 1,
-		     AGENT_MAX_URLS, &b->urls, &b->n_urls, diag);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < b->n_urls; i++) {
-		const char *u = b->urls[i];
-		char up[PATHBUF];
-
-		lp_json_path_index(up, sizeof(up), p, i);
-		if (strncmp(u, "https://", 8) == 0 && u[8])
-			continue;
-		if (strncmp(u, "http://", 7) == 0 && u[7]) {
-			if (b->insecure_plain_http)
-				continue;
-			return lp_diag_fail_at(diag, -EINVAL, up,
-					       "plain http:// needs \"insecure_plain_http\": true (tests only)");
-		}
-		return lp_diag_fail_at(diag, -EINVAL, up, "expected an https:// URL");
-	}
-	for (size_t i = 0; i < b->n_urls; i++)
-		for (const char *q = b->urls[i]; *q; q++)
-			if (*q == ' ') {
-				char up[PATHBUF];
-
-				lp_json_path_index(up, sizeof(up), p, i);
-				return lp_diag_fail_at(diag, -EINVAL, up, "URL contains a space");
-			}
-	r = get_str(obj, "tenant", true, path, STR_ID, AGENT_ID_MAX, &b->tenant, diag);
-	if (r < 0)
-		goto out;
-	r = get_str(obj, "target_token", false, path, STR_TEXT, AGENT_STR_MAX, &target, diag);
-	if (r < 0)
-		goto out;
-	r = get_str(obj, "gateway_token", false, path, STR_TEXT, AGENT_STR_MAX, &gateway, diag);
-	if (r < 0)
-		goto out;
-	r = get_str(obj, "client_cert", false, path, STR_PATH, AGENT_STR_MAX, &b->client_cert, diag);
-	if (r < 0)
-		goto out;
-	r = get_str(obj, "client_key", false, path, STR_PATH, AGENT_STR_MAX, &b->client_key, diag);
-	if (r < 0)
-		goto out;
-	r = get_str(obj, "ca_file", false, path, STR_PATH, AGENT_STR_MAX, &b->ca_file, diag);
-	if (r < 0)
-		goto out;
-	r = get_str(obj, "proxy", false, path, STR_TEXT, AGENT_STR_MAX, &b->proxy, diag);
-	if (r < 0)
-		goto out;
-	if (target && gateway) {
-		r = lp_diag_fail_at(diag, -EINVAL, path,
-				    "give either \"target_token\" or \"gateway_token\", not both");
-		goto out;
-	}
-	if (!b->client_cert != !b->client_key) {
-		r = lp_diag_fail_at(diag, -EINVAL, path,
-				    "\"client_cert\" and \"client_key\" go together");
-		goto out;
-	}
-	if (target) {
-		b->auth = AGENT_AUTH_TARGET_TOKEN;
-		b->token = target;
-		target = NULL;
-	} else if (gateway) {
-		b->auth = AGENT_AUTH_GATEWAY_TOKEN;
-		b->token = gateway;
-		gateway = NULL;
-	} else if (b->client_cert) {
-		b->auth = AGENT_AUTH_CLIENT_CERT;
-	} else {
-		r = lp_diag_fail_at(diag, -EINVAL, path,
-				    "needs \"target_token\", \"gateway_token\" or \"client_cert\"+\"client_key\"");
-		goto out;
-	}
-	r = 0;
-out:
-	free(target);
-	free(gateway);
+	url_rules.insecure_http = b->insecure_plain_http;
+	r = get_strv(obj, "urls", path, &url_rules, AGENT_MAX_URLS, &b->urls, &b->n_urls, diag);
+	if (r == 0)
+		r = get_str(obj, "tenant", true, path, STR_ID, AGENT_ID_MAX, &b->tenant, diag);
+	if (r == 0)
+		r = get_str(obj, "ca_file", false, path, STR_PATH, AGENT_STR_MAX, &b->ca_file, diag);
+	if (r == 0)
+		r = get_str(obj, "proxy", false, path, STR_TEXT, AGENT_STR_MAX, &b->proxy, diag);
+	if (r == 0)
+		r = parse_auth(obj, path, b, diag);
 	return r;
 }
 
-static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+/* lp_json_elem_fn of "backends": one backend, its name unique among the earlier ones.
+ * On failure the element is cleared here (lp_json_get_array frees the earlier ones). */
+static int parse_backend_elem(const cJSON *item, const char *path, void *elem, size_t index,
+			      const struct lp_json_array_spec *spec, struct lp_diag *diag)
 {
-	const cJSON *item, *obj;
-	size_t i;
+	struct agent_backend *b = elem, *first = b - index;
+	int r = 0;
+
+	(void)spec;
+	if (!cJSON_IsObject(item))
+		return lp_diag_fail_at(diag, -EINVAL, path, "expected an object");
+	r = parse_backend(item, index, path, b, diag);
+	for (size_t j = 0; r == 0 && j < index; j++)
+		if (strcmp(first[j].name, b->name) == 0)
+			r = lp_diag_fail_at(diag, -EINVAL, path, "duplicate backend name \"%s\"", b->name);
+	if (r < 0)
+		backend_clear(b);
+	return r;
+}
+
+static void free_backend_elem(void *elem)
+{
+	backend_clear(elem);
+}
+
+/* lp_json_elem_fn of "health_checks": {name, argv, timeout_s}. */
+static int parse_check_elem(const cJSON *item, const char *path, void *elem, size_t index,
+			    const struct lp_json_array_spec *spec, struct lp_diag *diag)
+{
 	int r;
 
-	r = lp_json_check(root, root_fields, LP_ARRAY_SIZE(root_fields), "", diag);
+	(void)index;
+	(void)spec;
+	if (!cJSON_IsObject(item))
+		return lp_diag_fail_at(diag, -EINVAL, path, "expected an object");
+	r = lp_json_check(item, command_fields, LP_ARRAY_SIZE(command_fields), path, diag);
+	if (r == 0)
+		r = parse_command(item, NULL, path, elem, diag);
 	if (r < 0)
-		return r;
-	r = get_str(root, "device_id", true, "", STR_ID, AGENT_ID_MAX, &c->device_id, diag);
-	if (r < 0)
-		return r;
-	r = get_str(root, "hardware_id", true, "", STR_ID, AGENT_ID_MAX, &c->hardware_id, diag);
-	if (r < 0)
-		return r;
-	r = get_str(root, "data_dir", true, "", STR_PATH, AGENT_STR_MAX, &c->data_dir, diag);
-	if (r < 0)
-		return r;
-	r = get_str(root, "version_file", false, "", STR_PATH, AGENT_STR_MAX, &c->version_file, diag);
-	if (r < 0)
-		return r;
-	r = lp_json_get_bool(root, "allow_scripts", false, "", &c->allow_scripts, diag);
-	if (r < 0)
-		return r;
-	r = lp_json_get_bool(root, "health_backend_reachable", false, "", &c->health_backend_reachable, diag);
-	if (r < 0)
-		return r;
+		command_clear(elem);
+	return r;
+}
 
-	/* backends */
-	obj = cJSON_GetObjectItemCaseSensitive(root, "backends");
-	if (obj) {
-		size_t n = (size_t)cJSON_GetArraySize(obj);
+static void free_command_elem(void *elem)
+{
+	command_clear(elem);
+}
 
-		if (n > AGENT_MAX_BACKENDS)
-			return lp_diag_fail_at(diag, -EINVAL, "backends", "more than %d backends",
-					       AGENT_MAX_BACKENDS);
-		c->backends = calloc(n ? n : 1, sizeof(*c->backends));
-		if (!c->backends)
-			return -ENOMEM;
-		i = 0;
-		cJSON_ArrayForEach(item, obj) {
-			char p[PATHBUF];
+static int parse_poll(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+{
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "poll");
+	int r;
 
-			lp_json_path_index(p, sizeof(p), "backends", i);
-			if (!cJSON_IsObject(item))
-				return lp_diag_fail_at(diag, -EINVAL, p, "expected an object");
-			c->n_backends = i + 1;
-			r = parse_backend(item, i, p, &c->backends[i], diag);
-			if (r < 0)
-				return r;
-			for (size_t j = 0; j < i; j++)
-				if (strcmp(c->backends[j].name, c->backends[i].name) == 0)
-					return lp_diag_fail_at(diag, -EINVAL, p,
-							       "duplicate backend name \"%s\"",
-							       c->backends[i].name);
-			i++;
-		}
-	}
-
-	/* poll */
 	c->poll_min_s = 10;
 	c->poll_max_s = 86400;
 	c->poll_default_s = 300;
 	c->poll_jitter_percent = 10;
-	obj = cJSON_GetObjectItemCaseSensitive(root, "poll");
 	if (obj) {
 		r = lp_json_check(obj, poll_fields, LP_ARRAY_SIZE(poll_fields), "poll", diag);
 		if (r < 0)
@@ -479,14 +465,19 @@ static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag 
 		return lp_diag_fail_at(diag, -EINVAL, "poll.default_s",
 				       "%u is outside [min_s, max_s] = [%u, %u]", c->poll_default_s,
 				       c->poll_min_s, c->poll_max_s);
+	return 0;
+}
 
-	/* download */
+static int parse_download(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+{
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "download");
+	int r;
+
 	c->dl_max_attempts = 10;
 	c->dl_backoff_min_ms = 1000;
 	c->dl_backoff_max_ms = 60000;
 	c->dl_stall_timeout_s = 60;
 	c->dl_progress_interval_s = 5;
-	obj = cJSON_GetObjectItemCaseSensitive(root, "download");
 	if (obj) {
 		r = lp_json_check(obj, download_fields, LP_ARRAY_SIZE(download_fields), "download", diag);
 		if (r < 0)
@@ -500,9 +491,14 @@ static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag 
 	}
 	if (c->dl_backoff_min_ms > c->dl_backoff_max_ms)
 		return lp_diag_fail_at(diag, -EINVAL, "download", "backoff_min_ms is above backoff_max_ms");
+	return 0;
+}
 
-	/* slots */
-	obj = cJSON_GetObjectItemCaseSensitive(root, "slots");
+static int parse_slots(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+{
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "slots");
+	int r;
+
 	r = lp_json_check(obj, slots_fields, LP_ARRAY_SIZE(slots_fields), "slots", diag);
 	if (r < 0)
 		return r;
@@ -515,121 +511,124 @@ static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag 
 		return lp_diag_fail_at(diag, -EINVAL, "slots.B", "slot B is the same as slot A");
 	if (!c->cmdline_file && !(c->cmdline_file = strdup("/proc/cmdline")))
 		return -ENOMEM;
+	return 0;
+}
 
-	/* bootenv */
-	{
-		static const char *const types[] = { "uboot", "grub", NULL };
-		int type = 0;
+static int parse_bootenv(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+{
+	static const char *const types[] = { "uboot", "grub", NULL };
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "bootenv");
+	/* each type has its own file key; the other type's key is an error */
+	const char *key, *other;
+	int type = 0, r;
 
-		obj = cJSON_GetObjectItemCaseSensitive(root, "bootenv");
-		r = lp_json_check(obj, bootenv_fields, LP_ARRAY_SIZE(bootenv_fields), "bootenv", diag);
-		if (r < 0)
-			return r;
+	r = lp_json_check(obj, bootenv_fields, LP_ARRAY_SIZE(bootenv_fields), "bootenv", diag);
+	if (r == 0)
 		r = lp_json_get_enum(obj, "type", true, types, "bootenv", &type, diag);
+	if (r < 0)
+		return r;
+	c->bootenv_type = type == 0 ? AGENT_BOOTENV_UBOOT : AGENT_BOOTENV_GRUB;
+	key = type == 0 ? "fw_env_config" : "grubenv";
+	other = type == 0 ? "grubenv" : "fw_env_config";
+	if (cJSON_GetObjectItemCaseSensitive(obj, other)) {
+		char p[PATHBUF];
+
+		return lp_diag_fail_at(diag, -EINVAL, lp_json_path_key(p, sizeof(p), "bootenv", other),
+				       "only for \"type\": \"%s\"", types[!type]);
+	}
+	r = get_str(obj, key, true, "bootenv", STR_PATH, AGENT_STR_MAX, &c->bootenv_path, diag);
+	if (r < 0)
+		return r;
+	c->bootlimit = 0;
+	return get_uint(obj, "bootlimit", "bootenv", 1, 100, &c->bootlimit, diag);
+}
+
+/* "actions": an object of name -> {argv, timeout_s} (an object, so not lp_json_get_array). */
+static int parse_actions(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+{
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "actions"), *item;
+	size_t n = (size_t)cJSON_GetArraySize(obj);
+	int r;
+
+	if (!obj)
+		return 0;
+	if (n > AGENT_MAX_COMMANDS)
+		return lp_diag_fail_at(diag, -E2BIG, "actions", "more than %d actions", AGENT_MAX_COMMANDS);
+	c->actions = calloc(n ? n : 1, sizeof(*c->actions));
+	if (!c->actions)
+		return -ENOMEM;
+	cJSON_ArrayForEach(item, obj) {
+		char p[PATHBUF];
+
+		lp_json_path_key(p, sizeof(p), "actions", item->string);
+		if (!is_identifier(item->string) || strlen(item->string) >= AGENT_ID_MAX)
+			return lp_diag_fail_at(diag, -EINVAL, p, "action names are identifiers");
+		if (!cJSON_IsObject(item))
+			return lp_diag_fail_at(diag, -EINVAL, p, "expected an object");
+		r = lp_json_check(item, action_fields, LP_ARRAY_SIZE(action_fields), p, diag);
 		if (r < 0)
 			return r;
-		c->bootenv_type = type == 0 ? AGENT_BOOTENV_UBOOT : AGENT_BOOTENV_GRUB;
-		if (c->bootenv_type == AGENT_BOOTENV_UBOOT) {
-			if (cJSON_GetObjectItemCaseSensitive(obj, "grubenv"))
-				return lp_diag_fail_at(diag, -EINVAL, "bootenv.grubenv",
-						       "only for \"type\": \"grub\"");
-			r = get_str(obj, "fw_env_config", true, "bootenv", STR_PATH, AGENT_STR_MAX,
-				    &c->bootenv_path, diag);
-		} else {
-			if (cJSON_GetObjectItemCaseSensitive(obj, "fw_env_config"))
-				return lp_diag_fail_at(diag, -EINVAL, "bootenv.fw_env_config",
-						       "only for \"type\": \"uboot\"");
-			r = get_str(obj, "grubenv", true, "bootenv", STR_PATH, AGENT_STR_MAX,
-				    &c->bootenv_path, diag);
-		}
-		if (r < 0)
-			return r;
-		c->bootlimit = 0;
-		r = get_uint(obj, "bootlimit", "bootenv", 1, 100, &c->bootlimit, diag);
+		c->n_actions++; /* agent_config_free clears a half-parsed one */
+		r = parse_command(item, item->string, p, &c->actions[c->n_actions - 1], diag);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
 
-	/* health checks */
-	obj = cJSON_GetObjectItemCaseSensitive(root, "health_checks");
-	if (obj) {
-		size_t n = (size_t)cJSON_GetArraySize(obj);
-
-		if (n > AGENT_MAX_COMMANDS)
-			return lp_diag_fail_at(diag, -EINVAL, "health_checks", "more than %d checks",
-					       AGENT_MAX_COMMANDS);
-		c->health = calloc(n ? n : 1, sizeof(*c->health));
-		if (!c->health)
-			return -ENOMEM;
-		i = 0;
-		cJSON_ArrayForEach(item, obj) {
-			char p[PATHBUF];
-
-			lp_json_path_index(p, sizeof(p), "health_checks", i);
-			if (!cJSON_IsObject(item))
-				return lp_diag_fail_at(diag, -EINVAL, p, "expected an object");
-			r = lp_json_check(item, command_fields, LP_ARRAY_SIZE(command_fields), p, diag);
-			if (r < 0)
-				return r;
-			c->n_health = i + 1;
-			r = parse_command(item, NULL, p, &c->health[i], diag);
-			if (r < 0)
-				return r;
-			i++;
-		}
-	}
-
-	/* configured actions: name -> {argv, timeout_s} */
-	obj = cJSON_GetObjectItemCaseSensitive(root, "actions");
-	if (obj) {
-		size_t n = (size_t)cJSON_GetArraySize(obj);
-
-		if (n > AGENT_MAX_COMMANDS)
-			return lp_diag_fail_at(diag, -EINVAL, "actions", "more than %d actions",
-					       AGENT_MAX_COMMANDS);
-		c->actions = calloc(n ? n : 1, sizeof(*c->actions));
-		if (!c->actions)
-			return -ENOMEM;
-		i = 0;
-		cJSON_ArrayForEach(item, obj) {
-			char p[PATHBUF];
-
-			lp_json_path_key(p, sizeof(p), "actions", item->string);
-			if (!is_identifier(item->string) || strlen(item->string) >= AGENT_ID_MAX)
-				return lp_diag_fail_at(diag, -EINVAL, p, "action names are identifiers");
-			if (!cJSON_IsObject(item))
-				return lp_diag_fail_at(diag, -EINVAL, p, "expected an object");
-			r = lp_json_check(item, action_fields, LP_ARRAY_SIZE(action_fields), p, diag);
-			if (r < 0)
-				return r;
-			c->n_actions = i + 1;
-			r = parse_command(item, item->string, p, &c->actions[i], diag);
-			if (r < 0)
-				return r;
-			i++;
-		}
-	}
-
-	/* reboot command */
-	obj = cJSON_GetObjectItemCaseSensitive(root, "reboot_command");
+static int parse_reboot(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+{
 	c->reboot.timeout_s = 120;
 	if (!(c->reboot.name = strdup("reboot")))
 		return -ENOMEM;
-	if (obj) {
-		r = get_strv(obj, "reboot_command", STR_PATH, STR_TEXT, 1, AGENT_MAX_ARGV,
-			     &c->reboot.argv, &c->reboot.argc, diag);
-		if (r < 0)
-			return r;
-	} else {
-		c->reboot.argv = calloc(2, sizeof(char *));
-		if (!c->reboot.argv || !(c->reboot.argv[0] = strdup("/sbin/reboot")))
-			return -ENOMEM;
-		c->reboot.argc = 1;
-	}
+	if (cJSON_GetObjectItemCaseSensitive(root, "reboot_command"))
+		return get_strv(root, "reboot_command", "", &argv_rules, AGENT_MAX_ARGV,
+				&c->reboot.argv, &c->reboot.argc, diag);
+	c->reboot.argv = calloc(2, sizeof(char *));
+	if (!c->reboot.argv || !(c->reboot.argv[0] = strdup("/sbin/reboot")))
+		return -ENOMEM;
+	c->reboot.argc = 1;
+	return 0;
+}
 
-	/* trusted keys */
-	obj = cJSON_GetObjectItemCaseSensitive(root, "trusted_keys");
-	return get_strv(obj, "trusted_keys", STR_PATH, STR_PATH, 1, AGENT_MAX_KEYS, &c->trusted_keys,
+static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag *diag)
+{
+	const struct lp_json_array_spec backends = {
+		.key = "backends", .max = AGENT_MAX_BACKENDS, .elem_size = sizeof(*c->backends),
+		.parse = parse_backend_elem, .free_elem = free_backend_elem,
+	};
+	const struct lp_json_array_spec checks = {
+		.key = "health_checks", .max = AGENT_MAX_COMMANDS, .elem_size = sizeof(*c->health),
+		.parse = parse_check_elem, .free_elem = free_command_elem,
+	};
+	void *elems = NULL;
+	int r;
+
+	r = lp_json_check(root, root_fields, LP_ARRAY_SIZE(root_fields), "", diag);
+	if (r < 0)
+		return r;
+	if ((r = get_str(root, "device_id", true, "", STR_ID, AGENT_ID_MAX, &c->device_id, diag)) < 0 ||
+	    (r = get_str(root, "hardware_id", true, "", STR_ID, AGENT_ID_MAX, &c->hardware_id, diag)) < 0 ||
+	    (r = get_str(root, "data_dir", true, "", STR_PATH, AGENT_STR_MAX, &c->data_dir, diag)) < 0 ||
+	    (r = get_str(root, "version_file", false, "", STR_PATH, AGENT_STR_MAX, &c->version_file, diag)) < 0 ||
+	    (r = lp_json_get_bool(root, "allow_scripts", false, "", &c->allow_scripts, diag)) < 0 ||
+	    (r = lp_json_get_bool(root, "health_backend_reachable", false, "",
+				  &c->health_backend_reachable, diag)) < 0)
+		return r;
+	r = lp_json_get_array(root, "", &backends, &elems, &c->n_backends, diag);
+	if (r < 0)
+		return r;
+	c->backends = elems;
+	if ((r = parse_poll(root, c, diag)) < 0 || (r = parse_download(root, c, diag)) < 0 ||
+	    (r = parse_slots(root, c, diag)) < 0 || (r = parse_bootenv(root, c, diag)) < 0)
+		return r;
+	r = lp_json_get_array(root, "", &checks, &elems, &c->n_health, diag);
+	if (r < 0)
+		return r;
+	c->health = elems;
+	if ((r = parse_actions(root, c, diag)) < 0 || (r = parse_reboot(root, c, diag)) < 0)
+		return r;
+	return get_strv(root, "trusted_keys", "", &path_rules, AGENT_MAX_KEYS, &c->trusted_keys,
 			&c->n_trusted_keys, diag);
 }
 
@@ -784,7 +783,7 @@ int agent_config_parse(const char *text, size_t len, const char *source,
 int agent_config_read_file(void *ctx, const char *path, char **ret_text, size_t *ret_len)
 {
 	(void)ctx;
-	return agent_read_file(path, AGENT_CONFIG_MAX, ret_text, ret_len);
+	return lp_fs_read_file(path, AGENT_CONFIG_MAX, ret_text, ret_len);
 }
 
 int agent_config_load(const char *path, struct agent_config **ret_config, struct lp_diag *diag)
@@ -794,7 +793,7 @@ int agent_config_load(const char *path, struct agent_config **ret_config, struct
 	int r;
 
 	lp_diag_set_file(diag, path);
-	r = agent_read_file(path, AGENT_CONFIG_MAX, &text, &len);
+	r = lp_fs_read_file(path, AGENT_CONFIG_MAX, &text, &len);
 	if (r < 0)
 		return lp_diag_fail(diag, r, "cannot read: %s",
 				    r == -EFBIG ? "larger than 256 KiB" : strerror(-r));

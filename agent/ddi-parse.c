@@ -144,149 +144,155 @@ static int get_handling(const cJSON *dep, const char *key, enum ddi_handling *re
 	return 0;
 }
 
+/* The first chunk of part "os" or "action" is ours; other parts are not for us. */
+static int find_chunk(const cJSON *dep, const cJSON **ret_chunk, size_t *ret_index,
+		      struct ddi_deployment *out, struct lp_diag *diag)
+{
+	const cJSON *chunks = cJSON_GetObjectItemCaseSensitive(dep, "chunks"), *item;
+	char p[LP_JSON_PATH_MAX];
+	size_t i = 0;
+
+	if (!cJSON_IsArray(chunks) || cJSON_GetArraySize(chunks) < 1)
+		return lp_diag_fail_at(diag, -EBADMSG, "deployment.chunks", "expected a non-empty array");
+	*ret_chunk = NULL;
+	cJSON_ArrayForEach(item, chunks) {
+		const char *part = NULL;
+
+		lp_json_path_index(p, sizeof(p), "deployment.chunks", i);
+		if (!cJSON_IsObject(item))
+			return lp_diag_fail_at(diag, -EBADMSG, p, "expected an object");
+		if (lp_json_get_string(item, "part", true, p, &part, diag) < 0)
+			return -EBADMSG;
+		if (!*ret_chunk && (strcmp(part, "os") == 0 || strcmp(part, "action") == 0)) {
+			*ret_chunk = item;
+			*ret_index = i;
+			out->is_action = strcmp(part, "action") == 0;
+		}
+		i++;
+	}
+	if (!*ret_chunk)
+		return lp_diag_fail_at(diag, -EBADMSG, "deployment.chunks",
+				       "no chunk of part \"os\" or \"action\"");
+	return 0;
+}
+
+/* An action chunk: its metadata entry "action" names the configured action. */
+static int parse_action_chunk(const cJSON *chunk, const char *p, struct ddi_deployment *out,
+			      struct lp_diag *diag)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(chunk, "metadata"), *item;
+	char mp[LP_JSON_PATH_MAX], mpp[LP_JSON_PATH_MAX];
+	size_t mi = 0;
+
+	lp_json_path_key(mpp, sizeof(mpp), p, "metadata");
+	cJSON_ArrayForEach(item, meta) {
+		const char *key = NULL, *value = NULL;
+
+		lp_json_path_index(mp, sizeof(mp), mpp, mi++);
+		if (!cJSON_IsObject(item) || lp_json_get_string(item, "key", true, mp, &key, diag) < 0 ||
+		    lp_json_get_string(item, "value", true, mp, &value, diag) < 0)
+			return lp_diag_fail_at(diag, -EBADMSG, mp, "expected {\"key\", \"value\"}");
+		if (strcmp(key, "action") == 0) {
+			if (!value[0] || strlen(value) >= sizeof(out->action))
+				return lp_diag_fail_at(diag, -EBADMSG, mp, "bad action name");
+			snprintf(out->action, sizeof(out->action), "%s", value);
+		}
+	}
+	if (!out->action[0])
+		return lp_diag_fail_at(diag, -EBADMSG, p, "action chunk without an \"action\" metadata entry");
+	return 0;
+}
+
+/* An os chunk: exactly one artifact (the package) with a download link. */
+static int parse_os_chunk(const cJSON *chunk, const char *p, bool allow_http,
+			  struct ddi_deployment *out, struct lp_diag *diag)
+{
+	const cJSON *arts = cJSON_GetObjectItemCaseSensitive(chunk, "artifacts");
+	const cJSON *art, *links;
+	char arts_p[LP_JSON_PATH_MAX], ap[LP_JSON_PATH_MAX], lp[LP_JSON_PATH_MAX];
+	const char *s = NULL;
+	int64_t size = 0;
+
+	lp_json_path_key(arts_p, sizeof(arts_p), p, "artifacts");
+	if (!cJSON_IsArray(arts) || cJSON_GetArraySize(arts) != 1)
+		return lp_diag_fail_at(diag, -EBADMSG, arts_p, "expected exactly one artifact (the package)");
+	art = cJSON_GetArrayItem(arts, 0);
+	lp_json_path_index(ap, sizeof(ap), arts_p, 0);
+	if (!cJSON_IsObject(art))
+		return lp_diag_fail_at(diag, -EBADMSG, ap, "expected an object");
+	if (lp_json_get_string(art, "filename", true, ap, &s, diag) < 0 ||
+	    lp_json_get_int(art, "size", false, 0, INT64_MAX, ap, &size, diag) < 0)
+		return -EBADMSG;
+	snprintf(out->filename, sizeof(out->filename), "%s", s);
+	out->size = (uint64_t)size;
+	links = cJSON_GetObjectItemCaseSensitive(art, "_links");
+	lp_json_path_key(lp, sizeof(lp), ap, "_links");
+	if (!cJSON_IsObject(links))
+		return lp_diag_fail_at(diag, -EBADMSG, lp, "expected an object with a download link");
+	if (get_href(links, "download", lp, out->url, sizeof(out->url), diag) < 0)
+		return -EBADMSG;
+	if (!out->url[0] && allow_http &&
+	    get_href(links, "download-http", lp, out->url, sizeof(out->url), diag) < 0)
+		return -EBADMSG;
+	if (!out->url[0])
+		return lp_diag_fail_at(diag, -EBADMSG, lp, allow_http ?
+				       "no \"download\" or \"download-http\" link" :
+				       "no https \"download\" link");
+	return 0;
+}
+
+static int parse_deployment(const cJSON *root, bool allow_http, struct ddi_deployment *out,
+			    struct lp_diag *diag)
+{
+	const cJSON *dep, *chunk = NULL;
+	char p[LP_JSON_PATH_MAX];
+	const char *s = NULL;
+	size_t ci = 0;
+	int r;
+
+	if (!cJSON_IsObject(root))
+		return lp_diag_fail(diag, -EBADMSG, "expected a JSON object");
+	if (lp_json_get_string(root, "id", true, "", &s, diag) < 0)
+		return -EBADMSG;
+	if (!is_action_id(s))
+		return lp_diag_fail_at(diag, -EBADMSG, "id", "not a valid action id");
+	snprintf(out->id, sizeof(out->id), "%s", s);
+	dep = cJSON_GetObjectItemCaseSensitive(root, "deployment");
+	if (!cJSON_IsObject(dep))
+		return lp_diag_fail_at(diag, -EBADMSG, "deployment", "expected an object");
+	if (get_handling(dep, "download", &out->download, diag) < 0 ||
+	    get_handling(dep, "update", &out->update, diag) < 0)
+		return -EBADMSG;
+	s = NULL;
+	if (lp_json_get_string(dep, "maintenanceWindow", false, "deployment", &s, diag) < 0)
+		return -EBADMSG;
+	out->maintenance_window_unavailable = s && strcmp(s, "unavailable") == 0;
+	r = find_chunk(dep, &chunk, &ci, out, diag);
+	if (r < 0)
+		return r;
+	lp_json_path_index(p, sizeof(p), "deployment.chunks", ci);
+	s = NULL;
+	if (lp_json_get_string(chunk, "version", false, p, &s, diag) < 0)
+		return -EBADMSG;
+	snprintf(out->version, sizeof(out->version), "%s", s ? s : "");
+	if (out->is_action)
+		return parse_action_chunk(chunk, p, out, diag);
+	return parse_os_chunk(chunk, p, allow_http, out, diag);
+}
+
 int agent_ddi_parse_deployment(const char *text, size_t len, bool allow_http,
 			       struct ddi_deployment *ret, struct lp_diag *diag)
 {
 	struct ddi_deployment out = { 0 };
-	const cJSON *dep, *chunks, *chunk = NULL, *item;
 	cJSON *root = NULL;
-	const char *s = NULL;
-	char p[LP_JSON_PATH_MAX];
-	size_t i = 0, ci = 0;
 	int r;
 
 	r = lp_json_parse(text, len, DDI_BODY_MAX, DDI_DEPTH, &root, diag);
 	if (r < 0)
 		return -EBADMSG;
-	if (!cJSON_IsObject(root)) {
-		r = lp_diag_fail(diag, -EBADMSG, "expected a JSON object");
-		goto out;
-	}
-	if (lp_json_get_string(root, "id", true, "", &s, diag) < 0)
-		goto bad;
-	if (!is_action_id(s)) {
-		r = lp_diag_fail_at(diag, -EBADMSG, "id", "not a valid action id");
-		goto out;
-	}
-	snprintf(out.id, sizeof(out.id), "%s", s);
-	dep = cJSON_GetObjectItemCaseSensitive(root, "deployment");
-	if (!cJSON_IsObject(dep)) {
-		r = lp_diag_fail_at(diag, -EBADMSG, "deployment", "expected an object");
-		goto out;
-	}
-	if (get_handling(dep, "download", &out.download, diag) < 0 ||
-	    get_handling(dep, "update", &out.update, diag) < 0)
-		goto bad;
-	s = NULL;
-	if (lp_json_get_string(dep, "maintenanceWindow", false, "deployment", &s, diag) < 0)
-		goto bad;
-	out.maintenance_window_unavailable = s && strcmp(s, "unavailable") == 0;
-	chunks = cJSON_GetObjectItemCaseSensitive(dep, "chunks");
-	if (!cJSON_IsArray(chunks) || cJSON_GetArraySize(chunks) < 1) {
-		r = lp_diag_fail_at(diag, -EBADMSG, "deployment.chunks", "expected a non-empty array");
-		goto out;
-	}
-	/* The first chunk of part "os" or "action" is ours; other parts are not for us. */
-	cJSON_ArrayForEach(item, chunks) {
-		const char *part = NULL;
-
-		lp_json_path_index(p, sizeof(p), "deployment.chunks", i);
-		if (!cJSON_IsObject(item)) {
-			r = lp_diag_fail_at(diag, -EBADMSG, p, "expected an object");
-			goto out;
-		}
-		if (lp_json_get_string(item, "part", true, p, &part, diag) < 0)
-			goto bad;
-		if (!chunk && (strcmp(part, "os") == 0 || strcmp(part, "action") == 0)) {
-			chunk = item;
-			ci = i;
-			out.is_action = strcmp(part, "action") == 0;
-		}
-		i++;
-	}
-	if (!chunk) {
-		r = lp_diag_fail_at(diag, -EBADMSG, "deployment.chunks", "no chunk of part \"os\" or \"action\"");
-		goto out;
-	}
-	lp_json_path_index(p, sizeof(p), "deployment.chunks", ci);
-	s = NULL;
-	if (lp_json_get_string(chunk, "version", false, p, &s, diag) < 0)
-		goto bad;
-	snprintf(out.version, sizeof(out.version), "%s", s ? s : "");
-	if (out.is_action) {
-		const cJSON *meta = cJSON_GetObjectItemCaseSensitive(chunk, "metadata");
-		size_t mi = 0;
-
-		cJSON_ArrayForEach(item, meta) {
-			char mp[LP_JSON_PATH_MAX], mpp[LP_JSON_PATH_MAX];
-			const char *key = NULL, *value = NULL;
-
-			lp_json_path_key(mpp, sizeof(mpp), p, "metadata");
-			lp_json_path_index(mp, sizeof(mp), mpp, mi++);
-			if (!cJSON_IsObject(item) ||
-			    lp_json_get_string(item, "key", true, mp, &key, diag) < 0 ||
-			    lp_json_get_string(item, "value", true, mp, &value, diag) < 0) {
-				r = lp_diag_fail_at(diag, -EBADMSG, mp, "expected {\"key\", \"value\"}");
-				goto out;
-			}
-			if (strcmp(key, "action") == 0) {
-				if (!value[0] || strlen(value) >= sizeof(out.action)) {
-					r = lp_diag_fail_at(diag, -EBADMSG, mp, "bad action name");
-					goto out;
-				}
-				snprintf(out.action, sizeof(out.action), "%s", value);
-			}
-		}
-		if (!out.action[0]) {
-			r = lp_diag_fail_at(diag, -EBADMSG, p, "action chunk without an \"action\" metadata entry");
-			goto out;
-		}
-	} else {
-		const cJSON *arts = cJSON_GetObjectItemCaseSensitive(chunk, "artifacts");
-		const cJSON *art, *links;
-		char arts_p[LP_JSON_PATH_MAX], ap[LP_JSON_PATH_MAX], lp[LP_JSON_PATH_MAX];
-		int64_t size = 0;
-
-		lp_json_path_key(arts_p, sizeof(arts_p), p, "artifacts");
-		if (!cJSON_IsArray(arts) || cJSON_GetArraySize(arts) != 1) {
-			r = lp_diag_fail_at(diag, -EBADMSG, arts_p, "expected exactly one artifact (the package)");
-			goto out;
-		}
-		art = cJSON_GetArrayItem(arts, 0);
-		lp_json_path_index(ap, sizeof(ap), arts_p, 0);
-		if (!cJSON_IsObject(art)) {
-			r = lp_diag_fail_at(diag, -EBADMSG, ap, "expected an object");
-			goto out;
-		}
-		s = NULL;
-		if (lp_json_get_string(art, "filename", true, ap, &s, diag) < 0 ||
-		    lp_json_get_int(art, "size", false, 0, INT64_MAX, ap, &size, diag) < 0)
-			goto bad;
-		snprintf(out.filename, sizeof(out.filename), "%s", s);
-		out.size = (uint64_t)size;
-		links = cJSON_GetObjectItemCaseSensitive(art, "_links");
-		lp_json_path_key(lp, sizeof(lp), ap, "_links");
-		if (!cJSON_IsObject(links)) {
-			r = lp_diag_fail_at(diag, -EBADMSG, lp, "expected an object with a download link");
-			goto out;
-		}
-		if (get_href(links, "download", lp, out.url, sizeof(out.url), diag) < 0)
-			goto bad;
-		if (!out.url[0] && allow_http && get_href(links, "download-http", lp, out.url, sizeof(out.url), diag) < 0)
-			goto bad;
-		if (!out.url[0]) {
-			r = lp_diag_fail_at(diag, -EBADMSG, lp, allow_http ?
-					    "no \"download\" or \"download-http\" link" :
-					    "no https \"download\" link");
-			goto out;
-		}
-	}
-	*ret = out;
-	r = 0;
-	goto out;
-bad:
-	r = -EBADMSG;
-out:
+	r = parse_deployment(root, allow_http, &out, diag);
+	if (r == 0)
+		*ret = out;
 	cJSON_Delete(root);
 	return r;
 }

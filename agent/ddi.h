@@ -99,12 +99,8 @@ size_t agent_poller_count(const struct agent_poller *p);
  * 0, or a negative errno if the backend could not be polled. */
 int agent_poller_cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s);
 /* The schedule: every backend is due at once after agent_poller_new; a cycle sets its
- * next time. Returns the backend due first and, in *ret_wait_s, the seconds until then
- * (<= 0: due now). Needs at least one backend. */
-size_t agent_poller_next(const struct agent_poller *p, int64_t *ret_wait_s);
+ * next time. Returns the backend due first and, in *ret_wait_ms, the milliseconds until
+ * then (0: due now). Needs at least one backend. */
+size_t agent_poller_next(const struct agent_poller *p, int *ret_wait_ms);
 /* Moves backend i's next poll to s seconds from now (when a cycle could not run). */
 void agent_poller_postpone(struct agent_poller *p, size_t i, unsigned s);
-/* Monotonic seconds. */
-int64_t agent_mono_s(void);
-/* Set by signal handlers: stop at the next opportunity. */
-extern volatile int agent_stop_requested;

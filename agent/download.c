@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "ddi.h"
+#include "loopline/clock.h"
 #include "loopline/log.h"
 
 #define DL_BUFFER (64 * 1024)
@@ -41,20 +41,12 @@ struct dl {
 	unsigned attempt;
 	agent_progress_fn progress;
 	void *progress_ctx;
-	int64_t last_progress_ms;
+	uint64_t last_progress_ms;
 	agent_tick_fn tick;
 	void *tick_ctx;
-	int64_t last_tick_ms;
+	uint64_t last_tick_ms;
 	char why[512];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
@@ -154,14 +146,14 @@ static int start(struct dl *d)
 /* Waits up to ms, waking early for a stop request. */
 static int backoff_wait(unsigned ms)
 {
-	int64_t end = now_ms() + ms;
+	uint64_t deadline = lp_clock_deadline_ms(ms);
 
 	while (!agent_stop_requested) {
-		int64_t left = end - now_ms();
+		int left = lp_clock_ms_left(deadline);
 
-		if (left <= 0)
+		if (left == 0)
 			return 0;
-		poll(NULL, 0, left > 200 ? 200 : (int)left);
+		poll(NULL, 0, left > 200 ? 200 : left);
 	}
 	return -EINTR;
 }
@@ -229,10 +221,10 @@ static int settle(struct dl *d)
  * connection, the server's send buffer fills up). */
 static void dl_tick(struct dl *d)
 {
-	if (!d->tick || now_ms() - d->last_tick_ms < DL_TICK_MS)
+	if (!d->tick || lp_clock_mono_ms() - d->last_tick_ms < DL_TICK_MS)
 		return;
 	d->tick(d->tick_ctx);
-	d->last_tick_ms = now_ms();
+	d->last_tick_ms = lp_clock_mono_ms();
 }
 
 static ssize_t dl_read(void *ctx, void *out, size_t len)
@@ -278,8 +270,9 @@ static ssize_t dl_read(void *ctx, void *out, size_t len)
 	if (d->len == 0)
 		d->start = 0;
 	dl_tick(d);
-	if (d->progress && now_ms() - d->last_progress_ms >= (int64_t)d->cfg->dl_progress_interval_s * 1000) {
-		d->last_progress_ms = now_ms();
+	if (d->progress &&
+	    lp_clock_mono_ms() - d->last_progress_ms >= (uint64_t)d->cfg->dl_progress_interval_s * 1000) {
+		d->last_progress_ms = lp_clock_mono_ms();
 		d->progress(d->progress_ctx, d->received - d->len, d->size);
 	}
 	return (ssize_t)n;
@@ -299,8 +292,8 @@ int agent_download_install(const struct agent_ctx *ctx, struct agent_ddi *ddi, c
 {
 	struct dl d = {
 		.cfg = ctx->cfg, .ddi = ddi, .url = url, .size = size, .progress = progress,
-		.progress_ctx = progress_ctx, .last_progress_ms = now_ms(), .tick = tick,
-		.tick_ctx = tick_ctx, .last_tick_ms = now_ms(),
+		.progress_ctx = progress_ctx, .last_progress_ms = lp_clock_mono_ms(), .tick = tick,
+		.tick_ctx = tick_ctx, .last_tick_ms = lp_clock_mono_ms(),
 	};
 	struct agent_source src = { .read = dl_read, .ctx = &d, .why = dl_why };
 	int r;

@@ -6,11 +6,13 @@
  * the bootloader is switched only after every hash matched.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "loopline/fs.h"
 #include "loopline/io.h"
 #include "loopline/log.h"
 #include "loopline/package.h"
@@ -34,7 +36,7 @@ static int check_payloads(const struct agent_config *cfg, const struct lp_manife
 		const struct lp_payload_info *p = &m->payloads[i];
 
 		if (p->type == LP_PAYLOAD_SCRIPT && !cfg->allow_scripts)
-			return lp_diag_fail(diag, -EPERM,
+			return lp_diag_fail(diag, -EOPNOTSUPP, /* "not allowed here", not -EPERM */
 					    "payload \"%s\" is a script and the config does not allow scripts",
 					    p->name);
 		if (p->type != LP_PAYLOAD_IMAGE)
@@ -77,133 +79,111 @@ static int load_keyring(const struct agent_config *cfg, struct lp_keyring **ret_
 	return 0;
 }
 
-/* Records a failed attempt: state back to idle with the reason, and closed/failure
- * feedback for the action if there is one. */
-int agent_update_failed(const struct agent_config *cfg, struct agent_state *st,
-			enum agent_state_id to, const char *reason)
+/* Reads the package up to its verified manifest: signature, hardware, security version
+ * and agent version are checked by the reader before it hands out a payload byte. */
+static int open_package(const struct agent_config *cfg, const struct agent_source *src,
+			uint64_t min_security_version, struct lp_keyring **ret_ring,
+			struct lp_pkg_reader **ret_reader, const struct lp_manifest **ret_m,
+			struct lp_diag *diag)
 {
-	struct agent_outbox *ob = NULL;
+	struct lp_pkg_policy policy = { 0 };
 	int r;
 
-	st->result = AGENT_RESULT_FAILURE;
-	snprintf(st->reason, sizeof(st->reason), "%s", reason);
-	if (st->backend[0] && st->action_id[0]) {
-		char slots[128], versions[2 * AGENT_ID_MAX + 32];
-		const char *details[3] = { reason, slots, versions };
-
-		snprintf(slots, sizeof(slots), "slot: running %s, update target %s",
-			 agent_slot_name(st->from_slot), agent_slot_name(st->to_slot));
-		snprintf(versions, sizeof(versions), "version: running %s, offered %s",
-			 st->from_version[0] ? st->from_version : "unknown",
-			 st->to_version[0] ? st->to_version : "unknown");
-		r = agent_outbox_open(cfg->data_dir, &ob);
-		if (r == 0)
-			r = agent_outbox_feedback(ob, st->backend, st->action_id, "closed", "failure",
-						  details, 3);
-		agent_outbox_free(ob);
-		if (r < 0)
-			log_error("cannot queue failure feedback: %s", strerror(-r));
-	}
-	r = agent_state_persist(cfg->data_dir, st, to);
+	r = load_keyring(cfg, ret_ring, diag);
 	if (r < 0)
-		log_error("cannot write the state file: %s", strerror(-r));
-	return r;
+		return r;
+	lp_diag_set_file(diag, NULL); /* later messages are about the package */
+	policy.trusted = *ret_ring;
+	policy.compatible = cfg->hardware_id;
+	policy.check_security_version = true;
+	policy.min_security_version = min_security_version;
+	policy.agent_version = lp_version_string();
+	r = lp_pkg_reader_new(src->read, src->ctx, &policy, ret_reader);
+	if (r < 0)
+		return lp_diag_fail(diag, r, "cannot start reading the package: %s", strerror(-r));
+	r = lp_pkg_reader_open(*ret_reader, ret_m, diag);
+	if (r < 0)
+		return r;
+	return check_payloads(cfg, *ret_m, diag);
+}
+
+/* Streams every payload into the slot; the reader checks each size and hash. */
+static int write_payloads(const struct agent_config *cfg, struct lp_pkg_reader *reader,
+			  enum agent_slot slot, struct lp_diag *diag)
+{
+	struct agent_slot_writer *w = NULL;
+	int r;
+
+	for (;;) {
+		const struct lp_payload_info *info;
+
+		r = lp_pkg_reader_next(reader, &info, diag);
+		if (r <= 0)
+			return r;
+		r = agent_slot_writer_open(cfg, slot, info->size, &w, diag);
+		if (r < 0)
+			return r;
+		r = lp_pkg_reader_stream(reader, sink_to_slot, w, diag);
+		if (r == 0)
+			r = agent_slot_writer_finish(w, diag);
+		agent_slot_writer_free(w);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* The package was refused or the install failed before the state said installed:
+ * record the failure (and the boot environment back on the running slot if it was
+ * switched already). diag keeps the reason the caller returns. */
+static void install_failed(const struct agent_config *cfg, const struct agent_source *src,
+			   struct agent_state *st, bool activating, int r, struct lp_diag *diag)
+{
+	char msg[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64];
+	struct lp_diag d2;
+
+	if (src->why && src->why(src->ctx))
+		lp_diag_fail(diag, r, "%s", src->why(src->ctx)); /* the transfer's own reason */
+	lp_diag_format(diag, msg, sizeof(msg));
+	lp_diag_clear(&d2);
+	/* Do not leave the bootloader pointing at a half-written slot. */
+	if (activating && agent_bootenv_revert(cfg, st->from_slot, &d2) < 0)
+		log_error("cannot reset the boot environment: %s", d2.msg);
+	lp_diag_clear(&d2);
+	if (agent_attempt_failed(cfg, st, AGENT_STATE_IDLE, msg, &d2) < 0)
+		log_error("cannot record the failed update: %s", d2.msg);
 }
 
 int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source *src,
 			 const char *backend, const char *action_id, struct lp_diag *diag)
 {
 	const struct agent_config *cfg = ctx->cfg;
-	struct lp_pkg_policy policy = { 0 };
-	struct agent_slot_writer *w = NULL;
 	struct lp_pkg_reader *reader = NULL;
 	const struct lp_manifest *m = NULL;
 	struct lp_keyring *ring = NULL;
 	struct agent_state st;
-	enum agent_slot current;
-	char msg[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64];
-	bool activating = false, resuming;
+	bool activating = false;
 	int r;
 
-	r = agent_state_load(cfg->data_dir, &st, diag);
+	r = agent_attempt_start(ctx, backend, action_id, NULL, &st, diag);
 	if (r < 0)
 		return r;
-	lp_diag_set_file(diag, NULL);
-	resuming = st.state == AGENT_STATE_DOWNLOADING && backend && action_id &&
-		   strcmp(st.backend, backend) == 0 && strcmp(st.action_id, action_id) == 0;
-	if (!agent_state_is_rest(st.state) && !resuming)
-		return lp_diag_fail(diag, -EBUSY, "an update is already in flight (state %s, version %s)",
-				    agent_state_name(st.state), st.to_version);
-	r = agent_slot_current(cfg, ctx->slot_override, &current, diag);
-	if (r < 0)
-		return r;
-	r = agent_mkdir_p(cfg->data_dir, 0755);
-	if (r < 0)
-		return lp_diag_fail(diag, r, "%s: %s", cfg->data_dir, strerror(-r));
-
-	/* A new attempt: forget the previous one's details, keep what is installed. */
-	st.result = AGENT_RESULT_NONE;
-	st.reason[0] = '\0';
-	snprintf(st.backend, sizeof(st.backend), "%s", backend ? backend : "");
-	snprintf(st.action_id, sizeof(st.action_id), "%s", action_id ? action_id : "");
-	agent_running_version(cfg, &st, st.from_version, sizeof(st.from_version));
-	if (!resuming)
-		st.to_version[0] = '\0'; /* a download keeps the version its deployment named */
-	st.to_security_version = 0;
-	st.from_slot = current;
-	st.to_slot = agent_slot_other(current);
-
-	r = load_keyring(cfg, &ring, diag);
-	if (r < 0)
-		goto refused;
-	lp_diag_set_file(diag, NULL); /* later messages are about the package */
-	policy.trusted = ring;
-	policy.compatible = cfg->hardware_id;
-	policy.check_security_version = true;
-	policy.min_security_version = st.security_version;
-	policy.agent_version = lp_version_string();
-	r = lp_pkg_reader_new(src->read, src->ctx, &policy, &reader);
-	if (r < 0) {
-		lp_diag_fail(diag, r, "cannot start reading the package: %s", strerror(-r));
-		goto refused;
+	r = open_package(cfg, src, st.security_version, &ring, &reader, &m, diag);
+	if (m) {
+		snprintf(st.to_version, sizeof(st.to_version), "%s", m->version);
+		st.to_security_version = m->security_version;
 	}
-	r = lp_pkg_reader_open(reader, &m, diag);
-	if (r < 0)
-		goto refused;
-	snprintf(st.to_version, sizeof(st.to_version), "%s", m->version);
-	st.to_security_version = m->security_version;
-	r = check_payloads(cfg, m, diag);
 	if (r < 0)
 		goto refused;
 
 	/* Verified and acceptable: from here on the inactive slot is overwritten. */
-	r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_INSTALLING);
-	if (r < 0) {
-		lp_diag_fail(diag, r, "cannot write the state file: %s", strerror(-r));
+	r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_INSTALLING, diag);
+	if (r < 0)
 		goto out;
-	}
 	log_info("installing %s %s (security version %llu) to slot %s", m->product, m->version,
 		 (unsigned long long)m->security_version, agent_slot_name(st.to_slot));
-	for (;;) {
-		const struct lp_payload_info *info;
-
-		r = lp_pkg_reader_next(reader, &info, diag);
-		if (r < 0)
-			goto refused;
-		if (r == 0)
-			break;
-		r = agent_slot_writer_open(cfg, st.to_slot, info->size, &w, diag);
-		if (r < 0)
-			goto refused;
-		r = lp_pkg_reader_stream(reader, sink_to_slot, w, diag);
-		if (r < 0)
-			goto refused;
-		r = agent_slot_writer_finish(w, diag);
-		agent_slot_writer_free(w);
-		w = NULL;
-		if (r < 0)
-			goto refused;
-	}
+	r = write_payloads(cfg, reader, st.to_slot, diag);
+	if (r < 0)
+		goto refused;
 	agent_test_point("slot-written");
 
 	/* Every hash matched: switch the bootloader to the new slot. */
@@ -212,31 +192,15 @@ int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source 
 	if (r < 0)
 		goto refused;
 	agent_test_point("bootenv-activated");
-	r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_INSTALLED);
-	if (r < 0) {
-		lp_diag_fail(diag, r, "cannot write the state file: %s", strerror(-r));
+	r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_INSTALLED, diag);
+	if (r < 0)
 		goto out;
-	}
 	log_info("installed %s to slot %s; reboot to activate it", m->version,
 		 agent_slot_name(st.to_slot));
-	r = 0;
 	goto out;
-
 refused:
-	if (src->why && src->why(src->ctx))
-		lp_diag_fail(diag, r, "%s", src->why(src->ctx)); /* the transfer's own reason */
-	lp_diag_format(diag, msg, sizeof(msg));
-	if (activating) {
-		/* Do not leave the bootloader pointing at a half-written slot. */
-		struct lp_diag d2;
-
-		lp_diag_clear(&d2);
-		if (agent_bootenv_revert(cfg, st.from_slot, &d2) < 0)
-			log_error("cannot reset the boot environment: %s", d2.msg);
-	}
-	agent_update_failed(cfg, &st, AGENT_STATE_IDLE, msg);
+	install_failed(cfg, src, &st, activating, r, diag);
 out:
-	agent_slot_writer_free(w);
 	lp_pkg_reader_free(reader);
 	lp_keyring_free(ring);
 	return r;
@@ -248,4 +212,23 @@ int agent_install_fd(const struct agent_ctx *ctx, int fd, const char *backend,
 	struct agent_source src = { .read = lp_io_fd_read, .ctx = &fd };
 
 	return agent_install_stream(ctx, &src, backend, action_id, diag);
+}
+
+int agent_install_file(const struct agent_ctx *ctx, const char *path, const char *backend,
+		       const char *action_id, bool reboot, struct lp_diag *diag)
+{
+	bool std_in = strcmp(path, "-") == 0;
+	int fd = std_in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return lp_diag_fail(diag, -errno, "%s: %s", path, strerror(errno));
+	r = agent_install_fd(ctx, fd, backend, action_id, diag);
+	if (!std_in)
+		close(fd);
+	if (r < 0 && !std_in && diag && !diag->file[0])
+		lp_diag_set_file(diag, path);
+	if (r == 0 && reboot)
+		r = agent_reboot(ctx->cfg, diag);
+	return r;
 }

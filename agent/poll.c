@@ -12,17 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "ddi.h"
-#include "loopline/json.h"
+#include "loopline/clock.h"
 #include "loopline/log.h"
 
 #define MAX_REMEMBERED 32
-
-volatile int agent_stop_requested;
 
 struct backend_rt {
 	struct agent_ddi *ddi;
@@ -34,17 +31,9 @@ struct agent_poller {
 	const struct agent_ctx *ctx;
 	struct backend_rt *b;
 	size_t n;
-	int64_t *next_s;   /* per backend: monotonic second of its next poll */
+	uint64_t *next_ms; /* per backend: monotonic deadline (ms) of its next poll */
 	bool in_tick;
 };
-
-int64_t agent_mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 int agent_poller_new(const struct agent_ctx *ctx, struct agent_poller **ret)
 {
@@ -57,15 +46,15 @@ int agent_poller_new(const struct agent_ctx *ctx, struct agent_poller **ret)
 	p->ctx = ctx;
 	p->n = ctx->cfg->n_backends;
 	p->b = calloc(p->n ? p->n : 1, sizeof(*p->b));
-	p->next_s = calloc(p->n ? p->n : 1, sizeof(*p->next_s));
-	if (!p->b || !p->next_s) {
+	p->next_ms = calloc(p->n ? p->n : 1, sizeof(*p->next_ms));
+	if (!p->b || !p->next_ms) {
 		free(p->b);
-		free(p->next_s);
+		free(p->next_ms);
 		free(p);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < p->n; i++)
-		p->next_s[i] = agent_mono_s();
+		p->next_ms[i] = lp_clock_mono_ms();
 	for (size_t i = 0; i < p->n; i++) {
 		r = agent_ddi_new(ctx->cfg, &ctx->cfg->backends[i], &p->b[i].ddi);
 		if (r < 0) {
@@ -84,7 +73,7 @@ void agent_poller_free(struct agent_poller *p)
 	for (size_t i = 0; i < p->n; i++)
 		agent_ddi_free(p->b[i].ddi);
 	free(p->b);
-	free(p->next_s);
+	free(p->next_ms);
 	free(p);
 }
 
@@ -95,17 +84,17 @@ size_t agent_poller_count(const struct agent_poller *p)
 
 void agent_poller_postpone(struct agent_poller *p, size_t i, unsigned s)
 {
-	p->next_s[i] = agent_mono_s() + s;
+	p->next_ms[i] = lp_clock_deadline_ms((uint64_t)s * 1000u);
 }
 
-size_t agent_poller_next(const struct agent_poller *p, int64_t *ret_wait_s)
+size_t agent_poller_next(const struct agent_poller *p, int *ret_wait_ms)
 {
 	size_t due = 0;
 
 	for (size_t i = 1; i < p->n; i++)
-		if (p->next_s[i] < p->next_s[due])
+		if (p->next_ms[i] < p->next_ms[due])
 			due = i;
-	*ret_wait_s = p->n ? p->next_s[due] - agent_mono_s() : 3600;
+	*ret_wait_ms = p->n ? lp_clock_ms_left(p->next_ms[due]) : 3600 * 1000;
 	return due;
 }
 
@@ -116,168 +105,100 @@ static const char *bname(const struct backend_rt *b)
 
 /* ---- feedback ---- */
 
-static char *feedback_json(const char *execution, const char *finished, int progress_percent,
-			   const char *detail)
+/* Removes a delivered or undeliverable message; 1, or 0 if it stays (logged: it is tried
+ * again at the next delivery). */
+static int drop(struct agent_outbox *ob, uint64_t seq)
 {
-	cJSON *fb = cJSON_CreateObject(), *status, *result, *arr;
-	struct timespec now;
-	char *out = NULL;
+	int r = agent_outbox_remove(ob, seq);
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (!fb)
-		return NULL;
-	if (!cJSON_AddNumberToObject(fb, "timestamp",
-				     (double)now.tv_sec * 1000.0 + (double)(now.tv_nsec / 1000000)) ||
-	    !(status = cJSON_AddObjectToObject(fb, "status")) ||
-	    !cJSON_AddStringToObject(status, "execution", execution) ||
-	    !(result = cJSON_AddObjectToObject(status, "result")) ||
-	    !cJSON_AddStringToObject(result, "finished", finished) ||
-	    !(arr = cJSON_AddArrayToObject(status, "details")))
-		goto out;
-	if (progress_percent >= 0) {
-		cJSON *pr = cJSON_AddObjectToObject(result, "progress");
+	if (r < 0)
+		log_error("outbox message %llu: cannot remove it: %s", (unsigned long long)seq,
+			  strerror(-r));
+	return r < 0 ? 0 : 1;
+}
 
-		if (!pr || !cJSON_AddNumberToObject(pr, "cnt", progress_percent) ||
-		    !cJSON_AddNumberToObject(pr, "of", 100))
-			goto out;
+/* One attempt to hand message seq to backend b (messages of other backends are left for
+ * them). 1: delivered or dropped, 0: not ours or unreadable right now (kept), -EIO: the
+ * backend cannot take it now (kept; later ones wait behind it). */
+static int deliver_one(struct agent_poller *p, struct backend_rt *b, struct agent_outbox *ob,
+		       uint64_t seq)
+{
+	struct agent_outbox_msg m;
+	struct lp_diag diag;
+	long status = 0;
+	int r;
+
+	lp_diag_clear(&diag);
+	r = agent_outbox_read_msg(ob, seq, &m, &diag);
+	if (r == -EBADMSG) {
+		log_error("outbox message %llu is unreadable (%s); dropping it", (unsigned long long)seq,
+			  diag.msg);
+		return drop(ob, seq);
 	}
-	if (detail) {
-		cJSON *s = cJSON_CreateString(detail);
-
-		if (!s || !cJSON_AddItemToArray(arr, s)) {
-			cJSON_Delete(s);
-			goto out;
+	if (r < 0) {
+		log_warn("%s; kept for later", diag.msg);
+		return 0;
+	}
+	if (!agent_config_find_backend(p->ctx->cfg, m.backend)) {
+		log_warn("outbox message %llu is for backend \"%s\", which is no longer configured; dropping it",
+			 (unsigned long long)seq, m.backend);
+		r = drop(ob, seq);
+	} else if (strcmp(m.backend, bname(b)) != 0) {
+		r = 0;
+	} else {
+		r = agent_ddi_feedback(b->ddi, m.action_id, m.feedback, &status, &diag);
+		if (r == 0 && (status / 100 == 2 || status == 410)) {
+			log_debug("feedback for action %s delivered (HTTP %ld)", m.action_id, status);
+			r = drop(ob, seq);
+		} else if (r == 0 && status / 100 == 4 && status != 408 && status != 429) {
+			log_warn("backend %s refused feedback for action %s with HTTP %ld; dropping it",
+				 bname(b), m.action_id, status);
+			r = drop(ob, seq);
+		} else {
+			log_info("backend %s: feedback for action %s not delivered (%s); kept for later",
+				 bname(b), m.action_id, r < 0 ? diag.msg : "server error");
+			r = -EIO;
 		}
 	}
-	out = cJSON_PrintUnformatted(fb);
-out:
-	cJSON_Delete(fb);
-	return out;
+	agent_outbox_msg_clear(&m);
+	return r;
 }
 
 /* Sends queued messages of backend b in order. Stops at the first one that cannot be
- * delivered now (network, 5xx, 429), so order is kept. 410 Gone means the action is
- * already closed: delivered. Returns the number still queued for b, or -EIO. */
-static int deliver_outbox(struct agent_poller *p, struct backend_rt *b)
-{
-	struct agent_outbox *ob = NULL;
-	uint64_t *seqs = NULL;
-	size_t n = 0;
-	int r, left = 0;
-
-	r = agent_outbox_open(p->ctx->cfg->data_dir, &ob);
-	if (r < 0)
-		return r;
-	seqs = calloc(AGENT_OUTBOX_MAX_MSGS, sizeof(*seqs));
-	if (!seqs) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = agent_outbox_list(ob, seqs, AGENT_OUTBOX_MAX_MSGS, &n);
-	if (r < 0)
-		goto out;
-	for (size_t k = 0; k < n; k++) {
-		const char *backend = NULL, *action = NULL;
-		struct lp_diag diag;
-		char *text = NULL, *body = NULL;
-		cJSON *root = NULL;
-		size_t len = 0;
-		long status = 0;
-
-		lp_diag_clear(&diag);
-		if (agent_outbox_read(ob, seqs[k], &text, &len) < 0)
-			continue;
-		if (lp_json_parse(text, len, AGENT_OUTBOX_MSG_MAX, 8, &root, &diag) < 0 ||
-		    lp_json_get_string(root, "backend", true, "", &backend, &diag) < 0 ||
-		    lp_json_get_string(root, "action_id", true, "", &action, &diag) < 0 ||
-		    !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "feedback"))) {
-			log_error("outbox message %llu is unreadable (%s); dropping it",
-				  (unsigned long long)seqs[k], diag.msg);
-			agent_outbox_remove(ob, seqs[k]);
-			goto next;
-		}
-		if (!agent_config_find_backend(p->ctx->cfg, backend)) {
-			log_warn("outbox message %llu is for backend \"%s\", which is no longer configured; dropping it",
-				 (unsigned long long)seqs[k], backend);
-			agent_outbox_remove(ob, seqs[k]);
-			goto next;
-		}
-		if (strcmp(backend, bname(b)) != 0)
-			goto next;
-		body = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(root, "feedback"));
-		r = body ? agent_ddi_feedback(b->ddi, action, body, &status, &diag) : -ENOMEM;
-		if (r == 0 && (status / 100 == 2 || status == 410)) {
-			log_debug("feedback for action %s delivered (HTTP %ld)", action, status);
-			agent_outbox_remove(ob, seqs[k]);
-		} else if (r == 0 && status / 100 == 4 && status != 408 && status != 429) {
-			log_warn("backend %s refused feedback for action %s with HTTP %ld; dropping it",
-				 bname(b), action, status);
-			agent_outbox_remove(ob, seqs[k]);
-		} else {
-			log_info("backend %s: feedback for action %s not delivered (%s); kept for later",
-				 bname(b), action, r < 0 ? diag.msg : "server error");
-			left = -EIO;
-			free(body);
-			cJSON_Delete(root);
-			free(text);
-			break;
-		}
-next:
-		free(body);
-		cJSON_Delete(root);
-		free(text);
-	}
-	r = left;
-out:
-	free(seqs);
-	agent_outbox_free(ob);
-	return r;
-}
-
-static int queue(struct agent_poller *p, struct backend_rt *b, const char *action_id,
-		 const char *execution, const char *finished, const char *detail)
-{
-	struct agent_outbox *ob = NULL;
-	const char *details[1] = { detail };
-	int r = agent_outbox_open(p->ctx->cfg->data_dir, &ob);
-
-	if (r == 0)
-		r = agent_outbox_feedback(ob, bname(b), action_id, execution, finished, details,
-					  detail ? 1 : 0);
-	agent_outbox_free(ob);
-	if (r < 0)
-		log_error("cannot queue feedback: %s", strerror(-r));
-	return r;
-}
-
-/* True if feedback for this action is already queued (an answer is on its way). */
-static bool outbox_has(struct agent_poller *p, struct backend_rt *b, const char *action_id)
+ * delivered now (network, 5xx, 408, 429), so order is kept. 410 Gone means the action is
+ * already closed: delivered. What is not delivered stays queued for the next cycle; a
+ * failure here is logged and the cycle goes on. */
+static void deliver_outbox(struct agent_poller *p, struct backend_rt *b)
 {
 	struct agent_outbox *ob = NULL;
 	uint64_t *seqs = calloc(AGENT_OUTBOX_MAX_MSGS, sizeof(*seqs));
-	bool found = false;
 	size_t n = 0;
+	int r;
 
-	if (!seqs || agent_outbox_open(p->ctx->cfg->data_dir, &ob) < 0 ||
-	    agent_outbox_list(ob, seqs, AGENT_OUTBOX_MAX_MSGS, &n) < 0)
-		n = 0;
-	for (size_t k = 0; k < n && !found; k++) {
-		char *text = NULL;
-		size_t len;
-		cJSON *root = NULL;
-		const char *be = NULL, *id = NULL;
-
-		if (agent_outbox_read(ob, seqs[k], &text, &len) == 0 &&
-		    lp_json_parse(text, len, AGENT_OUTBOX_MSG_MAX, 8, &root, NULL) == 0 &&
-		    lp_json_get_string(root, "backend", true, "", &be, NULL) == 0 &&
-		    lp_json_get_string(root, "action_id", true, "", &id, NULL) == 0)
-			found = strcmp(be, bname(b)) == 0 && strcmp(id, action_id) == 0;
-		cJSON_Delete(root);
-		free(text);
-	}
+	r = seqs ? agent_outbox_open(p->ctx->cfg->data_dir, &ob) : -ENOMEM;
+	if (r == 0)
+		r = agent_outbox_list(ob, seqs, AGENT_OUTBOX_MAX_MSGS, &n);
+	if (r < 0)
+		log_error("%s/outbox: %s", p->ctx->cfg->data_dir, strerror(-r));
+	for (size_t k = 0; r == 0 && k < n; k++)
+		if (deliver_one(p, b, ob, seqs[k]) < 0)
+			break;
 	free(seqs);
 	agent_outbox_free(ob);
-	return found;
+}
+
+/* Queues feedback for action_id of backend b. The poll has no one to hand a failure to:
+ * it is logged here and the action is answered again when the backend offers it again. */
+static void queue(struct agent_poller *p, struct backend_rt *b, const char *action_id,
+		  const char *execution, const char *finished, const char *detail)
+{
+	const char *details[1] = { detail };
+	struct lp_diag diag;
+
+	lp_diag_clear(&diag);
+	if (agent_feedback_queue(p->ctx->cfg->data_dir, bname(b), action_id, execution, finished,
+				 details, detail ? 1 : 0, &diag) < 0)
+		log_error("%s", diag.msg);
 }
 
 /* ---- actions ---- */
@@ -286,11 +207,15 @@ static void run_configured_action(struct agent_poller *p, struct backend_rt *b,
 				  const struct ddi_deployment *dep)
 {
 	const struct agent_command *cmd = agent_config_find_action(p->ctx->cfg, dep->action);
-	char why[AGENT_REASON_MAX];
+	char why[AGENT_REASON_MAX], out[AGENT_OUTPUT_TAIL];
 	int status = 0, r;
 
-	if (outbox_has(p, b, dep->id))
+	r = agent_outbox_find(p->ctx->cfg->data_dir, bname(b), dep->id);
+	if (r != 0) {
+		if (r < 0) /* run it only once we know it did not run already */
+			log_error("%s/outbox: %s", p->ctx->cfg->data_dir, strerror(-r));
 		return; /* already done, the answer is queued */
+	}
 	if (!cmd) {
 		snprintf(why, sizeof(why), "action \"%s\" is not allowed by this device's configuration",
 			 dep->action);
@@ -300,12 +225,8 @@ static void run_configured_action(struct agent_poller *p, struct backend_rt *b,
 	}
 	log_info("running configured action \"%s\" for backend %s (action %s)", cmd->name, bname(b),
 		 dep->id);
-	{
-		char out[AGENT_OUTPUT_TAIL];
-
-		r = agent_command_run_output(cmd, &status, out, sizeof(out));
-		r = agent_command_describe(cmd, "action", r, status, out, why, sizeof(why));
-	}
+	r = agent_command_run_output(cmd, &status, out, sizeof(out));
+	r = agent_command_describe(cmd, "action", r, status, out, why, sizeof(why));
 	queue(p, b, dep->id, "closed", r == 0 ? "success" : "failure", why);
 }
 
@@ -328,40 +249,98 @@ static void poll_others(void *ctx)
 	for (size_t i = 0; i < p->n && !agent_stop_requested; i++) {
 		unsigned s;
 
-		if (&p->b[i] == pc->b || p->next_s[i] > agent_mono_s())
+		if (&p->b[i] == pc->b || lp_clock_ms_left(p->next_ms[i]) > 0)
 			continue;
 		log_debug("backend %s is due while %s downloads: polling it now", bname(&p->b[i]),
 			  bname(pc->b));
-		agent_poller_cycle(p, i, &s);
+		/* its failures are logged by the cycle, and it is polled again when due */
+		(void)agent_poller_cycle(p, i, &s);
 	}
 	p->in_tick = false;
 }
 
+/* Progress is sent directly, not queued: a lost progress report is superseded by the
+ * next one, so a failure is only noted at debug level. */
 static void send_progress(void *ctx, uint64_t done, uint64_t total)
 {
 	struct progress_ctx *pc = ctx;
-	int percent = total ? (int)(done * 100 / total) : 0;
 	char detail[96];
+	const char *details[1] = { detail };
+	struct lp_diag diag;
 	char *body;
 	long status = 0;
 
 	snprintf(detail, sizeof(detail), "downloading: %llu of %llu bytes", (unsigned long long)done,
 		 (unsigned long long)total);
-	body = feedback_json("proceeding", "none", percent, detail);
-	if (body)
-		agent_ddi_feedback(pc->b->ddi, pc->action_id, body, &status, NULL);
+	body = agent_feedback_json("proceeding", "none", total ? (int)(done * 100 / total) : 0,
+				   details, 1);
+	lp_diag_clear(&diag);
+	if (!body || agent_ddi_feedback(pc->b->ddi, pc->action_id, body, &status, &diag) < 0 ||
+	    status / 100 != 2)
+		log_debug("backend %s: progress of action %s not delivered (%s)", bname(pc->b),
+			  pc->action_id, !body ? "out of memory" : status ? "refused" : diag.msg);
 	free(body);
 }
 
-static void request_reboot(const struct agent_config *cfg)
+/* Whether this deployment is to be taken up now; answers `rejected` when another update
+ * is in flight. */
+static bool take_update(struct backend_rt *b, const struct ddi_deployment *dep,
+			const struct agent_state *st, struct agent_poller *p)
 {
-	char why[AGENT_REASON_MAX];
-	int status = 0, r;
+	char detail[768];
 
-	r = agent_command_run(&cfg->reboot, &status);
-	if (agent_command_describe(&cfg->reboot, "reboot command", r, status, NULL, why,
-				   sizeof(why)) < 0)
-		log_error("%s", why);
+	if (!agent_state_is_rest(st->state)) {
+		if (strcmp(st->backend, bname(b)) == 0 && strcmp(st->action_id, dep->id) == 0) {
+			log_debug("action %s is in state %s", dep->id, agent_state_name(st->state));
+			return false;
+		}
+		for (size_t k = 0; k < b->n_rejected; k++)
+			if (strcmp(b->rejected[k], dep->id) == 0)
+				return false;
+		snprintf(detail, sizeof(detail),
+			 "another update is in flight (backend %s, action %s, state %s); will take this one up later",
+			 st->backend[0] ? st->backend : "local", st->action_id[0] ? st->action_id : "-",
+			 agent_state_name(st->state));
+		log_info("backend %s action %s: %s", bname(b), dep->id, detail);
+		queue(p, b, dep->id, "rejected", "none", detail);
+		if (b->n_rejected < MAX_REMEMBERED)
+			snprintf(b->rejected[b->n_rejected++], AGENT_ID_MAX, "%s", dep->id);
+		return false;
+	}
+	if (strcmp(st->backend, bname(b)) == 0 && strcmp(st->action_id, dep->id) == 0 &&
+	    st->result != AGENT_RESULT_NONE) {
+		log_debug("action %s already finished (%s)", dep->id, agent_result_name(st->result));
+		return false; /* its closed feedback is queued or on its way */
+	}
+	if (dep->update == DDI_SKIP || dep->download == DDI_SKIP || dep->maintenance_window_unavailable) {
+		log_info("backend %s action %s: waiting (download %s, update %s%s)", bname(b), dep->id,
+			 dep->download == DDI_SKIP ? "skip" : "allowed",
+			 dep->update == DDI_SKIP ? "skip" : "allowed",
+			 dep->maintenance_window_unavailable ? ", outside the maintenance window" : "");
+		return false;
+	}
+	return true;
+}
+
+/* The download failed: if it failed before the install path took over (which records
+ * its own failures), the attempt is recorded as failed here. */
+static void download_failed(struct agent_poller *p, struct backend_rt *b,
+			    const struct ddi_deployment *dep, const struct lp_diag *why)
+{
+	const struct agent_config *cfg = p->ctx->cfg;
+	char msg[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64];
+	struct agent_state now;
+	struct lp_diag diag;
+	int r;
+
+	lp_diag_format(why, msg, sizeof(msg));
+	log_error("backend %s action %s: %s", bname(b), dep->id, msg);
+	lp_diag_clear(&diag);
+	r = agent_state_load(cfg->data_dir, &now, &diag);
+	if (r == 0 && now.state == AGENT_STATE_DOWNLOADING)
+		r = agent_attempt_failed(cfg, &now, AGENT_STATE_IDLE, msg, &diag);
+	if (r < 0)
+		log_error("cannot record the failed update: %s", lp_diag_format(&diag, msg, sizeof(msg)));
 }
 
 static void run_update(struct agent_poller *p, struct backend_rt *b, const struct ddi_deployment *dep)
@@ -370,63 +349,21 @@ static void run_update(struct agent_poller *p, struct backend_rt *b, const struc
 	struct progress_ctx pc = { .p = p, .b = b, .action_id = dep->id };
 	char msg[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + 64], detail[768];
 	struct agent_state st;
-	enum agent_slot current;
 	struct lp_diag diag;
 	int r;
 
 	lp_diag_clear(&diag);
-	if (agent_state_load(cfg->data_dir, &st, &diag) < 0 ||
-	    agent_slot_current(cfg, p->ctx->slot_override, &current, &diag) < 0) {
-		log_error("%s", lp_diag_format(&diag, msg, sizeof(msg)));
+	r = agent_state_load(cfg->data_dir, &st, &diag);
+	if (r == 0 && !take_update(b, dep, &st, p))
 		return;
-	}
-	if (!agent_state_is_rest(st.state)) {
-		bool ours = strcmp(st.backend, bname(b)) == 0 && strcmp(st.action_id, dep->id) == 0;
-
-		if (ours) {
-			log_debug("action %s is in state %s", dep->id, agent_state_name(st.state));
-			return;
-		}
-		for (size_t k = 0; k < b->n_rejected; k++)
-			if (strcmp(b->rejected[k], dep->id) == 0)
-				return;
-		snprintf(detail, sizeof(detail),
-			 "another update is in flight (backend %s, action %s, state %s); will take this one up later",
-			 st.backend[0] ? st.backend : "local", st.action_id[0] ? st.action_id : "-",
-			 agent_state_name(st.state));
-		log_info("backend %s action %s: %s", bname(b), dep->id, detail);
-		queue(p, b, dep->id, "rejected", "none", detail);
-		if (b->n_rejected < MAX_REMEMBERED)
-			snprintf(b->rejected[b->n_rejected++], AGENT_ID_MAX, "%s", dep->id);
-		return;
-	}
-	if (strcmp(st.backend, bname(b)) == 0 && strcmp(st.action_id, dep->id) == 0 &&
-	    st.result != AGENT_RESULT_NONE) {
-		log_debug("action %s already finished (%s)", dep->id, agent_result_name(st.result));
-		return; /* its closed feedback is queued or on its way */
-	}
-	if (dep->update == DDI_SKIP || dep->download == DDI_SKIP || dep->maintenance_window_unavailable) {
-		log_info("backend %s action %s: waiting (download %s, update %s%s)", bname(b), dep->id,
-			 dep->download == DDI_SKIP ? "skip" : "allowed",
-			 dep->update == DDI_SKIP ? "skip" : "allowed",
-			 dep->maintenance_window_unavailable ? ", outside the maintenance window" : "");
-		return;
-	}
-
 	/* Take it: state downloading before the first byte. */
-	st.result = AGENT_RESULT_NONE;
-	st.reason[0] = '\0';
-	snprintf(st.backend, sizeof(st.backend), "%s", bname(b));
-	snprintf(st.action_id, sizeof(st.action_id), "%s", dep->id);
-	agent_running_version(cfg, &st, st.from_version, sizeof(st.from_version));
-	snprintf(st.to_version, sizeof(st.to_version), "%s", dep->version);
-	st.from_slot = current;
-	st.to_slot = agent_slot_other(current);
-	r = agent_mkdir_p(cfg->data_dir, 0755);
 	if (r == 0)
-		r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_DOWNLOADING);
+		r = agent_attempt_start(p->ctx, bname(b), dep->id, dep->version, &st, &diag);
+	if (r == 0)
+		r = agent_state_persist(cfg->data_dir, &st, AGENT_STATE_DOWNLOADING, &diag);
 	if (r < 0) {
-		log_error("cannot write the state file: %s", strerror(-r));
+		log_error("backend %s action %s: %s", bname(b), dep->id,
+			  lp_diag_format(&diag, msg, sizeof(msg)));
 		return;
 	}
 	snprintf(detail, sizeof(detail), "downloading %s (%llu bytes) for slot %s", dep->filename,
@@ -438,13 +375,7 @@ static void run_update(struct agent_poller *p, struct backend_rt *b, const struc
 	r = agent_download_install(p->ctx, b->ddi, dep->url, dep->size, dep->id, send_progress, &pc,
 				   poll_others, &pc, &diag);
 	if (r < 0) {
-		struct agent_state now;
-
-		lp_diag_format(&diag, msg, sizeof(msg));
-		log_error("backend %s action %s: %s", bname(b), dep->id, msg);
-		/* If the failure came before the install path took over, record it here. */
-		if (agent_state_load(cfg->data_dir, &now, NULL) == 0 && now.state == AGENT_STATE_DOWNLOADING)
-			agent_update_failed(cfg, &now, AGENT_STATE_IDLE, msg);
+		download_failed(p, b, dep, &diag);
 		deliver_outbox(p, b);
 		return;
 	}
@@ -453,7 +384,9 @@ static void run_update(struct agent_poller *p, struct backend_rt *b, const struc
 	queue(p, b, dep->id, "proceeding", "none", detail);
 	deliver_outbox(p, b);
 	log_info("backend %s action %s: %s", bname(b), dep->id, detail);
-	request_reboot(cfg);
+	lp_diag_clear(&diag);
+	if (agent_reboot(cfg, &diag) < 0)
+		log_error("%s", diag.msg); /* the update waits for the next reboot, however it comes */
 }
 
 static void handle_cancel(struct agent_poller *p, struct backend_rt *b, const char *href)
@@ -473,16 +406,26 @@ static void handle_cancel(struct agent_poller *p, struct backend_rt *b, const ch
 		return;
 	}
 	free(body);
+	/* a state that cannot be read is not an update of ours in flight */
 	ours_in_flight = agent_state_load(p->ctx->cfg->data_dir, &st, NULL) == 0 &&
 			 !agent_state_is_rest(st.state) && strcmp(st.backend, bname(b)) == 0 &&
 			 strcmp(st.action_id, stop) == 0;
 	/* Once an update is written and activated it is finished through its own feedback;
 	 * an action we never started is simply confirmed cancelled. */
-	fb = ours_in_flight ? feedback_json("rejected", "none", -1, "the update is already installed")
-			    : feedback_json("closed", "success", -1, "cancelled");
+	{
+		const char *detail[1] = { ours_in_flight ? "the update is already installed" : "cancelled" };
+
+		fb = ours_in_flight ? agent_feedback_json("rejected", "none", -1, detail, 1)
+				    : agent_feedback_json("closed", "success", -1, detail, 1);
+	}
 	snprintf(path, sizeof(path), "/cancelAction/%s/feedback", stop);
-	if (fb)
-		agent_ddi_call(b->ddi, "POST", path, fb, &status, NULL, &diag);
+	lp_diag_clear(&diag);
+	status = 0;
+	/* not answered: the backend offers the cancellation again at the next poll */
+	if (!fb || agent_ddi_call(b->ddi, "POST", path, fb, &status, NULL, &diag) < 0 ||
+	    status / 100 != 2)
+		log_warn("backend %s: cancelAction %s: answer not delivered (%s)", bname(b), stop,
+			 !fb ? "out of memory" : status ? "refused" : diag.msg);
 	free(fb);
 }
 
@@ -497,10 +440,12 @@ static void send_config_data(struct agent_poller *p, struct backend_rt *b, const
 	char *body = NULL;
 	long status = 0;
 
+	/* Best effort: what cannot be found out is sent as "unknown" / "none". */
 	if (agent_state_load(cfg->data_dir, &st, NULL) < 0)
 		st.version[0] = '\0';
 	agent_running_version(cfg, &st, running, sizeof(running));
-	agent_slot_current(cfg, p->ctx->slot_override, &cur, NULL);
+	if (agent_slot_current(cfg, p->ctx->slot_override, &cur, NULL) < 0)
+		cur = AGENT_SLOT_NONE;
 	if (root && cJSON_AddStringToObject(root, "mode", "merge") &&
 	    (data = cJSON_AddObjectToObject(root, "data")) &&
 	    cJSON_AddStringToObject(data, "hardware_id", cfg->hardware_id) &&
@@ -510,9 +455,10 @@ static void send_config_data(struct agent_poller *p, struct backend_rt *b, const
 		body = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	lp_diag_clear(&diag);
-	if (body && (agent_ddi_follow(b->ddi, "PUT", href, body, &status, NULL, &diag) < 0 ||
-		     status / 100 != 2))
-		log_warn("backend %s: configData: %s", bname(b), diag.msg[0] ? diag.msg : "refused");
+	if (!body || agent_ddi_follow(b->ddi, "PUT", href, body, &status, NULL, &diag) < 0 ||
+	    status / 100 != 2)
+		log_warn("backend %s: configData: %s", bname(b),
+			 !body ? "out of memory" : diag.msg[0] ? diag.msg : "refused");
 	free(body);
 }
 
@@ -569,7 +515,7 @@ int agent_poller_cycle(struct agent_poller *p, size_t i, unsigned *ret_next_s)
 
 	*ret_next_s = jittered(cfg, cfg->poll_default_s);
 	r = cycle(p, i, ret_next_s);
-	p->next_s[i] = agent_mono_s() + *ret_next_s;
+	p->next_ms[i] = lp_clock_deadline_ms((uint64_t)*ret_next_s * 1000u);
 	return r;
 }
 

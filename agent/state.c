@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent.h"
+#include "loopline/fs.h"
 #include "loopline/json.h"
 #include "loopline/log.h"
 
@@ -224,20 +225,26 @@ int agent_state_load(const char *data_dir, struct agent_state *ret_state, struct
 	size_t len = 0;
 	int r;
 
-	r = agent_path_join(path, sizeof(path), data_dir, "state.json");
+	r = lp_fs_path_join(path, sizeof(path), data_dir, "state.json");
 	if (r < 0)
-		return lp_diag_fail(diag, r, "data directory path too long");
-	r = agent_read_file(path, AGENT_STATE_MAX, &text, &len);
+		return lp_diag_fail(diag, r, "%s: data directory path too long", data_dir);
+	r = lp_fs_read_file(path, AGENT_STATE_MAX, &text, &len);
 	if (r == -ENOENT) {
 		state_init(ret_state);
 		return 0;
 	}
-	lp_diag_set_file(diag, path);
-	if (r < 0)
+	if (r < 0) {
+		lp_diag_set_file(diag, path);
 		return lp_diag_fail(diag, r, "cannot read: %s", strerror(-r));
+	}
 	r = agent_state_parse(text, len, ret_state, diag);
 	free(text);
-	return r;
+	if (r < 0) {
+		/* a damaged state file is a failure of this device, not a usage error */
+		lp_diag_set_file(diag, path);
+		return r == -ENOMEM ? r : -EUCLEAN;
+	}
+	return 0;
 }
 
 /* cJSON prints large doubles with 15 significant digits; write integers exactly. */
@@ -277,7 +284,8 @@ out:
 	return out;
 }
 
-int agent_state_persist(const char *data_dir, struct agent_state *st, enum agent_state_id to)
+int agent_state_persist(const char *data_dir, struct agent_state *st, enum agent_state_id to,
+			struct lp_diag *diag)
 {
 	struct agent_state next = *st;
 	char path[4096];
@@ -285,22 +293,25 @@ int agent_state_persist(const char *data_dir, struct agent_state *st, enum agent
 	int r;
 
 	if (!agent_state_transition_allowed(st->state, to))
-		return -EPERM;
+		return lp_diag_fail(diag, -ENOTRECOVERABLE, "the update state cannot go from %s to %s",
+				    agent_state_name(st->state), agent_state_name(to));
 	next.state = to;
 	next.updated = (int64_t)time(NULL);
 	r = agent_boot_id(next.boot_id, sizeof(next.boot_id));
 	if (r < 0)
-		return r;
-	r = agent_path_join(path, sizeof(path), data_dir, "state.json");
+		return lp_diag_fail(diag, r, "cannot read the boot id: %s", strerror(-r));
+	r = lp_fs_path_join(path, sizeof(path), data_dir, "state.json");
 	if (r < 0)
-		return r;
+		return lp_diag_fail(diag, r, "%s: data directory path too long", data_dir);
 	text = agent_state_serialize(&next);
 	if (!text)
-		return -ENOMEM;
-	r = agent_write_atomic(path, text, strlen(text), 0644);
+		return lp_diag_fail(diag, -ENOMEM, "out of memory");
+	/* write temp, fsync, rename, fsync the directory: the old or the new state survives a
+	 * power cut, never a mix (the test point below is where tests cut the power) */
+	r = lp_fs_write_atomic(path, text, strlen(text), 0644, 0);
 	free(text);
 	if (r < 0)
-		return r;
+		return lp_diag_fail(diag, r, "%s: cannot write the state: %s", path, strerror(-r));
 	*st = next;
 	agent_test_point(agent_state_name(to));
 	return 0;
@@ -371,7 +382,7 @@ void agent_running_version(const struct agent_config *cfg, const struct agent_st
 	/* the running slot's own file is the truth (a slot may also have been flashed by
 	 * other means); the committed version is the fallback */
 	if (cfg && cfg->version_file) {
-		r = agent_read_file(cfg->version_file, 4096, &text, &tlen);
+		r = lp_fs_read_file(cfg->version_file, 4096, &text, &tlen);
 		lp_diag_clear(&diag);
 		if (r < 0)
 			log_warn("version file %s: %s", cfg->version_file, strerror(-r));

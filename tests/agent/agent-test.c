@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "agent-test.h"
+#include "loopline/fs.h"
 #include "loopline/package.h"
 
 #define RUN_TIMEOUT_MS 60000
@@ -343,7 +344,7 @@ bool at_slot_equals(struct at_dev *d, enum agent_slot s, const uint8_t *data, si
 	size_t got = 0;
 	bool eq;
 
-	if (agent_read_file(d->slot[s], 64u << 20, &buf, &got) < 0)
+	if (lp_fs_read_file(d->slot[s], 64u << 20, &buf, &got) < 0)
 		return false;
 	eq = got == len && memcmp(buf, data, len) == 0;
 	free(buf);
@@ -370,7 +371,7 @@ char *at_outbox(struct at_dev *d, long *ret_count)
 
 		if (nl == 25 && strcmp(list[i]->d_name + 20, ".json") == 0) {
 			snprintf(f, sizeof(f), "%s/%s", path, list[i]->d_name);
-			assert_int_equal(agent_read_file(f, AGENT_OUTBOX_MSG_MAX, &msg, &len), 0);
+			assert_int_equal(lp_fs_read_file(f, AGENT_OUTBOX_MSG_MAX, &msg, &len), 0);
 			char *grown = realloc(all, all_len + len + 2);
 
 			assert_non_null(grown);
@@ -394,7 +395,7 @@ int at_count_lines(const char *path)
 	char *text = NULL;
 	int n = 0;
 
-	if (agent_read_file(path, 1 << 20, &text, NULL) < 0)
+	if (lp_fs_read_file(path, 1 << 20, &text, NULL) < 0)
 		return 0;
 	for (char *p = text; *p; p++)
 		if (*p == '\n')

@@ -126,7 +126,7 @@ static void test_errors(void **state)
 	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"ftp://a\"],\"tenant\":\"t\",\"target_token\":\"x\"}]," BASE_TAIL,
 		     "backends[0].urls[0]", "https://");
 	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[],\"tenant\":\"t\",\"target_token\":\"x\"}]," BASE_TAIL,
-		     "backends[0].urls", "at least 1");
+		     "backends[0].urls", "at least one");
 	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"https://a\"],\"tenant\":\"a/b\",\"target_token\":\"x\"}]," BASE_TAIL,
 		     "backends[0].tenant", "identifier");
 	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"https://a\"],\"tenant\":\"t\",\"target_token\":\"x\",\"gateway_token\":\"y\"}]," BASE_TAIL,
@@ -154,6 +154,18 @@ static void test_errors(void **state)
 	expect_error(BASE_HEAD "\"trusted_keys\":[\"k.pem\"],\"slots\":{\"A\":\"/a\",\"B\":\"/b\"},"
 		     "\"bootenv\":{\"type\":\"grub\",\"grubenv\":\"/f\"}}", "trusted_keys[0]", "absolute");
 	expect_error("[1]", "", "object");
+	/* bounds of the arrays (lp_json_get_array), with the element path of the culprit */
+	expect_error(BASE_HEAD "\"backends\":[1,2,3,4,5,6,7,8,9]," BASE_TAIL, "backends", "more than 8");
+	expect_error(BASE_HEAD "\"backends\":{}," BASE_TAIL, "backends", "");
+	expect_error(BASE_HEAD "\"backends\":[{\"urls\":[\"https://a\"],\"tenant\":\"t\",\"target_token\":\"x\"},7]," BASE_TAIL,
+		     "backends[1]", "object");
+	expect_error(BASE_HEAD "\"health_checks\":[{\"name\":\"a\",\"argv\":[\"/a\"]},{\"name\":\"b\",\"argv\":[\"/b\",3]}]," BASE_TAIL,
+		     "health_checks[1].argv[1]", "string");
+	expect_error(BASE_HEAD "\"reboot_command\":[]," BASE_TAIL, "reboot_command", "at least one");
+	expect_error(BASE_HEAD "\"trusted_keys\":[\"/k\"],\"slots\":{\"A\":\"/a\",\"B\":\"/b\"},"
+		     "\"bootenv\":{\"type\":\"grub\",\"grubenv\":\"/f\"},"
+		     "\"backends\":[{\"urls\":[\"https://a\",\"https://b c\"],\"tenant\":\"t\",\"target_token\":\"x\"}]}",
+		     "backends[0].urls[1]", "space");
 }
 
 static void test_syntax_error_position(void **state)

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent-test.h"
+#include "loopline/fs.h"
 
 #define IMAGE_LEN (300u * 1024u + 123u)
 
@@ -106,7 +107,7 @@ static void test_update_success(void **state)
 	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "status", NULL), 0);
 	assert_non_null(strstr(d->out, "reboot pending"));
 	/* a second install while one is in flight is refused */
-	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, NULL), AGENT_EXIT_BUSY);
+	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, NULL), LP_EXIT_BUSY);
 	assert_non_null(strstr(d->out, "in flight"));
 
 	/* reboot: the bootloader tries B, the agent health-checks and commits */
@@ -257,13 +258,13 @@ static void test_slot_never_boots(void **state)
 	assert_int_equal(at_count_lines(d->reboot_log), 0);
 }
 
-static void expect_refused(struct at_dev *d, const char *pkg, const char *words)
+/* Refused with the exit code loopline-pack verify gives for the same reason. */
+static void expect_refused(struct at_dev *d, const char *pkg, int code, const char *words)
 {
 	struct lp_bootenv_boot b;
 	struct agent_state st;
 
-	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, "--action", "main:99", NULL),
-		  AGENT_EXIT_REFUSED);
+	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, "--action", "main:99", NULL), code);
 	if (!strstr(d->out, words))
 		fail_msg("refusal of %s does not mention \"%s\":\n%s", pkg, words, d->out);
 	at_state(d, &st);
@@ -288,30 +289,30 @@ static void test_refused_packages(void **state)
 	/* wrong hardware: refused before any byte reaches the slot */
 	pkg_path(d, pkg, sizeof(pkg), "other-board.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "other-board", d->key, image, sizeof(image));
-	expect_refused(d, pkg, "test-board");
+	expect_refused(d, pkg, LP_EXIT_INCOMPATIBLE, "test-board");
 	assert_true(at_slot_equals(d, AGENT_SLOT_B, (const uint8_t *)"slot B: old contents\n", 21));
 
 	/* untrusted signing key */
 	pkg_path(d, pkg, sizeof(pkg), "untrusted.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->other_key, image, sizeof(image));
-	expect_refused(d, pkg, "trusted");
+	expect_refused(d, pkg, LP_EXIT_SIGNATURE, "trusted");
 	assert_true(at_slot_equals(d, AGENT_SLOT_B, (const uint8_t *)"slot B: old contents\n", 21));
 
 	/* tampered payload: bytes may reach the inactive slot, but it is never activated */
 	pkg_path(d, pkg, sizeof(pkg), "tampered.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->key, image, sizeof(image));
-	assert_int_equal(agent_read_file(pkg, 4u << 20, &data, &len), 0);
+	assert_int_equal(lp_fs_read_file(pkg, 4u << 20, &data, &len), 0);
 	data[len / 2] ^= 0x40;
 	f = fopen(pkg, "w");
 	assert_non_null(f);
 	assert_int_equal(fwrite(data, 1, len, f), len);
 	fclose(f);
 	free(data);
-	expect_refused(d, pkg, "payload rootfs.img.zst");
+	expect_refused(d, pkg, LP_EXIT_CORRUPT, "payload rootfs.img.zst");
 
 	/* tampered manifest (the first member, right after its 512-byte tar header) */
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->key, image, sizeof(image));
-	assert_int_equal(agent_read_file(pkg, 4u << 20, &data, &len), 0);
+	assert_int_equal(lp_fs_read_file(pkg, 4u << 20, &data, &len), 0);
 	assert_true(len > 600);
 	assert_int_equal(memcmp(data + 512, "{", 1), 0);
 	data[512 + 20] ^= 0x01;
@@ -320,7 +321,7 @@ static void test_refused_packages(void **state)
 	assert_int_equal(fwrite(data, 1, len, f), len);
 	fclose(f);
 	free(data);
-	expect_refused(d, pkg, "manifest");
+	expect_refused(d, pkg, LP_EXIT_SIGNATURE, "manifest");
 
 	/* install and commit security version 5, then offer security version 3 */
 	pkg_path(d, pkg, sizeof(pkg), "sv5.lpkg");
@@ -333,7 +334,7 @@ static void test_refused_packages(void **state)
 	pkg_path(d, pkg, sizeof(pkg), "sv3.lpkg");
 	at_make_package(d, pkg, "2.1.0", 3, "test-board", d->key, image2, sizeof(image2));
 	EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "install", pkg, "--action", "main:101", NULL),
-		  AGENT_EXIT_REFUSED);
+		  LP_EXIT_DOWNGRADE);
 	assert_non_null(strstr(d->out, "security"));
 	assert_true(at_slot_equals(d, AGENT_SLOT_A, image, sizeof(image)) ||
 		    at_slot_equals(d, AGENT_SLOT_A, (const uint8_t *)"slot A: version 1.0.0 running\n", 30));
@@ -351,10 +352,10 @@ static void test_refused_packages(void **state)
 	{
 		int lock = -1;
 
-		assert_int_equal(agent_lock(d->data_dir, false, &lock), 0);
-		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "install", pkg, NULL), AGENT_EXIT_BUSY);
+		assert_int_equal(agent_lock(d->data_dir, false, &lock, NULL), 0);
+		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "install", pkg, NULL), LP_EXIT_BUSY);
 		assert_non_null(strstr(d->out, "another loopline-agent"));
-		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "mark-bad", NULL), AGENT_EXIT_BUSY);
+		EXPECT_RC(at_agent(d, "B", "boot-7", NULL, "mark-bad", NULL), LP_EXIT_BUSY);
 		agent_unlock(lock);
 	}
 
@@ -377,7 +378,7 @@ static void test_mark_good_and_bad(void **state)
 	pkg_path(d, pkg, sizeof(pkg), "m.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->key, image, sizeof(image));
 	/* nothing to verify yet */
-	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "mark-good", NULL), AGENT_EXIT_STATE);
+	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "mark-good", NULL), LP_EXIT_STATE);
 
 	/* mark-bad before the reboot cancels the activation */
 	install_ok(d, pkg, "main:1");
@@ -433,6 +434,65 @@ static void test_check_config(void **state)
 	assert_non_null(strstr(d->out, "backends[0].url: unknown key"));
 }
 
+/* One CLI convention (lib/cli.h): help for every command, one-line usage errors that
+ * come before the config is read, --json on the read-only commands, the exit codes. */
+static void test_cli(void **state)
+{
+	static const char *const cmds[] = { "run", "check-update", "check-config", "install",
+					    "boot", "status", "mark-good", "mark-bad" };
+	struct at_dev *d = *state;
+	char good[AT_PATH];
+	cJSON *root;
+
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "--help", NULL), 0);
+	assert_non_null(strstr(d->out, "  20   busy"));
+	assert_non_null(strstr(d->out, "  22   not possible in the current state"));
+	assert_non_null(strstr(d->out, "  13   package refused: security_version"));
+	for (size_t i = 0; i < LP_ARRAY_SIZE(cmds); i++) {
+		EXPECT_RC(at_agent(d, NULL, NULL, NULL, cmds[i], "--help", NULL), 0);
+		assert_non_null(strstr(d->out, "Usage: "));
+		assert_non_null(strstr(d->out, cmds[i]));
+	}
+	/* usage errors: one line and a hint, exit 2, before the (missing) config is read */
+	memcpy(good, d->config, sizeof(good));
+	snprintf(d->config, sizeof(d->config), "%s/no-such-config.json", d->dir);
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "frobnicate", NULL), LP_EXIT_USAGE);
+	assert_string_equal(d->out, "loopline-agent: unknown command 'frobnicate'\n"
+				    "Try 'loopline-agent --help'.\n");
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "status", "--bogus", NULL), LP_EXIT_USAGE);
+	assert_string_equal(d->out, "loopline-agent status: unknown option '--bogus'\n"
+				    "Try 'loopline-agent status --help'.\n");
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "boot", "--json", NULL), LP_EXIT_USAGE);
+	assert_null(strstr(d->out, "no-such-config"));
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "install", "a", "b", NULL), LP_EXIT_USAGE);
+	assert_null(strstr(d->out, "no-such-config"));
+	/* a command line that is right goes on to the config, which is missing */
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "status", NULL), LP_EXIT_USAGE);
+	assert_non_null(strstr(d->out, "no-such-config"));
+	memcpy(d->config, good, sizeof(good));
+
+	/* --json on every read-only command */
+	EXPECT_RC(at_agent(d, NULL, NULL, NULL, "check-config", "--json", NULL), 0);
+	root = cJSON_Parse(d->out);
+	assert_non_null(root);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "ok")));
+	assert_int_equal(cJSON_GetObjectItem(root, "backends")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(root, "health_checks")->valueint, 1);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(root, "device_config")));
+	cJSON_Delete(root);
+	EXPECT_RC(at_agent(d, "A", NULL, NULL, "status", "--json", NULL), 0);
+	root = cJSON_Parse(d->out);
+	assert_non_null(root);
+	assert_string_equal(cJSON_GetObjectItem(root, "state")->valuestring, "idle");
+	cJSON_Delete(root);
+	/* a failing command says why: no backend answers (127.0.0.1:1) */
+	EXPECT_RC(at_agent(d, "A", NULL, NULL, "check-update", NULL), LP_EXIT_FAILURE);
+	assert_non_null(strstr(d->out, "no backend could be polled"));
+	/* a package file that does not exist */
+	EXPECT_RC(at_agent(d, "A", NULL, NULL, "install", "/nonexistent.lpkg", NULL), LP_EXIT_NOT_FOUND);
+	assert_non_null(strstr(d->out, "/nonexistent.lpkg"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_good_and_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
 	};
 
 	at_fill(image, sizeof(image), 7);

@@ -105,7 +105,10 @@ static void test_limits_and_feedback(void **state)
 	memset(big, 'x', AGENT_OUTBOX_MSG_MAX + 1);
 	assert_int_equal(agent_outbox_enqueue(ob, big, AGENT_OUTBOX_MSG_MAX + 1), -EMSGSIZE);
 	free(big);
-	assert_int_equal(agent_outbox_feedback(ob, "main", "42", "closed", "failure", details, 2), 0);
+	assert_int_equal(agent_feedback_queue(dir, "main", "42", "closed", "failure", details, 2, NULL), 0);
+	/* an update without an action reports to no one */
+	assert_int_equal(agent_feedback_queue(dir, "", "", "closed", "failure", details, 2, NULL), 0);
+	assert_int_equal(agent_outbox_count(ob), 1);
 	assert_int_equal(agent_outbox_peek(ob, &seq, &msg, &len), 1);
 	root = cJSON_Parse(msg);
 	assert_non_null(root);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The state machine's table, the strict state file and its atomic persistence. */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "agent.h"
+#include "loopline/fs.h"
 
 static void test_names(void **state)
 {
@@ -81,13 +83,26 @@ static void test_parse_strict(void **state)
 	}
 }
 
+/* Files in dir whose name contains ".tmp". */
+static int count_tmp_files(const char *dir)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strstr(de->d_name, ".tmp") != NULL;
+	closedir(d);
+	return n;
+}
+
 static void test_persist_roundtrip(void **state)
 {
 	char dir[] = "/tmp/agent-state-XXXXXX";
 	char path[4200];
 	struct agent_state st, back;
 	struct lp_diag diag;
-	struct stat sb;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -102,8 +117,9 @@ static void test_persist_roundtrip(void **state)
 	snprintf(st.action_id, sizeof(st.action_id), "17");
 	snprintf(st.reason, sizeof(st.reason), "quote \" and newline \n survive");
 	st.to_security_version = 9007199254740991ULL;
-	assert_int_equal(agent_state_persist(dir, &st, AGENT_STATE_INSTALLING), 0);
-	assert_int_equal(agent_state_persist(dir, &st, AGENT_STATE_COMMITTED), -EPERM);
+	assert_int_equal(agent_state_persist(dir, &st, AGENT_STATE_INSTALLING, &diag), 0);
+	assert_int_equal(agent_state_persist(dir, &st, AGENT_STATE_COMMITTED, &diag), -ENOTRECOVERABLE);
+	assert_non_null(strstr(diag.msg, "from installing to committed"));
 	assert_int_equal(st.state, AGENT_STATE_INSTALLING);
 	assert_int_equal(agent_state_load(dir, &back, &diag), 0);
 	assert_int_equal(back.state, AGENT_STATE_INSTALLING);
@@ -112,13 +128,71 @@ static void test_persist_roundtrip(void **state)
 	assert_string_equal(back.action_id, "17");
 	assert_int_equal(back.to_security_version, 9007199254740991ULL);
 	assert_int_equal(back.to_slot, AGENT_SLOT_B);
-	/* no temporary file is left behind */
-	snprintf(path, sizeof(path), "%s/state.json.tmp", dir);
-	assert_int_equal(stat(path, &sb), -1);
+	/* no temporary file (lp_fs_write_atomic's "state.json.tmp-XXXXXX") is left behind */
+	assert_int_equal(count_tmp_files(dir), 0);
 	/* a corrupt file is an error, not a silent reset */
 	snprintf(path, sizeof(path), "%s/state.json", dir);
-	assert_int_equal(agent_write_atomic(path, "{\"state\":", 9, 0644), 0);
+	assert_int_equal(lp_fs_write_atomic(path, "{\"state\":", 9, 0644, 0), 0);
 	assert_int_not_equal(agent_state_load(dir, &back, &diag), 0);
+	unlink(path);
+	rmdir(dir);
+	unsetenv("LOOPLINE_AGENT_BOOT_ID");
+}
+
+/*
+ * A persist replaces state.json (new inode, renamed over it), never rewrites it in place:
+ * a hard link to the old file must still hold the old state, complete, after the
+ * persist. Rewriting in place (open with O_TRUNC and write) would truncate and rewrite
+ * the very inode the link points to — the torn file a power cut would leave behind.
+ * (The QEMU power-cut test notices that too, but only after minutes.)
+ */
+static void test_persist_replaces_atomically(void **state)
+{
+	char dir[] = "/tmp/agent-state-XXXXXX";
+	char path[4200], old_link[4200];
+	char *before = NULL, *kept = NULL, *now = NULL;
+	struct agent_state st, back;
+	struct lp_diag diag;
+	struct stat sb_old, sb_link, sb_new;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	setenv("LOOPLINE_AGENT_BOOT_ID", "boot-two", 1);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	snprintf(old_link, sizeof(old_link), "%s/old-state.json", dir);
+	lp_diag_clear(&diag);
+	assert_int_equal(agent_state_load(dir, &st, &diag), 0);
+	st.from_slot = AGENT_SLOT_A;
+	st.to_slot = AGENT_SLOT_B;
+	snprintf(st.to_version, sizeof(st.to_version), "3.0.0");
+	snprintf(st.reason, sizeof(st.reason), "%s", "a reason long enough that a rewrite in place "
+		 "would leave a different length behind");
+	assert_int_equal(agent_state_persist(dir, &st, AGENT_STATE_INSTALLING, &diag), 0);
+	assert_int_equal(lp_fs_read_file(path, AGENT_STATE_MAX, &before, NULL), 0);
+	assert_int_equal(stat(path, &sb_old), 0);
+	assert_int_equal(link(path, old_link), 0);
+
+	st.reason[0] = '\0';
+	assert_int_equal(agent_state_persist(dir, &st, AGENT_STATE_INSTALLED, &diag), 0);
+
+	/* the old inode is untouched: same inode, the complete old text */
+	assert_int_equal(stat(old_link, &sb_link), 0);
+	assert_int_equal(sb_link.st_ino, sb_old.st_ino);
+	assert_int_equal(lp_fs_read_file(old_link, AGENT_STATE_MAX, &kept, NULL), 0);
+	assert_string_equal(kept, before);
+	/* state.json is another inode with the new state */
+	assert_int_equal(stat(path, &sb_new), 0);
+	assert_int_not_equal(sb_new.st_ino, sb_old.st_ino);
+	assert_int_equal(lp_fs_read_file(path, AGENT_STATE_MAX, &now, NULL), 0);
+	assert_string_not_equal(now, before);
+	assert_int_equal(agent_state_load(dir, &back, &diag), 0);
+	assert_int_equal(back.state, AGENT_STATE_INSTALLED);
+	assert_int_equal(count_tmp_files(dir), 0);
+
+	free(before);
+	free(kept);
+	free(now);
+	unlink(old_link);
 	unlink(path);
 	rmdir(dir);
 	unsetenv("LOOPLINE_AGENT_BOOT_ID");
@@ -196,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_transitions),
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_persist_roundtrip),
+		cmocka_unit_test(test_persist_replaces_atomically),
 		cmocka_unit_test(test_version_file),
 	};
 
