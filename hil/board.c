@@ -6,6 +6,7 @@
 
 #include "loopline-hil/board.h"
 #include "internal.h"
+#include "loopline/clock.h"
 
 struct lp_hil_board {
 	const struct lp_hil_inventory *inv;
@@ -249,7 +250,7 @@ int lp_hil_board_boot(struct lp_hil_board *b, const char *until, unsigned timeou
 		if ((r = lp_hil_board_console(b, &con, diag)) < 0)
 			goto out;
 		if (b->cfg->power.kind != LP_HIL_POWER_QEMU)
-			lp_hil_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
+			lp_clock_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
 		lp_hil_expect_flush(b->expect);
 		if ((r = lp_hil_power_on(b->power, 0, diag)) < 0)
 			goto out;

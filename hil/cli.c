@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "loopline/cli.h"
 #include "loopline/log.h"
 
 int cli_usage_error(const char *fmt, ...)
@@ -42,9 +43,9 @@ int cli_fail(int err, const struct lp_diag *diag)
 
 int cli_parse_duration(const char *opt, const char *s, uint64_t *ret_ms)
 {
-	unsigned long long ms;
+	uint64_t ms;
 
-	if (lp_hil_duration_parse(s, &ms) < 0 || ms > UINT32_MAX)
+	if (lp_duration_parse(s, &ms) < 0 || ms > UINT32_MAX)
 		return cli_usage_error("%s: \"%s\" is not a duration (e.g. 30, 30s, 500ms, 5m)", opt,
 				       s);
 	*ret_ms = ms;

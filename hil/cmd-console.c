@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "internal.h"
+#include "loopline/clock.h"
 #include "loopline/log.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-] */
@@ -103,9 +104,9 @@ int cmd_console(struct cli *cli, int argc, char **argv)
 		if (n <= 0) {
 			/* end of piped input: show what the board still answers (until it is
 			 * quiet for a moment, at most a few seconds), then leave */
-			uint64_t until = lp_hil_now_ms() + CONSOLE_DRAIN_MAX_MS;
+			uint64_t until = lp_clock_deadline_ms(CONSOLE_DRAIN_MAX_MS);
 
-			while (!tty && lp_hil_ms_left(until) > 0 &&
+			while (!tty && lp_clock_ms_left(until) > 0 &&
 			       lp_hil_console_pump(con, CONSOLE_DRAIN_QUIET_MS) > 0)
 				;
 			break;

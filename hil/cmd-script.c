@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "internal.h"
+#include "loopline/clock.h"
 #include "loopline/log.h"
 #include "loopline-hil/script.h"
 
@@ -147,7 +148,7 @@ static int host_cmd(struct script *s, const char *cmd, uint64_t deadline, char *
 			pid = 0; /* reaped; what is left in the pipe is still read */
 		if (pid == 0 && !pipe_open)
 			break;
-		now = lp_hil_now_ms();
+		now = lp_clock_mono_ms();
 		if (now >= deadline) {
 			if (pid > 0) {
 				kill(-pid, SIGKILL);
@@ -194,24 +195,24 @@ out:
 /* Keeps the console flowing for ms (between "until" attempts). */
 static void pump_for(struct script *s, unsigned ms)
 {
-	uint64_t end = lp_hil_now_ms() + ms;
+	uint64_t end = lp_clock_mono_ms() + ms;
 	struct lp_hil_console *con;
 	struct lp_diag diag;
 
-	for (uint64_t now; (now = lp_hil_now_ms()) < end;) {
+	for (uint64_t now; (now = lp_clock_mono_ms()) < end;) {
 		lp_diag_clear(&diag);
 		if (!s->console_open || lp_hil_board_console(s->board, &con, &diag) < 0) {
-			lp_hil_sleep_ms((unsigned)(end - now));
+			lp_clock_sleep_ms((unsigned)(end - now));
 			return;
 		}
 		if (lp_hil_console_pump(con, (int)(end - now)) < 0)
-			lp_hil_sleep_ms(10);
+			lp_clock_sleep_ms(10);
 	}
 }
 
 static double elapsed(const struct script *s)
 {
-	return (double)(lp_hil_now_ms() - s->t0) / 1000.0;
+	return (double)(lp_clock_mono_ms() - s->t0) / 1000.0;
 }
 
 static int step_power(struct script *s, const char *arg)
@@ -278,7 +279,7 @@ static int step_run(struct script *s, const char *cmd, uint64_t timeout_ms)
 static int step_host(struct script *s, enum lp_hil_step_kind kind, const char *cmd,
 		     uint64_t timeout_ms, const char *var)
 {
-	uint64_t deadline = lp_hil_now_ms() + timeout_ms;
+	uint64_t deadline = lp_clock_mono_ms() + timeout_ms;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -323,7 +324,7 @@ static int step_host(struct script *s, enum lp_hil_step_kind kind, const char *c
 			r = host_cmd(s, cmd, deadline, buf, CAPTURE_MAX, &len, true);
 			if (r == 0)
 				break;
-			if (r == -ETIMEDOUT || lp_hil_now_ms() + pause >= deadline) {
+			if (r == -ETIMEDOUT || lp_clock_mono_ms() + pause >= deadline) {
 				r = step_fail(s, HIL_EXIT_TIMEOUT,
 					      "until: \"%s\" did not succeed within %.1f s (%u tries); last output: %.*s",
 					      cmd, (double)timeout_ms / 1000.0, tries, (int)(len > 600 ? 600 : len),
@@ -470,7 +471,7 @@ int cmd_script(struct cli *cli, int argc, char **argv)
 	}
 	if (s.echo)
 		lp_hil_board_set_sink(s.board, echo_sink, NULL);
-	s.t0 = lp_hil_now_ms();
+	s.t0 = lp_clock_mono_ms();
 	for (size_t i = 0; i < sc->n_steps && r == 0; i++) {
 		const struct lp_hil_step *st = &sc->steps[i];
 		char *arg = NULL;

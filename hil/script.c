@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loopline/cli.h"
 #include "loopline-hil/expect.h"
 #include "loopline-hil/inventory.h"
 #include "loopline-hil/script.h"
@@ -123,10 +124,10 @@ static int parse_line(struct lp_hil_script *sc, char *line, unsigned lineno, str
 	st.kind = step_table[i].kind;
 	if (*arg == '@') {
 		char *end = arg + strcspn(arg, " \t"), save = *end;
-		unsigned long long ms;
+		uint64_t ms;
 
 		*end = '\0';
-		if (lp_hil_duration_parse(arg + 1, &ms) < 0 || ms == 0 || ms > UINT32_MAX)
+		if (lp_duration_parse(arg + 1, &ms) < 0 || ms == 0 || ms > UINT32_MAX)
 			return fail_line(diag, sc->name, lineno,
 					 "\"%.64s\" is not a timeout (e.g. @30s, @500ms, @2m)", arg);
 		*end = save;
