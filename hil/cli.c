@@ -29,6 +29,11 @@ int cli_fail(int err, const struct lp_diag *diag)
 		log_error("%s", lp_diag_format(diag, buf, sizeof(buf)));
 	else
 		log_error("%s", strerror(-err));
+	return cli_fail_code(err);
+}
+
+int cli_fail_code(int err)
+{
 	switch (err) {
 	case -EBUSY:
 		return HIL_EXIT_LOCKED;

@@ -43,6 +43,7 @@ void cli_board_close(struct cli *cli, struct lp_hil_board *b);
 int cli_usage_error(const char *fmt, ...) LP_PRINTF(1, 2);
 /* Maps a library error to an exit code after printing the diag. */
 int cli_fail(int err, const struct lp_diag *diag);
+int cli_fail_code(int err);
 int cli_parse_duration(const char *opt, const char *s, uint64_t *ret_ms);
 
 int cmd_boards(struct cli *cli, int argc, char **argv);

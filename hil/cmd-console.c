@@ -50,7 +50,7 @@ int cmd_console(struct cli *cli, int argc, char **argv)
 	if ((r = cli_board_open(cli, argv[1], "loopline-hil console", &b)) != 0)
 		return r;
 	lp_diag_clear(&diag);
-	lp_hil_board_set_sink(b, out_sink, NULL);
+	lp_hil_board_add_sink(b, out_sink, NULL);
 	r = lp_hil_board_console(b, &con, &diag);
 	if (r < 0) {
 		r = cli_fail(r, &diag);

@@ -146,7 +146,7 @@ int cmd_boot(struct cli *cli, int argc, char **argv)
 		return r;
 	lp_diag_clear(&diag);
 	if (!quiet)
-		lp_hil_board_set_sink(b, stdout_sink, NULL);
+		lp_hil_board_add_sink(b, stdout_sink, NULL);
 	r = lp_hil_board_boot(b, until, (unsigned)timeout, &diag);
 	if (r < 0)
 		r = cli_fail(r, &diag);
