@@ -6,7 +6,6 @@
  * docs/hil.md ("Scenario scripts").
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,12 @@
 #include "cli.h"
 #include "loopline/log.h"
 #include "loopline-hil/script.h"
+
+const struct lp_cli_opt hil_script_opts[] = {
+	{ 'e', "echo", 0, NULL, "copy the console to stderr" },
+	{ 'c', "check", 0, NULL, "only parse the file (the board is not touched)" },
+	{ 0 },
+};
 
 static void echo_sink(void *userdata, const uint8_t *buf, size_t len)
 {
@@ -86,56 +91,47 @@ static int show_result(const struct lp_hil_script_result *res, bool echoed)
 			p += n + (p[n] == '\n');
 		}
 	}
-	return res->error == LP_HIL_SCRIPT_ERR_SCRIPT ? LP_EXIT_USAGE : cli_fail_code(res->err);
+	return hil_exit(res->err);
 }
 
-int cmd_script(struct cli *cli, int argc, char **argv)
+int cmd_script(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {{"echo", no_argument, NULL, 'e'},
-					     {"check", no_argument, NULL, 'c'},
-					     {0}};
-	struct lp_hil_script_opts ro = {.event = show_event};
+	struct hil *h = ctx;
+	struct lp_hil_script_opts ro = { .event = show_event };
 	struct lp_hil_script_result *res = NULL;
 	struct lp_hil_script *sc = NULL;
 	struct lp_hil_board *board = NULL;
 	bool check_only = false, echo = false;
 	struct lp_diag diag;
-	int c, r;
+	int key, r;
 
-	while ((c = getopt_long(argc, argv, "ec", opts, NULL)) != -1) {
-		if (c == 'e')
-			echo = true;
-		else if (c == 'c')
-			check_only = true;
-		else
-			return cli_usage_error("script: unknown option");
+	while ((key = lp_cli_next(cli, NULL)) > 0) {
+		echo |= key == 'e';
+		check_only |= key == 'c';
 	}
-	if (argc - optind != 2)
-		return cli_usage_error("script: expected BOARD FILE (- for stdin)");
 	/* the whole file is checked before the board is touched */
 	lp_diag_clear(&diag);
-	r = lp_hil_script_load(argv[optind + 1], &sc, &diag);
+	r = lp_hil_script_load(cli->args[1], &sc, &diag);
 	if (r < 0) {
-		char buf[1024];
-
-		log_error("%s", lp_diag_format(&diag, buf, sizeof(buf)));
-		return r == -ENOMEM ? LP_EXIT_FAILURE : LP_EXIT_USAGE;
+		(void)hil_fail(r, &diag);
+		return r == -ENOMEM ? LP_EXIT_FAILURE : r == -ENOENT ? LP_EXIT_NOT_FOUND
+								     : LP_EXIT_USAGE;
 	}
 	if (check_only) {
 		printf("%s: %zu steps\n", sc->name, sc->n_steps);
 		lp_hil_script_free(sc);
 		return 0;
 	}
-	if ((r = cli_board_open(cli, argv[optind], "loopline-hil script", &board)) != 0) {
+	if ((r = hil_board_open(cli, h, cli->args[0], "loopline-hil script", &board)) != 0) {
 		lp_hil_script_free(sc);
 		return r;
 	}
 	if (echo)
 		lp_hil_board_add_sink(board, echo_sink, NULL);
 	r = lp_hil_script_run(board, sc, &ro, &res);
-	r = r < 0 ? cli_fail(r, NULL) : show_result(res, echo);
+	r = r < 0 ? hil_fail(r, NULL) : show_result(res, echo);
 	lp_hil_script_result_free(res);
-	cli_board_close(cli, board);
+	hil_board_close(h, board);
 	lp_hil_script_free(sc);
 	return r;
 }
