@@ -97,10 +97,16 @@ static void board_loop(int ls, int fifo)
 		if (n <= 0)
 			_exit(0);
 		cmd[n] = '\0';
-		if (strncmp(cmd, "off", 3) == 0)
-			kill_shell(&sh);
-		else if (strncmp(cmd, "on", 2) == 0 && conn >= 0 && sh == 0)
-			start_shell(conn, &sh);
+		/* one read may hold several commands ("off\non\n" under load) */
+		for (char *line = cmd, *next; *line; line = next) {
+			next = line + strcspn(line, "\n");
+			if (*next)
+				*next++ = '\0';
+			if (strcmp(line, "off") == 0)
+				kill_shell(&sh);
+			else if (strcmp(line, "on") == 0 && conn >= 0 && sh == 0)
+				start_shell(conn, &sh);
+		}
 	}
 }
 
@@ -326,8 +332,10 @@ static void test_failures(void **state)
 
 		if (res->ok)
 			fail_msg("case %zu passed", i);
-		assert_string_equal(lp_hil_script_error_name(res->error),
-				    lp_hil_script_error_name(c->error));
+		if (res->error != c->error)
+			fail_msg("case %zu: %s, not %s: %s:%u: %s", i,
+				 lp_hil_script_error_name(res->error),
+				 lp_hil_script_error_name(c->error), res->file, res->line, res->message);
 		assert_int_equal(res->err, c->err);
 		assert_string_equal(res->file, "t.hil");
 		assert_int_equal(res->line, c->line);
