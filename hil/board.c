@@ -6,6 +6,7 @@
 
 #include "loopline-hil/board.h"
 #include "internal.h"
+#include "loopline/clock.h"
 
 struct lp_hil_board {
 	const struct lp_hil_inventory *inv;
@@ -19,8 +20,11 @@ struct lp_hil_board {
 	size_t n_fail_src;
 	bool custom_fail;
 	char *log_path;
-	lp_hil_console_feed_fn *extra_feed;
-	void *extra_userdata;
+	struct {
+		lp_hil_console_feed_fn *feed; /* NULL: a free slot */
+		void *userdata;
+		int console_id;               /* the sink's id in the open console, or -1 */
+	} sinks[LP_HIL_BOARD_MAX_SINKS];
 };
 
 static void free_strv(char **v, size_t n)
@@ -93,11 +97,48 @@ struct lp_hil_expect *lp_hil_board_expect(struct lp_hil_board *b)
 	return b->expect;
 }
 
-void lp_hil_board_set_sink(struct lp_hil_board *b, lp_hil_console_feed_fn *feed,
-			   void *userdata)
+int lp_hil_board_add_sink(struct lp_hil_board *b, lp_hil_console_feed_fn *feed,
+			  void *userdata)
 {
-	b->extra_feed = feed;
-	b->extra_userdata = userdata;
+	for (int i = 0; i < LP_HIL_BOARD_MAX_SINKS; i++) {
+		if (b->sinks[i].feed)
+			continue;
+		b->sinks[i].console_id = -1;
+		if (b->console) {
+			int id = lp_hil_console_add_sink(b->console, feed, userdata);
+
+			if (id < 0)
+				return id;
+			b->sinks[i].console_id = id;
+		}
+		b->sinks[i].feed = feed;
+		b->sinks[i].userdata = userdata;
+		return i;
+	}
+	return -ENOSPC;
+}
+
+void lp_hil_board_remove_sink(struct lp_hil_board *b, int id)
+{
+	if (id < 0 || id >= LP_HIL_BOARD_MAX_SINKS || !b->sinks[id].feed)
+		return;
+	if (b->console)
+		lp_hil_console_remove_sink(b->console, b->sinks[id].console_id);
+	b->sinks[id].feed = NULL;
+}
+
+/* Attaches the expect engine and the extra sinks to a console just opened. */
+static int attach_sinks(struct lp_hil_board *b)
+{
+	int r = lp_hil_console_add_sink(b->console, lp_hil_expect_feed, b->expect);
+
+	for (int i = 0; r >= 0 && i < LP_HIL_BOARD_MAX_SINKS; i++)
+		if (b->sinks[i].feed) {
+			r = lp_hil_console_add_sink(b->console, b->sinks[i].feed,
+						    b->sinks[i].userdata);
+			b->sinks[i].console_id = r;
+		}
+	return r < 0 ? r : 0;
 }
 
 int lp_hil_board_console(struct lp_hil_board *b, struct lp_hil_console **ret,
@@ -118,10 +159,7 @@ int lp_hil_board_console(struct lp_hil_board *b, struct lp_hil_console **ret,
 					b->log_path, &b->console, diag);
 		if (r < 0)
 			return r;
-		r = lp_hil_console_add_sink(b->console, lp_hil_expect_feed, b->expect);
-		if (r >= 0 && b->extra_feed)
-			r = lp_hil_console_add_sink(b->console, b->extra_feed, b->extra_userdata);
-		if (r < 0)
+		if ((r = attach_sinks(b)) < 0)
 			return r;
 	}
 	*ret = b->console;
@@ -249,7 +287,7 @@ int lp_hil_board_boot(struct lp_hil_board *b, const char *until, unsigned timeou
 		if ((r = lp_hil_board_console(b, &con, diag)) < 0)
 			goto out;
 		if (b->cfg->power.kind != LP_HIL_POWER_QEMU)
-			lp_hil_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
+			lp_clock_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
 		lp_hil_expect_flush(b->expect);
 		if ((r = lp_hil_power_on(b->power, 0, diag)) < 0)
 			goto out;

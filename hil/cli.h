@@ -1,58 +1,66 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the loopline-hil subcommand files. */
+/*
+ * Shared by the loopline-hil command files. The tool is a lib/cli.h command table
+ * (main.c); every command is an lp_cli_run_fn with a struct hil as its context. The
+ * inventory is loaded by the commands that need it, after lp_cli_main checked the
+ * command line, so a usage error never depends on the inventory.
+ */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
+#include "loopline/cli.h"
 #include "loopline-hil/board.h"
 #include "loopline-hil/inventory.h"
 #include "loopline-hil/lock.h"
 
-/* Exit codes of loopline-hil (besides 0, 1 failure, 2 usage). */
-enum {
-	HIL_EXIT_LOCKED = 10,   /* the board is locked by another owner */
-	HIL_EXIT_TIMEOUT = 11,  /* a pattern did not show up in time */
-	HIL_EXIT_FAILURE_PATTERN = 12, /* a failure pattern (e.g. Kernel panic) matched */
-	HIL_EXIT_RUN_ERROR = 255, /* run: the command could not be run (ssh-style) */
-};
+/* run: the board command's exit status passes through; loopline-hil's own errors after
+ * the command line was checked exit with this (like ssh). */
+#define HIL_EXIT_RUN_ERROR 255
 
-struct cli {
-	const char *inventory_path;
-	char owner[256];
+struct hil {
+	const struct lp_cli_tool *tool;
+	const char *inventory_path;  /* -i, else $LOOPLINE_HIL_INVENTORY */
+	char owner[256];             /* --owner, else $LOOPLINE_HIL_OWNER, else user@host */
 	uint64_t wait_ms;            /* --wait for board locks */
 	struct lp_hil_inventory *inv;
-	/* transient lock taken by cli_board_open, released by cli_board_close */
 	struct lp_hil_locks *locks;
+	/* the transient lock taken by hil_board_open, released by hil_board_close */
 	char locked_board[LP_HIL_NAME_MAX + 1];
 };
 
-typedef int cli_cmd_fn(struct cli *cli, int argc, char **argv);
+/* The exit codes loopline-hil returns besides 0, 1 and 2 (0-terminated, for --help). */
+extern const int hil_exits[];
 
-struct cli_command {
-	const char *name;
-	cli_cmd_fn *fn;
-	const char *args;
-	const char *help;
-};
+/* lp_exit_from_errno limited to the codes above: an errno that means a package refusal
+ * in other tools (-EPERM: someone else's lock; -E2BIG: output too long) is a plain
+ * failure (1) here. */
+int hil_exit(int err);
+/* Logs the error once (the diag if it says something, else strerror) and returns
+ * hil_exit(err). */
+int hil_fail(int err, const struct lp_diag *diag);
 
-int cli_load_inventory(struct cli *cli);
+/* Loads the inventory once. Returns an exit code (2 when there is none or it is bad). */
+int hil_inventory(struct lp_cli *cli, struct hil *h);
+/* Opens the lock database of the inventory once. Returns an exit code. */
+int hil_locks(struct lp_cli *cli, struct hil *h);
+/* The board's configuration, or NULL after logging "no board …" (exit 24). */
+const struct lp_hil_board_config *hil_find_board(struct hil *h, const char *name);
 /* Loads the inventory, takes the board's lock for this process (unless this owner
  * already holds it) and opens the board. Returns an exit code (0 = ok). */
-int cli_board_open(struct cli *cli, const char *name, const char *why, struct lp_hil_board **ret);
-void cli_board_close(struct cli *cli, struct lp_hil_board *b);
-int cli_usage_error(const char *fmt, ...) LP_PRINTF(1, 2);
-/* Maps a library error to an exit code after printing the diag. */
-int cli_fail(int err, const struct lp_diag *diag);
-int cli_parse_duration(const char *opt, const char *s, uint64_t *ret_ms);
+int hil_board_open(struct lp_cli *cli, struct hil *h, const char *name, const char *why,
+		   struct lp_hil_board **ret);
+void hil_board_close(struct hil *h, struct lp_hil_board *b);
 
-int cmd_boards(struct cli *cli, int argc, char **argv);
-int cmd_check_inventory(struct cli *cli, int argc, char **argv);
-int cmd_power(struct cli *cli, int argc, char **argv);
-int cmd_console(struct cli *cli, int argc, char **argv);
-int cmd_expect(struct cli *cli, int argc, char **argv);
-int cmd_run(struct cli *cli, int argc, char **argv);
-int cmd_boot(struct cli *cli, int argc, char **argv);
-int cmd_lock(struct cli *cli, int argc, char **argv);
-int cmd_unlock(struct cli *cli, int argc, char **argv);
-int cmd_locks(struct cli *cli, int argc, char **argv);
-int cmd_script(struct cli *cli, int argc, char **argv);
+/* A --timeout/--for/--wait value: lp_cli_parse_duration, at most UINT32_MAX ms. */
+int hil_parse_duration(const struct lp_cli *cli, const char *opt, const char *text,
+		       uint64_t *ret_ms);
+/* Prints item as one line of JSON and frees it; an exit code. */
+int hil_print_json(cJSON *item);
+
+/* the commands and their options (main.c holds the table) */
+extern const struct lp_cli_opt hil_expect_opts[], hil_run_opts[], hil_boot_opts[],
+	hil_script_opts[], hil_lock_opts[], hil_unlock_opts[];
+lp_cli_run_fn cmd_boards, cmd_check_inventory, cmd_power, cmd_console, cmd_expect, cmd_run,
+	cmd_boot, cmd_script, cmd_lock, cmd_unlock, cmd_locks;

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* boards, check-inventory */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,76 +44,71 @@ static void console_desc(const struct lp_hil_console_config *c, char *buf, size_
 	}
 }
 
-int cmd_boards(struct cli *cli, int argc, char **argv)
+static cJSON *board_json(const struct lp_hil_board_config *b)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
-	bool json = false;
-	int c, r;
+	cJSON *o = cJSON_CreateObject(), *p, *co;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'j')
-			return cli_usage_error("boards: unknown option");
-		json = true;
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "name", b->name);
+	if (b->target)
+		cJSON_AddStringToObject(o, "target", b->target);
+	else
+		cJSON_AddNullToObject(o, "target");
+	p = cJSON_AddObjectToObject(o, "power");
+	co = cJSON_AddObjectToObject(o, "console");
+	if (!p || !co) {
+		cJSON_Delete(o);
+		return NULL;
 	}
-	if (optind != argc)
-		return cli_usage_error("boards: unexpected argument \"%s\"", argv[optind]);
-	if ((r = cli_load_inventory(cli)) != 0)
+	cJSON_AddStringToObject(p, "driver", lp_hil_power_kind_name(b->power.kind));
+	if (b->power.kind == LP_HIL_POWER_GPIOD) {
+		cJSON_AddStringToObject(p, "chip", b->power.chip);
+		if (b->power.line_name)
+			cJSON_AddStringToObject(p, "line", b->power.line_name);
+		else
+			cJSON_AddNumberToObject(p, "line", b->power.line);
+		cJSON_AddBoolToObject(p, "active_low", b->power.active_low);
+	}
+	cJSON_AddStringToObject(co, "driver", lp_hil_console_kind_name(b->console.kind));
+	if (b->console.port)
+		cJSON_AddStringToObject(co, "port", b->console.port);
+	if (b->console.kind == LP_HIL_CONSOLE_SERIAL)
+		cJSON_AddNumberToObject(co, "baud", b->console.baud);
+	if (b->console.host) {
+		cJSON_AddStringToObject(co, "host", b->console.host);
+		cJSON_AddNumberToObject(co, "port", b->console.tcp_port);
+	}
+	if (b->console.path)
+		cJSON_AddStringToObject(co, "path", b->console.path);
+	return o;
+}
+
+int cmd_boards(struct lp_cli *cli, void *ctx)
+{
+	struct hil *h = ctx;
+	int r;
+
+	if ((r = hil_inventory(cli, h)) != 0)
 		return r;
-	if (json) {
+	if (cli->json) {
 		cJSON *arr = cJSON_CreateArray();
-		char *s;
 
-		for (size_t i = 0; arr && i < cli->inv->n_boards; i++) {
-			const struct lp_hil_board_config *b = &cli->inv->boards[i];
-			cJSON *o = cJSON_CreateObject(), *p, *co;
+		for (size_t i = 0; arr && i < h->inv->n_boards; i++) {
+			cJSON *o = board_json(&h->inv->boards[i]);
 
-			if (!o)
-				break;
-			cJSON_AddItemToArray(arr, o);
-			cJSON_AddStringToObject(o, "name", b->name);
-			if (b->target)
-				cJSON_AddStringToObject(o, "target", b->target);
-			else
-				cJSON_AddNullToObject(o, "target");
-			p = cJSON_AddObjectToObject(o, "power");
-			co = cJSON_AddObjectToObject(o, "console");
-			if (!p || !co)
-				break;
-			cJSON_AddStringToObject(p, "driver", lp_hil_power_kind_name(b->power.kind));
-			if (b->power.kind == LP_HIL_POWER_GPIOD) {
-				cJSON_AddStringToObject(p, "chip", b->power.chip);
-				if (b->power.line_name)
-					cJSON_AddStringToObject(p, "line", b->power.line_name);
-				else
-					cJSON_AddNumberToObject(p, "line", b->power.line);
-				cJSON_AddBoolToObject(p, "active_low", b->power.active_low);
+			if (!o) {
+				cJSON_Delete(arr);
+				arr = NULL;
+			} else {
+				cJSON_AddItemToArray(arr, o);
 			}
-			cJSON_AddStringToObject(co, "driver",
-						lp_hil_console_kind_name(b->console.kind));
-			if (b->console.port)
-				cJSON_AddStringToObject(co, "port", b->console.port);
-			if (b->console.kind == LP_HIL_CONSOLE_SERIAL)
-				cJSON_AddNumberToObject(co, "baud", b->console.baud);
-			if (b->console.host) {
-				cJSON_AddStringToObject(co, "host", b->console.host);
-				cJSON_AddNumberToObject(co, "port", b->console.tcp_port);
-			}
-			if (b->console.path)
-				cJSON_AddStringToObject(co, "path", b->console.path);
 		}
-		s = arr ? cJSON_PrintUnformatted(arr) : NULL;
-		cJSON_Delete(arr);
-		if (!s) {
-			log_error("out of memory");
-			return LP_EXIT_FAILURE;
-		}
-		printf("%s\n", s);
-		free(s);
-		return 0;
+		return hil_print_json(arr);
 	}
 	printf("%-20s %-14s %-36s %s\n", "BOARD", "TARGET", "POWER", "CONSOLE");
-	for (size_t i = 0; i < cli->inv->n_boards; i++) {
-		const struct lp_hil_board_config *b = &cli->inv->boards[i];
+	for (size_t i = 0; i < h->inv->n_boards; i++) {
+		const struct lp_hil_board_config *b = &h->inv->boards[i];
 		char pd[128], cd[300];
 
 		power_desc(&b->power, pd, sizeof(pd));
@@ -124,17 +118,38 @@ int cmd_boards(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-int cmd_check_inventory(struct cli *cli, int argc, char **argv)
+/* check-inventory [FILE]: with --json the verdict is printed either way. */
+int cmd_check_inventory(struct lp_cli *cli, void *ctx)
 {
+	struct hil *h = ctx;
+	struct lp_diag diag;
+	cJSON *o;
+	char buf[1024];
 	int r;
 
-	if (argc > 2)
-		return cli_usage_error("check-inventory: expected at most one FILE");
-	if (argc == 2)
-		cli->inventory_path = argv[1];
-	if ((r = cli_load_inventory(cli)) != 0)
-		return r;
-	printf("%s: ok, %zu board%s\n", cli->inventory_path, cli->inv->n_boards,
-	       cli->inv->n_boards == 1 ? "" : "s");
-	return 0;
+	if (cli->n_args == 1)
+		h->inventory_path = cli->args[0];
+	if (!h->inventory_path || !h->inventory_path[0])
+		return hil_inventory(cli, h); /* says how to name one */
+	r = lp_hil_inventory_load(h->inventory_path, &h->inv, &diag);
+	if (r < 0)
+		log_error("%s", lp_diag_format(&diag, buf, sizeof(buf)));
+	if (!cli->json) {
+		if (r == 0)
+			printf("%s: ok, %zu board%s\n", h->inventory_path, h->inv->n_boards,
+			       h->inv->n_boards == 1 ? "" : "s");
+		return r < 0 ? LP_EXIT_USAGE : 0;
+	}
+	o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "file", h->inventory_path);
+		cJSON_AddBoolToObject(o, "ok", r == 0);
+		if (r == 0)
+			cJSON_AddNumberToObject(o, "boards", (double)h->inv->n_boards);
+		else
+			cJSON_AddStringToObject(o, "error", buf);
+	}
+	if (hil_print_json(o) != 0)
+		return LP_EXIT_FAILURE;
+	return r < 0 ? LP_EXIT_USAGE : 0;
 }

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "internal.h"
+#include "loopline/clock.h"
 #include "loopline/log.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-] */
@@ -34,25 +35,102 @@ static void out_sink(void *userdata, const uint8_t *buf, size_t len)
 	lp_hil_write_all(STDOUT_FILENO, buf, len, 5000);
 }
 
-int cmd_console(struct cli *cli, int argc, char **argv)
+/* Keys from the terminal to the board: Ctrl-] q (or .) quits, Ctrl-] Ctrl-] sends one
+ * Ctrl-], other escapes are dropped. Returns 1 to quit, 0, or a negative errno. */
+static int keys_to_board(struct lp_hil_console *con, const uint8_t *in, size_t n, bool *escaped)
 {
+	uint8_t out[1024];
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (*escaped) {
+			*escaped = false;
+			if (in[i] == 'q' || in[i] == 'Q' || in[i] == '.')
+				return 1;
+			if (in[i] == ESCAPE_CHAR)
+				out[o++] = ESCAPE_CHAR;
+			continue; /* unknown escape: dropped */
+		}
+		if (in[i] == ESCAPE_CHAR) {
+			*escaped = true;
+			continue;
+		}
+		out[o++] = in[i];
+	}
+	return o ? lp_hil_console_write(con, out, o, 5000) : 0;
+}
+
+/* The end of piped input: show what the board still answers (until it is quiet for a
+ * moment, at most a few seconds). */
+static void drain_console(struct lp_hil_console *con)
+{
+	uint64_t until = lp_clock_deadline_ms(CONSOLE_DRAIN_MAX_MS);
+
+	while (lp_clock_ms_left(until) > 0 && lp_hil_console_pump(con, CONSOLE_DRAIN_QUIET_MS) > 0)
+		;
+}
+
+/* Passes bytes both ways until the escape, the end of input or a signal; an exit code. */
+static int session(struct lp_hil_console *con, const char *board, bool tty,
+		   const struct termios *saved, bool *raw_set)
+{
+	bool escaped = false;
+
+	while (!got_signal) {
+		struct pollfd fds[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
+					 { .fd = lp_hil_console_fd(con), .events = POLLIN } };
+		uint8_t in[512];
+		ssize_t n;
+		int k;
+
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return LP_EXIT_FAILURE;
+		}
+		if (fds[1].revents && (k = lp_hil_console_pump(con, 0)) < 0) {
+			if (*raw_set)
+				tcsetattr(STDIN_FILENO, TCSANOW, saved);
+			*raw_set = false;
+			log_error("%s: console lost: %s", board, strerror(-k));
+			return LP_EXIT_FAILURE;
+		}
+		if (!fds[0].revents)
+			continue;
+		n = read(STDIN_FILENO, in, sizeof(in));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!tty)
+				drain_console(con);
+			return 0;
+		}
+		k = keys_to_board(con, in, (size_t)n, &escaped);
+		if (k != 0)
+			return k > 0 ? 0 : LP_EXIT_FAILURE;
+	}
+	return 0;
+}
+
+int cmd_console(struct lp_cli *cli, void *ctx)
+{
+	struct hil *h = ctx;
+	const char *name = cli->args[0];
 	struct lp_hil_board *b = NULL;
 	struct lp_hil_console *con;
 	struct termios saved, raw;
-	struct sigaction sa = {0};
+	struct sigaction sa = { 0 };
 	struct lp_diag diag;
-	bool tty = isatty(STDIN_FILENO), escaped = false, raw_set = false;
+	bool tty = isatty(STDIN_FILENO), raw_set = false;
 	int r;
 
-	if (argc != 2)
-		return cli_usage_error("console: expected BOARD");
-	if ((r = cli_board_open(cli, argv[1], "loopline-hil console", &b)) != 0)
+	if ((r = hil_board_open(cli, h, name, "loopline-hil console", &b)) != 0)
 		return r;
 	lp_diag_clear(&diag);
-	lp_hil_board_set_sink(b, out_sink, NULL);
+	lp_hil_board_add_sink(b, out_sink, NULL);
 	r = lp_hil_board_console(b, &con, &diag);
 	if (r < 0) {
-		r = cli_fail(r, &diag);
+		r = hil_fail(r, &diag);
 		goto out;
 	}
 	sa.sa_handler = on_signal;
@@ -66,76 +144,15 @@ int cmd_console(struct cli *cli, int argc, char **argv)
 			if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
 				raw_set = true;
 		}
-		fprintf(stderr, "Connected to %s (%s). Escape: Ctrl-] q\r\n", argv[1],
+		fprintf(stderr, "Connected to %s (%s). Escape: Ctrl-] q\r\n", name,
 			lp_hil_console_describe(con));
 	}
-	r = 0;
-	while (!got_signal) {
-		struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
-					{.fd = lp_hil_console_fd(con), .events = POLLIN}};
-		uint8_t in[512], outb[1024];
-		size_t o = 0;
-		ssize_t n;
-
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = LP_EXIT_FAILURE;
-			break;
-		}
-		if (fds[1].revents) {
-			int k = lp_hil_console_pump(con, 0);
-
-			if (k < 0) {
-				if (raw_set)
-					tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-				raw_set = false;
-				log_error("%s: console lost: %s", argv[1], strerror(-k));
-				r = LP_EXIT_FAILURE;
-				break;
-			}
-		}
-		if (!fds[0].revents)
-			continue;
-		n = read(STDIN_FILENO, in, sizeof(in));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			/* end of piped input: show what the board still answers (until it is
-			 * quiet for a moment, at most a few seconds), then leave */
-			uint64_t until = lp_hil_now_ms() + CONSOLE_DRAIN_MAX_MS;
-
-			while (!tty && lp_hil_ms_left(until) > 0 &&
-			       lp_hil_console_pump(con, CONSOLE_DRAIN_QUIET_MS) > 0)
-				;
-			break;
-		}
-		for (ssize_t i = 0; i < n; i++) {
-			if (escaped) {
-				escaped = false;
-				if (in[i] == 'q' || in[i] == 'Q' || in[i] == '.')
-					goto done;
-				if (in[i] == ESCAPE_CHAR)
-					outb[o++] = ESCAPE_CHAR;
-				continue; /* unknown escape: dropped */
-			}
-			if (in[i] == ESCAPE_CHAR) {
-				escaped = true;
-				continue;
-			}
-			outb[o++] = in[i];
-		}
-		if (o && lp_hil_console_write(con, outb, o, 5000) < 0) {
-			r = LP_EXIT_FAILURE;
-			break;
-		}
-	}
-done:
+	r = session(con, name, tty, &saved, &raw_set);
 	if (raw_set)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	if (tty)
-		fprintf(stderr, "\r\nDisconnected from %s.\r\n", argv[1]);
+		fprintf(stderr, "\r\nDisconnected from %s.\r\n", name);
 out:
-	cli_board_close(cli, b);
+	hil_board_close(h, b);
 	return r;
 }

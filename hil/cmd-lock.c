@@ -2,7 +2,6 @@
 /* lock, unlock, locks */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,89 +12,67 @@
 #include "cli.h"
 #include "loopline/log.h"
 
-static int open_locks(struct cli *cli)
+const struct lp_cli_opt hil_lock_opts[] = {
+	{ 'f', "for", 0, "D", "the reservation ends after D (default: never)" },
+	{ 'r', "reason", 0, "TEXT", "shown to others who want the board" },
+	{ 'p', "pid", 0, "PID", "tie it to this process (default: the calling shell; 0: none)" },
+	{ 0 },
+};
+
+const struct lp_cli_opt hil_unlock_opts[] = {
+	{ 'f', "force", 0, NULL, "release someone else's reservation" },
+	{ 0 },
+};
+
+int cmd_lock(struct lp_cli *cli, void *ctx)
 {
+	struct hil *h = ctx;
+	const char *reason = "", *arg;
+	uint64_t duration = 0, pid = (uint64_t)getppid();
 	struct lp_diag diag;
-	int r;
+	int key, r;
 
-	if ((r = cli_load_inventory(cli)) != 0)
-		return r;
-	if (!cli->locks && (r = lp_hil_locks_open(cli->inv->lock_db, &cli->locks, &diag)) < 0)
-		return cli_fail(r, &diag);
-	return 0;
-}
-
-int cmd_lock(struct cli *cli, int argc, char **argv)
-{
-	static const struct option opts[] = {{"for", required_argument, NULL, 'f'},
-					     {"reason", required_argument, NULL, 'r'},
-					     {"pid", required_argument, NULL, 'p'},
-					     {0}};
-	uint64_t duration = 0;
-	const char *reason = "";
-	long pid = (long)getppid();
-	struct lp_diag diag;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-
-		switch (c) {
+	while ((key = lp_cli_next(cli, &arg)) > 0) {
+		r = 0;
+		switch (key) {
 		case 'f':
-			if ((r = cli_parse_duration("--for", optarg, &duration)) != 0)
-				return r;
-			break;
-		case 'r':
-			reason = optarg;
+			r = hil_parse_duration(cli, "--for", arg, &duration);
 			break;
 		case 'p':
-			errno = 0;
-			pid = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || pid < 0 || pid > INT_MAX)
-				return cli_usage_error("--pid: \"%s\" is not a process id", optarg);
+			r = lp_cli_parse_uint(cli, "--pid", arg, 0, INT_MAX, &pid);
 			break;
-		default:
-			return cli_usage_error("lock: unknown option");
+		case 'r':
+			reason = arg;
+			break;
 		}
+		if (r != 0)
+			return r;
 	}
-	if (argc - optind != 1)
-		return cli_usage_error("lock: expected BOARD");
-	if ((r = open_locks(cli)) != 0)
+	if ((r = hil_locks(cli, h)) != 0)
 		return r;
-	if (!lp_hil_inventory_find(cli->inv, argv[optind])) {
-		log_error("no board \"%s\" in %s", argv[optind], cli->inventory_path);
-		return LP_EXIT_USAGE;
-	}
+	if (!hil_find_board(h, cli->args[0]))
+		return LP_EXIT_NOT_FOUND;
 	lp_diag_clear(&diag);
-	r = lp_hil_lock_acquire(cli->locks, argv[optind], cli->owner, (pid_t)pid, reason, duration,
-				cli->wait_ms, NULL, &diag);
+	r = lp_hil_lock_acquire(h->locks, cli->args[0], h->owner, (pid_t)pid, reason, duration,
+				h->wait_ms, NULL, &diag);
 	if (r < 0)
-		return cli_fail(r, &diag);
-	printf("%s locked by %s\n", argv[optind], cli->owner);
+		return hil_fail(r, &diag);
+	printf("%s locked by %s\n", cli->args[0], h->owner);
 	return 0;
 }
 
-int cmd_unlock(struct cli *cli, int argc, char **argv)
+int cmd_unlock(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {0}};
+	struct hil *h = ctx;
 	struct lp_diag diag;
-	bool force = false;
-	int c, r;
+	bool force = lp_cli_next(cli, NULL) == 'f';
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'f')
-			return cli_usage_error("unlock: unknown option");
-		force = true;
-	}
-	if (argc - optind != 1)
-		return cli_usage_error("unlock: expected BOARD");
-	if ((r = open_locks(cli)) != 0)
+	if ((r = hil_locks(cli, h)) != 0)
 		return r;
 	lp_diag_clear(&diag);
-	r = lp_hil_lock_release(cli->locks, argv[optind], cli->owner, force, &diag);
-	if (r < 0)
-		return cli_fail(r, &diag);
-	return 0;
+	r = lp_hil_lock_release(h->locks, cli->args[0], h->owner, force, &diag);
+	return r < 0 ? hil_fail(r, &diag) : 0;
 }
 
 static void fmt_time(int64_t t, char *buf, size_t len)
@@ -111,31 +88,22 @@ static void fmt_time(int64_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int cmd_locks(struct cli *cli, int argc, char **argv)
+int cmd_locks(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
+	struct hil *h = ctx;
 	struct lp_hil_lock_info *list = NULL;
 	struct lp_diag diag;
-	bool json = false;
 	size_t n = 0;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'j')
-			return cli_usage_error("locks: unknown option");
-		json = true;
-	}
-	if (optind != argc)
-		return cli_usage_error("locks: unexpected argument");
-	if ((r = open_locks(cli)) != 0)
+	if ((r = hil_locks(cli, h)) != 0)
 		return r;
 	lp_diag_clear(&diag);
-	r = lp_hil_lock_list(cli->locks, &list, &n, &diag);
+	r = lp_hil_lock_list(h->locks, &list, &n, &diag);
 	if (r < 0)
-		return cli_fail(r, &diag);
-	if (json) {
+		return hil_fail(r, &diag);
+	if (cli->json) {
 		cJSON *arr = cJSON_CreateArray();
-		char *s;
 
 		for (size_t i = 0; arr && i < n; i++) {
 			cJSON *o = cJSON_CreateObject();
@@ -154,13 +122,8 @@ int cmd_locks(struct cli *cli, int argc, char **argv)
 			else
 				cJSON_AddNullToObject(o, "expiry");
 		}
-		s = arr ? cJSON_PrintUnformatted(arr) : NULL;
-		cJSON_Delete(arr);
-		if (s)
-			printf("%s\n", s);
-		free(s);
 		free(list);
-		return s ? 0 : LP_EXIT_FAILURE;
+		return hil_print_json(arr);
 	}
 	printf("%-20s %-24s %-8s %-20s %-20s %s\n", "BOARD", "OWNER", "PID", "SINCE", "EXPIRES",
 	       "REASON");

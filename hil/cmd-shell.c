@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* expect, run, boot: the commands that read the console through the expect engine. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,149 +8,168 @@
 #include "cli.h"
 #include "loopline/log.h"
 
+const struct lp_cli_opt hil_expect_opts[] = {
+	{ 't', "timeout", 't', "D", "how long to wait (default 60s)" },
+	{ 0 },
+};
+
+const struct lp_cli_opt hil_run_opts[] = {
+	{ 't', "timeout", 't', "D", "how long the command may take (default: shell.timeout)" },
+	{ 0 },
+};
+
+const struct lp_cli_opt hil_boot_opts[] = {
+	{ 'u', "until", 'u', "PATTERN", "ERE that means booted (default: boot.until, else the prompt)" },
+	{ 't', "timeout", 't', "D", "how long the boot may take (default: boot.timeout)" },
+	{ 'q', "quiet", 'q', NULL, "do not stream the console to stdout" },
+	{ 0 },
+};
+
 static void stdout_sink(void *userdata, const uint8_t *buf, size_t len)
 {
 	(void)!fwrite(buf, 1, len, stdout);
 	fflush(stdout);
 }
 
-int cmd_expect(struct cli *cli, int argc, char **argv)
+/* --timeout D, the only option of expect and run. */
+static int timeout_opt(struct lp_cli *cli, uint64_t *ret_ms)
 {
-	static const struct option opts[] = {{"timeout", required_argument, NULL, 't'}, {0}};
+	const char *arg;
+	int r;
+
+	while (lp_cli_next(cli, &arg) > 0)
+		if ((r = hil_parse_duration(cli, "--timeout", arg, ret_ms)) != 0)
+			return r;
+	return 0;
+}
+
+static int print_match(struct lp_cli *cli, const char *board, const struct lp_hil_match *m)
+{
+	cJSON *o;
+
+	if (!cli->json) {
+		printf("%s\n", m->text);
+		return 0;
+	}
+	o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "board", board);
+		cJSON_AddStringToObject(o, "matched", m->text);
+	}
+	return hil_print_json(o);
+}
+
+int cmd_expect(struct lp_cli *cli, void *ctx)
+{
+	struct hil *h = ctx;
 	struct lp_hil_board *b = NULL;
 	struct lp_hil_match m;
 	struct lp_diag diag;
 	uint64_t timeout = 60000;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
-		if (c != 't')
-			return cli_usage_error("expect: unknown option");
-		if ((r = cli_parse_duration("--timeout", optarg, &timeout)) != 0)
-			return r;
-	}
-	if (argc - optind != 2)
-		return cli_usage_error("expect: expected BOARD PATTERN");
-	if ((r = cli_board_open(cli, argv[optind], "loopline-hil expect", &b)) != 0)
+	if ((r = timeout_opt(cli, &timeout)) != 0 ||
+	    (r = hil_board_open(cli, h, cli->args[0], "loopline-hil expect", &b)) != 0)
 		return r;
 	lp_diag_clear(&diag);
-	r = lp_hil_board_expect_pattern(b, argv[optind + 1], (unsigned)timeout, &m, &diag);
-	if (r < 0)
-		r = cli_fail(r, &diag);
-	else
-		printf("%s\n", m.text);
-	cli_board_close(cli, b);
+	r = lp_hil_board_expect_pattern(b, cli->args[1], (unsigned)timeout, &m, &diag);
+	r = r < 0 ? hil_fail(r, &diag) : print_match(cli, cli->args[0], &m);
+	hil_board_close(h, b);
 	return r;
 }
 
-int cmd_run(struct cli *cli, int argc, char **argv)
+/* The words of the command joined with spaces (malloc'd), NULL on ENOMEM. */
+static char *join_words(char *const *words, int n)
 {
-	static const struct option opts[] = {{"timeout", required_argument, NULL, 't'}, {0}};
-	struct lp_hil_board *b = NULL;
-	struct lp_diag diag;
-	uint64_t timeout = 0;
-	uint8_t *out = NULL;
-	size_t len = 0, cmdlen = 0;
+	size_t len = 1, at = 0;
 	char *cmd;
-	int c, r, status = 0;
 
-	while ((c = getopt_long(argc, argv, "+t:", opts, NULL)) != -1) {
-		if (c != 't')
-			return cli_usage_error("run: unknown option");
-		if ((r = cli_parse_duration("--timeout", optarg, &timeout)) != 0)
-			return r;
+	for (int i = 0; i < n; i++)
+		len += strlen(words[i]) + 1;
+	if (!(cmd = malloc(len)))
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		size_t k = strlen(words[i]);
+
+		memcpy(cmd + at, words[i], k);
+		at += k;
+		if (i + 1 < n)
+			cmd[at++] = ' ';
 	}
-	if (optind >= argc)
-		return cli_usage_error("run: expected BOARD -- CMD");
-	{
-		const char *name = argv[optind++];
+	cmd[at] = '\0';
+	return cmd;
+}
 
-		if (optind < argc && strcmp(argv[optind], "--") == 0)
-			optind++;
-		if (optind >= argc)
-			return cli_usage_error("run: no command after --");
-		/* the words are joined with spaces and run by the board's shell */
-		for (int i = optind; i < argc; i++)
-			cmdlen += strlen(argv[i]) + 1;
-		cmd = calloc(1, cmdlen + 1);
-		if (!cmd)
-			return LP_EXIT_FAILURE;
-		{
-			size_t at = 0;
+/* run: the board command's exit status, or 255 for loopline-hil's own errors (ssh). */
+int cmd_run(struct lp_cli *cli, void *ctx)
+{
+	struct hil *h = ctx;
+	struct lp_hil_board *b = NULL;
+	char **words = cli->args + 1;
+	int n = cli->n_args - 1, status = 0, r;
+	uint64_t timeout = 0;
+	struct lp_diag diag;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	char *cmd;
 
-			for (int i = optind; i < argc; i++) {
-				size_t n = strlen(argv[i]);
-
-				memcpy(cmd + at, argv[i], n);
-				at += n;
-				if (i + 1 < argc)
-					cmd[at++] = ' ';
-			}
-			cmd[at] = '\0';
-		}
-		r = cli_board_open(cli, name, "loopline-hil run", &b);
-		if (r != 0) {
-			free(cmd);
-			return r == LP_EXIT_USAGE ? r : HIL_EXIT_RUN_ERROR;
-		}
+	if ((r = timeout_opt(cli, &timeout)) != 0)
+		return r;
+	if (n > 0 && strcmp(words[0], "--") == 0) {
+		words++;
+		n--;
+	}
+	if (n == 0)
+		return lp_cli_usage_error(cli, "no command after the board name");
+	if (!(cmd = join_words(words, n)))
+		return HIL_EXIT_RUN_ERROR;
+	if (hil_board_open(cli, h, cli->args[0], "loopline-hil run", &b) != 0) {
+		free(cmd);
+		return HIL_EXIT_RUN_ERROR;
 	}
 	lp_diag_clear(&diag);
 	r = lp_hil_board_run(b, cmd, (unsigned)timeout, &status, &out, &len, &diag);
 	if (r < 0) {
-		cli_fail(r, &diag);
-		r = HIL_EXIT_RUN_ERROR;
+		hil_fail(r, &diag);
+		status = HIL_EXIT_RUN_ERROR;
 	} else {
 		(void)!fwrite(out, 1, len, stdout);
 		fflush(stdout);
-		r = status;
 	}
 	free(out);
 	free(cmd);
-	cli_board_close(cli, b);
-	return r;
+	hil_board_close(h, b);
+	return status;
 }
 
-int cmd_boot(struct cli *cli, int argc, char **argv)
+int cmd_boot(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {{"until", required_argument, NULL, 'u'},
-					     {"timeout", required_argument, NULL, 't'},
-					     {"quiet", no_argument, NULL, 'q'},
-					     {0}};
+	struct hil *h = ctx;
 	struct lp_hil_board *b = NULL;
-	struct lp_diag diag;
-	const char *until = NULL;
+	const char *until = NULL, *arg;
 	uint64_t timeout = 0;
+	struct lp_diag diag;
 	bool quiet = false;
-	int c, r;
+	int key, r;
 
-	while ((c = getopt_long(argc, argv, "u:t:q", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u':
-			until = optarg;
-			break;
-		case 't':
-			if ((r = cli_parse_duration("--timeout", optarg, &timeout)) != 0)
-				return r;
-			break;
-		case 'q':
+	while ((key = lp_cli_next(cli, &arg)) > 0) {
+		if (key == 'u')
+			until = arg;
+		else if (key == 'q')
 			quiet = true;
-			break;
-		default:
-			return cli_usage_error("boot: unknown option");
-		}
+		else if ((r = hil_parse_duration(cli, "--timeout", arg, &timeout)) != 0)
+			return r;
 	}
-	if (argc - optind != 1)
-		return cli_usage_error("boot: expected BOARD");
-	if ((r = cli_board_open(cli, argv[optind], "loopline-hil boot", &b)) != 0)
+	if ((r = hil_board_open(cli, h, cli->args[0], "loopline-hil boot", &b)) != 0)
 		return r;
 	lp_diag_clear(&diag);
 	if (!quiet)
-		lp_hil_board_set_sink(b, stdout_sink, NULL);
+		lp_hil_board_add_sink(b, stdout_sink, NULL);
 	r = lp_hil_board_boot(b, until, (unsigned)timeout, &diag);
 	if (r < 0)
-		r = cli_fail(r, &diag);
+		r = hil_fail(r, &diag);
 	else if (!quiet)
-		fprintf(stderr, "\nloopline-hil: %s booted\n", argv[optind]);
-	cli_board_close(cli, b);
+		fprintf(stderr, "\nloopline-hil: %s booted\n", cli->args[0]);
+	hil_board_close(h, b);
 	return r;
 }

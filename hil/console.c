@@ -2,6 +2,7 @@
 /* The console core: one reader, fan-out to sinks and the timestamped log, reopening. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include "console-driver.h"
 #include "internal.h"
+#include "loopline/fs.h"
+#include "loopline/clock.h"
 
 #define CONSOLE_READ_MAX 16384
 
@@ -56,16 +59,14 @@ const struct lp_hil_console_ops lp_hil_console_fd_ops = {
 
 static int open_log(struct lp_hil_console *c, const char *log_path)
 {
-	char *dir;
+	char dir[PATH_MAX];
 	int r;
 
 	if (!log_path)
 		return 0;
-	dir = lp_hil_path_dirname(log_path);
-	if (!dir)
-		return -ENOMEM;
-	r = lp_hil_mkdir_p(dir, false);
-	free(dir);
+	r = lp_fs_dirname(dir, sizeof(dir), log_path);
+	if (r == 0)
+		r = lp_fs_mkdir_p(dir, 0755);
 	if (r < 0)
 		return r;
 	c->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -142,14 +143,14 @@ int lp_hil_console_open(const struct lp_hil_console_config *cfg, const char *soc
 	}
 	/* The first open retries only briefly (a socket that is about to appear); a port
 	 * that does not exist at all is reported at once by the serial driver. */
-	deadline = lp_hil_now_ms() + (c->reconnect_ms < 2000 ? c->reconnect_ms : 2000);
+	deadline = lp_clock_deadline_ms(c->reconnect_ms < 2000 ? c->reconnect_ms : 2000);
 	for (unsigned backoff = 20;; backoff = backoff < 500 ? backoff * 2 : 500) {
 		r = c->ops->open(c, diag);
 		/* only a socket that is about to appear is worth another try */
 		if (r >= 0 || (r != -ENOENT && r != -ECONNREFUSED && r != -EAGAIN) ||
-		    lp_hil_ms_left(deadline) == 0)
+		    lp_clock_ms_left(deadline) == 0)
 			break;
-		lp_hil_sleep_ms(backoff);
+		lp_clock_sleep_ms(backoff);
 	}
 	if (r < 0)
 		goto fail;
@@ -254,7 +255,7 @@ static void log_bytes(struct lp_hil_console *c, const uint8_t *buf, size_t len)
 
 static int reopen(struct lp_hil_console *c)
 {
-	uint64_t deadline = lp_hil_now_ms() + c->reconnect_ms;
+	uint64_t deadline = lp_clock_deadline_ms(c->reconnect_ms);
 	unsigned backoff = 20;
 
 	c->ops->close(c);
@@ -263,9 +264,9 @@ static int reopen(struct lp_hil_console *c)
 	for (;;) {
 		if (c->ops->open(c, NULL) >= 0)
 			return 0;
-		if (lp_hil_ms_left(deadline) == 0)
+		if (lp_clock_ms_left(deadline) == 0)
 			return -EPIPE;
-		lp_hil_sleep_ms(backoff);
+		lp_clock_sleep_ms(backoff);
 		backoff = backoff < 500 ? backoff * 2 : 500;
 	}
 }
@@ -309,7 +310,7 @@ int lp_hil_console_write(struct lp_hil_console *c, const void *buf, size_t len,
 			 unsigned timeout_ms)
 {
 	const uint8_t *p = buf;
-	uint64_t deadline = lp_hil_now_ms() + timeout_ms;
+	uint64_t deadline = lp_clock_deadline_ms(timeout_ms);
 
 	while (len > 0) {
 		ssize_t n;
@@ -328,7 +329,7 @@ int lp_hil_console_write(struct lp_hil_console *c, const void *buf, size_t len,
 		}
 		if (n == -EAGAIN || n == -EINTR || n == 0) {
 			struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-			int left = lp_hil_ms_left(deadline);
+			int left = lp_clock_ms_left(deadline);
 
 			if (left == 0)
 				return -ETIMEDOUT;

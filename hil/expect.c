@@ -7,6 +7,7 @@
 
 #include "loopline-hil/expect.h"
 #include "internal.h"
+#include "loopline/clock.h"
 
 struct lp_hil_patterns {
 	size_t n;
@@ -301,7 +302,7 @@ int lp_hil_expect_wait(struct lp_hil_expect *e, struct lp_hil_console *c,
 		       const struct lp_hil_patterns *want, const struct lp_hil_patterns *fail,
 		       unsigned timeout_ms, struct lp_hil_match *ret_match)
 {
-	uint64_t deadline = lp_hil_now_ms() + timeout_ms;
+	uint64_t deadline = lp_clock_deadline_ms(timeout_ms);
 
 	for (;;) {
 		int r = try_match(e, want, fail, ret_match);
@@ -311,7 +312,7 @@ int lp_hil_expect_wait(struct lp_hil_expect *e, struct lp_hil_console *c,
 			return r;
 		if (admit(e))
 			continue;
-		left = lp_hil_ms_left(deadline);
+		left = lp_clock_ms_left(deadline);
 		if (left == 0 || !c)
 			return -ETIMEDOUT;
 		r = lp_hil_console_pump(c, left);

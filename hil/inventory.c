@@ -18,6 +18,8 @@
 
 #include "loopline-hil/inventory.h"
 #include "internal.h"
+#include "loopline/cli.h"
+#include "loopline/fs.h"
 
 struct parse_ctx {
 	yaml_document_t *doc;
@@ -221,13 +223,13 @@ static int get_bool(struct parse_ctx *c, yaml_node_t *map, const char *key, cons
 	return fail_at(c, v, sub, "expected true or false");
 }
 
-/* A duration: a plain integer (seconds) or a string like "500ms", "30s", "5m". */
+/* A duration (lp_duration_parse): a plain integer (seconds) or "500ms", "30s", "5m", "2h". */
 static int get_duration(struct parse_ctx *c, yaml_node_t *map, const char *key, const char *path,
 			unsigned *ret_ms)
 {
 	char sub[LP_DIAG_PATH_MAX];
 	yaml_node_t *v = map_get(c, map, key);
-	unsigned long long ms;
+	uint64_t ms;
 
 	join_key(sub, sizeof(sub), path, key);
 	if (!v)
@@ -235,7 +237,7 @@ static int get_duration(struct parse_ctx *c, yaml_node_t *map, const char *key, 
 	if (v->type != YAML_SCALAR_NODE)
 		return fail_at(c, v, sub, "expected a duration such as 30s, found %s",
 			       node_kind_name(v));
-	if (lp_hil_duration_parse(scalar(v), &ms) < 0 || ms > UINT_MAX)
+	if (lp_duration_parse(scalar(v), &ms) < 0 || ms > UINT_MAX)
 		return fail_at(c, v, sub,
 			       "expected a duration such as 30, 30s, 500ms or 5m, found \"%s\"",
 			       scalar(v));
@@ -807,10 +809,19 @@ int lp_hil_inventory_parse(const char *text, size_t len, const char *name,
 		r = -ENOMEM;
 		goto out;
 	}
-	c.base_dir = lp_hil_path_dirname(name ? name : "");
-	if (!c.base_dir) {
-		r = -ENOMEM;
-		goto out;
+	{
+		char dir[PATH_MAX];
+
+		r = lp_fs_dirname(dir, sizeof(dir), name ? name : "");
+		if (r < 0) {
+			r = lp_diag_fail(diag, r, "file name too long");
+			goto out;
+		}
+		c.base_dir = strdup(dir);
+		if (!c.base_dir) {
+			r = -ENOMEM;
+			goto out;
+		}
 	}
 	if (!yaml_parser_initialize(&parser)) {
 		r = -ENOMEM;
@@ -883,9 +894,9 @@ int lp_hil_inventory_load(const char *path, struct lp_hil_inventory **ret_inv,
 
 	lp_diag_clear(diag);
 	lp_diag_set_file(diag, path);
-	r = lp_hil_read_file(path, LP_HIL_INVENTORY_MAX_SIZE, &buf, &len);
-	if (r == -E2BIG)
-		return lp_diag_fail(diag, r, "larger than %u bytes", LP_HIL_INVENTORY_MAX_SIZE);
+	r = lp_fs_read_file(path, LP_HIL_INVENTORY_MAX_SIZE, &buf, &len);
+	if (r == -EFBIG) /* -E2BIG, as lp_hil_inventory_parse says it */
+		return lp_diag_fail(diag, -E2BIG, "larger than %u bytes", LP_HIL_INVENTORY_MAX_SIZE);
 	if (r < 0)
 		return lp_diag_fail(diag, r, "cannot read: %s", strerror(-r));
 	r = lp_hil_inventory_parse(buf, len, path, ret_inv, diag);
@@ -954,33 +965,4 @@ const char *lp_hil_console_kind_name(enum lp_hil_console_kind k)
 	static const char *const names[] = {"serial", "tcp", "unix", "qemu"};
 
 	return (unsigned)k < LP_ARRAY_SIZE(names) ? names[k] : "?";
-}
-
-int lp_hil_duration_parse(const char *s, unsigned long long *ret_ms)
-{
-	unsigned long long n, mult;
-	char *end;
-
-	if (!s || !(s[0] >= '0' && s[0] <= '9'))
-		return -EINVAL;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		mult = 1000;
-	else if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-		mult = 60000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600000;
-	else if (strcmp(end, "d") == 0)
-		mult = 86400000;
-	else
-		return -EINVAL;
-	if (n > ULLONG_MAX / mult / 2)
-		return -EINVAL;
-	*ret_ms = n * mult;
-	return 0;
 }

@@ -5,6 +5,7 @@
  * across processes. WAL mode keeps readers ("locks") from blocking takers.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 
 #include "loopline-hil/lock.h"
 #include "internal.h"
+#include "loopline/fs.h"
+#include "loopline/clock.h"
 
 #define LOCK_BUSY_TIMEOUT_MS 10000
 
@@ -41,18 +44,14 @@ static int exec(struct lp_hil_locks *l, const char *sql, struct lp_diag *diag)
 int lp_hil_locks_open(const char *db_path, struct lp_hil_locks **ret, struct lp_diag *diag)
 {
 	struct lp_hil_locks *l = calloc(1, sizeof(*l));
-	char *dir;
+	char dir[PATH_MAX];
 	int r;
 
 	if (!l)
 		return -ENOMEM;
-	dir = lp_hil_path_dirname(db_path);
-	if (!dir) {
-		free(l);
-		return -ENOMEM;
-	}
-	r = lp_hil_mkdir_p(dir, false);
-	free(dir);
+	r = lp_fs_dirname(dir, sizeof(dir), db_path);
+	if (r == 0)
+		r = lp_fs_mkdir_p(dir, 0755);
 	if (r < 0) {
 		free(l);
 		return lp_diag_fail(diag, r, "lock database %s: cannot create its directory: %s",
@@ -214,7 +213,7 @@ int lp_hil_lock_acquire(struct lp_hil_locks *l, const char *board, const char *o
 			pid_t pid, const char *reason, uint64_t duration_ms, uint64_t wait_ms,
 			struct lp_hil_lock_info *ret_holder, struct lp_diag *diag)
 {
-	uint64_t deadline = lp_hil_now_ms() + wait_ms;
+	uint64_t deadline = lp_clock_deadline_ms(wait_ms);
 	unsigned backoff = 50;
 	struct lp_hil_lock_info holder;
 	int r;
@@ -223,13 +222,13 @@ int lp_hil_lock_acquire(struct lp_hil_locks *l, const char *board, const char *o
 		r = try_acquire(l, board, owner, pid, reason, duration_ms, &holder, diag);
 		if (r != -EBUSY)
 			return r;
-		if (lp_hil_ms_left(deadline) == 0)
+		if (lp_clock_ms_left(deadline) == 0)
 			break;
 		/* SQLite has no change notification across processes: poll, backing off */
 		{
-			int left = lp_hil_ms_left(deadline);
+			int left = lp_clock_ms_left(deadline);
 
-			lp_hil_sleep_ms(backoff < (unsigned)left ? backoff : (unsigned)left);
+			lp_clock_sleep_ms(backoff < (unsigned)left ? backoff : (unsigned)left);
 		}
 		backoff = backoff < 1000 ? backoff * 2 : 1000;
 	}

@@ -21,7 +21,7 @@ static int ask(struct lp_hil_power *p, const char *action, struct lp_diag *diag)
 		p->cfg->message ? " — " : "", p->cfg->message ? p->cfg->message : "");
 	fflush(stderr);
 	if (!fgets(line, sizeof(line), stdin))
-		return lp_diag_fail(diag, -ECANCELED, "%s: no answer on the terminal",
+		return lp_diag_fail(diag, -EIO, "%s: no answer on the terminal",
 				    p->board->name);
 	return 0;
 }

@@ -29,6 +29,9 @@
 
 #include "power-driver.h"
 #include "internal.h"
+#include "loopline/fs.h"
+#include "loopline/proc.h"
+#include "loopline/clock.h"
 
 #define QMP_LINE_MAX (64u * 1024u)
 #define QMP_TIMEOUT_MS 5000
@@ -49,7 +52,7 @@ static int qemu_open(struct lp_hil_power *p, struct lp_diag *diag)
 	if (!q)
 		return -ENOMEM;
 	p->drv = q;
-	r = lp_hil_mkdir_p(p->dir, false);
+	r = lp_fs_mkdir_p(p->dir, 0755);
 	if (r < 0)
 		return lp_diag_fail(diag, r, "%s: cannot create state directory %s: %s",
 				    p->board->name, p->dir, strerror(-r));
@@ -82,7 +85,7 @@ static pid_t running_pid(struct lp_hil_power *p)
 	char *end;
 	bool ours = false;
 
-	if (lp_hil_read_file(q->pidfile, 64, &buf, &len) < 0)
+	if (lp_fs_read_file(q->pidfile, 64, &buf, &len) < 0)
 		return 0;
 	errno = 0;
 	pid = strtol(buf, &end, 10);
@@ -92,7 +95,7 @@ static pid_t running_pid(struct lp_hil_power *p)
 	}
 	free(buf);
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-	if (lp_hil_read_file(path, 256 * 1024, &buf, &len) == 0) {
+	if (lp_fs_read_file(path, 256 * 1024, &buf, &len) == 0) {
 		for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
 			if (strstr(buf + i, q->qmp))
 				ours = true;
@@ -123,7 +126,7 @@ static int qmp_read_line(int fd, char *buf, size_t cap, size_t *len, uint64_t de
 			return (int)(nl - buf) + 1;
 		if (*len + 1 >= cap)
 			return -E2BIG;
-		left = lp_hil_ms_left(deadline);
+		left = lp_clock_ms_left(deadline);
 		if (left == 0)
 			return -ETIMEDOUT;
 		if (poll(&pfd, 1, left) <= 0)
@@ -181,7 +184,7 @@ static int qmp_command(struct lp_hil_power *p, const char *cmd, cJSON **ret_retu
 {
 	struct qemu_state *q = p->drv;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	uint64_t deadline = lp_hil_now_ms() + QMP_TIMEOUT_MS;
+	uint64_t deadline = lp_clock_deadline_ms(QMP_TIMEOUT_MS);
 	char *buf = NULL, out[128];
 	size_t len = 0;
 	int fd, r;
@@ -250,7 +253,7 @@ static int read_log_tail(const char *path, char *buf, size_t cap)
 	size_t len = 0;
 
 	buf[0] = '\0';
-	if (lp_hil_read_file(path, 1024 * 1024, &all, &len) < 0)
+	if (lp_fs_read_file(path, 1024 * 1024, &all, &len) < 0)
 		return -1;
 	while (len > 0 && (all[len - 1] == '\n' || all[len - 1] == '\r'))
 		all[--len] = '\0';
@@ -259,23 +262,21 @@ static int read_log_tail(const char *path, char *buf, size_t cap)
 	return 0;
 }
 
-static int qemu_start(struct lp_hil_power *p, unsigned flags, struct lp_diag *diag)
+/* The emulator's command line: argv[0], the driver's options, the inventory's argv
+ * without -nographic. calloc'd vector of borrowed strings (free() it). */
+static const char **qemu_argv(struct lp_hil_power *p, char *chardev, size_t chardev_len,
+			      char *qmp, size_t qmp_len)
 {
 	const struct lp_hil_power_config *cfg = p->cfg;
 	struct qemu_state *q = p->drv;
-	char chardev[PATH_MAX + 128], qmp[PATH_MAX + 64], tail[400];
-	const char **argv;
+	const char **argv = calloc(cfg->argc + 24, sizeof(*argv));
 	size_t n = 0;
-	int logfd, status, r;
-	pid_t pid;
 
-	cleanup_files(p);
-	argv = calloc(cfg->argc + 24, sizeof(*argv));
 	if (!argv)
-		return -ENOMEM;
-	snprintf(chardev, sizeof(chardev), "socket,id=lpcon,path=%s,server=on,wait=off",
+		return NULL;
+	snprintf(chardev, chardev_len, "socket,id=lpcon,path=%s,server=on,wait=off",
 		 p->console_path);
-	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", q->qmp);
+	snprintf(qmp, qmp_len, "unix:%s,server=on,wait=off", q->qmp);
 	argv[n++] = cfg->argv[0];
 	argv[n++] = "-chardev";
 	argv[n++] = chardev;
@@ -299,46 +300,46 @@ static int qemu_start(struct lp_hil_power *p, unsigned flags, struct lp_diag *di
 		if (strcmp(cfg->argv[i], "-nographic") != 0)
 			argv[n++] = cfg->argv[i];
 	argv[n] = NULL;
+	return argv;
+}
 
-	logfd = open(q->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (logfd < 0) {
+static int qemu_start(struct lp_hil_power *p, unsigned flags, struct lp_diag *diag)
+{
+	struct qemu_state *q = p->drv;
+	char chardev[PATH_MAX + 128], qmp[PATH_MAX + 64], tail[400];
+	struct lp_proc_opts opts = {
+		.cwd = p->inv->base_dir, .out = LP_PROC_OUT_FD, .err = LP_PROC_ERR_STDOUT,
+	};
+	struct lp_proc *proc = NULL;
+	const char **argv;
+	bool started;
+	int r;
+
+	cleanup_files(p);
+	argv = qemu_argv(p, chardev, sizeof(chardev), qmp, sizeof(qmp));
+	if (!argv)
+		return -ENOMEM;
+	opts.argv = argv;
+	opts.out_fd = open(q->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (opts.out_fd < 0) {
 		r = -errno;
 		free(argv);
 		return lp_diag_fail(diag, r, "%s: %s: %s", p->board->name, q->log, strerror(-r));
 	}
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(logfd);
-		free(argv);
-		return r;
-	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		if (p->inv->base_dir && chdir(p->inv->base_dir) < 0)
-			_exit(126);
-		execvp(argv[0], (char *const *)argv);
-		dprintf(2, "cannot execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(logfd);
+	r = lp_proc_spawn(&opts, &proc);
+	close(opts.out_fd);
 	free(argv);
+	if (r < 0)
+		return lp_diag_fail(diag, r, "%s: cannot start %s: %s", p->board->name,
+				    p->cfg->argv[0], strerror(-r));
 	/* QEMU's first process exits once the daemon is initialised (sockets listening) */
-	r = lp_hil_pid_wait_gone(pid, QEMU_START_TIMEOUT_MS);
-	if (r < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return lp_diag_fail(diag, -ETIMEDOUT, "%s: QEMU did not start within %u ms",
-				    p->board->name, QEMU_START_TIMEOUT_MS);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		status = 0x7f00; /* cannot happen: treat as a failed start */
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !running_pid(p)) {
+	r = lp_proc_wait(proc, QEMU_START_TIMEOUT_MS, NULL, NULL);
+	started = r == 0 && lp_proc_exit_code(proc) == 0 && running_pid(p);
+	lp_proc_free(proc); /* kills the starter if it still runs */
+	if (r == -ETIMEDOUT)
+		return lp_diag_fail(diag, r, "%s: QEMU did not start within %u ms", p->board->name,
+				    QEMU_START_TIMEOUT_MS);
+	if (!started) {
 		read_log_tail(q->log, tail, sizeof(tail));
 		cleanup_files(p);
 		return lp_diag_fail(diag, -EIO, "%s: QEMU failed to start: %s", p->board->name,

@@ -5,6 +5,7 @@
 
 #include "power-driver.h"
 #include "internal.h"
+#include "loopline/clock.h"
 
 int lp_hil_power_open(const struct lp_hil_inventory *inv, const struct lp_hil_board_config *board,
 		      struct lp_hil_power **ret, struct lp_diag *diag)
@@ -84,7 +85,7 @@ int lp_hil_power_cycle(struct lp_hil_power *p, struct lp_diag *diag)
 	r = p->ops->off(p, diag);
 	if (r < 0)
 		return r;
-	lp_hil_sleep_ms(p->cfg->cycle_delay_ms);
+	lp_clock_sleep_ms(p->cfg->cycle_delay_ms);
 	return p->ops->on(p, 0, diag);
 }
 

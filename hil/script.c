@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "loopline/cli.h"
+#include "loopline/fs.h"
 #include "loopline-hil/expect.h"
 #include "loopline-hil/inventory.h"
 #include "loopline-hil/script.h"
@@ -123,10 +126,10 @@ static int parse_line(struct lp_hil_script *sc, char *line, unsigned lineno, str
 	st.kind = step_table[i].kind;
 	if (*arg == '@') {
 		char *end = arg + strcspn(arg, " \t"), save = *end;
-		unsigned long long ms;
+		uint64_t ms;
 
 		*end = '\0';
-		if (lp_hil_duration_parse(arg + 1, &ms) < 0 || ms == 0 || ms > UINT32_MAX)
+		if (lp_duration_parse(arg + 1, &ms) < 0 || ms == 0 || ms > UINT32_MAX)
 			return fail_line(diag, sc->name, lineno,
 					 "\"%.64s\" is not a timeout (e.g. @30s, @500ms, @2m)", arg);
 		*end = save;
@@ -255,7 +258,41 @@ fail:
 	return r;
 }
 
+int lp_hil_script_load(const char *path, struct lp_hil_script **ret, struct lp_diag *diag)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (strcmp(path, "-") == 0) {
+		lp_diag_set_file(diag, path);
+		r = lp_fs_read_fd(STDIN_FILENO, LP_HIL_SCRIPT_MAX_BYTES, &text, &len);
+		if (r == -EFBIG)
+			return lp_diag_fail(diag, r, "larger than %u bytes", LP_HIL_SCRIPT_MAX_BYTES);
+		if (r < 0)
+			return lp_diag_fail(diag, r, "cannot read: %s", strerror(-r));
+	} else if ((r = lp_fs_read_file_diag(path, LP_HIL_SCRIPT_MAX_BYTES, &text, &len,
+					     diag)) < 0) {
+		return r;
+	}
+	r = lp_hil_script_parse(text, len, path, ret, diag);
+	free(text);
+	return r;
+}
+
+static const char *env_lookup(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
 int lp_hil_script_expand(const char *in, char **ret, struct lp_diag *diag)
+{
+	return lp_hil_script_expand_with(in, env_lookup, NULL, ret, diag);
+}
+
+int lp_hil_script_expand_with(const char *in, lp_hil_script_lookup_fn *lookup, void *ctx,
+			      char **ret, struct lp_diag *diag)
 {
 	size_t cap = strlen(in) + 1, len = 0;
 	char *out = malloc(cap);
@@ -279,7 +316,7 @@ int lp_hil_script_expand(const char *in, char **ret, struct lp_diag *diag)
 		}
 		memcpy(name, in + 2, n);
 		name[n] = '\0';
-		if (!(val = getenv(name))) {
+		if (!(val = lookup(ctx, name))) {
 			free(out);
 			return lp_diag_fail(diag, -EINVAL, "variable {{%s}} is not set", name);
 		}

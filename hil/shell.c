@@ -9,6 +9,7 @@
 
 #include "loopline-hil/shell.h"
 #include "internal.h"
+#include "loopline/clock.h"
 
 #define SHELL_MAX_LOGIN_ROUNDS 4
 #define SHELL_CMD_MAX (256u * 1024u)
@@ -32,7 +33,7 @@ static void random_hex(char *buf, size_t n)
 	uint8_t raw[16];
 
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-		uint64_t seed = lp_hil_now_ms() ^ ((uint64_t)getpid() << 20);
+		uint64_t seed = lp_clock_mono_ms() ^ ((uint64_t)getpid() << 20);
 
 		for (size_t i = 0; i < sizeof(raw); i++) {
 			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -105,7 +106,7 @@ int lp_hil_shell_prepare(struct lp_hil_shell *s, unsigned timeout_ms, struct lp_
 	struct lp_hil_patterns *want = NULL;
 	const char *res[3];
 	size_t n = 0, i_login = SIZE_MAX, i_pass, i_prompt;
-	uint64_t deadline = lp_hil_now_ms() + timeout_ms;
+	uint64_t deadline = lp_clock_deadline_ms(timeout_ms);
 	char line[512], rx[96];
 	struct lp_hil_match m;
 	int r, rounds = 0;
@@ -131,7 +132,7 @@ int lp_hil_shell_prepare(struct lp_hil_shell *s, unsigned timeout_ms, struct lp_
 	for (;;) {
 		if (r == -EAGAIN)
 			r = lp_hil_expect_wait(s->exp, s->con, want, s->fail,
-					       (unsigned)lp_hil_ms_left(deadline), &m);
+					       (unsigned)lp_clock_ms_left(deadline), &m);
 		if (r < 0) {
 			r = wait_fail_msg(s, r, &m, "a shell or login prompt", diag);
 			goto out;
@@ -175,7 +176,7 @@ int lp_hil_shell_prepare(struct lp_hil_shell *s, unsigned timeout_ms, struct lp_
 			goto out;
 	}
 	r = lp_hil_expect_wait(s->exp, s->con, s->prompt, s->fail,
-			       (unsigned)lp_hil_ms_left(deadline), &m);
+			       (unsigned)lp_clock_ms_left(deadline), &m);
 	if (r < 0) {
 		r = wait_fail_msg(s, r, &m, "the prompt the shell runner set", diag);
 		goto out;
@@ -206,7 +207,7 @@ int lp_hil_shell_run(struct lp_hil_shell *s, const char *cmd, unsigned timeout_m
 		     struct lp_diag *diag)
 {
 	struct lp_hil_patterns *start = NULL, *end = NULL;
-	uint64_t deadline = lp_hil_now_ms() + timeout_ms;
+	uint64_t deadline = lp_clock_deadline_ms(timeout_ms);
 	char id[32], rx_start[64], rx_end[80], *line = NULL;
 	uint8_t *out = NULL;
 	size_t out_len = 0, line_len;
@@ -244,7 +245,7 @@ int lp_hil_shell_run(struct lp_hil_shell *s, const char *cmd, unsigned timeout_m
 	lp_hil_expect_flush(s->exp);
 	if ((r = send_str(s, line, diag)) < 0)
 		goto out;
-	r = lp_hil_expect_wait(s->exp, s->con, start, s->fail, (unsigned)lp_hil_ms_left(deadline),
+	r = lp_hil_expect_wait(s->exp, s->con, start, s->fail, (unsigned)lp_clock_ms_left(deadline),
 			       &m);
 	if (r < 0) {
 		r = wait_fail_msg(s, r, &m, "the command to start", diag);
@@ -252,7 +253,7 @@ int lp_hil_shell_run(struct lp_hil_shell *s, const char *cmd, unsigned timeout_m
 	}
 	crlf = m.len >= 2 && m.text[m.len - 2] == '\r';
 	lp_hil_expect_capture_start(s->exp, LP_HIL_OUTPUT_MAX);
-	r = lp_hil_expect_wait(s->exp, s->con, end, s->fail, (unsigned)lp_hil_ms_left(deadline), &m);
+	r = lp_hil_expect_wait(s->exp, s->con, end, s->fail, (unsigned)lp_clock_ms_left(deadline), &m);
 	lp_hil_expect_capture_take(s->exp, &out, &out_len, &truncated);
 	if (r < 0) {
 		r = wait_fail_msg(s, r, &m, "the command to finish", diag);
@@ -278,7 +279,7 @@ int lp_hil_shell_run(struct lp_hil_shell *s, const char *cmd, unsigned timeout_m
 		out_len = strip_cr(out, out_len);
 	/* back to the prompt so the next command starts clean */
 	r = lp_hil_expect_wait(s->exp, s->con, s->prompt, s->fail,
-			       (unsigned)lp_hil_ms_left(deadline), &m);
+			       (unsigned)lp_clock_ms_left(deadline), &m);
 	if (r < 0) {
 		r = wait_fail_msg(s, r, &m, "the prompt after the command", diag);
 		goto out;

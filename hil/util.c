@@ -1,21 +1,26 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Helpers of the hil library that lib/ does not have: string vectors, paths resolved
+ * against the inventory's directory, the regex cost check, a write with a timeout for
+ * non-blocking descriptors, liveness of processes that are not our children, and the
+ * environment of host commands. Files, clocks and child processes come from lib/
+ * (loopline/fs.h, clock.h, proc.h).
+ */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
-#include "loopline/io.h"
+#include "loopline/clock.h"
+#include "loopline/fs.h"
+
+extern char **environ;
 
 void lp_hil_strv_free(char **v)
 {
@@ -38,116 +43,6 @@ char *lp_hil_path_join(const char *dir, const char *name)
 	if (s)
 		snprintf(s, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
 	return s;
-}
-
-char *lp_hil_path_dirname(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
-int lp_hil_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len)
-{
-	size_t len = 0, cap = 4096;
-	char *buf;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap > max) {
-				r = -E2BIG;
-				goto fail;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-		}
-		n = lp_io_read(fd, buf + len, cap - len);
-		if (n < 0) {
-			r = (int)n;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		r = -E2BIG;
-		goto fail;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*ret_buf = buf;
-	*ret_len = len;
-	return 0;
-fail:
-	close(fd);
-	free(buf);
-	return r;
-}
-
-int lp_hil_write_file(const char *path, const void *buf, size_t len)
-{
-	char tmp[PATH_MAX];
-	int fd, r = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (lp_hil_write_all(fd, buf, len, 10000) < 0 || fsync(fd) < 0)
-		r = -EIO;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
-
-int lp_hil_mkdir_p(const char *path, bool private_last)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] == '/' || buf[i] == '\0') {
-			char saved = buf[i];
-
-			buf[i] = '\0';
-			if (mkdir(buf, (saved == '\0' && private_last) ? 0700 : 0755) < 0 &&
-			    errno != EEXIST)
-				return -errno;
-			buf[i] = saved;
-		}
-	}
-	return 0;
 }
 
 /* glibc compiles "x+" as "xx*" and "x{n,m}" as m copies of x, so stacked repetitions
@@ -236,37 +131,10 @@ int lp_hil_regex_check(const char *re, char *err, size_t errlen)
 	return 0;
 }
 
-uint64_t lp_hil_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int lp_hil_ms_left(uint64_t deadline)
-{
-	uint64_t now = lp_hil_now_ms();
-
-	if (now >= deadline)
-		return 0;
-	if (deadline - now > INT_MAX)
-		return INT_MAX;
-	return (int)(deadline - now);
-}
-
-void lp_hil_sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 int lp_hil_write_all(int fd, const void *buf, size_t len, unsigned timeout_ms)
 {
 	const uint8_t *p = buf;
-	uint64_t deadline = lp_hil_now_ms() + timeout_ms;
+	uint64_t deadline = lp_clock_deadline_ms(timeout_ms);
 
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
@@ -280,7 +148,7 @@ int lp_hil_write_all(int fd, const void *buf, size_t len, unsigned timeout_ms)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			int left = lp_hil_ms_left(deadline);
+			int left = lp_clock_ms_left(deadline);
 
 			if (left == 0)
 				return -ETIMEDOUT;
@@ -296,7 +164,6 @@ int lp_hil_write_all(int fd, const void *buf, size_t len, unsigned timeout_ms)
 bool lp_hil_pid_alive(pid_t pid)
 {
 	char path[64], *buf = NULL, *paren;
-	size_t len;
 	bool zombie = false;
 
 	if (pid <= 0)
@@ -305,7 +172,7 @@ bool lp_hil_pid_alive(pid_t pid)
 		return false;
 	/* an exited process its parent has not reaped yet is not alive */
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if (lp_hil_read_file(path, 4096, &buf, &len) == 0) {
+	if (lp_fs_read_file(path, 4096, &buf, NULL) == 0) {
 		paren = strrchr(buf, ')');
 		zombie = paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 		free(buf);
@@ -315,14 +182,14 @@ bool lp_hil_pid_alive(pid_t pid)
 
 int lp_hil_pid_wait_gone(pid_t pid, unsigned timeout_ms)
 {
-	uint64_t deadline = lp_hil_now_ms() + timeout_ms;
+	uint64_t deadline = lp_clock_deadline_ms(timeout_ms);
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
 	if (pfd < 0)
 		return errno == ESRCH ? 0 : -errno;
 	for (;;) {
 		struct pollfd p = {.fd = pfd, .events = POLLIN};
-		int left = lp_hil_ms_left(deadline);
+		int left = lp_clock_ms_left(deadline);
 		int n = poll(&p, 1, left);
 
 		if (n < 0 && errno == EINTR)
@@ -339,112 +206,36 @@ int lp_hil_pid_wait_gone(pid_t pid, unsigned timeout_ms)
 	}
 }
 
-int lp_hil_run_shell(const char *cmd, unsigned timeout_ms, int *ret_status, char *capture,
-		     size_t cap)
+/* The length of the name part of "NAME=value" (the whole string without '='). */
+static size_t env_name_len(const char *s)
 {
-	int pipefd[2] = {-1, -1};
-	size_t got = 0;
-	pid_t pid;
-	int status, r = 0, pfd;
-	uint64_t deadline = lp_hil_now_ms() + timeout_ms;
+	const char *eq = strchr(s, '=');
 
-	if (capture && pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	return eq ? (size_t)(eq - s) : strlen(s);
+}
 
-		setpgid(0, 0);
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		if (capture)
-			dup2(pipefd[1], 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	if (capture) {
-		close(pipefd[1]);
-		pipefd[1] = -1;
-	}
-	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pfd < 0) {
-		r = -errno;
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		goto out;
-	}
-	for (;;) {
-		struct pollfd fds[2] = {{.fd = pfd, .events = POLLIN},
-					{.fd = pipefd[0], .events = POLLIN}};
-		int left = lp_hil_ms_left(deadline);
-		int n = poll(fds, capture && pipefd[0] >= 0 ? 2 : 1, left);
+char **lp_hil_env_with(const char *const *vars, size_t n)
+{
+	size_t n_env = 0, k = 0;
+	char **env;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n > 0 && capture && pipefd[0] >= 0 && (fds[1].revents & (POLLIN | POLLHUP))) {
-			char tmp[512];
-			ssize_t k = read(pipefd[0], tmp, sizeof(tmp));
+	while (environ && environ[n_env])
+		n_env++;
+	env = calloc(n_env + n + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n_env; i++) {
+		size_t len = env_name_len(environ[i]);
+		bool replaced = false;
 
-			if (k <= 0) {
-				close(pipefd[0]);
-				pipefd[0] = -1;
-			} else if (got + 1 < cap) {
-				size_t take = (size_t)k < cap - 1 - got ? (size_t)k : cap - 1 - got;
-
-				memcpy(capture + got, tmp, take);
-				got += take;
-			}
-			continue;
-		}
-		if (n > 0 && (fds[0].revents & POLLIN))
-			break;
-		if (n == 0 || left == 0) {
-			kill(-pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(pfd);
-			r = -ETIMEDOUT;
-			goto out;
-		}
+		for (size_t j = 0; j < n && !replaced; j++)
+			replaced = env_name_len(vars[j]) == len &&
+				   strncmp(vars[j], environ[i], len) == 0;
+		if (!replaced)
+			env[k++] = environ[i];
 	}
-	close(pfd);
-	/* the shell exited: kill leftovers in its group so nothing outlives the call */
-	if (waitpid(pid, &status, 0) < 0) {
-		r = -errno;
-		goto out;
-	}
-	kill(-pid, SIGKILL);
-	if (capture && pipefd[0] >= 0) {
-		/* drain what is left without blocking on a grandchild holding the pipe */
-		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-		for (;;) {
-			char tmp[512];
-			ssize_t k = read(pipefd[0], tmp, sizeof(tmp));
-
-			if (k <= 0)
-				break;
-			if (got + 1 < cap) {
-				size_t take = (size_t)k < cap - 1 - got ? (size_t)k : cap - 1 - got;
-
-				memcpy(capture + got, tmp, take);
-				got += take;
-			}
-		}
-	}
-	if (WIFEXITED(status))
-		*ret_status = WEXITSTATUS(status);
-	else
-		*ret_status = 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-out:
-	if (capture && cap)
-		capture[got < cap ? got : cap - 1] = '\0';
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
-	return r;
+	for (size_t j = 0; j < n; j++)
+		env[k++] = (char *)vars[j];
+	env[k] = NULL;
+	return env;
 }

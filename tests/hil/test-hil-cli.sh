@@ -21,14 +21,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# expect_rc WANT CMD...: runs CMD, checks its exit status
-expect_rc() {
-  local want=$1 rc=0; shift
-  "$@" >"$work/out" 2>"$work/err" || rc=$?
-  [ "$rc" = "$want" ] || { cat "$work/err" >&2; fail "$* exited $rc, wanted $want"; }
-}
+. "$(dirname "$0")/testlib.sh"
 # wait_for SECONDS CMD...: polls a condition (tmux has no event to wait on) until it holds
 wait_for() {
   local deadline=$((SECONDS + $1)); shift
@@ -56,7 +49,8 @@ grep -q "ok, 1 board" "$work/out" || fail "check-inventory output"
 expect_rc 0 hil boards --json
 grep -q '"name":"q","target":"qemu-x86_64","power":{"driver":"qemu"}' "$work/out" || fail "boards --json: $(cat "$work/out")"
 expect_rc 2 hil power sideways q
-expect_rc 2 hil run nosuchboard -- true
+expect_rc 255 hil run nosuchboard -- true
+expect_rc 24 hil power status nosuchboard
 
 expect_rc 0 hil boot q --quiet
 expect_rc 0 hil power status q
@@ -72,12 +66,12 @@ expect_rc 0 hil run q -- "printf '\\001\\377\\000x\\r\\n'"
 [ "$(od -An -tx1 "$work/out" | tr -d ' \n')" = "01ff0078" ] || [ "$(od -An -tx1 "$work/out" | tr -d ' \n')" = "01ff00780d0a" ] ||
   fail "binary output: $(od -An -tx1 "$work/out")"
 [ "$(od -An -tx1 "$work/out" | tr -d ' \n')" = "01ff00780d0a" ] || fail "binary output not exact"
-expect_rc 11 hil expect q 'never-printed' --timeout 500ms
+expect_rc 21 hil expect q 'never-printed' --timeout 500ms
 grep -q "did not appear" "$work/err" || fail "expect timeout message"
 
 # locks: alice reserves the board; bob is refused (fast, naming alice); alice can use it
 expect_rc 0 hil --owner alice lock q --reason "flashing" --pid 0
-expect_rc 10 hil --owner bob power status q
+expect_rc 20 hil --owner bob power status q
 grep -q "locked by alice" "$work/err" || fail "lock message: $(cat "$work/err")"
 expect_rc 255 hil --owner bob run q -- true
 expect_rc 0 hil --owner alice run q -- true

@@ -22,17 +22,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "loopline/clock.h"
+
 #include "loopline-hil/console.h"
 #include "loopline-hil/expect.h"
 #include "loopline-hil/shell.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void write_all(int fd, const void *buf, size_t len)
 {
@@ -147,11 +141,11 @@ static void test_timeout(void **state)
 {
 	struct fixture *f = *state;
 	struct lp_hil_patterns *want = pats(1, "never");
-	uint64_t t0 = now_ms(), dt;
+	uint64_t t0 = lp_clock_mono_ms(), dt;
 
 	write_all(f->peer, "something else\n", 15);
 	assert_int_equal(lp_hil_expect_wait(f->exp, f->con, want, NULL, 300, NULL), -ETIMEDOUT);
-	dt = now_ms() - t0;
+	dt = lp_clock_mono_ms() - t0;
 	assert_true(dt >= 290);
 	assert_true(dt < 1500);
 	lp_hil_patterns_free(want);
@@ -163,12 +157,12 @@ static void test_failure_pattern_aborts(void **state)
 	struct lp_hil_patterns *want = pats(1, "login: $");
 	struct lp_hil_patterns *fail = pats(2, "Oops", "Kernel panic[^\n]*");
 	struct lp_hil_match m;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = lp_clock_mono_ms();
 	const char *boot = "[    1.0] booting\n[    1.2] Kernel panic - not syncing: VFS\n";
 
 	write_all(f->peer, boot, strlen(boot));
 	assert_int_equal(lp_hil_expect_wait(f->exp, f->con, want, fail, 10000, &m), -ECANCELED);
-	assert_true(now_ms() - t0 < 5000);
+	assert_true(lp_clock_mono_ms() - t0 < 5000);
 	assert_true(m.failure);
 	assert_int_equal(m.index, 1);
 	assert_string_equal(m.text, "Kernel panic - not syncing: VFS");
@@ -456,17 +450,17 @@ static void shell_session(struct fixture *f, bool crlf)
 		free(want);
 	}
 	/* timeout: the command outlives it */
-	t0 = now_ms();
+	t0 = lp_clock_mono_ms();
 	r = lp_hil_shell_run(sh, "sleep 5", 400, &status, &out, &len, &diag);
 	assert_int_equal(r, -ETIMEDOUT);
-	assert_true(now_ms() - t0 < 3000);
+	assert_true(lp_clock_mono_ms() - t0 < 3000);
 	assert_non_null(strstr(diag.msg, "timed out"));
 	/* a failure pattern in the output aborts the command */
 	lp_hil_expect_flush(f->exp);
 	r = lp_hil_shell_run(sh, "sleep 1; echo 'Kernel panic - not syncing'; sleep 20", 15000,
 			     &status, &out, &len, &diag);
 	assert_int_equal(r, -ECANCELED);
-	assert_true(now_ms() - t0 < 10000);
+	assert_true(lp_clock_mono_ms() - t0 < 10000);
 	assert_non_null(strstr(diag.msg, "Kernel panic"));
 	lp_hil_shell_free(sh);
 }

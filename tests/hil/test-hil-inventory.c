@@ -283,26 +283,38 @@ static void test_limits(void **state)
 	assert_non_null(strstr(diag.msg, "cannot read"));
 }
 
+/* Durations are lib's (lp_duration_parse): 30, 30s, 500ms, 5m, 2h. */
 static void test_duration(void **state)
 {
-	unsigned long long ms;
+	static const struct {
+		const char *text;
+		unsigned ms; /* 0: refused */
+	} cases[] = {
+		{ "90", 90000 }, { "90s", 90000 }, { "250ms", 250 }, { "5m", 300000 },
+		{ "2h", 7200000 }, { "1d", 0 }, { "2min", 0 }, { "-1", 0 }, { "'5 s'", 0 },
+		{ "5x", 0 }, { "99999999999999999999", 0 }, { "1200h", 0 }, /* > 2^32 ms */
+	};
 
-	assert_int_equal(lp_hil_duration_parse("90", &ms), 0);
-	assert_int_equal(ms, 90000);
-	assert_int_equal(lp_hil_duration_parse("250ms", &ms), 0);
-	assert_int_equal(ms, 250);
-	assert_int_equal(lp_hil_duration_parse("5m", &ms), 0);
-	assert_int_equal(ms, 300000);
-	assert_int_equal(lp_hil_duration_parse("2h", &ms), 0);
-	assert_int_equal(ms, 7200000);
-	assert_int_equal(lp_hil_duration_parse("1d", &ms), 0);
-	assert_int_equal(ms, 86400000);
-	assert_int_equal(lp_hil_duration_parse("", &ms), -EINVAL);
-	assert_int_equal(lp_hil_duration_parse("-1", &ms), -EINVAL);
-	assert_int_equal(lp_hil_duration_parse("5 s", &ms), -EINVAL);
-	assert_int_equal(lp_hil_duration_parse("5x", &ms), -EINVAL);
-	assert_int_equal(lp_hil_duration_parse("99999999999999999999", &ms), -EINVAL);
-	assert_int_equal(lp_hil_duration_parse("9999999999999999d", &ms), -EINVAL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256];
+		struct lp_hil_inventory *inv = NULL;
+		struct lp_diag diag;
+		int r;
+
+		snprintf(text, sizeof(text),
+			 "boards:\n  a:\n    power: {driver: manual}\n"
+			 "    console: {driver: unix, path: /x}\n    boot: {timeout: %s}\n",
+			 cases[i].text);
+		r = lp_hil_inventory_parse(text, strlen(text), "d.yaml", &inv, &diag);
+		if (!cases[i].ms) {
+			assert_int_equal(r, -EINVAL);
+			assert_non_null(strstr(diag.msg, "expected a duration"));
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(inv->boards[0].boot.timeout_ms, cases[i].ms);
+		lp_hil_inventory_free(inv);
+	}
 }
 
 int main(void)

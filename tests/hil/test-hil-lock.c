@@ -15,17 +15,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "loopline/clock.h"
+
 #include "loopline-hil/lock.h"
 
 static char dir[64], db[128];
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int setup(void **state)
 {
@@ -129,10 +123,10 @@ static void test_two_processes(void **state)
 	assert_int_equal(read(to_parent[0], &ch, 1), 1);
 	l = open_db();
 	/* fail fast, naming the holder */
-	t0 = now_ms();
+	t0 = lp_clock_mono_ms();
 	assert_int_equal(lp_hil_lock_acquire(l, "rpi4-01", "job-B", getpid(), "", 0, 0, &holder,
 					     &diag), -EBUSY);
-	assert_true(now_ms() - t0 < 1000);
+	assert_true(lp_clock_mono_ms() - t0 < 1000);
 	assert_string_equal(holder.owner, "job-A");
 	assert_int_equal(holder.pid, pid);
 	assert_string_equal(holder.reason, "matrix run 17");
@@ -140,18 +134,18 @@ static void test_two_processes(void **state)
 	assert_non_null(strstr(diag.msg, "matrix run 17"));
 	/* wait: gets it once the other process lets go */
 	assert_int_equal(write(to_child[1], "r", 1), 1);
-	t0 = now_ms();
+	t0 = lp_clock_mono_ms();
 	assert_int_equal(lp_hil_lock_acquire(l, "rpi4-01", "job-B", getpid(), "", 0, 10000, NULL,
 					     &diag), 0);
-	assert_true(now_ms() - t0 >= 100);
-	assert_true(now_ms() - t0 < 10000);
+	assert_true(lp_clock_mono_ms() - t0 >= 100);
+	assert_true(lp_clock_mono_ms() - t0 < 10000);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	/* a bounded wait gives up */
-	t0 = now_ms();
+	t0 = lp_clock_mono_ms();
 	assert_int_equal(lp_hil_lock_acquire(l, "rpi4-01", "job-C", getpid(), "", 0, 400, NULL,
 					     &diag), -EBUSY);
-	assert_true(now_ms() - t0 >= 390);
+	assert_true(lp_clock_mono_ms() - t0 >= 390);
 	assert_non_null(strstr(diag.msg, "gave up waiting"));
 	assert_int_equal(lp_hil_lock_release(l, "rpi4-01", "job-B", false, &diag), 0);
 	lp_hil_locks_close(l);

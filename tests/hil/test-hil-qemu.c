@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "loopline/clock.h"
+
 #include "loopline-hil/board.h"
 #include "loopline-hil/inventory.h"
 
@@ -26,14 +28,6 @@ static char dir[64];
 static struct lp_hil_inventory *inv;
 
 static const char *const board_names[] = {"q1", "q2", "qp"};
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 #define QEMU_ARGS(append)                                                                   \
 	"      argv: [qemu-system-x86_64, -accel, tcg, -m, '256', -nographic, -nodefaults,\n" \
@@ -152,12 +146,12 @@ static void run_ok(struct lp_hil_board *b, const char *cmd, int want_status, con
 static void boot_ok(struct lp_hil_board *b, const char *until)
 {
 	struct lp_diag diag = {0};
-	uint64_t t0 = now_ms();
+	uint64_t t0 = lp_clock_mono_ms();
 
 	if (lp_hil_board_boot(b, until, 60000, &diag) < 0)
 		fail_msg("boot: %s", diag.msg);
 	print_message("  booted to %s in %llu ms\n", until ? until : "the prompt",
-		      (unsigned long long)(now_ms() - t0));
+		      (unsigned long long)(lp_clock_mono_ms() - t0));
 }
 
 static void test_boot_and_run(void **state)
@@ -236,10 +230,10 @@ static void test_kernel_panic(void **state)
 {
 	struct lp_hil_board *b = open_board("qp");
 	struct lp_diag diag = {0};
-	uint64_t t0 = now_ms();
+	uint64_t t0 = lp_clock_mono_ms();
 
 	assert_int_equal(lp_hil_board_boot(b, NULL, 60000, &diag), -ECANCELED);
-	assert_true(now_ms() - t0 < 30000);
+	assert_true(lp_clock_mono_ms() - t0 < 30000);
 	assert_non_null(strstr(diag.msg, "Kernel panic"));
 	lp_hil_board_close(b);
 }

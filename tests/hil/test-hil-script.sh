@@ -3,7 +3,7 @@
 # host commands, captures a value into {{VAR}}, waits with until, expects console output
 # printed while a host command ran, turns failure patterns off and on, cuts the power and
 # boots again; then the error paths: parse errors (exit 2, file:line, before the board is
-# touched), a pattern timeout (11), a failure pattern (12), a failing board command and a
+# touched), a pattern timeout (21), a failure pattern (23), a failing board command and a
 # failing host command (1), an unset variable (2).
 # Needs LP_HIL_CLI (the binary) and LP_HIL_GUEST (build-guest.sh output).
 set -euo pipefail
@@ -16,9 +16,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $*"; }
+. "$(dirname "$0")/testlib.sh"
 # run_script WANT_RC FILE: runs a script, checks its exit status
 run_script() {
   local want=$1 rc=0
@@ -99,10 +97,10 @@ ok "scenario: boot, run, capture, host, expect across a host step, until, fail-o
 
 # --- failing steps and their exit codes (the board is on from the scenario above) -----------
 printf 'expect @500ms never-printed-anywhere\n' > "$work/f1.hil"
-run_script 11 "$work/f1.hil"
+run_script 21 "$work/f1.hil"
 grep -q 'f1.hil:1: .*did not appear within 500 ms' "$work/err" || fail "timeout message: $(cat "$work/err")"
 printf 'run echo Kernel panic - fake\n' > "$work/f2.hil"
-run_script 12 "$work/f2.hil"
+run_script 23 "$work/f2.hil"
 grep -q 'f2.hil:1: .*Kernel panic' "$work/err" || fail "failure pattern message: $(cat "$work/err")"
 printf 'run true\nrun exit 3\nrun echo not-reached\n' > "$work/f3.hil"
 run_script 1 "$work/f3.hil"
@@ -112,11 +110,11 @@ printf 'host exit 4\n' > "$work/f4.hil"
 run_script 1 "$work/f4.hil"
 grep -q 'f4.hil:1: host: "exit 4" exited with status 4' "$work/err" || fail "host failure: $(cat "$work/err")"
 printf 'until @1s false\n' > "$work/f5.hil"
-run_script 11 "$work/f5.hil"
+run_script 21 "$work/f5.hil"
 printf 'host @300ms sleep 5\n' > "$work/f6.hil"
-run_script 11 "$work/f6.hil"
+run_script 21 "$work/f6.hil"
 printf 'run echo {{LPT_UNSET_VARIABLE}}\n' > "$work/f7.hil"
 run_script 2 "$work/f7.hil"
 grep -q 'f7.hil:1: run: variable {{LPT_UNSET_VARIABLE}} is not set' "$work/err" || fail "unset variable: $(cat "$work/err")"
-ok "failures: timeout 11, failure pattern 12, board command 1, host command 1, until 11, host timeout 11, unset variable 2"
+ok "failures: timeout 21, failure pattern 23, board command 1, host command 1, until 21, host timeout 21, unset variable 2"
 echo "test-hil-script: $pass passed"

@@ -89,7 +89,9 @@ device=dut-$target
 token=$(admin device create --tenant lab "$device" | awk -v d="$device" '$1 == d { print $2 }')
 [ -n "$token" ] || fail "no device token"
 export LOOPLINE_TOKEN; LOOPLINE_TOKEN=$(admin token create --tenant lab --role admin)
-"$LP_BACKEND" --config "$tmp/backend.json" serve 2>"$tmp/backend.log" &
+# the log exists before the loop below reads it (the background job opens it later)
+: > "$tmp/backend.log"
+"$LP_BACKEND" --config "$tmp/backend.json" serve 2>>"$tmp/backend.log" &
 backend_pid=$!
 port=""
 for _ in $(seq 1 200); do

@@ -27,9 +27,15 @@ struct lp_hil_power *lp_hil_board_power(struct lp_hil_board *b);
 int lp_hil_board_console(struct lp_hil_board *b, struct lp_hil_console **ret,
 			 struct lp_diag *diag);
 struct lp_hil_expect *lp_hil_board_expect(struct lp_hil_board *b);
-/* An extra console sink (e.g. echo to stdout), attached whenever the console opens. */
-void lp_hil_board_set_sink(struct lp_hil_board *b, lp_hil_console_feed_fn *feed,
-			   void *userdata);
+
+#define LP_HIL_BOARD_MAX_SINKS 4
+/* An extra console sink (echo to a terminal, a script runner's console tail): attached
+ * at once when the console is open, and again whenever the board opens it anew (after
+ * a power off or a boot). Returns an id for lp_hil_board_remove_sink, or -ENOSPC. */
+int lp_hil_board_add_sink(struct lp_hil_board *b, lp_hil_console_feed_fn *feed,
+			  void *userdata);
+/* Detaches a sink (an id < 0 is ignored). */
+void lp_hil_board_remove_sink(struct lp_hil_board *b, int id);
 
 /* Power cycle / off through the board, so the shell runner starts afresh afterwards
  * (the console stays open and reconnects by itself when QEMU restarts). */

@@ -136,6 +136,3 @@ const struct lp_hil_board_config *lp_hil_inventory_find(const struct lp_hil_inve
 
 const char *lp_hil_power_kind_name(enum lp_hil_power_kind k);
 const char *lp_hil_console_kind_name(enum lp_hil_console_kind k);
-
-/* "90", "90s", "500ms", "5m", "2h" -> milliseconds. -EINVAL on garbage or overflow. */
-int lp_hil_duration_parse(const char *s, unsigned long long *ret_ms);

@@ -7,8 +7,13 @@
  *   # comment                       STEP [@TIMEOUT] ARGUMENT
  *   boot @90s lpfw: version=1\.0    (a trailing backslash continues a line)
  *
- * {{NAME}} in an argument is replaced by the environment variable NAME when the step
- * runs (so a value captured by an earlier step can be used).
+ * {{NAME}} in an argument is replaced when the step runs: by a value an earlier capture
+ * step set, else one the caller gave (lp_hil_script_opts.vars), else the environment
+ * variable NAME.
+ *
+ * lp_hil_script_run() runs a parsed script on an open board and returns a result with
+ * the verdict, the failing step and the per-step timings (loopline-hil script and the
+ * matrix both use it).
  */
 #pragma once
 
@@ -16,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "loopline/diag.h"
+#include "loopline/proc.h"
 
 #define LP_HIL_SCRIPT_MAX_BYTES (1u << 20)
 #define LP_HIL_SCRIPT_MAX_STEPS 4096u
@@ -53,8 +59,131 @@ struct lp_hil_script {
 /* Parses text (not NUL-terminated; len bytes). Errors: -EINVAL with "name:line: …". */
 int lp_hil_script_parse(const char *text, size_t len, const char *name,
 			struct lp_hil_script **ret, struct lp_diag *diag);
+/* Reads path ("-": standard input), at most LP_HIL_SCRIPT_MAX_BYTES, and parses it with
+ * path as its name. Read errors are those of lp_fs_read_file (-ENOENT, -EFBIG, …). */
+int lp_hil_script_load(const char *path, struct lp_hil_script **ret, struct lp_diag *diag);
 void lp_hil_script_free(struct lp_hil_script *s);
 const char *lp_hil_step_name(enum lp_hil_step_kind k);
 
-/* Replaces {{NAME}} by getenv(NAME). -EINVAL (unset or malformed, said in diag). */
+/* The value of {{name}}, or NULL when it has none. */
+typedef const char *lp_hil_script_lookup_fn(void *ctx, const char *name);
+/* Replaces each {{NAME}} by lookup(ctx, NAME) into a malloc'd string. -EINVAL (unset or
+ * malformed, said in diag), -ENOMEM. */
+int lp_hil_script_expand_with(const char *in, lp_hil_script_lookup_fn *lookup, void *ctx,
+			      char **ret, struct lp_diag *diag);
+/* lp_hil_script_expand_with over the environment (getenv). */
 int lp_hil_script_expand(const char *in, char **ret, struct lp_diag *diag);
+
+/* ---- running a script ---- */
+
+struct lp_hil_board;
+
+/* Why a script failed. The matrix tells product failures (timeout, failure pattern,
+ * command) from infrastructure ones (board, script) with it. */
+enum lp_hil_script_error {
+	LP_HIL_SCRIPT_OK = 0,
+	LP_HIL_SCRIPT_ERR_TIMEOUT,         /* a wait, board command or host command ran out
+					    * of time (err -ETIMEDOUT) */
+	LP_HIL_SCRIPT_ERR_FAILURE_PATTERN, /* a failure pattern matched on the console
+					    * (err -ECANCELED) */
+	LP_HIL_SCRIPT_ERR_COMMAND,         /* a run, host, capture command exited non-zero,
+					    * or a capture printed a NUL byte (err -EIO) */
+	LP_HIL_SCRIPT_ERR_BOARD,           /* the board or the lab host failed: power,
+					    * console, shell runner, a host command that could
+					    * not start, out of memory (err: theirs) */
+	LP_HIL_SCRIPT_ERR_SCRIPT,          /* the script is wrong in a way only running it
+					    * shows: an unset {{VAR}}, a bad pattern after
+					    * expansion (err -EINVAL) */
+};
+
+struct lp_hil_step_result {
+	unsigned line;
+	enum lp_hil_step_kind kind;
+	bool ok;
+	uint64_t start_ms;    /* since the script started */
+	uint64_t duration_ms;
+	unsigned tries;       /* until: the attempts; 1 for other steps */
+};
+
+#define LP_HIL_SCRIPT_TEXT_MAX 1024
+#define LP_HIL_SCRIPT_TAIL_LINES 20
+#define LP_HIL_SCRIPT_TAIL_MAX 4096
+
+struct lp_hil_script_result {
+	bool ok;                         /* every step passed */
+	enum lp_hil_script_error error;  /* LP_HIL_SCRIPT_OK when ok */
+	int err;                         /* negative errno of the failure, 0 when ok */
+	int exit_status;                 /* ERR_COMMAND: the command's exit status (-1 for a
+					  * capture that printed a NUL byte); else 0 */
+	/* where and what: "FILE:LINE: message" is the one-line report */
+	char file[LP_DIAG_FILE_MAX];     /* the script's name */
+	unsigned line;                   /* the failing step's line (0 when ok) */
+	enum lp_hil_step_kind kind;      /* the failing step's kind */
+	char step[LP_HIL_SCRIPT_TEXT_MAX]; /* its text, {{VAR}}s expanded when they could be
+					    * ("run exit 3"; truncated) */
+	char message[LP_HIL_SCRIPT_TEXT_MAX]; /* what went wrong */
+	/* the last LP_HIL_SCRIPT_TAIL_LINES console lines before the failure (at most
+	 * LP_HIL_SCRIPT_TAIL_MAX bytes; CR and NUL bytes removed); "" when ok */
+	char console_tail[LP_HIL_SCRIPT_TAIL_MAX];
+	struct lp_hil_step_result *steps; /* the steps that ran, in order; the failing one
+					   * is the last */
+	size_t n_steps;
+	uint64_t duration_ms;            /* the whole run */
+};
+
+void lp_hil_script_result_free(struct lp_hil_script_result *r);
+
+/* What the runner shows while it runs: the caller prints (the CLI) or logs (the matrix)
+ * it; the library itself prints nothing. */
+enum lp_hil_script_event_kind {
+	LP_HIL_SCRIPT_EV_STEP,    /* a step starts; text: its argument, expanded */
+	LP_HIL_SCRIPT_EV_OUTPUT,  /* data/len: a run step's output, or an until command's
+				   * when it succeeded */
+	LP_HIL_SCRIPT_EV_MATCH,   /* expect matched; text: the matched text */
+	LP_HIL_SCRIPT_EV_CAPTURE, /* capture set a variable; text: "NAME=value" */
+	LP_HIL_SCRIPT_EV_MARK,    /* mark; text: the name */
+	LP_HIL_SCRIPT_EV_ECHO,    /* echo; text: the text */
+	LP_HIL_SCRIPT_EV_DONE,    /* a step passed; result: its timing */
+};
+
+struct lp_hil_script_event {
+	enum lp_hil_script_event_kind kind;
+	const struct lp_hil_script *script;
+	const struct lp_hil_step *step;
+	const char *text;
+	const uint8_t *data;
+	size_t len;
+	uint64_t elapsed_ms;      /* since the script started */
+	const struct lp_hil_step_result *result;
+};
+
+typedef void lp_hil_script_event_fn(void *userdata, const struct lp_hil_script_event *ev);
+
+struct lp_hil_script_opts {
+	lp_hil_script_event_fn *event; /* optional */
+	void *userdata;
+	/* {{NAME}} values the caller fills in: "NAME=value" strings; host commands also
+	 * get them (and captured values) as environment variables */
+	const char *const *vars;
+	size_t n_vars;
+	/* where host, until and capture commands print (capture's stdout and until's
+	 * output are read by the runner): lp_proc's INHERIT (the default), NULL or FD */
+	enum lp_proc_out host_out;
+	int host_out_fd;
+	enum lp_proc_err host_err;
+	int host_err_fd;
+};
+
+/*
+ * Runs every step of sc on board b (opened by the caller, who also holds its lock),
+ * stopping at the first failure. The console is kept open and read all the time, also
+ * while host commands run. opts may be NULL (defaults).
+ * Returns 0 and *ret_result (free with lp_hil_script_result_free) when the script ran to
+ * a verdict — passed or failed, see (*ret_result)->ok — or -ENOMEM before any step ran.
+ * Captured values live in the run (the process environment is not changed).
+ */
+int lp_hil_script_run(struct lp_hil_board *b, const struct lp_hil_script *sc,
+		      const struct lp_hil_script_opts *opts,
+		      struct lp_hil_script_result **ret_result);
+/* "timeout", "failure-pattern", "command", "board", "script"; "ok" */
+const char *lp_hil_script_error_name(enum lp_hil_script_error e);
