@@ -113,42 +113,6 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static int name_check(const char *name, struct lp_diag *diag)
-{
-	size_t len = strlen(name), comp = 0;
-
-	if (len == 0)
-		return lp_diag_fail(diag, -EBADMSG, "tar: member with an empty name");
-	if (len > LP_TAR_NAME_MAX)
-		return lp_diag_fail(diag, -EBADMSG, "tar: member name of %zu bytes (limit %d): %.64s…",
-				    len, LP_TAR_NAME_MAX, name);
-	if (name[0] == '/')
-		return lp_diag_fail(diag, -EBADMSG, "tar: member %s: absolute name", name);
-	for (size_t i = 0; i <= len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '/' || c == '\0') {
-			if (comp == 0)
-				return lp_diag_fail(diag, -EBADMSG,
-						    "tar: member %s: empty path component", name);
-			if (comp == 1 && name[i - 1] == '.')
-				return lp_diag_fail(diag, -EBADMSG, "tar: member %s: '.' component",
-						    name);
-			if (comp == 2 && name[i - 1] == '.' && name[i - 2] == '.')
-				return lp_diag_fail(diag, -EBADMSG,
-						    "tar: member %s: '..' component (path traversal)",
-						    name);
-			comp = 0;
-		} else if (c < 0x20 || c == 0x7f) {
-			return lp_diag_fail(diag, -EBADMSG,
-					    "tar: member name with control character 0x%02x", c);
-		} else {
-			comp++;
-		}
-	}
-	return 0;
-}
-
 /*
  * A numeric header field: octal digits, optionally after spaces, ended by NUL or space
  * with only NULs and spaces after; or base-256 (first byte 0x80, big-endian value in the
@@ -567,10 +531,10 @@ static int read_header(struct lp_tar_in *r, struct lp_diag *diag)
 		else
 			snprintf(name, sizeof(name), "%.*s", (int)nl, (const char *)h);
 	}
-	rc = name_check(name, diag);
-	if (rc < 0) {
-		r->err = rc;
-		return rc;
+	/* The writer's rule; a bad name in an archive means the archive is corrupt. */
+	if (lp_tar_name_check(name, diag) < 0) {
+		r->err = -EBADMSG;
+		return r->err;
 	}
 	memset(&r->cur, 0, sizeof(r->cur));
 	snprintf(r->cur.name, sizeof(r->cur.name), "%s", name);

@@ -22,42 +22,6 @@ static uint64_t round_block(uint64_t n)
 	return (n + LP_TAR_BLOCK - 1) / LP_TAR_BLOCK * LP_TAR_BLOCK;
 }
 
-int lp_tar_name_check(const char *name, struct lp_diag *diag)
-{
-	size_t len = strlen(name), comp = 0;
-
-	if (len == 0)
-		return lp_diag_fail(diag, -EINVAL, "tar: member with an empty name");
-	if (len > LP_TAR_NAME_MAX)
-		return lp_diag_fail(diag, -EINVAL, "tar: member name of %zu bytes (limit %d): %.64s…",
-				    len, LP_TAR_NAME_MAX, name);
-	if (name[0] == '/')
-		return lp_diag_fail(diag, -EINVAL, "tar: member %s: absolute name", name);
-	for (size_t i = 0; i <= len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '/' || c == '\0') {
-			if (comp == 0)
-				return lp_diag_fail(diag, -EINVAL,
-						    "tar: member %s: empty path component", name);
-			if (comp == 1 && name[i - 1] == '.')
-				return lp_diag_fail(diag, -EINVAL, "tar: member %s: '.' component",
-						    name);
-			if (comp == 2 && name[i - 1] == '.' && name[i - 2] == '.')
-				return lp_diag_fail(diag, -EINVAL,
-						    "tar: member %s: '..' component (path traversal)",
-						    name);
-			comp = 0;
-		} else if (c < 0x20 || c == 0x7f) {
-			return lp_diag_fail(diag, -EINVAL,
-					    "tar: member name with control character 0x%02x", c);
-		} else {
-			comp++;
-		}
-	}
-	return 0;
-}
-
 /* A list of member names, for duplicate detection. */
 struct name_set {
 	char **names;

@@ -57,7 +57,9 @@ struct lp_tar_entry {
 	uint64_t data_offset; /* offset of the first data byte in the stream */
 };
 
-/* Checks a member name against the rules above (0 or -EINVAL with a message). */
+/* Checks a member name against the rules above: 0, or -EINVAL with a message (a caller
+ * passed a bad name). Both readers apply the same rule and report a bad name found in an
+ * archive as -EBADMSG (a corrupt archive). */
 LP_EXPORT int lp_tar_name_check(const char *name, struct lp_diag *diag);
 
 /* ---- reading ---- */
