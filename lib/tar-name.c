@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The member-name rule of loopline/tar.h, written once for both sides: the writer
- * (lib/tar.c) refuses a bad name it is given, the native reader (lib/tar-read.c) refuses
- * one it finds in an archive. It lives in a file of its own so that a program that only
- * reads packages links no writer code.
+ * The member-name rules of loopline/tar.h, written once for both sides: the writer
+ * (lib/tar.c) refuses a bad or repeated name it is given, the native reader
+ * (lib/tar-read.c) one it finds in an archive. They live in a file of their own so that a
+ * program that only reads packages links no writer code.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "loopline/tar.h"
+#include "tar-internal.h"
 
 int lp_tar_name_check(const char *name, struct lp_diag *diag)
 {
@@ -44,4 +45,35 @@ int lp_tar_name_check(const char *name, struct lp_diag *diag)
 		}
 	}
 	return 0;
+}
+
+int tar_names_add(struct tar_names *s, const char *name)
+{
+	char **names;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], name) == 0)
+			return -EEXIST;
+	if (s->n >= LP_TAR_MAX_ENTRIES)
+		return -E2BIG;
+	if (s->n % 16 == 0) {
+		names = realloc(s->names, (s->n + 16) * sizeof(*names));
+		if (!names)
+			return -ENOMEM;
+		s->names = names;
+	}
+	s->names[s->n] = strdup(name);
+	if (!s->names[s->n])
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+void tar_names_clear(struct tar_names *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->names[i]);
+	free(s->names);
+	s->names = NULL;
+	s->n = 0;
 }

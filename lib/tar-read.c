@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "loopline/tar-read.h"
+#include "tar-internal.h"
 
 /* ustar header fields: offset, length. */
 #define H_NAME 0, 100
@@ -43,15 +44,9 @@ struct lp_tar_in {
 	bool in_entry;
 	struct lp_tar_entry cur;
 	uint64_t cur_done;  /* data bytes of cur handed out */
-	char **names;
-	size_t n_names;
+	struct tar_names names;
 	char what[LP_TAR_NAME_MAX + 32]; /* "after member X" for messages */
 };
-
-static uint64_t round_block(uint64_t n)
-{
-	return (n + LP_TAR_BLOCK - 1) / LP_TAR_BLOCK * LP_TAR_BLOCK;
-}
 
 static int fail(struct lp_tar_in *r, struct lp_diag *diag, int err, const char *fmt, ...)
 	LP_PRINTF(4, 5);
@@ -328,7 +323,7 @@ static const char *type_name(uint8_t t)
 /* Checks the padding after the data of the current member (all its data was read). */
 static int check_padding(struct lp_tar_in *r, struct lp_diag *diag)
 {
-	size_t pad = (size_t)(round_block(r->cur.size) - r->cur.size);
+	size_t pad = (size_t)(tar_round_block(r->cur.size) - r->cur.size);
 	ssize_t n;
 
 	if (pad == 0)
@@ -394,23 +389,14 @@ static int check_end(struct lp_tar_in *r, struct lp_diag *diag)
 
 static int add_name(struct lp_tar_in *r, const char *name, struct lp_diag *diag)
 {
-	char **names;
+	int rc = tar_names_add(&r->names, name);
 
-	for (size_t i = 0; i < r->n_names; i++)
-		if (strcmp(r->names[i], name) == 0)
-			return fail(r, diag, -EBADMSG, "tar: duplicate member %s", name);
-	if (r->n_names >= LP_TAR_MAX_ENTRIES)
-		return fail(r, diag, -E2BIG, "tar: more than %d members", LP_TAR_MAX_ENTRIES);
-	if (r->n_names % 16 == 0) {
-		names = realloc(r->names, (r->n_names + 16) * sizeof(*names));
-		if (!names)
-			return fail(r, diag, -ENOMEM, "tar: out of memory");
-		r->names = names;
-	}
-	r->names[r->n_names] = strdup(name);
-	if (!r->names[r->n_names])
-		return fail(r, diag, -ENOMEM, "tar: out of memory");
-	r->n_names++;
+	if (rc == -EEXIST)
+		return fail(r, diag, -EBADMSG, "tar: duplicate member %s", name);
+	if (rc == -E2BIG)
+		return fail(r, diag, rc, "tar: more than %d members", LP_TAR_MAX_ENTRIES);
+	if (rc < 0)
+		return fail(r, diag, rc, "tar: out of memory");
 	return 0;
 }
 
@@ -490,19 +476,19 @@ static int read_header(struct lp_tar_in *r, struct lp_diag *diag)
 				    "tar: pax extended header of %llu bytes (limit %d) (%s)",
 				    (unsigned long long)ustar_size, LP_TAR_IN_PAX_MAX, r->what);
 		consume(r, LP_TAR_BLOCK);
-		n = fill(r, (size_t)round_block(ustar_size));
+		n = fill(r, (size_t)tar_round_block(ustar_size));
 		if (n < 0)
 			return io_fail(r, diag, n, r->what);
-		if ((uint64_t)n < round_block(ustar_size))
+		if ((uint64_t)n < tar_round_block(ustar_size))
 			return fail(r, diag, -EBADMSG, "tar: truncated in a pax extended header (%s)",
 				    r->what);
-		if (!all_zero(r->buf + r->pos + ustar_size, (size_t)(round_block(ustar_size) - ustar_size)))
+		if (!all_zero(r->buf + r->pos + ustar_size, (size_t)(tar_round_block(ustar_size) - ustar_size)))
 			return fail(r, diag, -EBADMSG,
 				    "tar: non-zero padding after a pax extended header (%s)", r->what);
 		rc = parse_pax(r, (const char *)r->buf + r->pos, (size_t)ustar_size, &pax, diag);
 		if (rc < 0)
 			return rc;
-		consume(r, (size_t)round_block(ustar_size));
+		consume(r, (size_t)tar_round_block(ustar_size));
 	}
 
 	if (h[H_TYPE] != '0' && h[H_TYPE] != '\0') {
@@ -672,9 +658,7 @@ void lp_tar_in_free(struct lp_tar_in *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n_names; i++)
-		free(r->names[i]);
-	free(r->names);
+	tar_names_clear(&r->names);
 	free(r->buf);
 	free(r);
 }
