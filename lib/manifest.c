@@ -119,6 +119,17 @@ int lp_pkg_created_parse(const char *s, int64_t *ret_time)
 	return 0;
 }
 
+int lp_pkg_created_format(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t < 0 || t > LP_PKG_CREATED_MAX || !gmtime_r(&tt, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
+		return -EINVAL;
+	return 0;
+}
+
 /* A required string of 1..out_size-1 printable ASCII characters. */
 static int get_text(const cJSON *obj, const char *key, const char *path, char *out,
 		    size_t out_size, struct lp_diag *diag)

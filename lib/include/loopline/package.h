@@ -105,6 +105,12 @@ LP_EXPORT void lp_manifest_free(struct lp_manifest *m);
 
 /* ---- building ---- */
 
+#define LP_PKG_CREATED_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+
+/* The manifest's "created" spelling of t seconds since the epoch ("YYYY-MM-DDTHH:MM:SSZ",
+ * UTC) into buf of at least 21 bytes; -EINVAL for t outside 0 … LP_PKG_CREATED_MAX. */
+LP_EXPORT int lp_pkg_created_format(int64_t t, char *buf, size_t len);
+
 struct lp_pkg_source {
 	const char *name;         /* member name in the archive */
 	enum lp_payload_type type;
@@ -121,7 +127,7 @@ struct lp_pkg_build {
 	const char *const *compatible;
 	size_t n_compatible;
 	const char *min_agent_version; /* NULL = none */
-	const char *created;           /* NULL = now */
+	const char *created;           /* NULL = now (lp_pkg_created_format) */
 	const struct lp_pkg_source *sources;
 	size_t n_sources;
 	const struct lp_key *const *keys; /* private signing keys, at least one */
