@@ -298,15 +298,24 @@ static int manifest_from_build(const struct lp_pkg_build *b, const char *created
 	return 0;
 }
 
-/* Runs the strict parser over the canonical text: one set of rules for both sides. */
-static int manifest_check(const char *text, struct lp_diag *diag)
+/* The canonical text of m (malloc'd), run through the strict parser: one set of rules
+ * for both sides. */
+static int manifest_text(const struct lp_manifest *m, char **ret_text, struct lp_diag *diag)
 {
 	struct lp_manifest *back = NULL;
+	char *text = lp_manifest_serialize(m);
 	int rc;
 
+	if (!text)
+		return -ENOMEM;
 	rc = lp_manifest_parse(text, strlen(text), &back, diag);
 	lp_manifest_free(back);
-	return rc;
+	if (rc < 0) {
+		free(text);
+		return rc;
+	}
+	*ret_text = text;
+	return 0;
 }
 
 static int sign_all(const struct lp_key *const *keys, size_t n_keys, const void *msg, size_t len,
@@ -388,14 +397,11 @@ struct build_state {
 static int head_measure(struct build_state *s, struct lp_diag *diag)
 {
 	struct lp_pkg_sigset set = { .n = s->b->n_keys };
-	char *text = lp_manifest_serialize(s->m), *sig = NULL;
-	int rc;
+	char *text = NULL, *sig = NULL;
+	int rc = manifest_text(s->m, &text, diag);
 
-	if (!text)
-		return -ENOMEM;
-	rc = manifest_check(text, diag);
 	if (rc < 0)
-		goto out;
+		return rc;
 	s->json_max = strlen(text) + 1;
 	for (size_t i = 0; i < set.n; i++)
 		lp_key_id(s->b->keys[i], set.sigs[i].keyid);
@@ -420,15 +426,12 @@ static int head_final(struct build_state *s, size_t pad_to, char **ret_json, siz
 		      char **ret_sig, struct lp_diag *diag)
 {
 	struct lp_pkg_sigset set = { 0 };
-	char *text = lp_manifest_serialize(s->m), *json = NULL;
+	char *text = NULL, *json = NULL;
 	size_t len, json_len;
-	int rc;
+	int rc = manifest_text(s->m, &text, diag);
 
-	if (!text)
-		return -ENOMEM;
-	rc = manifest_check(text, diag);
 	if (rc < 0)
-		goto out;
+		return rc;
 	len = strlen(text);
 	json_len = pad_to ? pad_to : len + 1;
 	if (len + 1 > json_len) {
