@@ -2,11 +2,9 @@
 /* Helpers shared by loopline-pack's subcommands. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,93 +15,12 @@
 #include "loopline/log.h"
 #include "pack.h"
 
-int pack_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s%s%s: ", PACK_PROG, cmd ? " " : "", cmd ? cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s%s%s --help' for more information.\n", PACK_PROG,
-		cmd ? " " : "", cmd ? cmd : "");
-	return PACK_EXIT_USAGE;
-}
-
-int pack_option_error(const char *cmd, int c, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "";
-	char shortopt[3] = { '-', (char)optopt, '\0' };
-
-	if (strncmp(arg, "--", 2) != 0)
-		arg = shortopt;
-	if (c == ':')
-		return pack_usage_error(cmd, "option '%s' needs an argument", arg);
-	return pack_usage_error(cmd, "unknown option '%s'", arg);
-}
-
-int pack_help(const char *text)
-{
-	fputs(text, stdout);
-	return PACK_EXIT_OK;
-}
-
-void pack_verbose(void)
-{
-	lp_log_set_level(LP_LOG_DEBUG);
-}
-
-int pack_exit_code(int err)
-{
-	switch (err) {
-	case 0:
-		return PACK_EXIT_OK;
-	case -EKEYREJECTED:
-		return PACK_EXIT_SIGNATURE;
-	case -EBADMSG:
-	case -E2BIG:
-		return PACK_EXIT_CORRUPT;
-	case -ENOEXEC:
-		return PACK_EXIT_INCOMPATIBLE;
-	case -EPERM:
-		return PACK_EXIT_ROLLBACK;
-	case -EPROTONOSUPPORT:
-		return PACK_EXIT_AGENT;
-	default:
-		return PACK_EXIT_FAILURE;
-	}
-}
-
-const char *pack_exit_name(int code)
-{
-	switch (code) {
-	case PACK_EXIT_OK: return "ok";
-	case PACK_EXIT_USAGE: return "usage";
-	case PACK_EXIT_SIGNATURE: return "signature";
-	case PACK_EXIT_CORRUPT: return "corrupt";
-	case PACK_EXIT_INCOMPATIBLE: return "incompatible";
-	case PACK_EXIT_ROLLBACK: return "security-version";
-	case PACK_EXIT_EXISTS: return "version-exists";
-	case PACK_EXIT_AGENT: return "agent-too-old";
-	case PACK_EXIT_OUTPUT_EXISTS: return "output-exists";
-	default: return "failure";
-	}
-}
-
 const char *pack_error_text(int err, const struct lp_diag *diag, char *buf, size_t len)
 {
 	if (diag && (diag->msg[0] || diag->path[0]))
 		return lp_diag_format(diag, buf, len);
 	snprintf(buf, len, "%s", strerror(err < 0 ? -err : err));
 	return buf;
-}
-
-int pack_fail(const char *what, int err, const struct lp_diag *diag)
-{
-	char buf[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + LP_DIAG_FILE_MAX + 64];
-
-	log_error("%s: %s", what, pack_error_text(err, diag, buf, sizeof(buf)));
-	return pack_exit_code(err);
 }
 
 int pack_print_json(const cJSON *root)

@@ -93,6 +93,8 @@ struct lp_manifest {
 };
 
 LP_EXPORT const char *lp_payload_type_name(enum lp_payload_type type);
+/* True for a key id as manifest.sig spells it: LP_KEYID_LEN lower-case hex digits. */
+LP_EXPORT bool lp_pkg_keyid_valid(const char *s);
 LP_EXPORT const char *lp_compression_name(enum lp_compression c);
 
 /* Strict format-1 parser: unknown keys, wrong types, bad versions/hashes/names, duplicate
