@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loopline/codec.h"
 #include "loopline/log.h"
 #include "pack.h"
 
@@ -82,8 +83,8 @@ static void print_text(const char *path, const struct pack_peek *p)
 		       lp_compression_name(pl->compression),
 		       pl->encryption.present ? " encrypted" : "",
 		       pl->delta.present ? " delta" : "");
-		printf("    sha256        %s\n", pack_sha256_hex(pl->sha256, hex));
-		printf("    stored_sha256 %s\n", pack_sha256_hex(pl->stored_sha256, hex));
+		printf("    sha256        %s\n", lp_hex_encode(pl->sha256, 32, hex));
+		printf("    stored_sha256 %s\n", lp_hex_encode(pl->stored_sha256, 32, hex));
 		if (pl->delta.present)
 			printf("    delta         %s from %s\n", pl->delta.algorithm,
 			       pl->delta.base_version);

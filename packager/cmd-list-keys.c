@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loopline/fs.h"
 #include "loopline/log.h"
 #include "loopline/sign.h"
 #include "pack.h"
@@ -127,7 +128,7 @@ static void list_dir(struct lister *l, const char *dir)
 	for (size_t i = 0; i < n; i++) {
 		if (!ends_with(names[i], ".pem"))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
+		if (lp_fs_path_join(path, sizeof(path), dir, names[i]) < 0)
 			continue;
 		list_key(l, path);
 	}

@@ -54,8 +54,6 @@ const char *pack_error_text(int err, const struct lp_diag *diag, char *buf, size
 int pack_print_json(const cJSON *root);
 /* Human-readable size ("256.0 MiB"). */
 const char *pack_size_text(uint64_t bytes, char *buf, size_t len);
-/* Lower-case hex of a SHA-256. */
-const char *pack_sha256_hex(const uint8_t sha[32], char out[65]);
 /* Installs handlers so SIGINT/SIGTERM/SIGHUP remove a named temp output before dying. */
 void pack_signals_init(void);
 
