@@ -209,6 +209,12 @@ EOF
 	desc bad6.json demo 1.0.0 '"3"' rootfs.img
 	run 2 "$pack" build --key k1.pem --out bad.lpkg bad6.json
 	err_has 'security_version'
+	sed 's/"board-b"/"qemu-x86_64"/' d.json >bad9.json
+	run 2 "$pack" build --key k1.pem --out bad.lpkg bad9.json
+	err_has 'compatible\[1\]: duplicate entry "qemu-x86_64"'
+	desc bad10.json demo 1.0.0 3 rootfs.img '}, {"name": "rootfs.img", "target": "b", "source": "rootfs.img"'
+	run 2 "$pack" build --key k1.pem --out bad.lpkg bad10.json
+	err_has "payloads\[1\]\.name: duplicate payload name 'rootfs.img'"
 	printf '{"product": "demo",\n  "version": }\n' >bad7.json
 	run 2 "$pack" build --key k1.pem --out bad.lpkg bad7.json
 	err_has 'bad7.json:2'
@@ -357,6 +363,9 @@ repo)
 	run 0 "$pack" build --key k1.pem --repo r --out v3.lpkg v3.json
 	check "cmp -s v3.lpkg r/demo/1.2.0.lpkg" "--out and --repo: same package in both places"
 	check "python3 -c \"import json; d=json.load(open('r/demo/index.json')); assert sorted(p['version'] for p in d['packages'])==['1.0.0','1.1.0','1.2.0']\"" "index lists three versions"
+	# a repository whose parent directories do not exist yet
+	run 0 "$pack" build --key k1.pem --repo deep/er/r v1.json
+	check "[ -f deep/er/r/demo/1.0.0.lpkg ] && [ -f deep/er/r/demo/index.json ]" "nested repository created"
 	# another product has its own history
 	desc o.json other 0.1.0 0 rootfs.img
 	run 0 "$pack" build --key k1.pem --repo r o.json
