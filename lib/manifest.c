@@ -119,6 +119,29 @@ int lp_pkg_created_parse(const char *s, int64_t *ret_time)
 	return 0;
 }
 
+bool lp_pkg_keyid_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != LP_KEYID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lp_hex_digit(s[i]) < 0 || (s[i] >= 'A' && s[i] <= 'F'))
+			return false;
+	return true;
+}
+
+int lp_pkg_created_format(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t < 0 || t > LP_PKG_CREATED_MAX || !gmtime_r(&tt, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
+		return -EINVAL;
+	return 0;
+}
+
 /* A required string of 1..out_size-1 printable ASCII characters. */
 static int get_text(const cJSON *obj, const char *key, const char *path, char *out,
 		    size_t out_size, struct lp_diag *diag)
@@ -756,15 +779,9 @@ int lp_pkg_sig_parse(const char *json, size_t len, struct lp_pkg_sigset *ret_set
 			goto out;
 		lp_json_path_key(pk, sizeof(pk), p, "keyid");
 		rc = -EBADMSG;
-		if (strlen(keyid) != LP_KEYID_LEN) {
-			lp_diag_fail_at(diag, rc, pk, "expected %d hex digits", LP_KEYID_LEN);
+		if (!lp_pkg_keyid_valid(keyid)) {
+			lp_diag_fail_at(diag, rc, pk, "expected %d lower-case hex digits", LP_KEYID_LEN);
 			goto out;
-		}
-		for (size_t k = 0; k < LP_KEYID_LEN; k++) {
-			if (!((keyid[k] >= '0' && keyid[k] <= '9') || (keyid[k] >= 'a' && keyid[k] <= 'f'))) {
-				lp_diag_fail_at(diag, rc, pk, "expected lower-case hex");
-				goto out;
-			}
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(set.sigs[j].keyid, keyid) == 0) {

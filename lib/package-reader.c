@@ -7,8 +7,8 @@
  * limit -> SHA-256 -> sink, and is accepted only if every check matches at its end.
  *
  * The tar layer is the native reader of loopline/tar-read.h, and this file uses nothing
- * from package-writer.c: a program that only reads packages pulls no libarchive code
- * from libloopline.a (docs/design.md, "Tar").
+ * from package-writer.c: a program that only reads packages (the agent) pulls no writer
+ * code from libloopline.a (docs/design.md, "Tar").
  */
 #include <errno.h>
 #include <stdio.h>

@@ -11,8 +11,12 @@
  * pipe the payloads are spooled to unlinked temporary files first, since the manifest
  * must come first in the stream.
  *
+ * Two paths, one per kind of output: build_seekable (reserve the head, stream the
+ * payloads, fill the head in) and build_streaming (spool, then write in order); both use
+ * the same head (head_measure, head_final) and payload (process_source) pieces.
+ *
  * lp_pkg_resign reads the package with the native tar reader (loopline/tar-read.h, the
- * one every package reader uses) and writes the copy with the libarchive-based writer.
+ * one every package reader uses) and writes the copy with the tar writer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <zstd.h>
 
+#include "loopline/clock.h"
 #include "loopline/compress.h"
 #include "loopline/hash.h"
 #include "loopline/io.h"
@@ -294,15 +298,24 @@ static int manifest_from_build(const struct lp_pkg_build *b, const char *created
 	return 0;
 }
 
-/* Runs the strict parser over the canonical text: one set of rules for both sides. */
-static int manifest_check(const char *text, struct lp_diag *diag)
+/* The canonical text of m (malloc'd), run through the strict parser: one set of rules
+ * for both sides. */
+static int manifest_text(const struct lp_manifest *m, char **ret_text, struct lp_diag *diag)
 {
 	struct lp_manifest *back = NULL;
+	char *text = lp_manifest_serialize(m);
 	int rc;
 
+	if (!text)
+		return -ENOMEM;
 	rc = lp_manifest_parse(text, strlen(text), &back, diag);
 	lp_manifest_free(back);
-	return rc;
+	if (rc < 0) {
+		free(text);
+		return rc;
+	}
+	*ret_text = text;
+	return 0;
 }
 
 static int sign_all(const struct lp_key *const *keys, size_t n_keys, const void *msg, size_t len,
@@ -364,261 +377,267 @@ static bool fd_seekable(int fd, off_t *ret_base)
 struct build_state {
 	const struct lp_pkg_build *b;
 	int out_fd;
-	off_t base;
-	bool seekable;
+	off_t base;       /* offset of the archive's start in out_fd (seekable output) */
 	int64_t mtime;
 	struct lp_manifest *m;
-	uint8_t *buf;
-	int *spool; /* per source, -1 if not spooled */
+	uint8_t *buf;     /* PKG_IO_BUF bytes */
+	int *spool;       /* per source, -1 if not spooled */
 	struct lp_tar_writer *w;
+	size_t json_max;  /* manifest.json with every number at its widest, plus '\n' */
+	size_t sig_len;   /* manifest.sig: its length depends only on the keys */
 };
 
-/* Writes one payload member into the archive (seekable output). */
-static int build_payload_seekable(struct build_state *s, size_t i, struct lp_diag *diag)
+/* ---- pieces both paths share ---- */
+
+/*
+ * Checks the manifest before any payload is read (with placeholder sizes and hashes:
+ * a bad description fails before gigabytes are streamed) and measures the room
+ * manifest.json can need and the length manifest.sig will have.
+ */
+static int head_measure(struct build_state *s, struct lp_diag *diag)
+{
+	struct lp_pkg_sigset set = { .n = s->b->n_keys };
+	char *text = NULL, *sig = NULL;
+	int rc = manifest_text(s->m, &text, diag);
+
+	if (rc < 0)
+		return rc;
+	s->json_max = strlen(text) + 1;
+	for (size_t i = 0; i < set.n; i++)
+		lp_key_id(s->b->keys[i], set.sigs[i].keyid);
+	sig = lp_pkg_sig_serialize(&set);
+	if (!sig) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	s->sig_len = strlen(sig);
+out:
+	free(text);
+	free(sig);
+	return rc;
+}
+
+/*
+ * The real manifest.json (the manifest now holds every payload's sizes and hashes),
+ * checked by the strict parser, ended by '\n' and padded with spaces to pad_to bytes
+ * (0: no padding), and manifest.sig signing exactly those bytes. Both malloc'd.
+ */
+static int head_final(struct build_state *s, size_t pad_to, char **ret_json, size_t *ret_json_len,
+		      char **ret_sig, struct lp_diag *diag)
+{
+	struct lp_pkg_sigset set = { 0 };
+	char *text = NULL, *json = NULL;
+	size_t len, json_len;
+	int rc = manifest_text(s->m, &text, diag);
+
+	if (rc < 0)
+		return rc;
+	len = strlen(text);
+	json_len = pad_to ? pad_to : len + 1;
+	if (len + 1 > json_len) {
+		rc = lp_diag_fail(diag, -EOVERFLOW, "manifest.json outgrew its reserved space");
+		goto out;
+	}
+	json = malloc(json_len);
+	if (!json) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memset(json, ' ', json_len);
+	memcpy(json, text, len);
+	json[json_len - 1] = '\n';
+	rc = sign_all(s->b->keys, s->b->n_keys, json, json_len, &set, diag);
+	if (rc < 0)
+		goto out;
+	*ret_sig = lp_pkg_sig_serialize(&set);
+	if (!*ret_sig) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	*ret_json = json;
+	*ret_json_len = json_len;
+	json = NULL;
+out:
+	free(text);
+	free(json);
+	return rc;
+}
+
+/* One whole member from memory. */
+static int write_member(struct lp_tar_writer *w, const char *name, const void *data, size_t len,
+			int64_t mtime, struct lp_diag *diag)
+{
+	int rc = lp_tar_writer_add(w, name, len, mtime, diag);
+
+	return rc < 0 ? rc : lp_tar_writer_write(w, data, len, diag);
+}
+
+/* Reads source i into an unlinked spool file (stored bytes), filling in its sizes and
+ * hashes. */
+static int spool_payload(struct build_state *s, size_t i, struct lp_diag *diag)
+{
+	s->spool[i] = spool_open(diag);
+	if (s->spool[i] < 0)
+		return s->spool[i];
+	return process_source(&s->b->sources[i], s->buf, emit_fd, &s->spool[i], &s->m->payloads[i],
+			      diag);
+}
+
+/* The member of spooled payload i. */
+static int write_spooled(struct build_state *s, size_t i, struct lp_diag *diag)
+{
+	const struct lp_payload_info *pl = &s->m->payloads[i];
+	int rc = lp_tar_writer_add(s->w, pl->name, pl->stored_size, s->mtime, diag);
+
+	return rc < 0 ? rc : spool_copy(s->spool[i], s->w, s->buf, pl->stored_size, pl->name, diag);
+}
+
+/* ---- seekable output: reserve the head, stream the payloads, fill the head in ---- */
+
+/* Writes one payload member straight into the archive: an ordinary member when the
+ * stored size is known up front, a deferred header when only the end tells it; a source
+ * that is not a regular file (or too large for a one-block header) is spooled. */
+static int seekable_payload(struct build_state *s, size_t i, struct lp_diag *diag)
 {
 	const struct lp_pkg_source *src = &s->b->sources[i];
 	struct lp_payload_info *pl = &s->m->payloads[i];
 	struct tar_emit t = { .w = s->w, .name = src->name, .limit = UINT64_MAX };
 	struct stat st;
 	off_t pos = -1;
-	uint64_t remaining = 0;
-	bool regular = false;
 	uint8_t hdr[LP_TAR_BLOCK];
-	uint64_t hdr_off;
+	uint64_t remaining = 0, hdr_off;
 	int rc;
 
 	if (fstat(src->fd, &st) == 0 && S_ISREG(st.st_mode))
 		pos = lseek(src->fd, 0, SEEK_CUR);
-	if (pos >= 0 && pos <= st.st_size) {
-		regular = true;
-		remaining = (uint64_t)(st.st_size - pos);
+	if (pos < 0 || pos > st.st_size) {
+		/* A pipe: spool it. */
+		rc = spool_payload(s, i, diag);
+		return rc < 0 ? rc : write_spooled(s, i, diag);
 	}
-	if (regular && src->compression == LP_COMPRESSION_NONE) {
+	remaining = (uint64_t)(st.st_size - pos);
+	if (src->compression == LP_COMPRESSION_NONE) {
 		/* Size known up front: an ordinary member (pax header above 8 GiB). */
 		rc = lp_tar_writer_add(s->w, src->name, remaining, s->mtime, diag);
 		if (rc < 0)
 			return rc;
 		t.limit = remaining;
 		rc = process_source(src, s->buf, emit_tar, &t, pl, diag);
-		if (rc < 0)
-			return rc;
-		if (t.done != remaining)
-			return lp_diag_fail(diag, -EIO, "payload %s: read %llu bytes, the file had %llu",
-					    src->name, (unsigned long long)t.done,
-					    (unsigned long long)remaining);
-		return 0;
+		if (rc == 0 && t.done != remaining)
+			rc = lp_diag_fail(diag, -EIO, "payload %s: read %llu bytes, the file had %llu",
+					  src->name, (unsigned long long)t.done,
+					  (unsigned long long)remaining);
+		return rc;
 	}
-	if (regular && ZSTD_compressBound((size_t)remaining) <= LP_TAR_USTAR_SIZE_MAX &&
-	    strlen(src->name) <= 100) {
-		/* Compressed size unknown until the end: deferred header. */
-		rc = lp_tar_writer_begin_deferred(s->w, src->name, s->mtime, diag);
-		if (rc < 0)
-			return rc;
+	if (ZSTD_compressBound((size_t)remaining) > LP_TAR_USTAR_SIZE_MAX ||
+	    strlen(src->name) > 100) {
+		/* Too large for a one-block header: spool it. */
+		rc = spool_payload(s, i, diag);
+		return rc < 0 ? rc : write_spooled(s, i, diag);
+	}
+	/* Compressed size unknown until the end: deferred header. */
+	rc = lp_tar_writer_begin_deferred(s->w, src->name, s->mtime, diag);
+	if (rc == 0)
 		rc = process_source(src, s->buf, emit_tar, &t, pl, diag);
-		if (rc < 0)
-			return rc;
+	if (rc == 0)
 		rc = lp_tar_writer_end_deferred(s->w, hdr, &hdr_off, diag);
-		if (rc < 0)
-			return rc;
-		rc = lp_io_pwrite_all(s->out_fd, hdr, sizeof(hdr), s->base + (off_t)hdr_off);
-		if (rc < 0)
-			return lp_diag_fail(diag, rc, "output: write error: %s", strerror(-rc));
-		return 0;
-	}
-	/* A pipe, or too large for a one-block header: spool it. */
-	s->spool[i] = spool_open(diag);
-	if (s->spool[i] < 0)
-		return s->spool[i];
-	rc = process_source(src, s->buf, emit_fd, &s->spool[i], pl, diag);
 	if (rc < 0)
 		return rc;
-	rc = lp_tar_writer_add(s->w, src->name, pl->stored_size, s->mtime, diag);
+	rc = lp_io_pwrite_all(s->out_fd, hdr, sizeof(hdr), s->base + (off_t)hdr_off);
 	if (rc < 0)
-		return rc;
-	return spool_copy(s->spool[i], s->w, s->buf, pl->stored_size, src->name, diag);
+		return lp_diag_fail(diag, rc, "output: write error: %s", strerror(-rc));
+	return 0;
 }
 
-static int build_run(struct build_state *s, struct lp_diag *diag)
+/* One pass: manifest.json and manifest.sig get room (spaces) before the payloads and
+ * their real bytes by pwrite at the end. */
+static int build_seekable(struct build_state *s, struct lp_diag *diag)
 {
-	const struct lp_pkg_build *b = s->b;
-	struct lp_pkg_sigset set = { 0 };
-	char *text = NULL, *json = NULL, *sig = NULL;
-	size_t json_len, sig_len;
-	uint64_t json_off = 0, sig_off = 0;
+	char *json = NULL, *sig = NULL;
+	size_t json_len;
+	uint64_t json_off, sig_off;
 	int rc;
 
-	/* The bound: placeholders of maximum width, plus the final newline. */
-	text = lp_manifest_serialize(s->m);
-	if (!text)
-		return -ENOMEM;
-	rc = manifest_check(text, diag);
-	if (rc < 0)
-		goto out;
-	json_len = strlen(text) + 1;
-	/* Signature text has a fixed length for a given number of keys. */
-	set.n = b->n_keys;
-	for (size_t i = 0; i < set.n; i++)
-		lp_key_id(b->keys[i], set.sigs[i].keyid);
-	sig = lp_pkg_sig_serialize(&set);
-	if (!sig) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	sig_len = strlen(sig);
-
-	rc = lp_tar_writer_new(lp_io_fd_write, &s->out_fd, &s->w);
-	if (rc < 0)
-		goto out;
-
-	if (s->seekable) {
-		/* Reserve: placeholder bytes now, the real ones by pwrite at the end. */
-		memset(s->buf, ' ', json_len > sig_len ? json_len : sig_len);
-		rc = lp_tar_writer_add(s->w, LP_PKG_MANIFEST_NAME, json_len, s->mtime, diag);
-		if (rc < 0)
-			goto out;
-		json_off = lp_tar_writer_offset(s->w);
-		rc = lp_tar_writer_write(s->w, s->buf, json_len, diag);
-		if (rc < 0)
-			goto out;
-		rc = lp_tar_writer_add(s->w, LP_PKG_SIG_NAME, sig_len, s->mtime, diag);
-		if (rc < 0)
-			goto out;
-		sig_off = lp_tar_writer_offset(s->w);
-		rc = lp_tar_writer_write(s->w, s->buf, sig_len, diag);
-		if (rc < 0)
-			goto out;
-		for (size_t i = 0; i < b->n_sources; i++) {
-			rc = build_payload_seekable(s, i, diag);
-			if (rc < 0)
-				goto out;
-		}
-	} else {
-		for (size_t i = 0; i < b->n_sources; i++) {
-			s->spool[i] = spool_open(diag);
-			if (s->spool[i] < 0) {
-				rc = s->spool[i];
-				goto out;
-			}
-			rc = process_source(&b->sources[i], s->buf, emit_fd, &s->spool[i],
-					    &s->m->payloads[i], diag);
-			if (rc < 0)
-				goto out;
-		}
-	}
-
-	/* The real manifest: padded to the reserved size on a seekable output. */
-	free(text);
-	text = lp_manifest_serialize(s->m);
-	if (!text) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = manifest_check(text, diag);
-	if (rc < 0)
-		goto out;
-	if (s->seekable) {
-		if (strlen(text) + 1 > json_len) {
-			rc = lp_diag_fail(diag, -EOVERFLOW, "manifest.json outgrew its reserved space");
-			goto out;
-		}
-		json = malloc(json_len);
-		if (!json) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		memset(json, ' ', json_len);
-		memcpy(json, text, strlen(text));
-		json[json_len - 1] = '\n';
-	} else {
-		json_len = strlen(text) + 1;
-		json = malloc(json_len);
-		if (!json) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		memcpy(json, text, json_len - 1);
-		json[json_len - 1] = '\n';
-	}
-	rc = sign_all(b->keys, b->n_keys, json, json_len, &set, diag);
-	if (rc < 0)
-		goto out;
-	free(sig);
-	sig = lp_pkg_sig_serialize(&set);
-	if (!sig) {
-		rc = -ENOMEM;
-		goto out;
-	}
-
-	if (s->seekable) {
-		if (strlen(sig) != sig_len) {
-			rc = lp_diag_fail(diag, -EOVERFLOW, "manifest.sig changed length");
-			goto out;
-		}
+	memset(s->buf, ' ', s->json_max > s->sig_len ? s->json_max : s->sig_len);
+	rc = lp_tar_writer_add(s->w, LP_PKG_MANIFEST_NAME, s->json_max, s->mtime, diag);
+	json_off = lp_tar_writer_offset(s->w);
+	if (rc == 0)
+		rc = lp_tar_writer_write(s->w, s->buf, s->json_max, diag);
+	if (rc == 0)
+		rc = lp_tar_writer_add(s->w, LP_PKG_SIG_NAME, s->sig_len, s->mtime, diag);
+	sig_off = lp_tar_writer_offset(s->w);
+	if (rc == 0)
+		rc = lp_tar_writer_write(s->w, s->buf, s->sig_len, diag);
+	for (size_t i = 0; rc == 0 && i < s->b->n_sources; i++)
+		rc = seekable_payload(s, i, diag);
+	if (rc == 0)
+		rc = head_final(s, s->json_max, &json, &json_len, &sig, diag);
+	if (rc == 0 && strlen(sig) != s->sig_len)
+		rc = lp_diag_fail(diag, -EOVERFLOW, "manifest.sig changed length");
+	if (rc == 0)
 		rc = lp_tar_writer_finish(s->w, diag);
-		if (rc < 0)
-			goto out;
-		rc = lp_io_pwrite_all(s->out_fd, json, json_len, s->base + (off_t)json_off);
-		if (rc == 0)
-			rc = lp_io_pwrite_all(s->out_fd, sig, sig_len, s->base + (off_t)sig_off);
-		if (rc < 0) {
-			lp_diag_fail(diag, rc, "output: write error: %s", strerror(-rc));
-			goto out;
-		}
-		/* Leave the file offset at the end of the archive, as a stream writer would. */
-		if (lseek(s->out_fd, s->base + (off_t)lp_tar_writer_offset(s->w), SEEK_SET) < 0) {
-			rc = lp_diag_fail(diag, -errno, "output: %s", strerror(errno));
-			goto out;
-		}
-	} else {
-		rc = lp_tar_writer_add(s->w, LP_PKG_MANIFEST_NAME, json_len, s->mtime, diag);
-		if (rc == 0)
-			rc = lp_tar_writer_write(s->w, json, json_len, diag);
-		if (rc == 0)
-			rc = lp_tar_writer_add(s->w, LP_PKG_SIG_NAME, strlen(sig), s->mtime, diag);
-		if (rc == 0)
-			rc = lp_tar_writer_write(s->w, sig, strlen(sig), diag);
-		for (size_t i = 0; rc == 0 && i < b->n_sources; i++) {
-			const struct lp_payload_info *pl = &s->m->payloads[i];
-
-			rc = lp_tar_writer_add(s->w, pl->name, pl->stored_size, s->mtime, diag);
-			if (rc == 0)
-				rc = spool_copy(s->spool[i], s->w, s->buf, pl->stored_size, pl->name, diag);
-		}
-		if (rc == 0)
-			rc = lp_tar_writer_finish(s->w, diag);
-		if (rc < 0)
-			goto out;
+	if (rc < 0)
+		goto out;
+	rc = lp_io_pwrite_all(s->out_fd, json, json_len, s->base + (off_t)json_off);
+	if (rc == 0)
+		rc = lp_io_pwrite_all(s->out_fd, sig, s->sig_len, s->base + (off_t)sig_off);
+	if (rc < 0) {
+		lp_diag_fail(diag, rc, "output: write error: %s", strerror(-rc));
+		goto out;
 	}
-	rc = 0;
+	/* Leave the file offset at the end of the archive, as a stream writer would. */
+	if (lseek(s->out_fd, s->base + (off_t)lp_tar_writer_offset(s->w), SEEK_SET) < 0)
+		rc = lp_diag_fail(diag, -errno, "output: %s", strerror(errno));
 out:
-	free(text);
 	free(json);
 	free(sig);
 	return rc;
 }
 
-int lp_pkg_build(const struct lp_pkg_build *b, int out_fd, struct lp_manifest **ret_manifest,
-		 struct lp_diag *diag)
-{
-	struct build_state s = { .b = b, .out_fd = out_fd };
-	char created[32];
-	int rc;
+/* ---- streaming output (a pipe): spool the payloads, then write in order ---- */
 
-	rc = check_keys(b->keys, b->n_keys, diag);
+static int build_streaming(struct build_state *s, struct lp_diag *diag)
+{
+	char *json = NULL, *sig = NULL;
+	size_t json_len;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < s->b->n_sources; i++)
+		rc = spool_payload(s, i, diag);
+	if (rc == 0)
+		rc = head_final(s, 0, &json, &json_len, &sig, diag);
+	if (rc == 0)
+		rc = write_member(s->w, LP_PKG_MANIFEST_NAME, json, json_len, s->mtime, diag);
+	if (rc == 0)
+		rc = write_member(s->w, LP_PKG_SIG_NAME, sig, strlen(sig), s->mtime, diag);
+	for (size_t i = 0; rc == 0 && i < s->b->n_sources; i++)
+		rc = write_spooled(s, i, diag);
+	if (rc == 0)
+		rc = lp_tar_writer_finish(s->w, diag);
+	free(json);
+	free(sig);
+	return rc;
+}
+
+/* ---- the build ---- */
+
+/* Checks what the caller gave and fills in the created time and its mtime. */
+static int build_check(const struct lp_pkg_build *b, char created[32], int64_t *ret_mtime,
+		       struct lp_diag *diag)
+{
+	int rc = check_keys(b->keys, b->n_keys, diag);
+
 	if (rc < 0)
 		return rc;
 	if (b->created) {
-		if (lp_pkg_created_parse(b->created, &s.mtime) < 0)
+		if (lp_pkg_created_parse(b->created, ret_mtime) < 0)
 			return lp_diag_fail_at(diag, -EINVAL, "created",
 					       "expected a UTC time YYYY-MM-DDTHH:MM:SSZ");
-		snprintf(created, sizeof(created), "%s", b->created);
+		snprintf(created, 32, "%s", b->created);
 	} else {
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		s.mtime = (int64_t)now;
+		*ret_mtime = lp_clock_wall_ms() / 1000;
+		if (lp_pkg_created_format(*ret_mtime, created, 32) < 0)
+			return lp_diag_fail(diag, -EINVAL, "the clock is not set");
 	}
 	for (size_t i = 0; i < b->n_sources; i++) {
 		if (b->sources[i].compression != LP_COMPRESSION_NONE &&
@@ -628,7 +647,17 @@ int lp_pkg_build(const struct lp_pkg_build *b, int out_fd, struct lp_manifest **
 		if (!b->sources[i].name || !b->sources[i].target)
 			return lp_diag_fail(diag, -EINVAL, "payload %zu: name and target are required", i);
 	}
-	rc = build_check_lengths(b, diag);
+	return build_check_lengths(b, diag);
+}
+
+int lp_pkg_build(const struct lp_pkg_build *b, int out_fd, struct lp_manifest **ret_manifest,
+		 struct lp_diag *diag)
+{
+	struct build_state s = { .b = b, .out_fd = out_fd };
+	char created[32];
+	int rc;
+
+	rc = build_check(b, created, &s.mtime, diag);
 	if (rc < 0)
 		return rc;
 	rc = manifest_from_build(b, created, &s.m, diag);
@@ -642,12 +671,14 @@ int lp_pkg_build(const struct lp_pkg_build *b, int out_fd, struct lp_manifest **
 	}
 	for (size_t i = 0; i < b->n_sources; i++)
 		s.spool[i] = -1;
-	s.seekable = fd_seekable(out_fd, &s.base);
-	rc = build_run(&s, diag);
-	if (rc == -EINVAL || rc == -EBADMSG) {
-		/* Errors found by the manifest check are about the caller's description. */
+	rc = head_measure(&s, diag);
+	if (rc == 0)
+		rc = lp_tar_writer_new(lp_io_fd_write, &s.out_fd, &s.w);
+	if (rc == 0)
+		rc = fd_seekable(out_fd, &s.base) ? build_seekable(&s, diag) : build_streaming(&s, diag);
+	/* Errors found by the manifest check are about the caller's description. */
+	if (rc == -EBADMSG)
 		rc = -EINVAL;
-	}
 	if (rc < 0)
 		goto out;
 	if (ret_manifest) {
@@ -668,6 +699,91 @@ out:
 
 /* ---- re-signing ---- */
 
+/* Drops the signatures with key ids in remove, then adds (or replaces) one by each key
+ * over the manifest bytes json. */
+static int resign_set(struct lp_pkg_sigset *set, const char *json, size_t json_len,
+		      const struct lp_key *const *add_keys, size_t n_add,
+		      const char *const *remove_keyids, size_t n_remove, struct lp_diag *diag)
+{
+	for (size_t i = 0; i < n_remove; i++) {
+		size_t j;
+
+		for (j = 0; j < set->n; j++)
+			if (strcmp(set->sigs[j].keyid, remove_keyids[i]) == 0)
+				break;
+		if (j == set->n)
+			return lp_diag_fail(diag, -ENOENT, "manifest.sig: no signature by key %s to remove",
+					    remove_keyids[i]);
+		memmove(&set->sigs[j], &set->sigs[j + 1], (set->n - j - 1) * sizeof(set->sigs[0]));
+		set->n--;
+	}
+	for (size_t i = 0; i < n_add; i++) {
+		struct lp_pkg_signature sig;
+		size_t j;
+		int rc;
+
+		lp_key_id(add_keys[i], sig.keyid);
+		rc = lp_sign(add_keys[i], json, json_len, sig.sig);
+		if (rc < 0)
+			return lp_diag_fail(diag, rc, "signing with key %s failed", sig.keyid);
+		for (j = 0; j < set->n; j++)
+			if (strcmp(set->sigs[j].keyid, sig.keyid) == 0)
+				break;
+		if (j == set->n) {
+			if (set->n == LP_PKG_MAX_SIGNATURES)
+				return lp_diag_fail(diag, -E2BIG, "more than %d signatures",
+						    LP_PKG_MAX_SIGNATURES);
+			set->n++;
+		}
+		set->sigs[j] = sig;
+	}
+	if (set->n == 0)
+		return lp_diag_fail(diag, -EINVAL, "refusing to leave the package without a signature");
+	return 0;
+}
+
+/* Copies the payload member the manifest expects next (payload i) block by block,
+ * checking its name, size and stored_sha256 on the way. */
+static int resign_copy_payload(struct lp_tar_in *r, struct lp_tar_writer *w,
+			       const struct lp_payload_info *pl, struct lp_hash *h,
+			       struct lp_diag *diag)
+{
+	uint8_t digest[LP_HASH_MAX_LEN];
+	struct lp_tar_entry e;
+	const void *data;
+	size_t len;
+	int rc;
+
+	rc = lp_tar_in_next(r, &e, diag);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return lp_diag_fail(diag, -EBADMSG, "package: archive ends before payload %s", pl->name);
+	if (strcmp(e.name, pl->name) != 0 || e.size != pl->stored_size)
+		return lp_diag_fail(diag, -EBADMSG,
+				    "package: member %s (%llu bytes) where payload %s (%llu bytes) was expected",
+				    e.name, (unsigned long long)e.size, pl->name,
+				    (unsigned long long)pl->stored_size);
+	rc = lp_tar_writer_add(w, e.name, e.size, e.mtime, diag);
+	if (rc < 0)
+		return rc;
+	rc = lp_hash_reset(h);
+	if (rc < 0)
+		return rc;
+	while ((rc = lp_tar_in_data(r, &data, &len, diag)) == 1) {
+		rc = lp_hash_update(h, data, len);
+		if (rc == 0)
+			rc = lp_tar_writer_write(w, data, len, diag);
+		if (rc < 0)
+			return rc;
+	}
+	if (rc == 0)
+		rc = lp_hash_final(h, digest);
+	if (rc == 0 && !lp_hash_equal(digest, pl->stored_sha256, 32))
+		rc = lp_diag_fail(diag, -EBADMSG, "payload %s: stored_sha256 mismatch", e.name);
+	return rc;
+}
+
 int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, size_t n_add,
 		  const char *const *remove_keyids, size_t n_remove, struct lp_diag *diag)
 {
@@ -675,8 +791,8 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 	struct lp_tar_writer *w = NULL;
 	struct lp_manifest *m = NULL;
 	struct lp_pkg_head head = { 0 };
-	struct lp_pkg_sigset *set = &head.sigs;
 	struct lp_hash *h = NULL;
+	struct lp_tar_entry e;
 	char *newsig = NULL;
 	int rc;
 
@@ -691,125 +807,30 @@ int lp_pkg_resign(int in_fd, int out_fd, const struct lp_key *const *add_keys, s
 	if (rc < 0)
 		return rc;
 	rc = lp_pkg_head_read(r, &head, diag);
-	if (rc < 0)
-		goto out;
-	rc = lp_manifest_parse(head.json, head.json_len, &m, diag);
-	if (rc < 0)
-		goto out;
-
-	for (size_t i = 0; i < n_remove; i++) {
-		size_t j;
-
-		for (j = 0; j < set->n; j++)
-			if (strcmp(set->sigs[j].keyid, remove_keyids[i]) == 0)
-				break;
-		if (j == set->n) {
-			rc = lp_diag_fail(diag, -ENOENT, "manifest.sig: no signature by key %s to remove",
-					  remove_keyids[i]);
-			goto out;
-		}
-		memmove(&set->sigs[j], &set->sigs[j + 1], (set->n - j - 1) * sizeof(set->sigs[0]));
-		set->n--;
-	}
-	for (size_t i = 0; i < n_add; i++) {
-		struct lp_pkg_signature s;
-		size_t j;
-
-		lp_key_id(add_keys[i], s.keyid);
-		rc = lp_sign(add_keys[i], head.json, head.json_len, s.sig);
-		if (rc < 0) {
-			lp_diag_fail(diag, rc, "signing with key %s failed", s.keyid);
-			goto out;
-		}
-		for (j = 0; j < set->n; j++)
-			if (strcmp(set->sigs[j].keyid, s.keyid) == 0)
-				break;
-		if (j == set->n) {
-			if (set->n == LP_PKG_MAX_SIGNATURES) {
-				rc = lp_diag_fail(diag, -E2BIG, "more than %d signatures",
-						  LP_PKG_MAX_SIGNATURES);
-				goto out;
-			}
-			set->n++;
-		}
-		set->sigs[j] = s;
-	}
-	if (set->n == 0) {
-		rc = lp_diag_fail(diag, -EINVAL, "refusing to leave the package without a signature");
-		goto out;
-	}
-	newsig = lp_pkg_sig_serialize(set);
-	if (!newsig) {
-		rc = -ENOMEM;
-		goto out;
-	}
-
-	rc = lp_tar_writer_new(lp_io_fd_write, &out_fd, &w);
-	if (rc < 0)
-		goto out;
-	rc = lp_tar_writer_add(w, LP_PKG_MANIFEST_NAME, head.json_len, head.json_mtime, diag);
 	if (rc == 0)
-		rc = lp_tar_writer_write(w, head.json, head.json_len, diag);
+		rc = lp_manifest_parse(head.json, head.json_len, &m, diag);
 	if (rc == 0)
-		rc = lp_tar_writer_add(w, LP_PKG_SIG_NAME, strlen(newsig), head.sig_mtime, diag);
-	if (rc == 0)
-		rc = lp_tar_writer_write(w, newsig, strlen(newsig), diag);
+		rc = resign_set(&head.sigs, head.json, head.json_len, add_keys, n_add, remove_keyids,
+				n_remove, diag);
 	if (rc < 0)
 		goto out;
-	rc = lp_hash_new(LP_HASH_SHA256, &h);
-	if (rc < 0)
-		goto out;
-	/* The payloads, copied block by block, checked against the manifest on the way. */
-	for (size_t i = 0; i <= m->n_payloads; i++) {
-		struct lp_tar_entry e;
-		uint8_t digest[LP_HASH_MAX_LEN];
-		const void *data;
-		size_t len;
-
+	newsig = lp_pkg_sig_serialize(&head.sigs);
+	rc = newsig ? lp_tar_writer_new(lp_io_fd_write, &out_fd, &w) : -ENOMEM;
+	if (rc == 0)
+		rc = write_member(w, LP_PKG_MANIFEST_NAME, head.json, head.json_len, head.json_mtime, diag);
+	if (rc == 0)
+		rc = write_member(w, LP_PKG_SIG_NAME, newsig, strlen(newsig), head.sig_mtime, diag);
+	if (rc == 0)
+		rc = lp_hash_new(LP_HASH_SHA256, &h);
+	for (size_t i = 0; rc == 0 && i < m->n_payloads; i++)
+		rc = resign_copy_payload(r, w, &m->payloads[i], h, diag);
+	if (rc == 0)
 		rc = lp_tar_in_next(r, &e, diag);
-		if (rc < 0)
-			goto out;
-		if (i == m->n_payloads) {
-			if (rc == 1) {
-				rc = lp_diag_fail(diag, -EBADMSG, "package: extra member %s after the last payload",
-						  e.name);
-				goto out;
-			}
-			break;
-		}
-		if (rc == 0) {
-			rc = lp_diag_fail(diag, -EBADMSG, "package: archive ends before payload %s",
-					  m->payloads[i].name);
-			goto out;
-		}
-		if (strcmp(e.name, m->payloads[i].name) != 0 || e.size != m->payloads[i].stored_size) {
-			rc = lp_diag_fail(diag, -EBADMSG, "package: member %s (%llu bytes) where payload %s (%llu bytes) was expected",
-					  e.name, (unsigned long long)e.size, m->payloads[i].name,
-					  (unsigned long long)m->payloads[i].stored_size);
-			goto out;
-		}
-		rc = lp_tar_writer_add(w, e.name, e.size, e.mtime, diag);
-		if (rc < 0)
-			goto out;
-		while ((rc = lp_tar_in_data(r, &data, &len, diag)) == 1) {
-			rc = lp_hash_update(h, data, len);
-			if (rc == 0)
-				rc = lp_tar_writer_write(w, data, len, diag);
-			if (rc < 0)
-				goto out;
-		}
-		if (rc < 0)
-			goto out;
-		rc = lp_hash_final(h, digest);
-		if (rc < 0)
-			goto out;
-		if (!lp_hash_equal(digest, m->payloads[i].stored_sha256, 32)) {
-			rc = lp_diag_fail(diag, -EBADMSG, "payload %s: stored_sha256 mismatch", e.name);
-			goto out;
-		}
-		lp_hash_reset(h);
-	}
-	rc = lp_tar_writer_finish(w, diag);
+	if (rc == 1)
+		rc = lp_diag_fail(diag, -EBADMSG, "package: extra member %s after the last payload",
+				  e.name);
+	if (rc == 0)
+		rc = lp_tar_writer_finish(w, diag);
 out:
 	lp_hash_free(h);
 	lp_tar_writer_free(w);

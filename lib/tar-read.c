@@ -3,7 +3,8 @@
  * The native tar reader (loopline/tar-read.h): ustar headers and pax extended headers
  * decoded here, with the rules of loopline/tar.h checked on every byte of the stream:
  * header checksums (in their canonical form), magic and version, member kinds, names,
- * duplicates, zero padding after each member, and the end of the archive.
+ * duplicates, zero padding after each member, and the end of the archive. Header blocks
+ * are taken apart field by field through the bounds-checked cursor (loopline/cursor.h).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,17 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loopline/cursor.h"
 #include "loopline/tar-read.h"
-
-/* ustar header fields: offset, length. */
-#define H_NAME 0, 100
-#define H_SIZE 124, 12
-#define H_MTIME 136, 12
-#define H_CHKSUM 148
-#define H_TYPE 156
-#define H_LINKNAME 157, 100
-#define H_MAGIC 257
-#define H_PREFIX 345, 155
+#include "tar-internal.h"
 
 struct pax {
 	bool present;
@@ -43,15 +36,9 @@ struct lp_tar_in {
 	bool in_entry;
 	struct lp_tar_entry cur;
 	uint64_t cur_done;  /* data bytes of cur handed out */
-	char **names;
-	size_t n_names;
+	struct tar_names names;
 	char what[LP_TAR_NAME_MAX + 32]; /* "after member X" for messages */
 };
-
-static uint64_t round_block(uint64_t n)
-{
-	return (n + LP_TAR_BLOCK - 1) / LP_TAR_BLOCK * LP_TAR_BLOCK;
-}
 
 static int fail(struct lp_tar_in *r, struct lp_diag *diag, int err, const char *fmt, ...)
 	LP_PRINTF(4, 5);
@@ -113,40 +100,42 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static int name_check(const char *name, struct lp_diag *diag)
+/* One ustar header block, its fields taken in order through the bounds-checked cursor
+ * (loopline/cursor.h) rather than by offsets into the block. */
+struct ustar {
+	const uint8_t *block;
+	const uint8_t *name, *mode, *uid, *gid, *size, *mtime, *chksum, *typeflag, *linkname;
+	const uint8_t *magic, *uname, *gname, *devmajor, *devminor, *prefix;
+};
+
+_Static_assert(USTAR_NAME + USTAR_MODE + USTAR_UID + USTAR_GID + USTAR_SIZE + USTAR_MTIME +
+		       USTAR_CHKSUM + USTAR_TYPEFLAG + USTAR_LINKNAME + USTAR_MAGIC + USTAR_UNAME +
+		       USTAR_GNAME + USTAR_DEVMAJOR + USTAR_DEVMINOR + USTAR_PREFIX + USTAR_PAD ==
+		       LP_TAR_BLOCK, "the ustar fields fill one block");
+
+static void ustar_decode(const uint8_t block[LP_TAR_BLOCK], struct ustar *u)
 {
-	size_t len = strlen(name), comp = 0;
+	struct lp_cursor c;
 
-	if (len == 0)
-		return lp_diag_fail(diag, -EBADMSG, "tar: member with an empty name");
-	if (len > LP_TAR_NAME_MAX)
-		return lp_diag_fail(diag, -EBADMSG, "tar: member name of %zu bytes (limit %d): %.64s…",
-				    len, LP_TAR_NAME_MAX, name);
-	if (name[0] == '/')
-		return lp_diag_fail(diag, -EBADMSG, "tar: member %s: absolute name", name);
-	for (size_t i = 0; i <= len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '/' || c == '\0') {
-			if (comp == 0)
-				return lp_diag_fail(diag, -EBADMSG,
-						    "tar: member %s: empty path component", name);
-			if (comp == 1 && name[i - 1] == '.')
-				return lp_diag_fail(diag, -EBADMSG, "tar: member %s: '.' component",
-						    name);
-			if (comp == 2 && name[i - 1] == '.' && name[i - 2] == '.')
-				return lp_diag_fail(diag, -EBADMSG,
-						    "tar: member %s: '..' component (path traversal)",
-						    name);
-			comp = 0;
-		} else if (c < 0x20 || c == 0x7f) {
-			return lp_diag_fail(diag, -EBADMSG,
-					    "tar: member name with control character 0x%02x", c);
-		} else {
-			comp++;
-		}
-	}
-	return 0;
+	lp_cursor_init(&c, block, LP_TAR_BLOCK);
+	u->block = block;
+	/* cannot fail: the fields add up to the block (asserted above) */
+	lp_cursor_bytes(&c, USTAR_NAME, &u->name);
+	lp_cursor_bytes(&c, USTAR_MODE, &u->mode);
+	lp_cursor_bytes(&c, USTAR_UID, &u->uid);
+	lp_cursor_bytes(&c, USTAR_GID, &u->gid);
+	lp_cursor_bytes(&c, USTAR_SIZE, &u->size);
+	lp_cursor_bytes(&c, USTAR_MTIME, &u->mtime);
+	lp_cursor_bytes(&c, USTAR_CHKSUM, &u->chksum);
+	lp_cursor_bytes(&c, USTAR_TYPEFLAG, &u->typeflag);
+	lp_cursor_bytes(&c, USTAR_LINKNAME, &u->linkname);
+	lp_cursor_bytes(&c, USTAR_MAGIC, &u->magic);
+	lp_cursor_bytes(&c, USTAR_UNAME, &u->uname);
+	lp_cursor_bytes(&c, USTAR_GNAME, &u->gname);
+	lp_cursor_bytes(&c, USTAR_DEVMAJOR, &u->devmajor);
+	lp_cursor_bytes(&c, USTAR_DEVMINOR, &u->devminor);
+	lp_cursor_bytes(&c, USTAR_PREFIX, &u->prefix);
+	lp_cursor_skip(&c, USTAR_PAD);
 }
 
 /*
@@ -154,9 +143,8 @@ static int name_check(const char *name, struct lp_diag *diag)
  * with only NULs and spaces after; or base-256 (first byte 0x80, big-endian value in the
  * rest) as libarchive and GNU tar write for values the octal form cannot hold.
  */
-static bool parse_number(const uint8_t *h, size_t off, size_t len, uint64_t *ret)
+static bool parse_number(const uint8_t *p, size_t len, uint64_t *ret)
 {
-	const uint8_t *p = h + off;
 	uint64_t v = 0;
 	size_t i = 0;
 
@@ -188,30 +176,32 @@ static bool parse_number(const uint8_t *h, size_t off, size_t len, uint64_t *ret
 /* The checksum field must be six octal digits, NUL, space (what GNU tar and libarchive
  * write), so that no byte of a header can change unnoticed; the sum is over unsigned
  * bytes with the field counted as spaces. */
-static bool checksum_ok(const uint8_t *h, bool *ret_canonical)
+static bool checksum_ok(const struct ustar *u, bool *ret_canonical)
 {
 	uint32_t sum = 0, want = 0;
 
 	*ret_canonical = false;
 	for (unsigned i = 0; i < 6; i++) {
-		if (h[H_CHKSUM + i] < '0' || h[H_CHKSUM + i] > '7')
+		if (u->chksum[i] < '0' || u->chksum[i] > '7')
 			return false;
-		want = want << 3 | (uint32_t)(h[H_CHKSUM + i] - '0');
+		want = want << 3 | (uint32_t)(u->chksum[i] - '0');
 	}
-	if (h[H_CHKSUM + 6] != '\0' || h[H_CHKSUM + 7] != ' ')
+	if (u->chksum[6] != '\0' || u->chksum[7] != ' ')
 		return false;
 	*ret_canonical = true;
 	for (unsigned i = 0; i < LP_TAR_BLOCK; i++)
-		sum += i >= H_CHKSUM && i < H_CHKSUM + 8 ? ' ' : h[i];
+		sum += u->block[i];
+	for (unsigned i = 0; i < USTAR_CHKSUM; i++)
+		sum += (uint32_t)' ' - u->chksum[i];
 	return sum == want;
 }
 
 /* A NUL-terminated (or full-length) string field. */
-static size_t field_len(const uint8_t *h, size_t off, size_t len)
+static size_t field_len(const uint8_t *p, size_t len)
 {
-	const uint8_t *nul = memchr(h + off, 0, len);
+	const uint8_t *nul = memchr(p, 0, len);
 
-	return nul ? (size_t)(nul - (h + off)) : len;
+	return nul ? (size_t)(nul - p) : len;
 }
 
 static bool parse_decimal(const char *s, size_t len, uint64_t *ret)
@@ -364,7 +354,7 @@ static const char *type_name(uint8_t t)
 /* Checks the padding after the data of the current member (all its data was read). */
 static int check_padding(struct lp_tar_in *r, struct lp_diag *diag)
 {
-	size_t pad = (size_t)(round_block(r->cur.size) - r->cur.size);
+	size_t pad = (size_t)(tar_round_block(r->cur.size) - r->cur.size);
 	ssize_t n;
 
 	if (pad == 0)
@@ -430,23 +420,14 @@ static int check_end(struct lp_tar_in *r, struct lp_diag *diag)
 
 static int add_name(struct lp_tar_in *r, const char *name, struct lp_diag *diag)
 {
-	char **names;
+	int rc = tar_names_add(&r->names, name);
 
-	for (size_t i = 0; i < r->n_names; i++)
-		if (strcmp(r->names[i], name) == 0)
-			return fail(r, diag, -EBADMSG, "tar: duplicate member %s", name);
-	if (r->n_names >= LP_TAR_MAX_ENTRIES)
-		return fail(r, diag, -E2BIG, "tar: more than %d members", LP_TAR_MAX_ENTRIES);
-	if (r->n_names % 16 == 0) {
-		names = realloc(r->names, (r->n_names + 16) * sizeof(*names));
-		if (!names)
-			return fail(r, diag, -ENOMEM, "tar: out of memory");
-		r->names = names;
-	}
-	r->names[r->n_names] = strdup(name);
-	if (!r->names[r->n_names])
-		return fail(r, diag, -ENOMEM, "tar: out of memory");
-	r->n_names++;
+	if (rc == -EEXIST)
+		return fail(r, diag, -EBADMSG, "tar: duplicate member %s", name);
+	if (rc == -E2BIG)
+		return fail(r, diag, rc, "tar: more than %d members", LP_TAR_MAX_ENTRIES);
+	if (rc < 0)
+		return fail(r, diag, rc, "tar: out of memory");
 	return 0;
 }
 
@@ -468,121 +449,137 @@ int lp_tar_in_new(lp_tar_read_fn read, void *ctx, struct lp_tar_in **ret_reader)
 	return 0;
 }
 
-/* Reads the header blocks of the next member (pax extended header, ustar header). */
-static int read_header(struct lp_tar_in *r, struct lp_diag *diag)
+/*
+ * The next header block, at buf[pos] and not consumed yet: decoded, with its checksum,
+ * magic and size field checked. 1 with *u and *ret_size; 0 at the end-of-archive marker
+ * (which check_end then checked up to the end of the stream); or -errno.
+ */
+static int next_block(struct lp_tar_in *r, bool after_pax, struct ustar *u, uint64_t *ret_size,
+		      struct lp_diag *diag)
 {
-	struct pax pax = { 0 };
-	uint64_t start = r->offset, ustar_size;
-	char name[LP_TAR_NAME_MAX + 1];
-	const uint8_t *h;
-	ssize_t n;
+	ssize_t n = fill(r, LP_TAR_BLOCK);
 	bool canonical;
+
+	if (n < 0)
+		return io_fail(r, diag, n, r->what);
+	if (n == 0 && !after_pax)
+		return fail(r, diag, -EBADMSG,
+			    "tar: truncated: end-of-archive marker (two zero blocks) missing at offset %llu",
+			    (unsigned long long)r->offset);
+	if (n < LP_TAR_BLOCK)
+		return fail(r, diag, -EBADMSG, "tar: truncated header at offset %llu (%s)",
+			    (unsigned long long)r->offset, r->what);
+	if (all_zero(r->buf + r->pos, LP_TAR_BLOCK)) {
+		if (after_pax)
+			return fail(r, diag, -EBADMSG, "tar: end of archive right after a pax header (%s)",
+				    r->what);
+		return check_end(r, diag) < 0 ? r->err : 0;
+	}
+	ustar_decode(r->buf + r->pos, u);
+	if (!checksum_ok(u, &canonical))
+		return fail(r, diag, -EBADMSG, canonical ?
+			    "tar: header checksum mismatch at offset %llu (%s)" :
+			    "tar: header at offset %llu: checksum field is not six octal digits, NUL, space (%s)",
+			    (unsigned long long)r->offset, r->what);
+	if (memcmp(u->magic, "ustar  \0", USTAR_MAGIC) == 0)
+		return fail(r, diag, -EBADMSG,
+			    "tar: header at offset %llu is in GNU tar format; only ustar and pax are accepted",
+			    (unsigned long long)r->offset);
+	if (memcmp(u->magic, "ustar\0" "00", USTAR_MAGIC) != 0)
+		return fail(r, diag, -EBADMSG,
+			    "tar: header at offset %llu has no ustar magic (v7 tar or not a tar archive); only ustar and pax are accepted",
+			    (unsigned long long)r->offset);
+	if (!parse_number(u->size, USTAR_SIZE, ret_size))
+		return fail(r, diag, -EBADMSG, "tar: header at offset %llu: bad size field (%s)",
+			    (unsigned long long)r->offset, r->what);
+	return 1;
+}
+
+/* The records of a pax extended header of size bytes whose header block is at buf[pos]:
+ * the block, the records and their padding are consumed. */
+static int read_pax(struct lp_tar_in *r, uint64_t size, struct pax *pax, struct lp_diag *diag)
+{
+	size_t padded = (size_t)tar_round_block(size);
+	ssize_t n;
 	int rc;
 
-	for (;;) {
-		uint8_t type;
-
-		n = fill(r, LP_TAR_BLOCK);
-		if (n < 0)
-			return io_fail(r, diag, n, r->what);
-		if (n == 0 && !pax.present)
-			return fail(r, diag, -EBADMSG,
-				    "tar: truncated: end-of-archive marker (two zero blocks) missing at offset %llu",
-				    (unsigned long long)r->offset);
-		if (n < LP_TAR_BLOCK)
-			return fail(r, diag, -EBADMSG, "tar: truncated header at offset %llu (%s)",
-				    (unsigned long long)r->offset, r->what);
-		h = r->buf + r->pos;
-		if (all_zero(h, LP_TAR_BLOCK)) {
-			if (pax.present)
-				return fail(r, diag, -EBADMSG,
-					    "tar: end of archive right after a pax header (%s)", r->what);
-			return check_end(r, diag) < 0 ? r->err : 0;
-		}
-		if (!checksum_ok(h, &canonical))
-			return fail(r, diag, -EBADMSG, canonical ?
-				    "tar: header checksum mismatch at offset %llu (%s)" :
-				    "tar: header at offset %llu: checksum field is not six octal digits, NUL, space (%s)",
-				    (unsigned long long)r->offset, r->what);
-		if (memcmp(h + H_MAGIC, "ustar  \0", 8) == 0)
-			return fail(r, diag, -EBADMSG,
-				    "tar: header at offset %llu is in GNU tar format; only ustar and pax are accepted",
-				    (unsigned long long)r->offset);
-		if (memcmp(h + H_MAGIC, "ustar\0" "00", 8) != 0)
-			return fail(r, diag, -EBADMSG,
-				    "tar: header at offset %llu has no ustar magic (v7 tar or not a tar archive); only ustar and pax are accepted",
-				    (unsigned long long)r->offset);
-		if (!parse_number(h, H_SIZE, &ustar_size))
-			return fail(r, diag, -EBADMSG, "tar: header at offset %llu: bad size field (%s)",
-				    (unsigned long long)r->offset, r->what);
-		type = h[H_TYPE];
-		if (type != 'x')
-			break;
-		if (pax.present)
-			return fail(r, diag, -EBADMSG, "tar: two pax extended headers in a row (%s)",
-				    r->what);
-		if (ustar_size > LP_TAR_IN_PAX_MAX)
-			return fail(r, diag, -EBADMSG,
-				    "tar: pax extended header of %llu bytes (limit %d) (%s)",
-				    (unsigned long long)ustar_size, LP_TAR_IN_PAX_MAX, r->what);
-		consume(r, LP_TAR_BLOCK);
-		n = fill(r, (size_t)round_block(ustar_size));
-		if (n < 0)
-			return io_fail(r, diag, n, r->what);
-		if ((uint64_t)n < round_block(ustar_size))
-			return fail(r, diag, -EBADMSG, "tar: truncated in a pax extended header (%s)",
-				    r->what);
-		if (!all_zero(r->buf + r->pos + ustar_size, (size_t)(round_block(ustar_size) - ustar_size)))
-			return fail(r, diag, -EBADMSG,
-				    "tar: non-zero padding after a pax extended header (%s)", r->what);
-		rc = parse_pax(r, (const char *)r->buf + r->pos, (size_t)ustar_size, &pax, diag);
-		if (rc < 0)
-			return rc;
-		consume(r, (size_t)round_block(ustar_size));
-	}
-
-	if (h[H_TYPE] != '0' && h[H_TYPE] != '\0') {
-		size_t nl = field_len(h, H_NAME);
-
-		char to[128] = "";
-
-		if (h[H_TYPE] == '1' || h[H_TYPE] == '2')
-			snprintf(to, sizeof(to), " (to %.*s)", (int)field_len(h, H_LINKNAME),
-				 (const char *)h + 157);
-		if (pax.has_path)
-			return fail(r, diag, -EBADMSG,
-				    "tar: member %s is %s%s; only regular files are allowed", pax.path,
-				    type_name(h[H_TYPE]), to);
-		return fail(r, diag, -EBADMSG, "tar: member %.*s is %s%s; only regular files are allowed",
-			    (int)nl, (const char *)h, type_name(h[H_TYPE]), to);
-	}
-	if (pax.has_path) {
-		memcpy(name, pax.path, sizeof(name));
-	} else {
-		size_t pl = field_len(h, H_PREFIX), nl = field_len(h, H_NAME);
-
-		if (pl)
-			snprintf(name, sizeof(name), "%.*s/%.*s", (int)pl, (const char *)h + 345,
-				 (int)nl, (const char *)h);
-		else
-			snprintf(name, sizeof(name), "%.*s", (int)nl, (const char *)h);
-	}
-	rc = name_check(name, diag);
-	if (rc < 0) {
-		r->err = rc;
+	if (size > LP_TAR_IN_PAX_MAX)
+		return fail(r, diag, -EBADMSG, "tar: pax extended header of %llu bytes (limit %d) (%s)",
+			    (unsigned long long)size, LP_TAR_IN_PAX_MAX, r->what);
+	consume(r, LP_TAR_BLOCK);
+	n = fill(r, padded);
+	if (n < 0)
+		return io_fail(r, diag, n, r->what);
+	if ((size_t)n < padded)
+		return fail(r, diag, -EBADMSG, "tar: truncated in a pax extended header (%s)", r->what);
+	if (!all_zero(r->buf + r->pos + size, padded - (size_t)size))
+		return fail(r, diag, -EBADMSG, "tar: non-zero padding after a pax extended header (%s)",
+			    r->what);
+	rc = parse_pax(r, (const char *)r->buf + r->pos, (size_t)size, pax, diag);
+	if (rc < 0)
 		return rc;
+	consume(r, padded);
+	return 0;
+}
+
+/* Anything but a regular file is refused, with a message naming the member. */
+static int refuse_kind(struct lp_tar_in *r, const struct ustar *u, const struct pax *pax,
+		       struct lp_diag *diag)
+{
+	uint8_t type = u->typeflag[0];
+	char to[128] = "";
+
+	if (type == '0' || type == '\0')
+		return 0;
+	if (type == '1' || type == '2')
+		snprintf(to, sizeof(to), " (to %.*s)", (int)field_len(u->linkname, USTAR_LINKNAME),
+			 (const char *)u->linkname);
+	if (pax->has_path)
+		return fail(r, diag, -EBADMSG, "tar: member %s is %s%s; only regular files are allowed",
+			    pax->path, type_name(type), to);
+	return fail(r, diag, -EBADMSG, "tar: member %.*s is %s%s; only regular files are allowed",
+		    (int)field_len(u->name, USTAR_NAME), (const char *)u->name, type_name(type), to);
+}
+
+/* The member's name: the pax path, or ustar's prefix and name. */
+static void member_name(const struct ustar *u, const struct pax *pax,
+			char name[LP_TAR_NAME_MAX + 1])
+{
+	size_t pl = field_len(u->prefix, USTAR_PREFIX), nl = field_len(u->name, USTAR_NAME);
+
+	if (pax->has_path)
+		memcpy(name, pax->path, LP_TAR_NAME_MAX + 1);
+	else if (pl)
+		snprintf(name, LP_TAR_NAME_MAX + 1, "%.*s/%.*s", (int)pl, (const char *)u->prefix,
+			 (int)nl, (const char *)u->name);
+	else
+		snprintf(name, LP_TAR_NAME_MAX + 1, "%.*s", (int)nl, (const char *)u->name);
+}
+
+/* Makes the member of ustar header u (at buf[pos]) and pax the current one: name rule,
+ * size, mtime, the headers' length since start, duplicates. The header is consumed. */
+static int start_member(struct lp_tar_in *r, const struct ustar *u, const struct pax *pax,
+			uint64_t ustar_size, uint64_t start, struct lp_diag *diag)
+{
+	char name[LP_TAR_NAME_MAX + 1];
+	uint64_t mtime;
+	int rc;
+
+	member_name(u, pax, name);
+	/* The writer's rule; a bad name in an archive means the archive is corrupt. */
+	if (lp_tar_name_check(name, diag) < 0) {
+		r->err = -EBADMSG;
+		return r->err;
 	}
 	memset(&r->cur, 0, sizeof(r->cur));
 	snprintf(r->cur.name, sizeof(r->cur.name), "%s", name);
-	r->cur.size = pax.has_size ? pax.size : ustar_size;
+	r->cur.size = pax->has_size ? pax->size : ustar_size;
 	if (r->cur.size > INT64_MAX)
 		return fail(r, diag, -EBADMSG, "tar: member %s has no valid size", name);
-	if (pax.has_mtime) {
-		r->cur.mtime = pax.mtime;
+	if (pax->has_mtime) {
+		r->cur.mtime = pax->mtime;
 	} else {
-		uint64_t mtime;
-
-		if (!parse_number(h, H_MTIME, &mtime) || mtime > INT64_MAX)
+		if (!parse_number(u->mtime, USTAR_MTIME, &mtime) || mtime > INT64_MAX)
 			return fail(r, diag, -EBADMSG, "tar: member %s: bad mtime field", name);
 		r->cur.mtime = (int64_t)mtime;
 	}
@@ -599,6 +596,34 @@ static int read_header(struct lp_tar_in *r, struct lp_diag *diag)
 	r->in_entry = true;
 	snprintf(r->what, sizeof(r->what), "after member %s", name);
 	return 1;
+}
+
+/* Reads the header blocks of the next member (pax extended header, ustar header):
+ * 1 with r->cur set, 0 at the clean end of the archive, or -errno. */
+static int read_header(struct lp_tar_in *r, struct lp_diag *diag)
+{
+	struct pax pax = { 0 };
+	uint64_t start = r->offset, ustar_size;
+	struct ustar u;
+	int rc;
+
+	for (;;) {
+		rc = next_block(r, pax.present, &u, &ustar_size, diag);
+		if (rc <= 0)
+			return rc;
+		if (u.typeflag[0] != 'x')
+			break;
+		if (pax.present)
+			return fail(r, diag, -EBADMSG, "tar: two pax extended headers in a row (%s)",
+				    r->what);
+		rc = read_pax(r, ustar_size, &pax, diag);
+		if (rc < 0)
+			return rc;
+	}
+	rc = refuse_kind(r, &u, &pax, diag);
+	if (rc < 0)
+		return rc;
+	return start_member(r, &u, &pax, ustar_size, start, diag);
 }
 
 int lp_tar_in_next(struct lp_tar_in *r, struct lp_tar_entry *ret_entry, struct lp_diag *diag)
@@ -708,9 +733,7 @@ void lp_tar_in_free(struct lp_tar_in *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n_names; i++)
-		free(r->names[i]);
-	free(r->names);
+	tar_names_clear(&r->names);
 	free(r->buf);
 	free(r);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "loopline/fs.h"
 #include "loopline/log.h"
 #include "pack.h"
 
@@ -36,7 +37,7 @@ static bool exists_in(const char *dir, const char *name)
 	char p[PATH_MAX];
 	struct stat st;
 
-	if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p))
+	if (lp_fs_path_join(p, sizeof(p), dir, name) < 0)
 		return false;
 	return lstat(p, &st) == 0;
 }

@@ -1,22 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* loopline-pack inspect: what a package says about itself, without verifying it. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "loopline/codec.h"
 #include "loopline/log.h"
 #include "pack.h"
 
-static const char help[] =
-	"Usage: " PACK_PROG " inspect [--json] FILE.lpkg\n"
-	"\n"
+const struct lp_cli_opt pack_inspect_opts[] = {
+	{ 0 },
+};
+
+const char pack_inspect_about[] =
 	"Shows the manifest, the payload table and the key ids of the signatures. No trusted\n"
 	"key is needed and NOTHING is verified: use 'verify' before trusting a package.\n"
-	"\n"
-	"  -j, --json     machine-readable output\n"
-	"  -v, --verbose  more messages\n"
-	"  -h, --help     this help\n";
+	"The manifest is still read with the strict parser: a malformed package is an error\n"
+	"(exit 11).";
 
 static int print_json(const char *path, const struct pack_peek *p)
 {
@@ -83,8 +83,8 @@ static void print_text(const char *path, const struct pack_peek *p)
 		       lp_compression_name(pl->compression),
 		       pl->encryption.present ? " encrypted" : "",
 		       pl->delta.present ? " delta" : "");
-		printf("    sha256        %s\n", pack_sha256_hex(pl->sha256, hex));
-		printf("    stored_sha256 %s\n", pack_sha256_hex(pl->stored_sha256, hex));
+		printf("    sha256        %s\n", lp_hex_encode(pl->sha256, 32, hex));
+		printf("    stored_sha256 %s\n", lp_hex_encode(pl->stored_sha256, 32, hex));
 		if (pl->delta.present)
 			printf("    delta         %s from %s\n", pl->delta.algorithm,
 			       pl->delta.base_version);
@@ -95,44 +95,23 @@ static void print_text(const char *path, const struct pack_peek *p)
 		printf("  %s %s\n", p->keyids[i], p->algs[i]);
 }
 
-int pack_cmd_inspect(int argc, char **argv)
+int pack_cmd_inspect(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	const char *path = cli->args[0];
 	struct pack_peek peek;
 	struct lp_diag diag;
-	bool json = false;
-	int c, r;
-
-	opterr = 0;
-	argv[0] = (char *)PACK_PROG " inspect";
-	while ((c = getopt_long(argc, argv, ":jvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'v': pack_verbose(); break;
-		case 'h': return pack_help(help);
-		default: return pack_option_error("inspect", c, argv);
-		}
-	}
-	if (optind >= argc)
-		return pack_usage_error("inspect", "missing FILE.lpkg");
-	if (optind + 1 < argc)
-		return pack_usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
+	int r;
 
 	lp_diag_clear(&diag);
-	r = pack_peek_file(argv[optind], &peek, &diag);
+	r = pack_peek_file(path, &peek, &diag);
 	if (r < 0)
-		return pack_fail(argv[optind], r, &diag);
-	if (json)
-		r = print_json(argv[optind], &peek);
+		return lp_cli_fail(r, &diag, path);
+	if (cli->json)
+		r = print_json(path, &peek);
 	else
-		print_text(argv[optind], &peek);
+		print_text(path, &peek);
 	pack_peek_clear(&peek);
 	if (r < 0)
-		return pack_fail("output", r, NULL);
-	return fflush(stdout) == 0 ? PACK_EXIT_OK : PACK_EXIT_FAILURE;
+		return lp_cli_fail(r, NULL, "output");
+	return fflush(stdout) == 0 ? LP_EXIT_OK : LP_EXIT_FAILURE;
 }

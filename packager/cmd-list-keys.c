@@ -2,26 +2,25 @@
 /* loopline-pack list-keys: key ids of key files, key directories and packages. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loopline/fs.h"
 #include "loopline/log.h"
 #include "loopline/sign.h"
 #include "pack.h"
 
-static const char help[] =
-	"Usage: " PACK_PROG " list-keys [--json] PATH…\n"
-	"\n"
+const struct lp_cli_opt pack_list_keys_opts[] = {
+	{ 0 },
+};
+
+const char pack_list_keys_about[] =
 	"For each PEM key file, or each *.pem file in a directory: its key id and whether it is\n"
 	"a private or a public key. For a .lpkg package: the key ids of its signatures (not\n"
-	"verified); a file that is not PEM text is read as a package.\n"
-	"\n"
-	"  -j, --json     machine-readable output\n"
-	"  -v, --verbose  more messages\n"
-	"  -h, --help     this help\n";
+	"verified); a file that is not PEM text is read as a package. A path that cannot be\n"
+	"read is reported and makes the exit code 1; the others are still listed.";
 
 struct lister {
 	bool json;
@@ -59,7 +58,7 @@ static void list_key(struct lister *l, const char *path)
 	if (r < 0) {
 		if (!diag.file[0])
 			lp_diag_set_file(&diag, path);
-		pack_fail("key", r, &diag);
+		lp_cli_fail(r, &diag, "key");
 		l->failed = 1;
 		return;
 	}
@@ -77,7 +76,7 @@ static void list_package(struct lister *l, const char *path)
 	lp_diag_clear(&diag);
 	r = pack_peek_file(path, &peek, &diag);
 	if (r < 0) {
-		pack_fail(path, r, &diag);
+		lp_cli_fail(r, &diag, path);
 		l->failed = 1;
 		return;
 	}
@@ -122,59 +121,42 @@ static void list_dir(struct lister *l, const char *dir)
 	lp_diag_clear(&diag);
 	r = pack_dir_list(dir, &names, &n, &diag);
 	if (r < 0) {
-		pack_fail(dir, r, &diag);
+		lp_cli_fail(r, &diag, dir);
 		l->failed = 1;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!ends_with(names[i], ".pem"))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
+		if (lp_fs_path_join(path, sizeof(path), dir, names[i]) < 0)
 			continue;
 		list_key(l, path);
 	}
 	pack_dir_list_free(names, n);
 }
 
-int pack_cmd_list_keys(int argc, char **argv)
+int pack_cmd_list_keys(struct lp_cli *cli, void *ctx)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct lister l = { 0 };
+	struct lister l = { .json = cli->json };
 	struct stat st;
-	int c;
 
-	opterr = 0;
-	argv[0] = (char *)PACK_PROG " list-keys";
-	while ((c = getopt_long(argc, argv, ":jvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': l.json = true; break;
-		case 'v': pack_verbose(); break;
-		case 'h': return pack_help(help);
-		default: return pack_option_error("list-keys", c, argv);
-		}
-	}
-	if (optind >= argc)
-		return pack_usage_error("list-keys", "missing PATH (key file, directory or package)");
 	if (l.json) {
 		l.array = cJSON_CreateArray();
 		if (!l.array)
-			return pack_fail("output", -ENOMEM, NULL);
+			return lp_cli_fail(-ENOMEM, NULL, "output");
 	}
-	for (int i = optind; i < argc; i++) {
-		if (stat(argv[i], &st) < 0) {
-			log_error("%s: %s", argv[i], strerror(errno));
+	for (int i = 0; i < cli->n_args; i++) {
+		const char *path = cli->args[i];
+
+		if (stat(path, &st) < 0) {
+			log_error("%s: %s", path, strerror(errno));
 			l.failed = 1;
 		} else if (S_ISDIR(st.st_mode)) {
-			list_dir(&l, argv[i]);
-		} else if (looks_like_package(argv[i])) {
-			list_package(&l, argv[i]);
+			list_dir(&l, path);
+		} else if (looks_like_package(path)) {
+			list_package(&l, path);
 		} else {
-			list_key(&l, argv[i]);
+			list_key(&l, path);
 		}
 	}
 	if (l.json) {
@@ -182,5 +164,6 @@ int pack_cmd_list_keys(int argc, char **argv)
 			l.failed = 1;
 		cJSON_Delete(l.array);
 	}
-	return l.failed ? PACK_EXIT_FAILURE : PACK_EXIT_OK;
+	/* documented: any path that failed makes it 1, whatever the reason */
+	return l.failed ? LP_EXIT_FAILURE : LP_EXIT_OK;
 }

@@ -2,7 +2,6 @@
 /* loopline-pack verify: the agent's checks, run on a package file. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,22 +12,18 @@
 #include "loopline/sign.h"
 #include "pack.h"
 
-static const char help[] =
-	"Usage: " PACK_PROG " verify --trusted KEY.pub.pem|DIR [--trusted …] [--compatible HW]\n"
-	"                           [--min-security-version N] [--agent-version V] [--json]\n"
-	"                           FILE.lpkg\n"
-	"\n"
-	"Verifies a package as a device would: a signature by a trusted key, the policy, then\n"
-	"every payload's sizes and hashes while streaming it. The exit code names the problem:\n"
-	"10 signature, 11 corrupt, 12 incompatible, 13 security version, 15 agent too old.\n"
-	"\n"
-	"  -t, --trusted PATH              trusted public key, or a directory of *.pem (repeatable)\n"
-	"  -c, --compatible HW             refuse unless the package lists this hardware id\n"
-	"  -s, --min-security-version N    refuse a lower security_version (anti-rollback)\n"
-	"  -a, --agent-version V           refuse if min_agent_version is higher than V\n"
-	"  -j, --json                      machine-readable output\n"
-	"  -v, --verbose                   more messages\n"
-	"  -h, --help                      this help\n";
+const struct lp_cli_opt pack_verify_opts[] = {
+	{ 't', "trusted", 't', "PATH", "trusted public key, or a directory of *.pem (repeatable)" },
+	{ 'c', "compatible", 'c', "HW", "refuse unless the package lists this hardware id (exit 12)" },
+	{ 's', "min-security-version", 's', "N", "refuse a lower security_version (anti-rollback, exit 13)" },
+	{ 'a', "agent-version", 'a', "V", "refuse if min_agent_version is higher than V (exit 15)" },
+	{ 0 },
+};
+
+const char pack_verify_about[] =
+	"Verifies a package as a device would: a signature by a trusted key (exit 10), the\n"
+	"policy, then every payload's sizes and hashes while streaming it (exit 11 for any\n"
+	"damage). A private key file works as --trusted too (its public half is used).";
 
 #define MAX_TRUSTED 32
 
@@ -79,14 +74,14 @@ static int print_json(const char *path, const struct verify_result *res, int cod
 	if (!root || !sigs)
 		goto out;
 	cJSON_AddStringToObject(root, "file", path);
-	cJSON_AddBoolToObject(root, "ok", code == PACK_EXIT_OK);
+	cJSON_AddBoolToObject(root, "ok", code == LP_EXIT_OK);
 	cJSON_AddNumberToObject(root, "exit_code", code);
 	if (res->err) {
 		cJSON *e = cJSON_AddObjectToObject(root, "error");
 
 		if (!e)
 			goto out;
-		cJSON_AddStringToObject(e, "kind", pack_exit_name(code));
+		cJSON_AddStringToObject(e, "kind", lp_exit_name(code));
 		cJSON_AddStringToObject(e, "message", res->message);
 	}
 	for (size_t i = 0; i < res->n_sigs; i++) {
@@ -139,110 +134,114 @@ static void print_text(const char *path, const struct verify_result *res)
 	       pack_size_text(res->bytes, size_s, sizeof(size_s)));
 }
 
-int pack_cmd_verify(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "trusted", required_argument, NULL, 't' },
-		{ "compatible", required_argument, NULL, 'c' },
-		{ "min-security-version", required_argument, NULL, 's' },
-		{ "agent-version", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+struct verify_opts {
 	const char *trusted[MAX_TRUSTED];
-	size_t n_trusted = 0;
-	struct lp_pkg_policy policy = { 0 };
-	struct lp_keyring *ring = NULL;
-	struct lp_pkg_reader *reader = NULL;
-	struct verify_result res = { 0 };
-	struct lp_diag diag;
-	struct lp_semver sv;
-	struct stat st;
-	bool json = false;
-	char *end;
-	int c, r, fd = -1, ret = PACK_EXIT_FAILURE;
+	size_t n_trusted;
+	struct lp_pkg_policy policy;
+};
 
-	opterr = 0;
-	argv[0] = (char *)PACK_PROG " verify";
-	while ((c = getopt_long(argc, argv, ":t:c:s:a:jvh", opts, NULL)) != -1) {
-		switch (c) {
+static int parse_options(struct lp_cli *cli, struct verify_opts *o)
+{
+	const char *arg;
+	struct lp_semver sv;
+	int opt, r;
+
+	while ((opt = lp_cli_next(cli, &arg)) > 0) {
+		switch (opt) {
 		case 't':
-			if (n_trusted >= MAX_TRUSTED)
-				return pack_usage_error("verify", "at most %d --trusted options",
-							MAX_TRUSTED);
-			trusted[n_trusted++] = optarg;
+			if (o->n_trusted >= MAX_TRUSTED)
+				return lp_cli_usage_error(cli, "at most %d --trusted options", MAX_TRUSTED);
+			o->trusted[o->n_trusted++] = arg;
 			break;
-		case 'c': policy.compatible = optarg; break;
+		case 'c':
+			o->policy.compatible = arg;
+			break;
 		case 's':
-			errno = 0;
-			policy.min_security_version = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-')
-				return pack_usage_error("verify", "--min-security-version: '%s' is "
-							"not a non-negative integer", optarg);
-			policy.check_security_version = true;
+			r = lp_cli_parse_uint(cli, "--min-security-version", arg, 0, UINT64_MAX,
+					      &o->policy.min_security_version);
+			if (r != 0)
+				return r;
+			o->policy.check_security_version = true;
 			break;
 		case 'a':
-			if (lp_semver_parse(optarg, &sv, NULL) < 0)
-				return pack_usage_error("verify", "--agent-version: '%s' is not a "
-							"semantic version", optarg);
-			policy.agent_version = optarg;
+			if (lp_semver_parse(arg, &sv, NULL) < 0)
+				return lp_cli_usage_error(cli, "--agent-version: '%s' is not a semantic version",
+							  arg);
+			o->policy.agent_version = arg;
 			break;
-		case 'j': json = true; break;
-		case 'v': pack_verbose(); break;
-		case 'h': return pack_help(help);
-		default: return pack_option_error("verify", c, argv);
 		}
 	}
-	if (optind >= argc)
-		return pack_usage_error("verify", "missing FILE.lpkg");
-	if (optind + 1 < argc)
-		return pack_usage_error("verify", "unexpected argument '%s'", argv[optind + 1]);
-	if (n_trusted == 0)
-		return pack_usage_error("verify", "at least one --trusted KEY.pub.pem is required");
+	if (o->n_trusted == 0)
+		return lp_cli_usage_error(cli, "at least one --trusted KEY.pub.pem is required");
+	return 0;
+}
+
+/* The trusted keys; an unreadable key file is a usage error (exit 2), as documented. */
+static int load_trusted(const struct verify_opts *o, struct lp_keyring **ret_ring)
+{
+	struct lp_keyring *ring = NULL;
+	struct lp_diag diag;
+	int r;
 
 	r = lp_keyring_new(&ring);
 	if (r < 0)
-		return pack_fail("keyring", r, NULL);
-	for (size_t i = 0; i < n_trusted; i++) {
+		return lp_cli_fail(r, NULL, "keyring");
+	for (size_t i = 0; i < o->n_trusted; i++) {
 		lp_diag_clear(&diag);
-		r = lp_keyring_load(ring, trusted[i], &diag);
+		r = lp_keyring_load(ring, o->trusted[i], &diag);
 		if (r < 0) {
 			if (!diag.file[0])
-				lp_diag_set_file(&diag, trusted[i]);
-			pack_fail("trusted key", r, &diag);
-			ret = PACK_EXIT_USAGE;
-			goto out;
+				lp_diag_set_file(&diag, o->trusted[i]);
+			lp_cli_fail(r, &diag, "trusted key");
+			lp_keyring_free(ring);
+			return LP_EXIT_USAGE;
 		}
 	}
 	if (lp_keyring_count(ring) == 0) {
-		log_error("no trusted keys found in %s%s", trusted[0], n_trusted > 1 ? " …" : "");
-		ret = PACK_EXIT_USAGE;
-		goto out;
+		log_error("no trusted keys found in %s%s", o->trusted[0], o->n_trusted > 1 ? " …" : "");
+		lp_keyring_free(ring);
+		return LP_EXIT_USAGE;
 	}
-	policy.trusted = ring;
+	*ret_ring = ring;
+	return 0;
+}
 
-	fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
+int pack_cmd_verify(struct lp_cli *cli, void *ctx)
+{
+	const char *path = cli->args[0];
+	struct verify_opts o = { 0 };
+	struct lp_keyring *ring = NULL;
+	struct lp_pkg_reader *reader = NULL;
+	struct verify_result res = { 0 };
+	struct stat st;
+	int r, fd = -1, ret;
+
+	ret = parse_options(cli, &o);
+	if (ret == 0)
+		ret = load_trusted(&o, &ring);
+	if (ret != 0)
+		return ret;
+	o.policy.trusted = ring;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		log_error("%s: %s", argv[optind], strerror(errno));
+		ret = lp_cli_fail(-errno, NULL, path);
 		goto out;
 	}
-	r = lp_pkg_reader_new_fd(fd, &policy, &reader);
+	r = lp_pkg_reader_new_fd(fd, &o.policy, &reader);
 	if (r < 0) {
-		ret = pack_fail(argv[optind], r, NULL);
+		ret = lp_cli_fail(r, NULL, path);
 		goto out;
 	}
 	verify_stream(fd, (uint64_t)st.st_size, reader, &res);
-	ret = pack_exit_code(res.err);
+	ret = lp_exit_from_errno(res.err);
 	if (res.err)
-		log_error("%s: %s: %s", argv[optind], pack_exit_name(ret), res.message);
-	if (json)
-		r = print_json(argv[optind], &res, ret);
+		log_error("%s: %s: %s", path, lp_exit_name(ret), res.message);
+	if (cli->json)
+		r = print_json(path, &res, ret);
 	else if (!res.err)
-		print_text(argv[optind], &res);
-	if (json && r < 0)
-		ret = pack_fail("output", r, NULL);
+		print_text(path, &res);
+	if (cli->json && r < 0)
+		ret = lp_cli_fail(r, NULL, "output");
 out:
 	lp_pkg_reader_free(reader);
 	if (fd >= 0)

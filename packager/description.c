@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loopline/fs.h"
 #include "loopline/json.h"
 #include "loopline/semver.h"
 #include "pack.h"
@@ -40,9 +41,13 @@ static int copy_field(char *dst, size_t dst_len, const char *src, const char *pa
 	return 0;
 }
 
-static int parse_payload(const cJSON *obj, const char *path, const char *base_dir,
-			 struct pack_payload_desc *pd, struct lp_diag *diag)
+/* One element of "payloads" (an lp_json_elem_fn; spec->ctx is the base directory for
+ * relative sources, or NULL). Names must be unique among the payloads before it. */
+static int parse_payload(const cJSON *obj, const char *path, void *elem, size_t index,
+			 const struct lp_json_array_spec *spec, struct lp_diag *diag)
 {
+	const char *base_dir = spec->ctx;
+	struct pack_payload_desc *pd = elem;
 	static const struct lp_json_field fields[] = {
 		{ "name", LP_JSON_STRING, true },
 		{ "type", LP_JSON_STRING, false },
@@ -59,9 +64,11 @@ static int parse_payload(const cJSON *obj, const char *path, const char *base_di
 	static const char *const compressions[] = { "none", "zstd", NULL };
 	const char *name = NULL, *target = NULL, *source = NULL, *s;
 	char p[LP_JSON_PATH_MAX];
-	int type = 0, comp = 0, w, r;
+	int type = 0, comp = 0, r;
 	int64_t level = 0;
 
+	if (!cJSON_IsObject(obj))
+		return lp_diag_fail_at(diag, -EINVAL, path, "expected an object");
 	r = lp_json_check(obj, fields, LP_ARRAY_SIZE(fields), path, diag);
 	if (r < 0)
 		return r;
@@ -83,6 +90,11 @@ static int parse_payload(const cJSON *obj, const char *path, const char *base_di
 	if (strcmp(name, "manifest.json") == 0 || strcmp(name, "manifest.sig") == 0)
 		return lp_diag_fail_at(diag, -EINVAL, lp_json_path_key(p, sizeof(p), path, "name"),
 				       "'%s' is reserved", name);
+	for (const struct pack_payload_desc *before = pd - index; before < pd; before++)
+		if (strcmp(before->name, name) == 0)
+			return lp_diag_fail_at(diag, -EINVAL,
+					       lp_json_path_key(p, sizeof(p), path, "name"),
+					       "duplicate payload name '%s'", name);
 	r = copy_field(pd->target, sizeof(pd->target), target, path, "target", diag);
 	if (r < 0)
 		return r;
@@ -91,10 +103,11 @@ static int parse_payload(const cJSON *obj, const char *path, const char *base_di
 				       lp_json_path_key(p, sizeof(p), path, "source"),
 				       "must not be empty");
 	if (source[0] == '/' || !base_dir)
-		w = snprintf(pd->source, sizeof(pd->source), "%s", source);
+		r = snprintf(pd->source, sizeof(pd->source), "%s", source) < (int)sizeof(pd->source)
+			    ? 0 : -ENAMETOOLONG;
 	else
-		w = snprintf(pd->source, sizeof(pd->source), "%s/%s", base_dir, source);
-	if (w < 0 || (size_t)w >= sizeof(pd->source))
+		r = lp_fs_path_join(pd->source, sizeof(pd->source), base_dir, source);
+	if (r < 0)
 		return lp_diag_fail_at(diag, -EINVAL,
 				       lp_json_path_key(p, sizeof(p), path, "source"),
 				       "path too long");
@@ -130,11 +143,25 @@ static int parse_root(const cJSON *root, const char *base_dir, struct pack_descr
 		{ "min_agent_version", LP_JSON_STRING, false },
 		{ "payloads", LP_JSON_ARRAY, true },
 	};
+	static const struct lp_json_array_spec compatible_spec = {
+		.key = "compatible",
+		.min = 1,
+		.max = LP_PKG_MAX_COMPATIBLE,
+		.elem_size = LP_PKG_FIELD_MAX,
+		.parse = lp_json_elem_string,
+		.ctx = LP_JSON_UNIQUE,
+	};
+	const struct lp_json_array_spec payloads_spec = {
+		.key = "payloads",
+		.min = 1,
+		.max = LP_PKG_MAX_PAYLOADS,
+		.elem_size = sizeof(struct pack_payload_desc),
+		.parse = parse_payload,
+		.ctx = (void *)base_dir, /* read-only in parse_payload */
+	};
 	const char *product = NULL, *version = NULL, *agent = NULL;
-	const cJSON *arr, *it;
-	char p[LP_JSON_PATH_MAX], q[LP_JSON_PATH_MAX];
 	int64_t secver = 0;
-	size_t i, n;
+	void *elems;
 	int r;
 
 	r = lp_json_check(root, fields, LP_ARRAY_SIZE(fields), "", diag);
@@ -168,56 +195,14 @@ static int parse_root(const cJSON *root, const char *base_dir, struct pack_descr
 					       "'%s' is not a semantic version", agent);
 	}
 
-	arr = cJSON_GetObjectItemCaseSensitive(root, "compatible");
-	n = (size_t)cJSON_GetArraySize(arr);
-	if (n == 0)
-		return lp_diag_fail_at(diag, -EINVAL, "compatible", "must not be empty");
-	if (n > LP_PKG_MAX_COMPATIBLE)
-		return lp_diag_fail_at(diag, -EINVAL, "compatible", "more than %d entries",
-				       LP_PKG_MAX_COMPATIBLE);
-	d->compatible = calloc(n, sizeof(*d->compatible));
-	if (!d->compatible)
-		return -ENOMEM;
-	i = 0;
-	cJSON_ArrayForEach(it, arr) {
-		lp_json_path_index(p, sizeof(p), "compatible", i);
-		if (!cJSON_IsString(it))
-			return lp_diag_fail_at(diag, -EINVAL, p, "expected a string");
-		if (!it->valuestring[0] || strlen(it->valuestring) >= LP_PKG_FIELD_MAX)
-			return lp_diag_fail_at(diag, -EINVAL, p, "must be 1 to %d characters",
-					       LP_PKG_FIELD_MAX - 1);
-		memcpy(d->compatible[i], it->valuestring, strlen(it->valuestring) + 1);
-		i++;
-	}
-	d->n_compatible = n;
-
-	arr = cJSON_GetObjectItemCaseSensitive(root, "payloads");
-	n = (size_t)cJSON_GetArraySize(arr);
-	if (n == 0)
-		return lp_diag_fail_at(diag, -EINVAL, "payloads", "must not be empty");
-	if (n > LP_PKG_MAX_PAYLOADS)
-		return lp_diag_fail_at(diag, -EINVAL, "payloads", "more than %d payloads",
-				       LP_PKG_MAX_PAYLOADS);
-	d->payloads = calloc(n, sizeof(*d->payloads));
-	if (!d->payloads)
-		return -ENOMEM;
-	i = 0;
-	cJSON_ArrayForEach(it, arr) {
-		lp_json_path_index(p, sizeof(p), "payloads", i);
-		if (!cJSON_IsObject(it))
-			return lp_diag_fail_at(diag, -EINVAL, p, "expected an object");
-		r = parse_payload(it, p, base_dir, &d->payloads[i], diag);
-		if (r < 0)
-			return r;
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(d->payloads[j].name, d->payloads[i].name) == 0)
-				return lp_diag_fail_at(diag, -EINVAL,
-						       lp_json_path_key(q, sizeof(q), p, "name"),
-						       "duplicate payload name '%s'",
-						       d->payloads[i].name);
-		i++;
-	}
-	d->n_payloads = n;
+	r = lp_json_get_array(root, "", &compatible_spec, &elems, &d->n_compatible, diag);
+	if (r < 0)
+		return r;
+	d->compatible = elems;
+	r = lp_json_get_array(root, "", &payloads_spec, &elems, &d->n_payloads, diag);
+	if (r < 0)
+		return r;
+	d->payloads = elems;
 	return 0;
 }
 
@@ -260,15 +245,10 @@ int pack_description_load(const char *path, struct pack_description **ret,
 			  struct lp_diag *diag)
 {
 	char base[4096];
-	const char *slash = strrchr(path, '/');
 	cJSON *root = NULL;
 	int r;
 
-	if (!slash)
-		snprintf(base, sizeof(base), ".");
-	else if (slash == path)
-		snprintf(base, sizeof(base), "/");
-	else if (snprintf(base, sizeof(base), "%.*s", (int)(slash - path), path) >= (int)sizeof(base))
+	if (lp_fs_dirname(base, sizeof(base), path) < 0)
 		return lp_diag_fail(diag, -ENAMETOOLONG, "path too long");
 
 	r = lp_json_parse_file(path, PACK_DESC_MAX, 0, &root, diag);

@@ -1,64 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /* loopline-pack: builds, signs, inspects and verifies .lpkg firmware packages. */
-#include <stdio.h>
-#include <string.h>
-
-#include "loopline/log.h"
 #include "pack.h"
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
-} commands[] = {
-	{ "keygen",    pack_cmd_keygen,    "generate an Ed25519 signing key pair" },
-	{ "build",     pack_cmd_build,     "build and sign a package from a description" },
-	{ "inspect",   pack_cmd_inspect,   "show a package's manifest and signatures (unverified)" },
-	{ "verify",    pack_cmd_verify,    "verify a package against trusted keys and a policy" },
-	{ "sign",      pack_cmd_sign,      "add or remove a signature" },
-	{ "list-keys", pack_cmd_list_keys, "show key ids of key files and packages" },
-	{ "upload",    pack_cmd_upload,    "upload a package to a backend (resumable)" },
+static const struct lp_cli_cmd commands[] = {
+	{ "keygen", "", "generate an Ed25519 signing key pair", pack_keygen_about,
+	  pack_keygen_opts, 0, 0, 0, pack_cmd_keygen },
+	{ "build", "DESCRIPTION.json", "build and sign a package from a description",
+	  pack_build_about, pack_build_opts, 1, 1, 0, pack_cmd_build },
+	{ "inspect", "FILE.lpkg", "show a package's manifest and signatures (unverified)",
+	  pack_inspect_about, pack_inspect_opts, 1, 1, LP_CLI_JSON, pack_cmd_inspect },
+	{ "verify", "FILE.lpkg", "verify a package against trusted keys and a policy",
+	  pack_verify_about, pack_verify_opts, 1, 1, LP_CLI_JSON, pack_cmd_verify },
+	{ "sign", "FILE.lpkg", "add or remove a signature", pack_sign_about, pack_sign_opts, 1, 1,
+	  0, pack_cmd_sign },
+	{ "list-keys", "PATH...", "show key ids of key files and packages", pack_list_keys_about,
+	  pack_list_keys_opts, 1, -1, LP_CLI_JSON, pack_cmd_list_keys },
+	{ "upload", "FILE.lpkg", "upload a package to a backend (resumable)", pack_upload_about,
+	  pack_upload_opts, 1, 1, LP_CLI_JSON, pack_cmd_upload },
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f, "Usage: %s [-v] <command> [options]\n\nCommands:\n", PACK_PROG);
-	for (size_t i = 0; i < LP_ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nOptions:\n"
-		   "  -v, --verbose  more messages (debug level)\n"
-		   "  -h, --help     this help; '%s <command> --help' for a command\n"
-		   "      --version  print the version\n"
-		   "\nExit codes: 0 ok, 1 failure, 2 usage, 10 signature, 11 corrupt,\n"
-		   "12 incompatible, 13 security version, 14 version exists, 15 agent too old,\n"
-		   "16 output exists (see docs/packager.md).\n", PACK_PROG);
-}
+static const int exits[] = {
+	LP_EXIT_SIGNATURE, LP_EXIT_CORRUPT, LP_EXIT_INCOMPATIBLE, LP_EXIT_DOWNGRADE,
+	LP_EXIT_EXISTS, LP_EXIT_AGENT_TOO_OLD, LP_EXIT_UNSUPPORTED, LP_EXIT_NOT_FOUND, 0,
+};
+
+static const struct lp_cli_tool tool = {
+	.name = PACK_PROG,
+	.summary = "Builds, signs, inspects and verifies .lpkg firmware packages.",
+	.cmds = commands,
+	.n_cmds = LP_ARRAY_SIZE(commands),
+	.exits = exits,
+	.footer = "\nDocumentation: docs/packager.md (commands, description format, exit codes).\n",
+};
 
 int main(int argc, char **argv)
 {
-	int i = 1;
-
-	lp_log_set_ident(PACK_PROG);
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return PACK_EXIT_OK;
-		} else if (strcmp(argv[i], "--version") == 0) {
-			printf("%s %s\n", PACK_PROG, lp_version_string());
-			return PACK_EXIT_OK;
-		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
-			pack_verbose();
-		} else {
-			return pack_usage_error(NULL, "unknown option '%s'", argv[i]);
-		}
-	}
-	if (i >= argc)
-		return pack_usage_error(NULL, "missing command");
-	for (size_t c = 0; c < LP_ARRAY_SIZE(commands); c++) {
-		if (strcmp(argv[i], commands[c].name) == 0) {
-			pack_signals_init();
-			return commands[c].run(argc - i, argv + i);
-		}
-	}
-	return pack_usage_error(NULL, "unknown command '%s'", argv[i]);
+	pack_signals_init();
+	return lp_cli_main(&tool, argc, argv, NULL);
 }

@@ -11,58 +11,49 @@
 #include <stdio.h>
 #include <cjson/cJSON.h>
 
+#include "loopline/cli.h"
 #include "loopline/diag.h"
 #include "loopline/package.h"
 
 #define PACK_PROG "loopline-pack"
 
-/* Exit codes (docs/packager.md). 0/1/2 are the shared ones from common.h. */
-enum pack_exit {
-	PACK_EXIT_OK = 0,
-	PACK_EXIT_FAILURE = 1,
-	PACK_EXIT_USAGE = 2,        /* bad arguments, invalid description, source not found */
-	PACK_EXIT_SIGNATURE = 10,   /* no signature by a trusted key verifies */
-	PACK_EXIT_CORRUPT = 11,     /* malformed package, hash/size mismatch, truncation, limits */
-	PACK_EXIT_INCOMPATIBLE = 12,/* not for this hardware (compatible) */
-	PACK_EXIT_ROLLBACK = 13,    /* security_version too low (verify or repository) */
-	PACK_EXIT_EXISTS = 14,      /* version already in the repository */
-	PACK_EXIT_AGENT = 15,       /* min_agent_version higher than the given agent version */
-	PACK_EXIT_OUTPUT_EXISTS = 16, /* an output file exists and --force was not given */
-};
-
-/* ---- subcommands (one file each) ---- */
-int pack_cmd_keygen(int argc, char **argv);
-int pack_cmd_build(int argc, char **argv);
-int pack_cmd_inspect(int argc, char **argv);
-int pack_cmd_verify(int argc, char **argv);
-int pack_cmd_sign(int argc, char **argv);
-int pack_cmd_list_keys(int argc, char **argv);
-int pack_cmd_upload(int argc, char **argv);
+/*
+ * The commands (one file each), run through lp_cli_main (loopline/cli.h): main.c holds
+ * the command table; each file has its option table (pack_*_opts), its help paragraph
+ * (pack_*_about) and its run function (pack_cmd_*). Exit codes are the shared LP_EXIT_*
+ * of loopline/common.h, mostly through lp_exit_from_errno (docs/packager.md, "Exit
+ * codes").
+ */
+extern const struct lp_cli_opt pack_keygen_opts[];
+extern const char pack_keygen_about[];
+int pack_cmd_keygen(struct lp_cli *cli, void *ctx);
+extern const struct lp_cli_opt pack_build_opts[];
+extern const char pack_build_about[];
+int pack_cmd_build(struct lp_cli *cli, void *ctx);
+extern const struct lp_cli_opt pack_inspect_opts[];
+extern const char pack_inspect_about[];
+int pack_cmd_inspect(struct lp_cli *cli, void *ctx);
+extern const struct lp_cli_opt pack_verify_opts[];
+extern const char pack_verify_about[];
+int pack_cmd_verify(struct lp_cli *cli, void *ctx);
+extern const struct lp_cli_opt pack_sign_opts[];
+extern const char pack_sign_about[];
+int pack_cmd_sign(struct lp_cli *cli, void *ctx);
+extern const struct lp_cli_opt pack_list_keys_opts[];
+extern const char pack_list_keys_about[];
+int pack_cmd_list_keys(struct lp_cli *cli, void *ctx);
+extern const struct lp_cli_opt pack_upload_opts[];
+extern const char pack_upload_about[];
+int pack_cmd_upload(struct lp_cli *cli, void *ctx);
 
 /* ---- shared helpers (util.c) ---- */
 
-/* Prints "loopline-pack CMD: message" and the --help hint to stderr; returns 2. */
-int pack_usage_error(const char *cmd, const char *fmt, ...) LP_PRINTF(2, 3);
-/* For getopt_long's '?' / ':' (option strings start with ':' and opterr is 0). */
-int pack_option_error(const char *cmd, int c, char **argv);
-/* Prints text to stdout (for --help) and returns 0. */
-int pack_help(const char *text);
-/* Handles the options every subcommand shares (-v, --help) inside a getopt loop. */
-void pack_verbose(void);
-/* Maps a negative errno from the library to an exit code. */
-int pack_exit_code(int err);
-/* A short machine-readable name for that exit code ("signature", "corrupt", …). */
-const char *pack_exit_name(int code);
-/* Logs "what: <diag or strerror>" and returns pack_exit_code(err). */
-int pack_fail(const char *what, int err, const struct lp_diag *diag);
 /* Formats the diag (or strerror(-err) when the diag is empty) into buf. */
 const char *pack_error_text(int err, const struct lp_diag *diag, char *buf, size_t len);
 /* Prints a cJSON tree to stdout (formatted), returns 0 or -ENOMEM. */
 int pack_print_json(const cJSON *root);
 /* Human-readable size ("256.0 MiB"). */
 const char *pack_size_text(uint64_t bytes, char *buf, size_t len);
-/* Lower-case hex of a SHA-256. */
-const char *pack_sha256_hex(const uint8_t sha[32], char out[65]);
 /* Installs handlers so SIGINT/SIGTERM/SIGHUP remove a named temp output before dying. */
 void pack_signals_init(void);
 

@@ -2,7 +2,7 @@
 /*
  * The version repository of `build --repo DIR`: DIR/<product>/<version>.lpkg plus
  * DIR/<product>/index.json listing every package with its security_version. A lock file
- * (flock) serialises builds of one product; the index is rewritten by temp + rename.
+ * (flock) serialises builds of one product; the index is rewritten atomically.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "loopline/io.h"
+#include "loopline/fs.h"
 #include "loopline/json.h"
 #include "loopline/semver.h"
 #include "pack.h"
@@ -120,25 +120,22 @@ int pack_repo_open(const char *dir, const char *product, struct pack_repo **ret,
 		return -ENOMEM;
 	r->lock_fd = -1;
 	snprintf(r->product, sizeof(r->product), "%s", product);
-	if (snprintf(r->dir, sizeof(r->dir), "%s/%s", dir, product) >= (int)sizeof(r->dir)) {
+	if (lp_fs_path_join(r->dir, sizeof(r->dir), dir, product) < 0 ||
+	    lp_fs_path_join(path, sizeof(path), r->dir, ".lock") < 0) {
 		ret_code = lp_diag_fail(diag, -ENAMETOOLONG, "%s: path too long", dir);
 		goto fail;
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		ret_code = lp_diag_fail(diag, -errno, "repository %s: %s", dir, strerror(errno));
+	ret_code = lp_fs_mkdir_p(r->dir, 0755);
+	if (ret_code < 0) {
+		lp_diag_fail(diag, ret_code, "repository %s: %s", r->dir, strerror(-ret_code));
 		goto fail;
 	}
-	if (mkdir(r->dir, 0755) < 0 && errno != EEXIST) {
-		ret_code = lp_diag_fail(diag, -errno, "%s: %s", r->dir, strerror(errno));
-		goto fail;
-	}
-	snprintf(path, sizeof(path), "%s/.lock", r->dir);
 	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX) < 0) {
 		ret_code = lp_diag_fail(diag, -errno, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	snprintf(path, sizeof(path), "%s/index.json", r->dir);
+	lp_fs_path_join(path, sizeof(path), r->dir, "index.json"); /* shorter than .lock's */
 	if (access(path, F_OK) == 0) {
 		ret_code = load_index(r, path, diag);
 		if (ret_code < 0)
@@ -187,17 +184,15 @@ int pack_repo_check(const struct pack_repo *r, const char *version, uint64_t sec
 	return 0;
 }
 
+/* Rewrites index.json atomically (lp_fs_write_atomic: temp file, fsync, rename, directory
+ * fsync), so a crash leaves the old or the new index. */
 static int write_index(const struct pack_repo *r, struct lp_diag *diag)
 {
-	struct pack_outfile of;
 	char path[PATH_MAX + 32];
 	cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray(), *list;
-	char *text = NULL;
-	size_t len;
+	char *text = NULL, *file_text = NULL;
 	int ret = -ENOMEM;
 
-	of.fd = -1;
-	of.tmp[0] = '\0';
 	if (!root || !arr)
 		goto out;
 	cJSON_AddItemToObject(root, "product", cJSON_CreateString(r->product));
@@ -220,29 +215,18 @@ static int write_index(const struct pack_repo *r, struct lp_diag *diag)
 		cJSON_AddStringToObject(o, "created", e->created);
 	}
 	text = cJSON_Print(root);
-	if (!text)
+	if (!text || asprintf(&file_text, "%s\n", text) < 0) {
+		file_text = NULL;
 		goto out;
-	snprintf(path, sizeof(path), "%s/index.json", r->dir);
-	ret = pack_outfile_open(&of, path, true, 0644);
-	if (ret < 0)
-		goto fail;
-	len = strlen(text);
-	ret = lp_io_write_all(of.fd, text, len);
-	if (ret < 0)
-		goto fail;
-	if (write(of.fd, "\n", 1) != 1) {
-		ret = -EIO;
-		goto fail;
 	}
-	ret = pack_outfile_commit(&of, true);
+	ret = lp_fs_path_join(path, sizeof(path), r->dir, "index.json");
+	if (ret == 0)
+		ret = lp_fs_write_atomic(path, file_text, strlen(file_text), 0644, 0);
 	if (ret < 0)
-		goto fail;
-	goto out;
-fail:
-	lp_diag_fail(diag, ret, "%s: %s", path, strerror(-ret));
+		lp_diag_fail(diag, ret, "%s/index.json: %s", r->dir, strerror(-ret));
 out:
-	pack_outfile_abort(&of);
 	free(text);
+	free(file_text);
 	cJSON_Delete(arr);
 	cJSON_Delete(root);
 	return ret;

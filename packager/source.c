@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "loopline/fs.h"
 #include "loopline/log.h"
 #include "pack.h"
 
@@ -72,7 +73,7 @@ int pack_resolve_entry(const char *dir, const char *name, char **ret_path, struc
 	char *real;
 	struct stat st;
 
-	if (snprintf(joined, sizeof(joined), "%s/%s", dir, name) >= (int)sizeof(joined))
+	if (lp_fs_path_join(joined, sizeof(joined), dir, name) < 0)
 		return lp_diag_fail(diag, -ENAMETOOLONG, "%s/%s: path too long", dir, name);
 	real = realpath(joined, NULL);
 	if (!real)

@@ -2,93 +2,19 @@
 /* Helpers shared by loopline-pack's subcommands. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "loopline/codec.h"
+#include "loopline/fs.h"
 #include "loopline/log.h"
 #include "pack.h"
-
-int pack_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s%s%s: ", PACK_PROG, cmd ? " " : "", cmd ? cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s%s%s --help' for more information.\n", PACK_PROG,
-		cmd ? " " : "", cmd ? cmd : "");
-	return PACK_EXIT_USAGE;
-}
-
-int pack_option_error(const char *cmd, int c, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "";
-	char shortopt[3] = { '-', (char)optopt, '\0' };
-
-	if (strncmp(arg, "--", 2) != 0)
-		arg = shortopt;
-	if (c == ':')
-		return pack_usage_error(cmd, "option '%s' needs an argument", arg);
-	return pack_usage_error(cmd, "unknown option '%s'", arg);
-}
-
-int pack_help(const char *text)
-{
-	fputs(text, stdout);
-	return PACK_EXIT_OK;
-}
-
-void pack_verbose(void)
-{
-	lp_log_set_level(LP_LOG_DEBUG);
-}
-
-int pack_exit_code(int err)
-{
-	switch (err) {
-	case 0:
-		return PACK_EXIT_OK;
-	case -EKEYREJECTED:
-		return PACK_EXIT_SIGNATURE;
-	case -EBADMSG:
-	case -E2BIG:
-		return PACK_EXIT_CORRUPT;
-	case -ENOEXEC:
-		return PACK_EXIT_INCOMPATIBLE;
-	case -EPERM:
-		return PACK_EXIT_ROLLBACK;
-	case -EPROTONOSUPPORT:
-		return PACK_EXIT_AGENT;
-	default:
-		return PACK_EXIT_FAILURE;
-	}
-}
-
-const char *pack_exit_name(int code)
-{
-	switch (code) {
-	case PACK_EXIT_OK: return "ok";
-	case PACK_EXIT_USAGE: return "usage";
-	case PACK_EXIT_SIGNATURE: return "signature";
-	case PACK_EXIT_CORRUPT: return "corrupt";
-	case PACK_EXIT_INCOMPATIBLE: return "incompatible";
-	case PACK_EXIT_ROLLBACK: return "security-version";
-	case PACK_EXIT_EXISTS: return "version-exists";
-	case PACK_EXIT_AGENT: return "agent-too-old";
-	case PACK_EXIT_OUTPUT_EXISTS: return "output-exists";
-	default: return "failure";
-	}
-}
 
 const char *pack_error_text(int err, const struct lp_diag *diag, char *buf, size_t len)
 {
@@ -96,14 +22,6 @@ const char *pack_error_text(int err, const struct lp_diag *diag, char *buf, size
 		return lp_diag_format(diag, buf, len);
 	snprintf(buf, len, "%s", strerror(err < 0 ? -err : err));
 	return buf;
-}
-
-int pack_fail(const char *what, int err, const struct lp_diag *diag)
-{
-	char buf[LP_DIAG_MSG_MAX + LP_DIAG_PATH_MAX + LP_DIAG_FILE_MAX + 64];
-
-	log_error("%s: %s", what, pack_error_text(err, diag, buf, sizeof(buf)));
-	return pack_exit_code(err);
 }
 
 int pack_print_json(const cJSON *root)
@@ -134,11 +52,6 @@ const char *pack_size_text(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
-const char *pack_sha256_hex(const uint8_t sha[32], char out[65])
-{
-	return lp_hex_encode(sha, 32, out);
-}
-
 int pack_public_key_path(const char *private_path, char *buf, size_t len)
 {
 	size_t n = strlen(private_path);
@@ -151,7 +64,15 @@ int pack_public_key_path(const char *private_path, char *buf, size_t len)
 	return (w < 0 || (size_t)w >= len) ? -ENAMETOOLONG : 0;
 }
 
-/* ---- atomic output files ---- */
+/* ---- atomic output files ----
+ *
+ * Why not lp_fs_write_atomic (loopline/fs.h): it writes a buffer it is given, and a
+ * package is streamed (gigabytes, never held in memory), written with pwrite into
+ * reserved room, and its name must not exist while it is incomplete -- not even as a
+ * temporary name, where the file system allows it (O_TMPFILE). What is shared is the
+ * same promise (old or new file, never a mix; the directory fsynced after the rename)
+ * and the helpers lp_fs_dirname and lp_fs_fsync_parent.
+ */
 
 /*
  * The one place where a signal handler does more than set a flag: when the destination
@@ -181,20 +102,6 @@ void pack_signals_init(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-static int dir_of(const char *path, char *buf, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	int w;
-
-	if (!slash)
-		w = snprintf(buf, len, ".");
-	else if (slash == path)
-		w = snprintf(buf, len, "/");
-	else
-		w = snprintf(buf, len, "%.*s", (int)(slash - path), path);
-	return (w < 0 || (size_t)w >= len) ? -ENAMETOOLONG : 0;
-}
-
 static int temp_name(const char *path, char *buf, size_t len)
 {
 	const char *slash = strrchr(path, '/');
@@ -216,7 +123,7 @@ int pack_outfile_open(struct pack_outfile *of, const char *path, bool overwrite,
 		return -ENAMETOOLONG;
 	if (!overwrite && lstat(path, &st) == 0)
 		return -EEXIST;
-	r = dir_of(path, dir, sizeof(dir));
+	r = lp_fs_dirname(dir, sizeof(dir), path);
 	if (r < 0)
 		return r;
 
@@ -294,7 +201,7 @@ int pack_outfile_commit(struct pack_outfile *of, bool overwrite)
 	of->tmp[0] = '\0';
 	close(of->fd);
 	of->fd = -1;
-	return 0;
+	return lp_fs_fsync_parent(of->path);
 }
 
 void pack_outfile_abort(struct pack_outfile *of)
@@ -316,9 +223,7 @@ void pack_outfile_abort(struct pack_outfile *of)
 
 struct pack_progress {
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop;
+	int wake[2];     /* a byte on wake[1] stops the thread */
 	const char *label;
 	int fds[LP_PKG_MAX_PAYLOADS];
 	size_t n_fds;
@@ -345,23 +250,20 @@ static void progress_draw(struct pack_progress *p)
 	fflush(stderr);
 }
 
+/* Redraws every 250 ms until woken. */
 static void *progress_main(void *arg)
 {
 	struct pack_progress *p = arg;
-	struct timespec until;
+	struct pollfd pfd = { .fd = p->wake[0], .events = POLLIN };
 
-	pthread_mutex_lock(&p->lock);
-	while (!p->stop) {
+	for (;;) {
+		int n;
+
 		progress_draw(p);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 250 * 1000 * 1000;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&p->cond, &p->lock, &until);
+		n = poll(&pfd, 1, 250);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			break;
 	}
-	pthread_mutex_unlock(&p->lock);
 	fprintf(stderr, "\r\033[K");
 	fflush(stderr);
 	return NULL;
@@ -382,13 +284,15 @@ int pack_progress_start(const char *label, const int *fds, size_t n_fds, uint64_
 	p->n_fds = n_fds < LP_ARRAY_SIZE(p->fds) ? n_fds : LP_ARRAY_SIZE(p->fds);
 	memcpy(p->fds, fds, p->n_fds * sizeof(int));
 	p->total = total;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	if (pthread_create(&p->thread, NULL, progress_main, p) != 0) {
-		pthread_cond_destroy(&p->cond);
-		pthread_mutex_destroy(&p->lock);
+	if (pipe2(p->wake, O_CLOEXEC) < 0) {
 		free(p);
 		return 0; /* no progress is not an error */
+	}
+	if (pthread_create(&p->thread, NULL, progress_main, p) != 0) {
+		close(p->wake[0]);
+		close(p->wake[1]);
+		free(p);
+		return 0;
 	}
 	*ret = p;
 	return 0;
@@ -398,12 +302,10 @@ void pack_progress_stop(struct pack_progress *p)
 {
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = true;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	while (write(p->wake[1], "", 1) < 0 && errno == EINTR)
+		;
 	pthread_join(p->thread, NULL);
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
+	close(p->wake[0]);
+	close(p->wake[1]);
 	free(p);
 }

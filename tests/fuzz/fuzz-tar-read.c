@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the native tar reader (loopline/tar-read.h) over arbitrary bytes,
  * reading member data both block-wise and by copying, with odd-sized short reads. When
- * the native reader accepts an archive that the libarchive-based reader also accepts,
- * both must agree on every member's name, size and data. */
+ * the native reader accepts an archive that the tests' libarchive-based reference reader
+ * (tests/unit/tar-ref.h) also accepts, both must agree on every member's name, size and
+ * data. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "loopline/tar-read.h"
 #include "loopline/tar.h"
+#include "tar-ref.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
@@ -50,7 +52,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	static struct seen native[MAX_SEEN];
 	struct src s = { .data = data, .len = size, .chunk = 7777 };
 	struct lp_tar_in *r;
-	struct lp_tar_reader *la;
+	struct tar_ref *la;
 	struct lp_tar_entry e;
 	struct lp_diag d = { 0 };
 	size_t members = 0, n_la = 0;
@@ -65,7 +67,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		uint32_t h = 2166136261u;
 
 		if (lp_tar_name_check(e.name, NULL) != 0)
-				abort(); /* the reader promised to refuse these */
+			abort(); /* the reader promised to refuse these */
 		if (e.data_offset % LP_TAR_BLOCK || e.data_offset != lp_tar_in_offset(r))
 			abort();
 		if (members % 2) {
@@ -104,17 +106,17 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (rc != 0 || members > MAX_SEEN)
 		return 0;
 
-	/* Differential: the libarchive-based reader, where it accepts too. */
+	/* Differential: the reference reader, where it accepts too. */
 	s.off = 0;
 	s.chunk = 4096;
-	if (lp_tar_reader_new(src_read, &s, &la) < 0)
+	if (tar_ref_new(src_read, &s, &la) < 0)
 		return 0;
-	while ((rc = lp_tar_reader_next(la, &e, &d)) == 1) {
+	while ((rc = tar_ref_next(la, &e, &d)) == 1) {
 		const void *block;
 		size_t len;
 		uint32_t h = 2166136261u;
 
-		while ((rc = lp_tar_reader_data(la, &block, &len, &d)) == 1)
+		while ((rc = tar_ref_data(la, &block, &len, &d)) == 1)
 			h = sum_update(h, block, len);
 		if (rc < 0)
 			break;
@@ -125,6 +127,6 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	if (rc == 0 && n_la != members)
 		abort();
-	lp_tar_reader_free(la);
+	tar_ref_free(la);
 	return 0;
 }

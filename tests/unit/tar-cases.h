@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tar cases both readers must pass, included by test-tar.c (the libarchive-based
- * lp_tar_reader of loopline/tar.h) and test-tar-read.c (the native lp_tar_in of
- * loopline/tar-read.h): round trips through the writer (pax for long names and sizes
+ * The tar cases both readers must pass, included by test-tar.c (the tests'
+ * libarchive-based reference reader of tar-ref.h) and test-tar-read.c (the native
+ * lp_tar_in of loopline/tar-read.h): round trips through the writer (pax for long names and sizes
  * above 8 GiB, deferred headers, and GNU tar reading our output), forbidden members
  * built by libarchive (links, devices, directories, traversal, duplicates, other tar
  * flavours, oversized headers) and hand-made damaged archives.
@@ -232,7 +232,7 @@ static void test_deferred(void **state)
 	assert_int_equal(lp_tar_writer_add(w, "first", 3, 0, &d), 0);
 	assert_int_equal(lp_tar_writer_write(w, "abc", 3, &d), 0);
 	assert_int_equal(lp_tar_writer_begin_deferred(w, "second", 0, &d), 0);
-	/* a libarchive member cannot start while a deferred one is open */
+	/* no other member can start while a deferred one is open */
 	assert_int_equal(lp_tar_writer_add(w, "x", 1, 0, &d), -EINVAL);
 	assert_int_equal(lp_tar_writer_write(w, "0123456789", 10, &d), 0);
 	assert_int_equal(lp_tar_writer_end_deferred(w, hdr, &off, &d), 0);

@@ -24,6 +24,7 @@
 #include "loopline/package.h"
 #include "loopline/tar.h"
 #include "mem-stream.h"
+#include "tar-ref.h"
 
 /* Reads everything from fd (from offset 0). */
 static struct mem fd_slurp(int fd)
@@ -416,17 +417,17 @@ static void test_roundtrip(void **state)
 	/* The package is a plain tar: member order and names. */
 	{
 		struct mem_reader mr = { .data = seek.data, .len = seek.len };
-		struct lp_tar_reader *tr;
+		struct tar_ref *tr;
 		struct lp_tar_entry e;
 		const char *want[] = { "manifest.json", "manifest.sig", "rootfs.img", "app.tar.zst", "empty.bin" };
 
-		assert_int_equal(lp_tar_reader_new(mem_read, &mr, &tr), 0);
+		assert_int_equal(tar_ref_new(mem_read, &mr, &tr), 0);
 		for (size_t i = 0; i < 5; i++) {
-			assert_int_equal(lp_tar_reader_next(tr, &e, &d), 1);
+			assert_int_equal(tar_ref_next(tr, &e, &d), 1);
 			assert_string_equal(e.name, want[i]);
 		}
-		assert_int_equal(lp_tar_reader_next(tr, &e, &d), 0);
-		lp_tar_reader_free(tr);
+		assert_int_equal(tar_ref_next(tr, &e, &d), 0);
+		tar_ref_free(tr);
 	}
 	free(seek.data);
 	free(piped.data);
@@ -446,13 +447,13 @@ struct layout {
 static struct layout layout_of(const struct mem *pkg)
 {
 	struct mem_reader mr = { .data = pkg->data, .len = pkg->len };
-	struct lp_tar_reader *tr;
+	struct tar_ref *tr;
 	struct lp_tar_entry e;
 	struct layout l = { 0 };
 	int rc;
 
-	assert_int_equal(lp_tar_reader_new(mem_read, &mr, &tr), 0);
-	while ((rc = lp_tar_reader_next(tr, &e, NULL)) == 1) {
+	assert_int_equal(tar_ref_new(mem_read, &mr, &tr), 0);
+	while ((rc = tar_ref_next(tr, &e, NULL)) == 1) {
 		assert_true(l.n < 8);
 		snprintf(l.name[l.n], sizeof(l.name[0]), "%s", e.name);
 		l.data_off[l.n] = e.data_offset;
@@ -460,7 +461,7 @@ static struct layout layout_of(const struct mem *pkg)
 		l.n++;
 	}
 	assert_int_equal(rc, 0);
-	lp_tar_reader_free(tr);
+	tar_ref_free(tr);
 	return l;
 }
 

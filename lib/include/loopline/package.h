@@ -93,6 +93,8 @@ struct lp_manifest {
 };
 
 LP_EXPORT const char *lp_payload_type_name(enum lp_payload_type type);
+/* True for a key id as manifest.sig spells it: LP_KEYID_LEN lower-case hex digits. */
+LP_EXPORT bool lp_pkg_keyid_valid(const char *s);
 LP_EXPORT const char *lp_compression_name(enum lp_compression c);
 
 /* Strict format-1 parser: unknown keys, wrong types, bad versions/hashes/names, duplicate
@@ -104,6 +106,12 @@ LP_EXPORT char *lp_manifest_serialize(const struct lp_manifest *m);
 LP_EXPORT void lp_manifest_free(struct lp_manifest *m);
 
 /* ---- building ---- */
+
+#define LP_PKG_CREATED_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+
+/* The manifest's "created" spelling of t seconds since the epoch ("YYYY-MM-DDTHH:MM:SSZ",
+ * UTC) into buf of at least 21 bytes; -EINVAL for t outside 0 … LP_PKG_CREATED_MAX. */
+LP_EXPORT int lp_pkg_created_format(int64_t t, char *buf, size_t len);
 
 struct lp_pkg_source {
 	const char *name;         /* member name in the archive */
@@ -121,7 +129,7 @@ struct lp_pkg_build {
 	const char *const *compatible;
 	size_t n_compatible;
 	const char *min_agent_version; /* NULL = none */
-	const char *created;           /* NULL = now */
+	const char *created;           /* NULL = now (lp_pkg_created_format) */
 	const struct lp_pkg_source *sources;
 	size_t n_sources;
 	const struct lp_key *const *keys; /* private signing keys, at least one */

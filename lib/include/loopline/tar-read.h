@@ -6,9 +6,10 @@
  * needs nothing but libc: a program that only reads packages (the device agent) does
  * not load libarchive, and with it libxml2, ICU and libstdc++ (docs/design.md, "Tar").
  *
- * The interface mirrors lp_tar_reader_* of loopline/tar.h, with the same return values
- * and sticky errors; struct lp_tar_entry and the LP_TAR_* limits are shared.
- * Differences: the input buffer is LP_TAR_IN_BUFFER bytes, and data blocks handed out
+ * struct lp_tar_entry, the name rule and the LP_TAR_* limits are those of loopline/tar.h.
+ * Errors are sticky: after one, every call returns it again. -EBADMSG for malformed or
+ * forbidden content (also truncation), -E2BIG past LP_TAR_MAX_ENTRIES members, else the
+ * source's error. The input buffer is LP_TAR_IN_BUFFER bytes, and data blocks handed out
  * are at most that large.
  *
  * Accepted pax keys: path, size, mtime (used); atime, ctime, uid, gid, uname, gname,

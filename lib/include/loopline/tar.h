@@ -1,35 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Streaming tar writing through libarchive (lib/tar.c), restricted to what the .lpkg
- * format allows (docs/package-format.md, "Tar rules"), and the shared definitions of
- * both tar readers.
- *
- * Reading: every program reads packages with the native reader of loopline/tar-read.h
- * (lib/tar-read.c, libc only) -- the package reader, lp_pkg_peek and lp_pkg_resign.
- * The libarchive-based lp_tar_reader_* below is kept only as a reference: the tests run
- * the same cases through both readers (tests/unit/tar-cases.h) and cross-check them
- * (tests/unit/test-tar-read.c, tests/fuzz/fuzz-tar-read.c). The writer writes, and both
- * readers accept, exactly:
+ * Tar for .lpkg packages, restricted to what the format allows (docs/package-format.md,
+ * "Tar rules"): the streaming writer (lib/tar.c) and the definitions it shares with the
+ * native reader of loopline/tar-read.h (lib/tar-read.c). Both are plain C on libc:
+ * libloopline links no archive library. The writer writes, and the reader accepts,
+ * exactly:
  *   - formats: POSIX ustar, and pax extended headers only where ustar cannot express a
- *     member (names longer than 100 bytes, sizes above 8 GiB - 1); no GNU/v7 tar, no
- *     compression filters;
+ *     member (names that fit neither the name field nor a prefix/name split, sizes
+ *     above 8 GiB - 1, mtimes outside 1970…2242); no GNU/v7 tar, no compression;
  *   - members: regular files only (no directories, hard or symbolic links, devices,
  *     fifos, sockets, sparse files), relative names without empty, "." or ".."
  *     components, at most LP_TAR_NAME_MAX bytes, no control characters, no duplicates;
  *   - the end: two zero blocks, then nothing but NUL padding (at most
  *     LP_TAR_TRAILER_MAX bytes); the archive length is a multiple of 512.
  *
- * Bytes come from and go to caller callbacks, so archives stream over files, pipes,
- * sockets and HTTP bodies. The libarchive-based reader calls its callback until it has
- * 64 KiB or the callback returns 0, so short reads are fine. Entry data is handed out
- * in bounded blocks (at most LP_TAR_READ_BUFFER bytes), never as a whole.
+ * Bytes go to a caller callback, so archives stream to files, pipes and sockets.
  *
  * Errors are negative errno values with a message in the diag that names the member:
- *   -EBADMSG  malformed or forbidden archive content (also truncation)
- *   -E2BIG    more than LP_TAR_MAX_ENTRIES members
- *   -EINVAL   a writer used wrongly (bad name, wrong byte count)
- *   other     errors returned by the caller's read or write callback
- * Both objects stay failed after an error: later calls return the same error.
+ *   -EINVAL   a writer used wrongly (bad or repeated name, wrong byte count)
+ *   -EFBIG    a member too large for its header
+ *   other     errors returned by the caller's write callback
+ * A writer stays failed after an output error or a wrong byte count: later calls return
+ * the same error.
  */
 #pragma once
 
@@ -43,9 +35,8 @@
 #define LP_TAR_MAX_ENTRIES 1024                  /* members in one archive */
 #define LP_TAR_USTAR_SIZE_MAX 077777777777ULL    /* 8 GiB - 1; larger needs pax */
 #define LP_TAR_TRAILER_MAX (64 * 1024)           /* NUL padding after the end marker */
-#define LP_TAR_READ_BUFFER (256 * 1024)          /* reader's input buffer */
 
-/* Returns bytes read (>0), 0 at end of stream, or a negative errno. */
+/* Returns bytes read (>0), 0 at end of stream, or a negative errno (the reader's source). */
 typedef ssize_t (*lp_tar_read_fn)(void *ctx, void *buf, size_t len);
 /* Writes all len bytes; returns 0 or a negative errno. */
 typedef int (*lp_tar_write_fn)(void *ctx, const void *buf, size_t len);
@@ -57,34 +48,10 @@ struct lp_tar_entry {
 	uint64_t data_offset; /* offset of the first data byte in the stream */
 };
 
-/* Checks a member name against the rules above (0 or -EINVAL with a message). */
+/* Checks a member name against the rules above: 0, or -EINVAL with a message (a caller
+ * passed a bad name). The reader of loopline/tar-read.h applies the same rule and reports
+ * a bad name found in an archive as -EBADMSG (a corrupt archive). */
 LP_EXPORT int lp_tar_name_check(const char *name, struct lp_diag *diag);
-
-/* ---- reading ---- */
-
-struct lp_tar_reader;
-
-LP_EXPORT int lp_tar_reader_new(lp_tar_read_fn read, void *ctx, struct lp_tar_reader **ret_reader);
-/*
- * Moves to the next member (skipping what is left of the current one's data). Returns 1
- * with *ret_entry filled, 0 at a clean end of archive (the end marker and padding were
- * checked up to the end of the stream), or a negative errno.
- */
-LP_EXPORT int lp_tar_reader_next(struct lp_tar_reader *r, struct lp_tar_entry *ret_entry,
-				 struct lp_diag *diag);
-/*
- * Hands out the next block of the current member's data without copying: returns 1 with
- * *ret_data and *ret_len set (valid until the next call on the reader), 0 at the end of the
- * member, or a negative errno ("tar: truncated in member NAME at offset N").
- */
-LP_EXPORT int lp_tar_reader_data(struct lp_tar_reader *r, const void **ret_data, size_t *ret_len,
-				 struct lp_diag *diag);
-/* Copies up to len bytes of the current member's data; returns bytes (0 at its end). */
-LP_EXPORT ssize_t lp_tar_reader_read(struct lp_tar_reader *r, void *buf, size_t len,
-				     struct lp_diag *diag);
-/* Bytes of the stream consumed so far. */
-LP_EXPORT uint64_t lp_tar_reader_offset(const struct lp_tar_reader *r);
-LP_EXPORT void lp_tar_reader_free(struct lp_tar_reader *r);
 
 /* ---- writing ---- */
 
