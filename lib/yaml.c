@@ -397,64 +397,35 @@ int lp_yaml_check_map(const struct lp_yaml *y, const yaml_node_t *map, const cha
 	return 0;
 }
 
-struct key_ref {
-	const char *key;
-	size_t idx;
-};
-
-static int key_ref_cmp(const void *a, const void *b)
-{
-	const struct key_ref *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
-
-	if (c)
-		return c;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* Duplicate keys of a mapping whose keys were checked: sort (key, position) and report
- * the earliest second use, in O(n log n) so large mappings cannot stall a parser. */
+/* Duplicate keys of a mapping whose keys were checked, in O(n log n) so that large
+ * mappings cannot stall a parser. */
 static int check_unique(const struct lp_yaml *y, const yaml_node_t *map, const char *path,
 			const char *what)
 {
-	size_t n = lp_yaml_map_len(map), dup = SIZE_MAX, first = 0;
-	struct key_ref *refs;
+	size_t n = lp_yaml_map_len(map), first, dup;
 	char sub[LP_DIAG_PATH_MAX];
+	const char **keys;
 	yaml_node_t *k, *v;
+	unsigned first_line;
+	int r;
 
-	if (n < 2)
-		return 0;
-	refs = malloc(n * sizeof(*refs));
-	if (!refs)
+	keys = malloc((n ? n : 1) * sizeof(*keys));
+	if (!keys)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		lp_yaml_map_pair(y, map, i, &k, &v);
-		refs[i].key = lp_yaml_text(k);
-		refs[i].idx = i;
+		keys[i] = lp_yaml_text(k);
 	}
-	qsort(refs, n, sizeof(*refs), key_ref_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(refs[i].key, refs[i - 1].key) == 0 && refs[i].idx < dup) {
-			/* the first use: the start of this run of equal keys */
-			size_t f = i - 1;
-
-			dup = refs[i].idx;
-			while (f > 0 && strcmp(refs[f - 1].key, refs[i].key) == 0)
-				f--;
-			first = refs[f].idx;
-		}
-	free(refs);
-	if (dup == SIZE_MAX)
-		return 0;
+	r = lp_keys_find_duplicate((const char *const *)keys, n, &first, &dup);
+	free(keys);
+	if (r <= 0)
+		return r;
 	lp_yaml_map_pair(y, map, first, &k, &v);
-	{
-		unsigned first_line = lp_yaml_line(k);
-
-		lp_yaml_map_pair(y, map, dup, &k, &v);
-		return lp_yaml_fail(y, k, lp_json_path_key(sub, sizeof(sub), path, lp_yaml_text(k)),
-				    "duplicate %s \"%s\" (first at line %u)", what, lp_yaml_text(k),
-				    first_line);
-	}
+	first_line = lp_yaml_line(k);
+	lp_yaml_map_pair(y, map, dup, &k, &v);
+	return lp_yaml_fail(y, k, lp_json_path_key(sub, sizeof(sub), path, lp_yaml_text(k)),
+			    "duplicate %s \"%s\" (first at line %u)", what, lp_yaml_text(k),
+			    first_line);
 }
 
 int lp_yaml_check_names(const struct lp_yaml *y, const yaml_node_t *map, const char *path,
