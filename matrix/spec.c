@@ -531,6 +531,8 @@ static int link_value(struct ctx *c, int axis, const yaml_node_t *n, const char 
 		memcpy(val->version, val->name, sizeof(val->version));
 		return 0;
 	case MX_AXIS_TO:
+		if (!val->version[0])
+			memcpy(val->version, val->name, sizeof(val->version));
 		if (!val->to_agent[0])
 			snprintf(val->to_agent, sizeof(val->to_agent), "current");
 		return need_component(c, MX_AXIS_AGENT, val->to_agent, n, path, &comp);
