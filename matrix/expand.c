@@ -178,8 +178,11 @@ static int include_new(const struct mx_spec *s, size_t i, const struct entry *e,
 				    "it matches no combination, so it makes a new one, which must "
 				    "name every core axis (missing: %s)", missing);
 	}
+	/* the same combination again if it is still there (a case of it excluded, or made
+	 * by an earlier entry); one that exclude removed whole is gone: a new one goes last */
 	for (c = 0; c < *n; c++)
-		if (memcmp(w[c].value, value, s->n_axes * sizeof(value[0])) == 0)
+		if ((w[c].cases || !w[c].origin) &&
+		    memcmp(w[c].value, value, s->n_axes * sizeof(value[0])) == 0)
 			break;
 	if (c == *n) {
 		memcpy(w[c].value, value, sizeof(value));

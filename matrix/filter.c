@@ -202,7 +202,7 @@ static int parse_compare(struct parser *p, int *ret)
 		}
 	if (idx < 0)
 		return pfail(p, op_pos, "expected ==, != or =~ after \"%.*s\", found %s",
-			     (int)(op_pos - start), p->text + start, found(p, op_pos, buf, sizeof(buf)));
+			     (int)key_len, p->text + start, found(p, op_pos, buf, sizeof(buf)));
 	n = &p->f->nodes[idx];
 	memcpy(n->key, p->text + start, key_len);
 	n->key[key_len] = '\0';

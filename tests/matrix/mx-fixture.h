@@ -104,3 +104,20 @@ static void mx_fixture_remove(const char *dir)
 	if (dir && strncmp(dir, "/tmp/mx-fixture-", 16) == 0)
 		nftw(dir, mx_fixture_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+#ifdef MX_PROG
+/* A spec from text as if it were DIR/spec.yaml; on errors prints the message and returns
+ * NULL. */
+static struct mx_spec *mx_fixture_spec(const char *dir, const char *text)
+{
+	struct mx_spec *s = NULL;
+	struct lp_diag d;
+	char buf[1024];
+
+	if (mx_spec_parse(text, strlen(text), "spec.yaml", dir, &s, &d) < 0) {
+		fprintf(stderr, "spec: %s\n", lp_diag_format(&d, buf, sizeof(buf)));
+		return NULL;
+	}
+	return s;
+}
+#endif

@@ -39,12 +39,9 @@ static int parse(const char *text, struct mx_spec **ret, struct lp_diag *diag)
 
 static struct mx_spec *parse_ok(const char *text)
 {
-	struct mx_spec *s = NULL;
-	struct lp_diag d;
-	char buf[1024];
+	struct mx_spec *s = mx_fixture_spec(repo, text);
 
-	if (parse(text, &s, &d) < 0)
-		fail_msg("parse failed: %s", lp_diag_format(&d, buf, sizeof(buf)));
+	assert_non_null(s);
 	return s;
 }
 
