@@ -136,8 +136,8 @@ static void check_text(const struct mx_spec *s, const struct counts *n)
 		printf("combos: known when a run starts (it asks which versions are in use)\n");
 		return;
 	}
-	printf("combos: %zu (%zu required), %zu snapshot groups\n", n->combos, n->required_combos,
-	       n->groups);
+	printf("combos: %zu (%zu required), %zu snapshot group%s\n", n->combos, n->required_combos,
+	       n->groups, n->groups == 1 ? "" : "s");
 	printf("cases: %zu (%zu required)\n", n->cases, n->required_cases);
 }
 

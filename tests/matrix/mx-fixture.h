@@ -28,7 +28,7 @@ static const char *const mx_fixture_scenarios[] = {
 	"agent-handover", NULL,
 };
 
-static int mx_fixture_write(const char *dir, const char *rel, const char *text)
+static inline int mx_fixture_write(const char *dir, const char *rel, const char *text)
 {
 	char path[4096];
 	FILE *f;
@@ -41,7 +41,7 @@ static int mx_fixture_write(const char *dir, const char *rel, const char *text)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-static int mx_fixture_mkdir(const char *dir, const char *rel)
+static inline int mx_fixture_mkdir(const char *dir, const char *rel)
 {
 	char path[4096];
 
@@ -50,7 +50,7 @@ static int mx_fixture_mkdir(const char *dir, const char *rel)
 }
 
 /* Creates the tree under a new /tmp/mx-fixture-XXXXXX; dir receives its path. */
-static int mx_fixture_make(char *dir, size_t len)
+static inline int mx_fixture_make(char *dir, size_t len)
 {
 	static const char *const dirs[] = { ".git", "matrix", "matrix/scenarios", "other-scenarios",
 					    "fw", "bin", "agent-src", NULL };
@@ -91,7 +91,7 @@ static int mx_fixture_make(char *dir, size_t len)
 	return 0;
 }
 
-static int mx_fixture_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static inline int mx_fixture_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -99,7 +99,7 @@ static int mx_fixture_rm(const char *path, const struct stat *st, int flag, stru
 	return remove(path);
 }
 
-static void mx_fixture_remove(const char *dir)
+static inline void mx_fixture_remove(const char *dir)
 {
 	if (dir && strncmp(dir, "/tmp/mx-fixture-", 16) == 0)
 		nftw(dir, mx_fixture_rm, 16, FTW_DEPTH | FTW_PHYS);
@@ -108,7 +108,7 @@ static void mx_fixture_remove(const char *dir)
 #ifdef MX_PROG
 /* A spec from text as if it were DIR/spec.yaml; on errors prints the message and returns
  * NULL. */
-static struct mx_spec *mx_fixture_spec(const char *dir, const char *text)
+static inline struct mx_spec *mx_fixture_spec(const char *dir, const char *text)
 {
 	struct mx_spec *s = NULL;
 	struct lp_diag d;
