@@ -121,5 +121,16 @@ grep -q -- '--only: column 1: unknown key "colour"' err || fail "only error: $(c
 expect 2 "$MATRIX" list spec.yaml --shard 4/3
 grep -q -- '--shard: expected I/N' err || fail "shard error: $(cat err)"
 
+# the default spec is valid and makes the cases it says (scenario files are dummies here)
+: "${LP_SOURCE_DIR:?the source tree}"
+for s in update rollback-health rollback-boot power-cut tampered downgrade-refused go-back \
+         fix-forward resume cancel backend-restart agent-handover; do
+  echo "# dummy" >"matrix/scenarios/$s.hil"
+done
+cp "$LP_SOURCE_DIR/matrix/default.yaml" matrix/
+expect 0 "$MATRIX" check matrix/default.yaml
+grep -qx 'cases: 68 (46 required)' out || fail "default.yaml: $(cat out err)"
+grep -qx '  agent   current (path '"$dir"'), previous (git 04d2131)' out || fail "default.yaml agents"
+
 [ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "ok"
