@@ -139,7 +139,8 @@ static int add_extras(const struct mx_spec *s, const struct mx_match *m, struct 
 				continue;
 			if (!(str = cJSON_CreateString(kv->value)))
 				return -ENOMEM;
-			if (cJSON_HasObjectItem(w->extra[sc], kv->key))
+			/* keys are case-sensitive (cJSON_HasObjectItem is not) */
+			if (cJSON_GetObjectItemCaseSensitive(w->extra[sc], kv->key))
 				cJSON_ReplaceItemInObjectCaseSensitive(w->extra[sc], kv->key, str);
 			else
 				cJSON_AddItemToObject(w->extra[sc], kv->key, str);

@@ -17,12 +17,12 @@
  * extra key of another combo) is never equal: == and =~ are false, != is true.
  */
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "loopline/regex.h"
 #include "matrix.h"
 
 #define MX_FILTER_DEPTH_MAX 64
@@ -213,11 +213,9 @@ static int parse_compare(struct parser *p, int *ret)
 	if (n->type == N_RE) {
 		char err[128];
 
-		r = regcomp(&n->re, n->value, REG_EXTENDED | REG_NOSUB);
-		if (r != 0) {
-			regerror(r, &n->re, err, sizeof(err));
+		r = lp_regex_compile(&n->re, n->value, REG_EXTENDED | REG_NOSUB, err, sizeof(err));
+		if (r < 0)
 			return pfail(p, op_pos, "bad regular expression: %s", err);
-		}
 		n->re_ok = true;
 	}
 	*ret = idx;
@@ -469,7 +467,7 @@ static bool key_known(const struct mx_plan *p, const char *key)
 	if (strcmp(key, "scenario") == 0 || mx_spec_axis(p->spec, key) >= 0)
 		return true;
 	for (size_t i = 0; i < p->n_cases; i++)
-		if (cJSON_HasObjectItem(p->cases[i].extra, key))
+		if (cJSON_GetObjectItemCaseSensitive(p->cases[i].extra, key))
 			return true;
 	return false;
 }

@@ -303,6 +303,12 @@ static void test_overwrite_order(void **state)
 	assert_combos(f.p, KC " -\n" KP " -\n");
 	fixture_free(&f);
 
+	/* extra keys are case-sensitive: Color and color are two keys */
+	f = expand_ok(SCN "include:\n  - {Color: green}\n  - {color: pink}\n  - {color: red}\n");
+	assert_combos(f.p, KC " {\"Color\":\"green\",\"color\":\"red\"}\n"
+			   KP " {\"Color\":\"green\",\"color\":\"red\"}\n");
+	fixture_free(&f);
+
 	/* an entry that names an axis value only reaches those combos: original values are
 	 * never overwritten (agent: current does not turn previous combos into current) */
 	f = expand_ok(SCN "include:\n  - {agent: current, y: 1}\n");
@@ -558,6 +564,8 @@ static void test_filter_errors(void **state)
 		  "expected && or || or the end, found \"& y\"" },
 		{ NULL, "target == 'x", NULL, "--filter", 11, "unclosed quote" },
 		{ NULL, "to =~ '('", NULL, "--filter", 7, "bad regular expression" },
+		{ NULL, "to =~ a+++++++++++++", NULL, "--filter", 7,
+		  "bad regular expression: too many nested repetitions" },
 		{ NULL, "1abc == x", NULL, "--filter", 1, "expected a key, found \"1abc == x\"" },
 		{ NULL, "target === x", NULL, "--filter", 10, "expected a value, found \"= x\"" },
 		{ NULL, "target == x || colour == red", NULL, "--filter", 16,
@@ -569,6 +577,7 @@ static void test_filter_errors(void **state)
 		{ "target=x,,", NULL, NULL, "--only", 10, "expected KEY=VALUE" },
 		{ "target=x,colour=red", NULL, NULL, "--only", 10, "unknown key \"colour\"" },
 		{ "9=x", NULL, NULL, "--only", 1, "\"9\" is not a key" },
+		{ "Note=a b", NULL, NULL, "--only", 1, "unknown key \"Note\"" }, /* case-sensitive */
 		{ NULL, NULL, "0/3", "--shard", 0, "expected I/N with 1 <= I <= N <= 1024" },
 		{ NULL, NULL, "4/3", "--shard", 0, "found \"4/3\"" },
 		{ NULL, NULL, "1/0", "--shard", 0, "expected I/N" },
