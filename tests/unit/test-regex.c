@@ -26,7 +26,7 @@ static void test_compile(void **state)
 		{ "a+++++++++++++", NULL, "too many nested repetitions" },
 		{ "(a{1,100}){1,100}", NULL, "too many nested repetitions" },
 		{ "x{99999999999}", NULL, "too many nested repetitions" },
-		{ "(", NULL, "parenthes" },
+		{ "(", NULL, "Unmatched ( or \\(" },
 		{ "a{1", NULL, "" },
 	};
 
