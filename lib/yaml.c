@@ -322,6 +322,13 @@ yaml_node_t *lp_yaml_map_get(const struct lp_yaml *y, const yaml_node_t *map, co
 	return NULL;
 }
 
+yaml_node_t *lp_yaml_map_get_path(const struct lp_yaml *y, const yaml_node_t *map,
+				 const char *path, const char *key, char *sub, size_t len)
+{
+	lp_json_path_key(sub, len, path, key);
+	return lp_yaml_map_get(y, map, key);
+}
+
 /* ---- errors ---- */
 
 int lp_yaml_fail(const struct lp_yaml *y, const yaml_node_t *n, const char *path,

@@ -241,13 +241,11 @@ static int parse_prebuilt(struct ctx *c, const yaml_node_t *n, const char *path,
 		return r;
 	if (lp_yaml_map_len(n) == 0)
 		return lp_yaml_fail(c->y, n, path, "give a file for x86_64, aarch64 or both");
-	if ((v = lp_yaml_map_get(c->y, n, "x86_64")) &&
-	    (r = get_path(c, v, lp_json_path_key(sub, sizeof(sub), path, "x86_64"), 'f', src->path,
-			  sizeof(src->path))) < 0)
+	if ((v = lp_yaml_map_get_path(c->y, n, path, "x86_64", sub, sizeof(sub))) &&
+	    (r = get_path(c, v, sub, 'f', src->path, sizeof(src->path))) < 0)
 		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "aarch64")) &&
-	    (r = get_path(c, v, lp_json_path_key(sub, sizeof(sub), path, "aarch64"), 'f',
-			  src->prebuilt_aarch64, sizeof(src->prebuilt_aarch64))) < 0)
+	if ((v = lp_yaml_map_get_path(c->y, n, path, "aarch64", sub, sizeof(sub))) &&
+	    (r = get_path(c, v, sub, 'f', src->prebuilt_aarch64, sizeof(src->prebuilt_aarch64))) < 0)
 		return r;
 	return 0;
 }
@@ -279,13 +277,11 @@ static int parse_source(struct ctx *c, const yaml_node_t *n, const char *path,
 		return r;
 	if (lp_yaml_map_len(n) != 1)
 		return lp_yaml_fail(c->y, n, path, "give exactly one of path, git or prebuilt");
-	if ((v = lp_yaml_map_get(c->y, n, "path"))) {
+	if ((v = lp_yaml_map_get_path(c->y, n, path, "path", sub, sizeof(sub)))) {
 		src->kind = MX_SOURCE_PATH;
-		return get_path(c, v, lp_json_path_key(sub, sizeof(sub), path, "path"), 'd',
-				src->path, sizeof(src->path));
+		return get_path(c, v, sub, 'd', src->path, sizeof(src->path));
 	}
-	if ((v = lp_yaml_map_get(c->y, n, "git"))) {
-		lp_json_path_key(sub, sizeof(sub), path, "git");
+	if ((v = lp_yaml_map_get_path(c->y, n, path, "git", sub, sizeof(sub)))) {
 		src->kind = MX_SOURCE_GIT;
 		if ((r = lp_yaml_string(c->y, v, sub, false, src->git, sizeof(src->git))) < 0)
 			return r;
@@ -413,6 +409,13 @@ static int parse_in_use(struct ctx *c, const yaml_node_t *n, const char *path)
 		{ "compatible", LP_YAML_SCALAR, false },
 	};
 	struct mx_in_use *u = &c->s->in_use;
+	const struct {
+		const char *key;
+		char *buf;
+		size_t size;
+	} strings[] = { { "token", u->token, sizeof(u->token) },
+			{ "tag", u->tag, sizeof(u->tag) },
+			{ "compatible", u->compatible, sizeof(u->compatible) } };
 	char sub[LP_DIAG_PATH_MAX];
 	const yaml_node_t *v;
 	int r;
@@ -424,29 +427,19 @@ static int parse_in_use(struct ctx *c, const yaml_node_t *n, const char *path)
 	u->enabled = true;
 	u->line = lp_yaml_line(n);
 	u->column = lp_yaml_column(n);
-	v = lp_yaml_map_get(c->y, n, "in-use");
-	lp_json_path_key(sub, sizeof(sub), path, "in-use");
+	v = lp_yaml_map_get_path(c->y, n, path, "in-use", sub, sizeof(sub));
 	if ((r = lp_yaml_string(c->y, v, sub, false, u->url, sizeof(u->url))) < 0)
 		return r;
 	if (strncmp(u->url, "https://", 8) != 0 && strncmp(u->url, "http://", 7) != 0 &&
 	    strncmp(u->url, "${", 2) != 0)
 		return lp_yaml_fail(c->y, v, sub, "expected the backend's URL (https://…), found \"%s\"",
 				    u->url);
-	if ((v = lp_yaml_map_get(c->y, n, "token")) &&
-	    (r = lp_yaml_string(c->y, v, lp_json_path_key(sub, sizeof(sub), path, "token"), false,
-				u->token, sizeof(u->token))) < 0)
-		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "cacert")) &&
-	    (r = get_path(c, v, lp_json_path_key(sub, sizeof(sub), path, "cacert"), 0, u->cacert,
-			  sizeof(u->cacert))) < 0)
-		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "tag")) &&
-	    (r = lp_yaml_string(c->y, v, lp_json_path_key(sub, sizeof(sub), path, "tag"), false,
-				u->tag, sizeof(u->tag))) < 0)
-		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "compatible")) &&
-	    (r = lp_yaml_string(c->y, v, lp_json_path_key(sub, sizeof(sub), path, "compatible"),
-				false, u->compatible, sizeof(u->compatible))) < 0)
+	for (size_t i = 0; i < LP_ARRAY_SIZE(strings); i++)
+		if ((v = lp_yaml_map_get_path(c->y, n, path, strings[i].key, sub, sizeof(sub))) &&
+		    (r = lp_yaml_string(c->y, v, sub, false, strings[i].buf, strings[i].size)) < 0)
+			return r;
+	if ((v = lp_yaml_map_get_path(c->y, n, path, "cacert", sub, sizeof(sub))) &&
+	    (r = get_path(c, v, sub, 0, u->cacert, sizeof(u->cacert))) < 0)
 		return r;
 	return 0;
 }
@@ -465,17 +458,14 @@ static int parse_to_value(struct ctx *c, const yaml_node_t *n, const char *path,
 	int r;
 
 	if ((r = lp_yaml_check_map(c->y, n, path, keys, LP_ARRAY_SIZE(keys))) < 0 ||
-	    (r = get_name(c, lp_yaml_map_get(c->y, n, "version"),
-			  lp_json_path_key(sub, sizeof(sub), path, "version"), MX_NAME_VALUE,
-			  val->version)) < 0)
+	    (r = get_name(c, lp_yaml_map_get_path(c->y, n, path, "version", sub, sizeof(sub)), sub,
+			  MX_NAME_VALUE, val->version)) < 0)
 		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "agent")) &&
-	    (r = get_name(c, v, lp_json_path_key(sub, sizeof(sub), path, "agent"), MX_NAME_VALUE,
-			  val->to_agent)) < 0)
+	if ((v = lp_yaml_map_get_path(c->y, n, path, "agent", sub, sizeof(sub))) &&
+	    (r = get_name(c, v, sub, MX_NAME_VALUE, val->to_agent)) < 0)
 		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "name")))
-		return get_name(c, v, lp_json_path_key(sub, sizeof(sub), path, "name"),
-				MX_NAME_VALUE, val->name);
+	if ((v = lp_yaml_map_get_path(c->y, n, path, "name", sub, sizeof(sub))))
+		return get_name(c, v, sub, MX_NAME_VALUE, val->name);
 	memcpy(val->name, val->version, sizeof(val->name));
 	return 0;
 }
@@ -664,27 +654,24 @@ static int parse_settings(struct ctx *c, const yaml_node_t *n, const char *path,
 		{ "vars", LP_YAML_MAPPING, false },    { "agent", LP_YAML_MAPPING, false },
 		{ "package", LP_YAML_MAPPING, false }, { "backend", LP_YAML_MAPPING, false },
 	};
+	const struct {
+		const char *key;
+		cJSON **json;
+	} parts[] = { { "agent", &set->agent }, { "package", &set->package },
+		      { "backend", &set->backend } };
 	char sub[LP_DIAG_PATH_MAX];
 	const yaml_node_t *v;
 	int r;
 
 	if ((r = lp_yaml_check_map(c->y, n, path, keys, LP_ARRAY_SIZE(keys))) < 0)
 		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "vars")) &&
-	    (r = parse_vars(c, v, lp_json_path_key(sub, sizeof(sub), path, "vars"), &set->vars)) < 0)
+	if ((v = lp_yaml_map_get_path(c->y, n, path, "vars", sub, sizeof(sub))) &&
+	    (r = parse_vars(c, v, sub, &set->vars)) < 0)
 		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "agent")) &&
-	    (r = lp_yaml_to_json(c->y, v, lp_json_path_key(sub, sizeof(sub), path, "agent"),
-				 &set->agent)) < 0)
-		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "package")) &&
-	    (r = lp_yaml_to_json(c->y, v, lp_json_path_key(sub, sizeof(sub), path, "package"),
-				 &set->package)) < 0)
-		return r;
-	if ((v = lp_yaml_map_get(c->y, n, "backend")) &&
-	    (r = lp_yaml_to_json(c->y, v, lp_json_path_key(sub, sizeof(sub), path, "backend"),
-				 &set->backend)) < 0)
-		return r;
+	for (size_t i = 0; i < LP_ARRAY_SIZE(parts); i++)
+		if ((v = lp_yaml_map_get_path(c->y, n, path, parts[i].key, sub, sizeof(sub))) &&
+		    (r = lp_yaml_to_json(c->y, v, sub, parts[i].json)) < 0)
+			return r;
 	return 0;
 }
 

@@ -157,6 +157,15 @@ static void test_nodes(void **state)
 	assert_string_equal(lp_yaml_kind_name(lp_yaml_map_get(y, root, "null2")), "null");
 	assert_string_equal(lp_yaml_text(lp_yaml_map_get(y, root, "block")), "text\n");
 	assert_null(lp_yaml_map_get(y, root, "nope"));
+	{
+		char sub[LP_DIAG_PATH_MAX];
+
+		assert_ptr_equal(lp_yaml_map_get_path(y, root, "top", "map", sub, sizeof(sub)),
+				 lp_yaml_map_get(y, root, "map"));
+		assert_string_equal(sub, "top.map");
+		assert_null(lp_yaml_map_get_path(y, root, "", "nope", sub, sizeof(sub)));
+		assert_string_equal(sub, "nope");
+	}
 	assert_ptr_equal(lp_yaml_diag(y), &d);
 	lp_yaml_free(y);
 }

@@ -86,6 +86,11 @@ LP_EXPORT int lp_yaml_map_pair(const struct lp_yaml *y, const yaml_node_t *map, 
 /* The value of key in a mapping (the first, if checks were skipped), or NULL. */
 LP_EXPORT yaml_node_t *lp_yaml_map_get(const struct lp_yaml *y, const yaml_node_t *map,
 				       const char *key);
+/* The same, also writing the value's element path ("path.key") into sub (len bytes):
+ * `if ((v = lp_yaml_map_get_path(y, map, path, "port", sub, sizeof(sub))) && …(v, sub…)`. */
+LP_EXPORT yaml_node_t *lp_yaml_map_get_path(const struct lp_yaml *y, const yaml_node_t *map,
+					    const char *path, const char *key, char *sub,
+					    size_t len);
 
 /* ---- errors ---- */
 
