@@ -481,6 +481,21 @@ static void test_limits(void **state)
 	assert_int_equal(d.line, 9);
 	assert_non_null(strstr(d.msg, "at most 256 entries, found 257"));
 
+	/* more scenarios than a spec holds (refused before any file is looked for) */
+	used = (size_t)snprintf(text, cap, "%s", CORE "scenarios: [");
+	for (int i = 0; i <= MX_SCENARIOS_MAX; i++)
+		used += (size_t)snprintf(text + used, cap - used, "%ss%d", i ? ", " : "", i);
+	snprintf(text + used, cap - used, "]\n");
+	assert_int_equal(parse(text, &s, &d), -EINVAL);
+	assert_string_equal(d.path, "scenarios");
+	assert_non_null(strstr(d.msg, "at most 64 entries, found 65"));
+
+	/* an extra value longer than MX_VALUE_TEXT_MAX - 1 */
+	snprintf(text, cap, "%sinclude: [{note: %0256d}]\n", CORE SC, 0);
+	assert_int_equal(parse(text, &s, &d), -EINVAL);
+	assert_string_equal(d.path, "include[0].note");
+	assert_non_null(strstr(d.msg, "longer than 255 characters"));
+
 	/* a value name of 64 characters */
 	snprintf(text, cap, "%s  payload: [%064d]\n%s", CORE, 0, SC);
 	assert_int_equal(parse(text, &s, &d), -EINVAL);
