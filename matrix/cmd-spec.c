@@ -103,7 +103,7 @@ static int count_plan(const struct mx_spec *s, struct counts *n, struct lp_diag 
 
 static void check_text(const struct mx_spec *s, const struct counts *n)
 {
-	char src[PATH_MAX + 64];
+	char src[2 * PATH_MAX + 64];
 	size_t width = 0;
 
 	printf("spec: %s (%s)\n", s->name, s->path);
