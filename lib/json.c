@@ -311,6 +311,40 @@ static int key_ref_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+int lp_keys_find_duplicate(const char *const *keys, size_t n, size_t *ret_first, size_t *ret_dup)
+{
+	size_t dup = SIZE_MAX, first = 0;
+	struct key_ref *refs;
+
+	if (n < 2)
+		return 0;
+	refs = malloc(n * sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		refs[i].key = keys[i];
+		refs[i].idx = i;
+	}
+	/* sorted by (key, position): equal keys form runs, each run starts at the first use */
+	qsort(refs, n, sizeof(*refs), key_ref_cmp);
+	for (size_t i = 1, run = 0; i < n; i++) {
+		if (strcmp(refs[i].key, refs[i - 1].key) != 0) {
+			run = i;
+			continue;
+		}
+		if (refs[i].idx < dup) {
+			dup = refs[i].idx;
+			first = refs[run].idx;
+		}
+	}
+	free(refs);
+	if (dup == SIZE_MAX)
+		return 0;
+	*ret_first = first;
+	*ret_dup = dup;
+	return 1;
+}
+
 /* Walks the parsed tree in document order: gives each number its source text, rejects
  * duplicate keys and numbers that do not fit a double. */
 struct walk {
@@ -322,8 +356,8 @@ struct walk {
 static int json_walk(cJSON *item, const char *path, struct walk *w, struct lp_diag *diag)
 {
 	char sub[LP_JSON_PATH_MAX];
-	struct key_ref *refs = NULL;
-	size_t n = 0, i;
+	const char **keys;
+	size_t n = 0, i, first, dup;
 	cJSON *child;
 	int r = 0;
 
@@ -358,33 +392,20 @@ static int json_walk(cJSON *item, const char *path, struct walk *w, struct lp_di
 	if (!cJSON_IsObject(item) || i < 2)
 		return 0;
 
-	/* Duplicate keys: sort (key, position) pairs; report the earliest second use. */
+	/* Duplicate keys: report the earliest second use. */
 	n = i;
-	refs = malloc(n * sizeof(*refs));
-	if (!refs)
+	keys = malloc(n * sizeof(*keys));
+	if (!keys)
 		return -ENOMEM;
 	i = 0;
-	for (child = item->child; child; child = child->next, i++) {
-		refs[i].key = child->string ? child->string : "";
-		refs[i].idx = i;
+	for (child = item->child; child; child = child->next, i++)
+		keys[i] = child->string ? child->string : "";
+	r = lp_keys_find_duplicate((const char *const *)keys, n, &first, &dup);
+	if (r > 0) {
+		lp_json_path_key(sub, sizeof(sub), path, keys[dup]);
+		r = lp_diag_fail_at(diag, -EINVAL, sub, "duplicate key \"%s\"", keys[dup]);
 	}
-	qsort(refs, n, sizeof(*refs), key_ref_cmp);
-	{
-		const char *dup = NULL;
-		size_t dup_idx = SIZE_MAX;
-
-		for (i = 1; i < n; i++) {
-			if (strcmp(refs[i].key, refs[i - 1].key) == 0 && refs[i].idx < dup_idx) {
-				dup = refs[i].key;
-				dup_idx = refs[i].idx;
-			}
-		}
-		if (dup) {
-			lp_json_path_key(sub, sizeof(sub), path, dup);
-			r = lp_diag_fail_at(diag, -EINVAL, sub, "duplicate key \"%s\"", dup);
-		}
-	}
-	free(refs);
+	free(keys);
 	return r;
 }
 

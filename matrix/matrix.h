@@ -85,11 +85,29 @@ struct mx_value {
 	struct mx_source source;
 	/* from and to axes: a firmware version; optional prebuilt packages */
 	char version[MX_NAME_MAX];
-	char prebuilt_pkg[PATH_MAX]; /* "" = built as reference firmware */
-	char to_agent[MX_NAME_MAX];  /* to: the agent value its firmware carries ("" = the
-				      * first value of the agent axis, i.e. current) */
+	char prebuilt_pkg[PATH_MAX]; /* unused ("" ): prebuilt packages are per target, see
+				      * mx_spec_firmware_pkg() */
+	char to_agent[MX_NAME_MAX];  /* to: the agent component its firmware carries, always
+				      * set: a name in components.agent ("current" unless the
+				      * spec says {version: V, agent: A}); mx_spec_component()
+				      * gives its source */
 	/* configuration axes */
 	struct mx_settings settings;
+};
+
+/* A component version named in `components:` (or the implicit `current`). */
+struct mx_component {
+	char name[MX_NAME_MAX];
+	struct mx_source source;
+	unsigned line, column;       /* 0 for the implicit current */
+};
+
+/* firmware: VERSION: {prebuilt: {TARGET: FILE}}, one entry per (version, target). */
+struct mx_firmware_pkg {
+	char version[MX_NAME_MAX];
+	char target[MX_NAME_MAX];
+	char path[PATH_MAX];         /* resolved against spec->base_dir */
+	unsigned line, column;
 };
 
 struct mx_axis {
@@ -128,13 +146,20 @@ struct mx_in_use {
 	char cacert[PATH_MAX];
 	char tag[MX_NAME_MAX];        /* optional filter */
 	char compatible[MX_NAME_MAX]; /* optional filter */
+	unsigned line, column;        /* of the {in-use: …} mapping */
+	size_t n_fixed;               /* from values written in the spec (they come first) */
+	bool resolved;                /* the in-use versions were added (mx_spec_resolve_in_use) */
 };
 
 struct mx_spec {
 	char path[PATH_MAX];
 	char name[MX_NAME_MAX];     /* "name:" or the file name without .yaml */
 	char sha256[65];            /* of the file's bytes: the same spec is the same hash */
-	char base_dir[PATH_MAX];    /* relative paths in the spec are relative to this */
+	char base_dir[PATH_MAX];    /* relative paths in the spec are relative to this: the
+				     * repository root if the spec is inside one, else the
+				     * spec's own directory (absolute) */
+	char repo_root[PATH_MAX];   /* nearest directory above the spec with a .git ("" if
+				     * none): `current` and the default scenario_dir */
 	struct mx_axis axes[MX_AXES_MAX];
 	size_t n_axes;              /* >= MX_CORE_AXES */
 	struct mx_scenario_ref *scenarios;
@@ -145,6 +170,10 @@ struct mx_spec {
 	char scenario_dir[PATH_MAX];/* where scenario files are (default matrix/scenarios) */
 	struct mx_in_use in_use;    /* from: {in-use: …} */
 	uint64_t default_timeout_ms;/* per case, when nothing else says (default 10 min) */
+	struct mx_component *agents, *backends; /* components.agent / .backend (+ current) */
+	size_t n_agents, n_backends;
+	struct mx_firmware_pkg *firmware;
+	size_t n_firmware;
 };
 
 /* Loads and checks a spec: strict YAML (unknown keys, wrong kinds, unknown axis values in
@@ -158,22 +187,60 @@ int mx_spec_axis(const struct mx_spec *s, const char *name);
 /* Asks the in-use backend for the from versions (GET /api/v1/firmware/in-use) and makes
  * them the from axis's values. No-op without in_use. */
 int mx_spec_resolve_in_use(struct mx_spec *s, struct lp_diag *diag);
+/* The step after the request: the backend's answer {"items":[{"version":…},…],"total":N}
+ * becomes the from axis (the spec's own from values first, then the versions in use in
+ * semantic-version order, each once). Errors: a malformed answer, more versions than
+ * MX_VALUES_MAX, an empty axis. */
+int mx_spec_in_use_apply(struct mx_spec *s, const cJSON *answer, struct lp_diag *diag);
+/* "${NAME}" in text replaced by the environment variable NAME (unset: an error). */
+int mx_env_expand(const char *text, char *buf, size_t size, struct lp_diag *diag);
+/* Index of a value in an axis, or -1. */
+int mx_axis_value(const struct mx_axis *a, const char *name);
+/* Index of a scenario by name, or -1. */
+int mx_spec_scenario(const struct mx_spec *s, const char *name);
+/* Names in a spec: values (axis values, versions, components, scenarios, spec names:
+ * A-Z a-z 0-9 . _ + -, not starting with . or -) and keys (axis names, extra keys,
+ * variables: A-Z a-z 0-9 _ -, not starting with a digit or -); 1..MX_NAME_MAX-1 long. */
+enum mx_name_kind { MX_NAME_VALUE, MX_NAME_KEY };
+bool mx_name_valid(const char *s, enum mx_name_kind kind);
+/* The spec name a file gives when it has no name: ("matrix/default.yaml" -> "default"). */
+void mx_spec_default_name(const char *file_name, char name[MX_NAME_MAX]);
+/* The source of a component version: axis MX_AXIS_AGENT or MX_AXIS_BACKEND; NULL if the
+ * spec names no such version. */
+const struct mx_component *mx_spec_component(const struct mx_spec *s, enum mx_core_axis axis,
+					     const char *name);
+/* The prebuilt package for a firmware version on a target (from `firmware:`), or NULL
+ * when it is built as reference firmware. */
+const char *mx_spec_firmware_pkg(const struct mx_spec *s, const char *version,
+				 const char *target);
 
 /* ---- expand.c: combos and cases ---- */
 
+/* value[a] of a configuration axis that a combo made by an include entry does not name
+ * (GitHub Actions' semantics: the combination simply has no such key). Core axes always
+ * have a value. Such a combo applies nothing of that axis; its key leaves it out. */
+#define MX_VALUE_NONE UINT_MAX
+
 struct mx_combo {
-	unsigned index;                 /* position in the plan */
-	unsigned value[MX_AXES_MAX];    /* per axis: index into spec->axes[a].values */
+	unsigned index;                 /* position in the expanded plan; mx_plan_filter keeps
+					 * it, so it names the same combo in every shard */
+	unsigned value[MX_AXES_MAX];    /* per axis: index into spec->axes[a].values (or
+					 * MX_VALUE_NONE, configuration axes only) */
 	char key[MX_KEY_MAX];           /* "target=qemu-x86_64,backend=current,…" axis order */
-	cJSON *extra;                   /* object of extra keys from include entries, or NULL */
-	bool required;
+	cJSON *extra;                   /* object of the extra keys every case of the combo
+					 * has (from include entries), or NULL */
+	bool required;                  /* at least one of its cases is required */
 	unsigned snapshot_group;        /* combos with the same start (target, agent, from,
-					 * configuration) share a number: one boot, many runs */
+					 * configuration) share a number (0, 1, … in plan
+					 * order): one boot, many runs */
 };
 
 struct mx_case {
 	unsigned combo;                 /* index into plan->combos */
 	unsigned scenario;              /* index into spec->scenarios */
+	cJSON *extra;                   /* all extra keys of this case: the combo's plus those
+					 * of include entries naming its scenario; or NULL */
+	bool required;                  /* decides the gate (required entries; none: all) */
 };
 
 struct mx_plan {
@@ -189,8 +256,15 @@ struct mx_plan {
 int mx_plan_expand(const struct mx_spec *s, struct mx_plan **ret_plan, struct lp_diag *diag);
 void mx_plan_free(struct mx_plan *p);
 
-/* Filters: --only K=V,… (exact; "scenario" is a key), --filter EXPR and --shard I/N
- * (combos dealt round-robin; every combo lands in exactly one shard). */
+/* Filters: --only K=V,… (exact; "scenario" is a key; a key given twice matches either
+ * value), --filter EXPR (docs/matrix.md: ==, !=, =~ ERE, &&, ||, !, parentheses) and
+ * --shard I/N (the combos the other two leave are dealt round-robin in plan order: the
+ * k-th goes to shard k mod N + 1, so each combo with all its cases lands in exactly one
+ * shard). Any may be NULL. Syntax errors name the column (diag->column). Keys are checked
+ * against the plan by mx_plan_filter: axes, "scenario" and extra keys; others are errors. */
+#define MX_FILTER_TEXT_MAX 4096  /* --only and --filter text */
+#define MX_FILTER_NODES_MAX 256  /* terms and operators of --filter */
+#define MX_SHARDS_MAX 1024
 struct mx_filter;
 int mx_filter_parse(const char *only, const char *expr, const char *shard,
 		    struct mx_filter **ret_filter, struct lp_diag *diag);

@@ -57,6 +57,12 @@ LP_EXPORT int lp_json_check(const cJSON *obj, const struct lp_json_field *fields
 LP_EXPORT const char *lp_json_path_key(char *buf, size_t len, const char *path, const char *key);
 LP_EXPORT const char *lp_json_path_index(char *buf, size_t len, const char *path, size_t i);
 
+/* Duplicate keys among n strings (the JSON and YAML parsers' check, O(n log n)): returns 1
+ * with *ret_dup = the index of the earliest second use of a string and *ret_first = the
+ * index of that string's first use, 0 when all differ, or -ENOMEM. */
+LP_EXPORT int lp_keys_find_duplicate(const char *const *keys, size_t n, size_t *ret_first,
+				     size_t *ret_dup);
+
 /*
  * Getters: item = cJSON_GetObjectItemCaseSensitive(obj, key). A missing key leaves *ret
  * unchanged and returns 0 unless required (then -EINVAL "missing"). A present key of the
