@@ -673,3 +673,43 @@ int lp_cli_parse_duration(const struct lp_cli *cli, const char *opt, const char 
 					  opt, text);
 	return 0;
 }
+
+int lp_size_parse(const char *text, uint64_t *ret)
+{
+	unsigned long long v;
+	uint64_t mul = 1;
+	char *end;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno)
+		return -ERANGE;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mul = 1024u; end++; break;
+	case 'm': case 'M': mul = 1024u * 1024u; end++; break;
+	case 'g': case 'G': mul = 1024u * 1024u * 1024u; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end)
+		return -EINVAL;
+	if (v > UINT64_MAX / mul)
+		return -ERANGE;
+	*ret = v * mul;
+	return 0;
+}
+
+int lp_cli_parse_size(const struct lp_cli *cli, const char *opt, const char *text, uint64_t min,
+		      uint64_t max, uint64_t *ret)
+{
+	uint64_t v;
+
+	if (lp_size_parse(text, &v) < 0 || v < min || v > max)
+		return lp_cli_usage_error(cli, "%s: expected a byte count from %llu to %llu "
+					  "(k, m, g: 1024, 1024², 1024³), not '%s'", opt,
+					  (unsigned long long)min, (unsigned long long)max, text);
+	*ret = v;
+	return 0;
+}

@@ -337,12 +337,39 @@ static void test_duration(void **state)
 	}
 }
 
+static void test_size(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t n; /* UINT64_MAX: refused */
+	} cases[] = {
+		{ "0", 0 }, { "4096", 4096 }, { "200k", 204800 }, { "200K", 204800 },
+		{ "1m", 1048576 }, { "2G", 2147483648u }, { "", UINT64_MAX }, { "k", UINT64_MAX },
+		{ "-1", UINT64_MAX }, { "1.5m", UINT64_MAX }, { "1kb", UINT64_MAX },
+		{ "1t", UINT64_MAX }, { " 3", UINT64_MAX }, { "99999999999999999999", UINT64_MAX },
+		{ "17179869184g", UINT64_MAX },
+	};
+
+	for (size_t i = 0; i < LP_ARRAY_SIZE(cases); i++) {
+		uint64_t n = 12345;
+		int r = lp_size_parse(cases[i].text, &n);
+
+		if (cases[i].n == UINT64_MAX) {
+			assert_true(r < 0);
+			assert_int_equal(n, 12345);
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(n, cases[i].n);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_help),    cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_parsing), cmocka_unit_test(test_exit_mapping),
-		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_duration), cmocka_unit_test(test_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
