@@ -427,6 +427,8 @@ struct mx_net_conn {
 	enum mx_net_mode mode;  /* in force when it ended */
 	uint64_t generation;
 };
+/* c's line (with its newline) into buf; -ENOSPC, or -EINVAL for an invalid c. */
+int mx_net_log_format(const struct mx_net_conn *c, char *buf, size_t len);
 /* Appends c's line to path (O_APPEND, one write). */
 int mx_net_log_append(const char *path, const struct mx_net_conn *c);
 /* Parses one log line (without its newline). -EINVAL with diag. */

@@ -569,28 +569,37 @@ out:
 
 /* ---- the connection log ---- */
 
-int mx_net_log_append(const char *path, const struct mx_net_conn *c)
+int mx_net_log_format(const struct mx_net_conn *c, char *buf, size_t len)
 {
-	char line[MX_NET_LINE_MAX];
 	time_t secs = (time_t)(c->start_ms / 1000);
 	struct tm tm;
-	int fd, n, r;
+	int n;
 
-	if (!gmtime_r(&secs, &tm))
+	if (c->start_ms < 0 || !gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999 ||
+	    (unsigned)c->end >= MX_NET_ENDS || (unsigned)c->mode >= MX_NET_MODES || c->pid < 0)
 		return -EINVAL;
-	n = snprintf(line, sizeof(line),
+	n = snprintf(buf, len,
 		     "start=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ pid=%d ms=%" PRIu64 " up=%" PRIu64
 		     " down=%" PRIu64 " end=%s mode=%s generation=%" PRIu64 "\n",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		     (int)(c->start_ms % 1000), c->pid, c->ms, c->up, c->down,
 		     mx_net_end_name(c->end), mx_net_mode_name(c->mode), c->generation);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -ENOSPC;
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+int mx_net_log_append(const char *path, const struct mx_net_conn *c)
+{
+	char line[MX_NET_LINE_MAX + 2];
+	int fd, r;
+
+	r = mx_net_log_format(c, line, sizeof(line));
+	if (r < 0)
+		return r;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
 	if (fd < 0)
 		return -errno;
 	/* one write(2) with O_APPEND: lines of concurrent proxies do not interleave */
-	r = lp_io_write_all(fd, line, (size_t)n);
+	r = lp_io_write_all(fd, line, strlen(line));
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	return r;
@@ -601,27 +610,24 @@ static const char *const log_keys[L_KEYS] = {
 	"start", "pid", "ms", "up", "down", "end", "mode", "generation",
 };
 
-/* "2025-05-01T12:00:00.123Z" → ms since the epoch. */
+/* "2025-05-01T12:00:00.123Z" → ms since the epoch: exactly this shape, UTC. */
 static int start_parse(const char *s, int64_t *ret)
 {
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
 	struct tm tm = { 0 };
-	unsigned ms;
-	char *end;
 	time_t t;
 
-	if (strlen(s) != 24 || s[23] != 'Z' || s[19] != '.')
+	if (strlen(s) != sizeof(shape) - 1)
 		return -EINVAL;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end != s + 19)
-		return -EINVAL;
-	for (int i = 20; i < 23; i++)
-		if (s[i] < '0' || s[i] > '9')
+	for (size_t i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
 			return -EINVAL;
-	ms = (unsigned)(s[20] - '0') * 100 + (unsigned)(s[21] - '0') * 10 + (unsigned)(s[22] - '0');
+	if (strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) != s + 19)
+		return -EINVAL;
 	t = timegm(&tm);
 	if (t == (time_t)-1 || t < 0)
 		return -EINVAL;
-	*ret = (int64_t)t * 1000 + ms;
+	*ret = (int64_t)t * 1000 + (s[20] - '0') * 100 + (s[21] - '0') * 10 + (s[22] - '0');
 	return 0;
 }
 
@@ -664,6 +670,8 @@ int mx_net_log_parse_line(const char *line, size_t len, struct mx_net_conn *ret_
 
 		/* words separated by single spaces */
 		next = strchr(p, ' ');
+		if (next && !next[1])
+			return lp_diag_fail(diag, -EINVAL, "a space at the end of the line");
 		if (next)
 			*next++ = '\0';
 		else
