@@ -639,12 +639,15 @@ bad:
 				  (unsigned long long)min, (unsigned long long)max, text);
 }
 
-int lp_duration_parse(const char *text, uint64_t *ret_ms)
+struct unit {
+	const char *suffix;
+	uint64_t factor;
+};
+
+/* Digits followed by one of the suffixes (exactly), times its factor. */
+static int number_with_unit(const char *text, const struct unit *units, size_t n_units,
+			    uint64_t *ret)
 {
-	static const struct {
-		const char *suffix;
-		uint64_t ms;
-	} units[] = { { "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 }, { "h", 3600000 } };
 	unsigned long long v;
 	char *end;
 
@@ -654,15 +657,24 @@ int lp_duration_parse(const char *text, uint64_t *ret_ms)
 	v = strtoull(text, &end, 10);
 	if (errno)
 		return -ERANGE;
-	for (size_t i = 0; i < LP_ARRAY_SIZE(units); i++) {
+	for (size_t i = 0; i < n_units; i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;
-		if (v > UINT64_MAX / units[i].ms)
+		if (v > UINT64_MAX / units[i].factor)
 			return -ERANGE;
-		*ret_ms = v * units[i].ms;
+		*ret = v * units[i].factor;
 		return 0;
 	}
 	return -EINVAL;
+}
+
+int lp_duration_parse(const char *text, uint64_t *ret_ms)
+{
+	static const struct unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+
+	return number_with_unit(text, units, LP_ARRAY_SIZE(units), ret_ms);
 }
 
 int lp_cli_parse_duration(const struct lp_cli *cli, const char *opt, const char *text,
@@ -676,29 +688,12 @@ int lp_cli_parse_duration(const struct lp_cli *cli, const char *opt, const char 
 
 int lp_size_parse(const char *text, uint64_t *ret)
 {
-	unsigned long long v;
-	uint64_t mul = 1;
-	char *end;
+	static const struct unit units[] = {
+		{ "", 1 },           { "k", 1u << 10 }, { "K", 1u << 10 }, { "m", 1u << 20 },
+		{ "M", 1u << 20 },   { "g", 1u << 30 }, { "G", 1u << 30 },
+	};
 
-	if (text[0] < '0' || text[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno)
-		return -ERANGE;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mul = 1024u; end++; break;
-	case 'm': case 'M': mul = 1024u * 1024u; end++; break;
-	case 'g': case 'G': mul = 1024u * 1024u * 1024u; end++; break;
-	default: return -EINVAL;
-	}
-	if (*end)
-		return -EINVAL;
-	if (v > UINT64_MAX / mul)
-		return -ERANGE;
-	*ret = v * mul;
-	return 0;
+	return number_with_unit(text, units, LP_ARRAY_SIZE(units), ret);
 }
 
 int lp_cli_parse_size(const struct lp_cli *cli, const char *opt, const char *text, uint64_t min,
