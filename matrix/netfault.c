@@ -40,14 +40,23 @@ const char *mx_net_mode_name(enum mx_net_mode m)
 	return (unsigned)m < MX_NET_MODES ? mode_names[m] : "?";
 }
 
+/* The index of s in names[0..n), or -EINVAL. */
+static int name_index(const char *s, const char *const *names, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
 int mx_net_mode_parse(const char *s, enum mx_net_mode *ret_mode)
 {
-	for (unsigned i = 0; i < MX_NET_MODES; i++)
-		if (strcmp(s, mode_names[i]) == 0) {
-			*ret_mode = (enum mx_net_mode)i;
-			return 0;
-		}
-	return -EINVAL;
+	int i = name_index(s, mode_names, MX_NET_MODES);
+
+	if (i < 0)
+		return i;
+	*ret_mode = (enum mx_net_mode)i;
+	return 0;
 }
 
 const char *mx_net_end_name(enum mx_net_end e)
@@ -57,12 +66,12 @@ const char *mx_net_end_name(enum mx_net_end e)
 
 static int end_parse(const char *s, enum mx_net_end *ret)
 {
-	for (unsigned i = 0; i < MX_NET_ENDS; i++)
-		if (strcmp(s, end_names[i]) == 0) {
-			*ret = (enum mx_net_end)i;
-			return 0;
-		}
-	return -EINVAL;
+	int i = name_index(s, end_names, MX_NET_ENDS);
+
+	if (i < 0)
+		return i;
+	*ret = (enum mx_net_end)i;
+	return 0;
 }
 
 /* ---- the key=value syntax both files share ---- */
@@ -103,6 +112,25 @@ static int kv_split(char *tok, char **ret_key, char **ret_value)
 	*ret_key = tok;
 	*ret_value = eq + 1;
 	return 0;
+}
+
+/* One "key=value" of a known set of keys, each at most once: the key's index (value in
+ * *ret_value), or -EINVAL with diag. */
+static int kv_take(char *tok, const char *const *keys, unsigned n_keys, bool *seen,
+		   char **ret_value, struct lp_diag *diag)
+{
+	char *key;
+	int k;
+
+	if (kv_split(tok, &key, ret_value) < 0)
+		return lp_diag_fail(diag, -EINVAL, "expected KEY=VALUE");
+	k = name_index(key, keys, n_keys);
+	if (k < 0)
+		return lp_diag_fail(diag, -EINVAL, "unknown key '%s'", key);
+	if (seen[k])
+		return lp_diag_fail(diag, -EINVAL, "%s: given twice", key);
+	seen[k] = true;
+	return k;
 }
 
 /* ---- the control file ---- */
@@ -153,21 +181,13 @@ static int state_value(struct mx_net_state *st, enum state_key k, const char *v,
 static int state_line(char *line, bool seen[K_STATE_KEYS],
 		      struct mx_net_state *st, struct lp_diag *diag)
 {
-	char *key, *value;
-	unsigned k;
+	char *value;
+	int k;
 
 	if (!line[0] || line[0] == '#')
 		return 0;
-	if (kv_split(line, &key, &value) < 0)
-		return lp_diag_fail(diag, -EINVAL, "expected KEY=VALUE");
-	for (k = 0; k < K_STATE_KEYS && strcmp(key, state_keys[k]) != 0; k++)
-		;
-	if (k == K_STATE_KEYS)
-		return lp_diag_fail(diag, -EINVAL, "unknown key '%s'", key);
-	if (seen[k])
-		return lp_diag_fail(diag, -EINVAL, "%s: given twice", key);
-	seen[k] = true;
-	return state_value(st, (enum state_key)k, value, diag);
+	k = kv_take(line, state_keys, K_STATE_KEYS, seen, &value, diag);
+	return k < 0 ? k : state_value(st, (enum state_key)k, value, diag);
 }
 
 /* Which keys the mode needs: rate only with throttle, drop_after only with drop-after. */
@@ -665,8 +685,8 @@ int mx_net_log_parse_line(const char *line, size_t len, struct mx_net_conn *ret_
 	memcpy(buf, line, len);
 	buf[len] = '\0';
 	for (p = buf; *p; p = next) {
-		char *key, *value;
-		unsigned k;
+		char *value;
+		int k;
 
 		/* words separated by single spaces */
 		next = strchr(p, ' ');
@@ -676,15 +696,9 @@ int mx_net_log_parse_line(const char *line, size_t len, struct mx_net_conn *ret_
 			*next++ = '\0';
 		else
 			next = p + strlen(p);
-		if (kv_split(p, &key, &value) < 0)
-			return lp_diag_fail(diag, -EINVAL, "expected KEY=VALUE words");
-		for (k = 0; k < L_KEYS && strcmp(key, log_keys[k]) != 0; k++)
-			;
-		if (k == L_KEYS)
-			return lp_diag_fail(diag, -EINVAL, "unknown key '%s'", key);
-		if (seen[k])
-			return lp_diag_fail(diag, -EINVAL, "%s: given twice", key);
-		seen[k] = true;
+		k = kv_take(p, log_keys, L_KEYS, seen, &value, diag);
+		if (k < 0)
+			return k;
 		r = log_value(&c, (enum log_key)k, value, diag);
 		if (r < 0)
 			return r;
