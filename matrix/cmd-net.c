@@ -7,10 +7,13 @@
  *	sets (or shows) the combo's fault state (netfault.c)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "loopline/cli.h"
 #include "loopline/log.h"
@@ -21,6 +24,30 @@ static volatile int stop_requested;
 static void on_stop(int sig)
 {
 	stop_requested = 1;
+}
+
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* QEMU's guestfwd gives the command the guest's connection as stdin, stdout AND stderr:
+ * a message on stderr would land in the guest's byte stream. Then stderr goes to
+ * /dev/null (messages are in the --log file too). */
+static void stderr_off_the_wire(void)
+{
+	int fd;
+
+	if (!same_file(STDERR_FILENO, STDIN_FILENO) && !same_file(STDERR_FILENO, STDOUT_FILENO))
+		return;
+	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
 }
 
 int mx_cmd_fault_proxy(struct lp_cli *cli, void *ctx)
@@ -37,6 +64,7 @@ int mx_cmd_fault_proxy(struct lp_cli *cli, void *ctx)
 		}
 	o.host = cli->args[0];
 	o.port = cli->args[1];
+	stderr_off_the_wire();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);

@@ -405,7 +405,10 @@ int mx_net_watch_claim(struct mx_net_watch *w, uint64_t want, uint64_t *ret_gran
  *	mode=drop-after generation=7
  *
  * (one line) — start (UTC), how long it lasted, bytes delivered each way, how it ended
- * and the mode in force when it ended. */
+ * and the mode in force when it ended. Lines starting with '#' are a proxy's messages
+ * ("# pid=4242 warning: net.state:4: unknown key 'bogus' (keeping mode=stall)"): under
+ * QEMU a proxy's stderr is the guest's connection itself, so the log is where they can
+ * be read. */
 enum mx_net_end {
 	MX_NET_END_SERVER_CLOSED = 0, /* the backend closed (after everything was passed on) */
 	MX_NET_END_GUEST_CLOSED,      /* the guest's side went away */
@@ -431,6 +434,9 @@ struct mx_net_conn {
 int mx_net_log_format(const struct mx_net_conn *c, char *buf, size_t len);
 /* Appends c's line to path (O_APPEND, one write). */
 int mx_net_log_append(const char *path, const struct mx_net_conn *c);
+/* Appends a message line "# pid=PID TEXT" (one line, at most MX_NET_LINE_MAX * 4 bytes;
+ * newlines in text become spaces). */
+int mx_net_log_note(const char *path, int pid, const char *text);
 /* Parses one log line (without its newline). -EINVAL with diag. */
 int mx_net_log_parse_line(const char *line, size_t len, struct mx_net_conn *ret_conn,
 			  struct lp_diag *diag);
@@ -439,8 +445,8 @@ struct mx_net_totals {
 	uint64_t connections, up, down;
 	uint64_t ends[MX_NET_ENDS]; /* connections per way of ending */
 };
-/* Sums a connection log (strict: a line that does not parse is an error with FILE:LINE).
- * A missing log is -ENOENT. */
+/* Sums a connection log (strict: a line that does not parse is an error with FILE:LINE;
+ * message lines are skipped). A missing log is -ENOENT. */
 int mx_net_log_read(const char *path, struct mx_net_totals *ret_totals, struct lp_diag *diag);
 
 /* ---- netproxy.c: one guest connection relayed through the fault state ---- */

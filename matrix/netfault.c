@@ -625,6 +625,29 @@ int mx_net_log_append(const char *path, const struct mx_net_conn *c)
 	return r;
 }
 
+int mx_net_log_note(const char *path, int pid, const char *text)
+{
+	char line[MX_NET_LINE_MAX * 4];
+	int fd, n, r;
+
+	n = snprintf(line, sizeof(line) - 1, "# pid=%d %s", pid, text);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= sizeof(line) - 1)
+		n = (int)sizeof(line) - 2; /* cut: a message line is only for people */
+	for (int i = 0; i < n; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	line[n++] = '\n';
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return -errno;
+	r = lp_io_write_all(fd, line, (size_t)n);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
 enum log_key { L_START, L_PID, L_MS, L_UP, L_DOWN, L_END, L_MODE, L_GENERATION, L_KEYS };
 static const char *const log_keys[L_KEYS] = {
 	"start", "pid", "ms", "up", "down", "end", "mode", "generation",
@@ -732,6 +755,10 @@ int mx_net_log_read(const char *path, struct mx_net_totals *ret_totals, struct l
 		if (!nl) {
 			r = lp_diag_fail(diag, -EINVAL, "the last line has no newline");
 			goto out;
+		}
+		if (text[pos] == '#') {
+			pos += n + 1; /* a proxy's message */
+			continue;
 		}
 		r = mx_net_log_parse_line(text + pos, n, &c, diag);
 		if (r < 0)

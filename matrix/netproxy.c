@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -101,6 +102,27 @@ struct relay {
 	enum mx_net_end end;
 };
 
+/* A message on stderr and in the connection log (under QEMU, stderr is the guest's
+ * connection: cmd-net.c sends it to /dev/null, and the log is where people look). */
+static void say(const struct mx_net_proxy_opts *o, enum lp_log_level level, const char *fmt, ...)
+	LP_PRINTF(3, 4);
+static void say(const struct mx_net_proxy_opts *o, enum lp_log_level level, const char *fmt, ...)
+{
+	char msg[LP_DIAG_MSG_MAX * 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	lp_log_write(level, "%s", msg);
+	if (o->log) {
+		char note[sizeof(msg) + 16];
+
+		snprintf(note, sizeof(note), "%s: %s", level >= LP_LOG_ERROR ? "error" : "warning", msg);
+		mx_net_log_note(o->log, (int)getpid(), note); /* best effort: stderr has it too */
+	}
+}
+
 static void finish(struct relay *r, enum mx_net_end end)
 {
 	if (!r->ended) {
@@ -131,8 +153,8 @@ static void relay_check(struct relay *r)
 		return;
 	c = mx_net_watch_poll(r->w, &st, &diag);
 	if (c < 0)
-		log_warn("%s (keeping mode=%s)", lp_diag_format(&diag, msg, sizeof(msg)),
-			 mx_net_mode_name(st.mode));
+		say(r->o, LP_LOG_WARN, "%s (keeping mode=%s)",
+		    lp_diag_format(&diag, msg, sizeof(msg)), mx_net_mode_name(st.mode));
 	r->st = st;
 	bucket_set(&r->up.tb, st.mode == MX_NET_THROTTLE ? st.rate_bps : 0);
 	bucket_set(&r->down.tb, st.mode == MX_NET_THROTTLE ? st.rate_bps : 0);
@@ -143,7 +165,8 @@ static void relay_check(struct relay *r)
 		if (c == -ESTALE)
 			r->check_now = true;
 		else if (c < 0)
-			log_warn("%s: drop-after budget: %s", r->o->control, strerror(-c));
+			say(r->o, LP_LOG_WARN, "%s: drop-after budget: %s", r->o->control,
+			    strerror(-c));
 		else if (exhausted)
 			start_draining(r);
 	}
@@ -168,7 +191,8 @@ static size_t drop_grant(struct relay *r, size_t want)
 		return 0;
 	}
 	if (c < 0) {
-		log_warn("%s: drop-after budget: %s", r->o->control, strerror(-c));
+		say(r->o, LP_LOG_ERROR, "%s: drop-after budget: %s", r->o->control,
+		    strerror(-c));
 		finish(r, MX_NET_END_ERROR);
 		return 0;
 	}
@@ -333,14 +357,15 @@ static int set_nonblock(int fd)
 	return 0;
 }
 
-static int connect_backend(const char *host, const char *port)
+static int connect_backend(const struct mx_net_proxy_opts *o)
 {
+	const char *host = o->host, *port = o->port;
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai, *a;
 	int fd = -1, r;
 
 	r = getaddrinfo(host, port, &hints, &ai);
 	if (r != 0) {
-		log_error("%s:%s: %s", host, port, gai_strerror(r));
+		say(o, LP_LOG_ERROR, "%s:%s: %s", host, port, gai_strerror(r));
 		return r == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
 	}
 	r = -EHOSTUNREACH;
@@ -358,7 +383,7 @@ static int connect_backend(const char *host, const char *port)
 	}
 	freeaddrinfo(ai);
 	if (fd < 0)
-		log_error("connect %s:%s: %s", host, port, strerror(-r));
+		say(o, LP_LOG_ERROR, "connect %s:%s: %s", host, port, strerror(-r));
 	return fd < 0 ? r : fd;
 }
 
@@ -405,7 +430,7 @@ int mx_net_proxy_run(const struct mx_net_proxy_opts *o, struct mx_net_conn *ret_
 		r->end = MX_NET_END_REFUSED; /* cut, or the combo's budget is used up */
 		goto done;
 	}
-	r->server = connect_backend(o->host, o->port);
+	r->server = connect_backend(o);
 	if (r->server < 0) {
 		err = r->server;
 		r->end = MX_NET_END_CONNECT_FAILED;

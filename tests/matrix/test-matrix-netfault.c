@@ -13,8 +13,10 @@
  * - throttle: 1 MiB down and 1 MiB up each take at least (1 MiB - burst) / rate;
  * - drop-after: two connections together get exactly N bytes, then both end and new ones
  *   are refused until the state changes; a new drop-after gets a fresh budget;
- * - a garbage control file: a message with FILE:LINE on the proxy's stderr, a live proxy
- *   keeps its state, a new one passes; `net show` says what is wrong;
+ * - a garbage control file: a message with FILE:LINE on the proxy's stderr and in the log,
+ *   a live proxy keeps its state, a new one passes; with stderr on the guest's socket (as
+ *   QEMU runs it) the guest's bytes stay clean; `net show` says what is wrong;
+ * - the backend unreachable: exit 1, the message in the log, a connect-failed line;
  * - curl over TLS to nginx, a cut mid-download, `curl --continue-at -` after resume: the
  *   file is complete and the log shows the second connection carried only the rest.
  *
@@ -289,7 +291,8 @@ struct conn {
 	int err;   /* the proxy's stderr */
 };
 
-static void conn_open(struct conn *c, const char *request)
+/* stderr to a pipe the test reads, or (as QEMU does it) the guest's socket too */
+static void conn_spawn(struct conn *c, const char *request, bool stderr_is_guest)
 {
 	const char *argv[] = { matrix_bin, "fault-proxy", "--control", control, "--log", logp,
 			       "127.0.0.1", port_text, NULL };
@@ -300,7 +303,7 @@ static void conn_open(struct conn *c, const char *request)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
 	o.in_fd = o.out_fd = sv[1];
-	o.err_fd = ep[1];
+	o.err_fd = stderr_is_guest ? sv[1] : ep[1];
 	assert_int_equal(lp_proc_spawn(&o, &c->proc), 0);
 	close(sv[1]);
 	close(ep[1]);
@@ -312,6 +315,11 @@ static void conn_open(struct conn *c, const char *request)
 
 		assert_true(r == 0 || r == -EPIPE);
 	}
+}
+
+static void conn_open(struct conn *c, const char *request)
+{
+	conn_spawn(c, request, false);
 }
 
 /* Waits for the proxy to exit (it must, within ms) and returns its exit code. */
@@ -683,6 +691,25 @@ static void test_garbage(void **state)
 	if (!strstr(err, expect))
 		fail_msg("stderr: '%s', expected '%s'", err, expect);
 	assert_int_equal(conn_wait(&b, 5000), 0);
+	/* under QEMU stderr is the guest's connection: the message must not land there */
+	conn_spawn(&b, "echo\nhi", true);
+	assert_int_equal(exchange(b.guest, "", 0, buf, sizeof(buf), 5000), 2);
+	assert_memory_equal(buf, "hi", 2);
+	assert_int_equal(conn_wait(&b, 5000), 0);
+	/* the log has the messages (three proxies) and still sums */
+	{
+		char *text, *p;
+		int notes = 0;
+
+		snprintf(expect, sizeof(expect), " warning: %s:4: unknown key 'bogus'", control);
+		assert_int_equal(lp_fs_read_file(logp, MX_NET_LOG_MAX, &text, NULL), 0);
+		for (p = text; (p = strstr(p, expect)); p++)
+			notes++;
+		if (notes != 3)
+			fail_msg("%d messages in the log:\n%s", notes, text);
+		free(text);
+		assert_int_equal(log_totals().connections, 2);
+	}
 	/* by hand: show says where; a new state replaces the garbage */
 	assert_int_equal(matrix(out, sizeof(out), "net", "--control", control, "show", NULL), 2);
 	snprintf(expect, sizeof(expect), "%s:4: unknown key 'bogus'", control);
@@ -716,15 +743,20 @@ static void test_cli_usage(void **state)
 	/* the backend cannot be reached: exit 1, a message, a log line */
 	{
 		int lfd, port;
-		char p[16];
+		char p[16], *text;
 
 		lfd = listen_any(&port);
 		close(lfd);
 		snprintf(p, sizeof(p), "%d", port);
+		/* (stderr is stdout here, the guest's side: the message goes to the log only) */
 		assert_int_equal(matrix(out, sizeof(out), "fault-proxy", "--log", logp, "127.0.0.1", p,
 					NULL), 1);
-		assert_non_null(strstr(out, "Connection refused"));
+		assert_string_equal(out, "");
 		assert_int_equal(log_totals().ends[MX_NET_END_CONNECT_FAILED], 1);
+		assert_int_equal(lp_fs_read_file(logp, MX_NET_LOG_MAX, &text, NULL), 0);
+		assert_non_null(strstr(text, "error: connect 127.0.0.1:"));
+		assert_non_null(strstr(text, ": Connection refused\n"));
+		free(text);
 	}
 }
 

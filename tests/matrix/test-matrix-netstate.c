@@ -5,7 +5,8 @@
  * (also over a garbage file), the watch (missing file = PASS, a change seen once, garbage
  * reported once and the last good state kept, a deleted file = PASS), the combo-wide
  * drop-after budget shared by two watchers (exact grants, exhaustion, reset by a new
- * state, a stale watcher told so), and the connection log (append, totals, bad lines).
+ * state, a stale watcher told so), and the connection log (append, message lines,
+ * totals, bad lines).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -319,6 +320,7 @@ static void test_log(void **state)
 	assert_int_equal(mx_net_log_append(logp, &c), 0);
 	c.end = MX_NET_END_SERVER_CLOSED;
 	c.down = 10;
+	assert_int_equal(mx_net_log_note(logp, 42, "warning: a message\nin two lines"), 0);
 	assert_int_equal(mx_net_log_append(logp, &c), 0);
 	assert_int_equal(mx_net_log_read(logp, &t, &diag), 0);
 	assert_int_equal(t.connections, 2);
@@ -335,7 +337,14 @@ static void test_log(void **state)
 		fclose(f);
 	}
 	assert_int_equal(mx_net_log_read(logp, &t, &diag), -EINVAL);
-	assert_int_equal(diag.line, 3);
+	assert_int_equal(diag.line, 4);
+	{
+		char *text;
+
+		assert_int_equal(lp_fs_read_file(logp, 4096, &text, NULL), 0);
+		assert_non_null(strstr(text, "\n# pid=42 warning: a message in two lines\n"));
+		free(text);
+	}
 }
 
 int main(void)
