@@ -74,7 +74,7 @@ static int bucket_wait_ms(const struct bucket *b)
 	if (want > b->cap)
 		want = b->cap;
 	need = want * US > b->tokens ? want * US - b->tokens : 0;
-	return (int)((need / b->rate + 999) / 1000);
+	return (int)(((need + b->rate - 1) / b->rate + 999) / 1000);
 }
 
 /* One direction: bytes read from `from` wait in buf[off, len) until `to` takes them. */
@@ -97,6 +97,8 @@ struct relay {
 	bool draining;     /* DROP_AFTER budget used up: pass on what was read, then close */
 	uint64_t drain_deadline;
 	bool check_now;    /* look at the control file before the next poll */
+	bool stale;        /* the budget belongs to a newer state than ours: read nothing
+			    * from the server until the control file shows that state */
 	struct dir up, down; /* guest→server, server→guest */
 	bool ended;
 	enum mx_net_end end;
@@ -152,6 +154,8 @@ static void relay_check(struct relay *r)
 	if (!r->w)
 		return;
 	c = mx_net_watch_poll(r->w, &st, &diag);
+	if (c == 1)
+		r->stale = false;
 	if (c < 0)
 		say(r->o, LP_LOG_WARN, "%s (keeping mode=%s)",
 		    lp_diag_format(&diag, msg, sizeof(msg)), mx_net_mode_name(st.mode));
@@ -163,7 +167,7 @@ static void relay_check(struct relay *r)
 	else if (st.mode == MX_NET_DROP_AFTER && !r->draining) {
 		c = mx_net_watch_claim(r->w, 0, NULL, &exhausted);
 		if (c == -ESTALE)
-			r->check_now = true;
+			r->stale = true;
 		else if (c < 0)
 			say(r->o, LP_LOG_WARN, "%s: drop-after budget: %s", r->o->control,
 			    strerror(-c));
@@ -187,7 +191,8 @@ static size_t drop_grant(struct relay *r, size_t want)
 		return want; /* the end or an error: the read says which */
 	c = mx_net_watch_claim(r->w, (uint64_t)n, &grant, &exhausted);
 	if (c == -ESTALE) {
-		r->check_now = true; /* the state changed: read it before anything moves */
+		r->stale = true; /* the state changed: read it before anything moves */
+		r->check_now = true;
 		return 0;
 	}
 	if (c < 0) {
@@ -282,7 +287,7 @@ static void relay_events(struct relay *r, struct pollfd p[P_N], int *timeout)
 
 		if (d->len) {
 			p[to[i]].events |= POLLOUT;
-		} else if (!d->eof && !r->draining) {
+		} else if (!d->eof && !r->draining && !(d == &r->down && r->stale)) {
 			if (bucket_allow(&d->tb) > 0) {
 				p[from[i]].events |= POLLIN;
 			} else {
@@ -295,8 +300,12 @@ static void relay_events(struct relay *r, struct pollfd p[P_N], int *timeout)
 	}
 	if (!r->guest_sock && !p[P_GUEST_IN].events)
 		p[P_GUEST_IN].fd = -1; /* a pipe's POLLHUP only means its writer is done */
+	/* nothing asked: not polled (a reset backend's POLLERR would wake us for nothing;
+	 * it is seen when there is something to read or write) */
 	if (!p[P_GUEST_OUT].events)
 		p[P_GUEST_OUT].fd = -1;
+	if (!p[P_SERVER].events)
+		p[P_SERVER].fd = -1;
 }
 
 static void relay_io(struct relay *r, const struct pollfd p[P_N])
