@@ -430,7 +430,7 @@ int mx_net_proxy_run(const struct mx_net_proxy_opts *o, struct mx_net_conn *ret_
 	if (o->control) {
 		err = mx_net_watch_open(o->control, &r->w);
 		if (err < 0) {
-			log_error("%s: %s", o->control, strerror(-err));
+			say(o, LP_LOG_ERROR, "%s: %s", o->control, strerror(-err));
 			goto out;
 		}
 	}
