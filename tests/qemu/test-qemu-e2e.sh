@@ -92,7 +92,8 @@ device=dut-$target
 token=$(admin device create --tenant lab "$device" | awk -v d="$device" '$1 == d { print $2 }')
 [ -n "$token" ] || fail "no device token"
 export LOOPLINE_TOKEN; LOOPLINE_TOKEN=$(admin token create --tenant lab --role admin)
-"$LP_BACKEND" --config "$tmp/backend.json" serve 2>"$tmp/backend.log" &
+: > "$tmp/backend.log" # exists before the port is looked for (the & below opens it later)
+"$LP_BACKEND" --config "$tmp/backend.json" serve 2>>"$tmp/backend.log" &
 backend_pid=$!
 port=""
 for _ in $(seq 1 200); do
