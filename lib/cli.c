@@ -639,12 +639,15 @@ bad:
 				  (unsigned long long)min, (unsigned long long)max, text);
 }
 
-int lp_duration_parse(const char *text, uint64_t *ret_ms)
+struct unit {
+	const char *suffix;
+	uint64_t factor;
+};
+
+/* Digits followed by one of the suffixes (exactly), times its factor. */
+static int number_with_unit(const char *text, const struct unit *units, size_t n_units,
+			    uint64_t *ret)
 {
-	static const struct {
-		const char *suffix;
-		uint64_t ms;
-	} units[] = { { "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 }, { "h", 3600000 } };
 	unsigned long long v;
 	char *end;
 
@@ -654,15 +657,24 @@ int lp_duration_parse(const char *text, uint64_t *ret_ms)
 	v = strtoull(text, &end, 10);
 	if (errno)
 		return -ERANGE;
-	for (size_t i = 0; i < LP_ARRAY_SIZE(units); i++) {
+	for (size_t i = 0; i < n_units; i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;
-		if (v > UINT64_MAX / units[i].ms)
+		if (v > UINT64_MAX / units[i].factor)
 			return -ERANGE;
-		*ret_ms = v * units[i].ms;
+		*ret = v * units[i].factor;
 		return 0;
 	}
 	return -EINVAL;
+}
+
+int lp_duration_parse(const char *text, uint64_t *ret_ms)
+{
+	static const struct unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+
+	return number_with_unit(text, units, LP_ARRAY_SIZE(units), ret_ms);
 }
 
 int lp_cli_parse_duration(const struct lp_cli *cli, const char *opt, const char *text,
@@ -671,5 +683,28 @@ int lp_cli_parse_duration(const struct lp_cli *cli, const char *opt, const char 
 	if (lp_duration_parse(text, ret_ms) < 0)
 		return lp_cli_usage_error(cli, "%s: '%s' is not a duration (e.g. 30, 30s, 500ms, 5m, 2h)",
 					  opt, text);
+	return 0;
+}
+
+int lp_size_parse(const char *text, uint64_t *ret)
+{
+	static const struct unit units[] = {
+		{ "", 1 },           { "k", 1u << 10 }, { "K", 1u << 10 }, { "m", 1u << 20 },
+		{ "M", 1u << 20 },   { "g", 1u << 30 }, { "G", 1u << 30 },
+	};
+
+	return number_with_unit(text, units, LP_ARRAY_SIZE(units), ret);
+}
+
+int lp_cli_parse_size(const struct lp_cli *cli, const char *opt, const char *text, uint64_t min,
+		      uint64_t max, uint64_t *ret)
+{
+	uint64_t v;
+
+	if (lp_size_parse(text, &v) < 0 || v < min || v > max)
+		return lp_cli_usage_error(cli, "%s: expected a byte count from %llu to %llu "
+					  "(k, m, g: 1024, 1024², 1024³), not '%s'", opt,
+					  (unsigned long long)min, (unsigned long long)max, text);
+	*ret = v;
 	return 0;
 }

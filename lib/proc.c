@@ -34,7 +34,9 @@ static int spawn_actions(const struct lp_proc_opts *o, int pipe_w, posix_spawn_f
 {
 	int r = 0;
 
-	if (!(o->flags & LP_PROC_STDIN_INHERIT))
+	if (o->flags & LP_PROC_STDIN_FD)
+		r = posix_spawn_file_actions_adddup2(fa, o->in_fd, STDIN_FILENO);
+	else if (!(o->flags & LP_PROC_STDIN_INHERIT))
 		r = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	if (r == 0 && o->out == LP_PROC_OUT_NULL)
 		r = posix_spawn_file_actions_addopen(fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
@@ -84,7 +86,8 @@ int lp_proc_spawn(const struct lp_proc_opts *o, struct lp_proc **ret_proc)
 
 	if (!o->shell == !o->argv || (o->argv && !o->argv[0]))
 		return -EINVAL;
-	if ((o->out == LP_PROC_OUT_FD && o->out_fd < 0) || (o->err == LP_PROC_ERR_FD && o->err_fd < 0))
+	if ((o->out == LP_PROC_OUT_FD && o->out_fd < 0) || (o->err == LP_PROC_ERR_FD && o->err_fd < 0) ||
+	    ((o->flags & LP_PROC_STDIN_FD) && o->in_fd < 0))
 		return -EBADF;
 	p = calloc(1, sizeof(*p));
 	if (!p)

@@ -59,7 +59,7 @@ static const struct lp_cli_opt gate_opts[] = {
 };
 
 static const struct lp_cli_opt proxy_opts[] = {
-	{ 'c', "control", 'c', "FILE", "the fault state file the scenario steps write" },
+	{ 'c', "control", 'c', "FILE", "the fault state file the scenario steps write (none: pass)" },
 	{ 'l', "log", 'l', "FILE", "append one line per connection" },
 	{ 0 },
 };
@@ -88,10 +88,19 @@ static const struct lp_cli_cmd cmds[] = {
 	  NULL, report_opts, 0, 1, 0, mx_cmd_report },
 	{ "gate", "[RUN]", "decide whether a release may roll out (exit 0: every required combo passed)",
 	  NULL, gate_opts, 0, 1, LP_CLI_JSON, mx_cmd_gate },
-	{ "net", "cut|resume|stall|throttle BYTES_PER_S|drop-after BYTES", "set a combo's network fault",
-	  NULL, net_opts, 1, 2, LP_CLI_NO_PREPARE, mx_cmd_net },
+	{ "net", "cut|resume|stall|throttle BYTES_PER_S|drop-after BYTES|show", "set a combo's network fault",
+	  "Writes the control file every fault-proxy of the combo obeys (they notice within\n"
+	  "50 ms). cut: close every connection and refuse new ones; resume: pass bytes again;\n"
+	  "stall: keep connections open, move nothing; throttle: each direction of each\n"
+	  "connection at most BYTES_PER_S; drop-after: the combo's connections together pass\n"
+	  "BYTES server-to-guest bytes, then behave as cut until the next change. Sizes take\n"
+	  "k, m, g (1024, 1024², 1024³). show: print the state (and the bytes used).",
+	  net_opts, 1, 2, LP_CLI_NO_PREPARE, mx_cmd_net },
 	{ "fault-proxy", "HOST PORT", "relay one guest connection to HOST:PORT through the fault state (run by QEMU)",
-	  NULL, proxy_opts, 2, 2, LP_CLI_NO_PREPARE, mx_cmd_fault_proxy },
+	  "The guest's connection is on stdin/stdout (QEMU guestfwd cmd:, once per connection).\n"
+	  "Exits 0 when either side has closed or the fault state closed the connection; with\n"
+	  "--log, appends one line: start, ms, bytes up and down, how it ended, the mode.",
+	  proxy_opts, 2, 2, LP_CLI_NO_PREPARE, mx_cmd_fault_proxy },
 };
 
 static const int exits[] = { LP_EXIT_TIMEOUT, LP_EXIT_NOT_FOUND, LP_EXIT_GATE_FAILED,

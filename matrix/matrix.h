@@ -375,3 +375,164 @@ int mx_cmd_report(struct lp_cli *cli, void *ctx);
 int mx_cmd_gate(struct lp_cli *cli, void *ctx);
 int mx_cmd_fault_proxy(struct lp_cli *cli, void *ctx);
 int mx_cmd_net(struct lp_cli *cli, void *ctx);
+
+/* ---- netfault.c: the network fault state a combo's proxies obey ----
+ *
+ * The guest's only path to the backend is QEMU's guestfwd `cmd:`, which runs one
+ * `loopline-matrix fault-proxy` per guest connection (netproxy.c). Every proxy of a combo
+ * obeys one control file; a scenario step changes it (mx_net_set, or `loopline-matrix net`)
+ * and every live proxy reacts within MX_NET_POLL_MS (it stats the file that often).
+ *
+ * Control file (text, strict; written whole by mx_net_set with lp_fs_write_atomic):
+ *
+ *	# comment lines and blank lines are allowed
+ *	version=1
+ *	generation=7
+ *	mode=throttle            pass | cut | stall | throttle | drop-after
+ *	rate=204800              mode=throttle only (required there): bytes/s
+ *	drop_after=1048576       mode=drop-after only (required there): bytes
+ *
+ * Unknown or repeated keys, a missing key, a key that does not belong to the mode, numbers
+ * with signs, leading zeros or out of range are errors with FILE:LINE. A missing file is
+ * PASS. A proxy that reads a file it cannot parse keeps the state it had (a new proxy:
+ * PASS) and says so on stderr once per bad version of the file.
+ *
+ * Semantics:
+ * - PASS: bytes move as they come.
+ * - CUT: every live connection is closed (the guest sees its connection end); a new one
+ *   is closed at once without connecting to the backend.
+ * - STALL: connections stay open and no byte moves either way; new connections are
+ *   accepted (and connected to the backend) and stall too.
+ * - THROTTLE: each direction of each connection is limited to `rate` bytes/s by a token
+ *   bucket holding at most a tenth of a second's worth (per connection: two connections
+ *   get twice the rate).
+ * - DROP_AFTER: a budget of the whole combo: `drop_after` server→guest bytes in total over
+ *   all connections, counted from the moment the state was set. The connection that uses
+ *   the last byte delivers it and closes; from then on the combo behaves as CUT (live
+ *   connections close, new ones are refused) until the state changes. The budget is kept
+ *   in "FILE.bytes" next to the control file ("GENERATION USED\n", under flock(2)).
+ */
+#define MX_NET_POLL_MS 50                         /* how often a proxy looks at the file */
+#define MX_NET_STATE_MAX 4096                     /* control file size */
+#define MX_NET_LINE_MAX 256                       /* a control file or log line */
+#define MX_NET_RATE_MAX (1024ull * 1024 * 1024)   /* throttle: at most 1 GiB/s */
+#define MX_NET_DROP_MAX (1ull << 50)              /* drop-after: at most 1 PiB */
+#define MX_NET_LOG_MAX (16u * 1024 * 1024)        /* a connection log read back */
+
+enum mx_net_mode {
+	MX_NET_PASS = 0,
+	MX_NET_CUT,
+	MX_NET_STALL,
+	MX_NET_THROTTLE,
+	MX_NET_DROP_AFTER,
+	MX_NET_MODES,
+};
+/* "pass", "cut", "stall", "throttle", "drop-after". */
+const char *mx_net_mode_name(enum mx_net_mode m);
+int mx_net_mode_parse(const char *s, enum mx_net_mode *ret_mode);
+
+struct mx_net_state {
+	enum mx_net_mode mode;
+	uint64_t rate_bps;   /* THROTTLE: bytes per second, each direction of a connection */
+	uint64_t drop_after; /* DROP_AFTER: server→guest bytes of the whole combo */
+	uint64_t generation; /* mx_net_set makes it larger than any before (0: never set) */
+};
+
+/* Parses a control file's text (name is used for diag). -EINVAL with diag on any error;
+ * *ret_state untouched then. */
+int mx_net_parse(const char *text, size_t len, const char *name, struct mx_net_state *ret_state,
+		 struct lp_diag *diag);
+/* The control file text for s; -ENOSPC if buf is too small, -EINVAL for an invalid s. */
+int mx_net_format(const struct mx_net_state *s, char *buf, size_t len);
+/* Reads the control file: -ENOENT if there is none (a proxy treats that as PASS),
+ * -EINVAL with diag if it does not parse, -EFBIG past MX_NET_STATE_MAX. */
+int mx_net_get(const char *path, struct mx_net_state *ret_state, struct lp_diag *diag);
+/* Writes the control file atomically with a generation larger than any before (set in
+ * state->generation) and resets the drop-after budget to the new generation. A control
+ * file that does not parse is replaced. */
+int mx_net_set(const char *path, struct mx_net_state *state, struct lp_diag *diag);
+/* The drop-after budget used so far under generation (0 if the budget belongs to another
+ * generation or there is none). */
+int mx_net_budget_used(const char *path, uint64_t generation, uint64_t *ret_used);
+
+/* What a proxy keeps of the control file: the last good state, the file's identity (to
+ * notice a change with one stat) and the open budget file. */
+struct mx_net_watch;
+int mx_net_watch_open(const char *path, struct mx_net_watch **ret_watch);
+void mx_net_watch_free(struct mx_net_watch *w);
+/* Looks at the control file (one stat when nothing changed) and sets *ret_state to the
+ * state to obey. Returns 1 if the state changed since the last call, 0 if not, or
+ * -EINVAL with diag when the file changed into something that does not parse (the last
+ * good state stays in *ret_state; reported once per version of the file). */
+int mx_net_watch_poll(struct mx_net_watch *w, struct mx_net_state *ret_state,
+		      struct lp_diag *diag);
+/* DROP_AFTER: takes up to want bytes from the combo's budget of the watched state.
+ * *ret_granted is what may be passed on; *ret_exhausted is true once the budget is used
+ * up (want 0 only asks). -ESTALE if the budget already belongs to a newer state than the
+ * watched one (poll again). */
+int mx_net_watch_claim(struct mx_net_watch *w, uint64_t want, uint64_t *ret_granted,
+		       bool *ret_exhausted);
+
+/* The connection log: one line per connection, appended by the proxy that served it,
+ *
+ *	start=2025-05-01T12:00:00.123Z pid=4242 ms=5123 up=517 down=1048576 end=dropped
+ *	mode=drop-after generation=7
+ *
+ * (one line) — start (UTC), how long it lasted, bytes delivered each way, how it ended
+ * and the mode in force when it ended. Lines starting with '#' are a proxy's messages
+ * ("# pid=4242 warning: net.state:4: unknown key 'bogus' (keeping mode=stall)"): under
+ * QEMU a proxy's stderr is the guest's connection itself, so the log is where they can
+ * be read. */
+enum mx_net_end {
+	MX_NET_END_SERVER_CLOSED = 0, /* the backend closed (after everything was passed on) */
+	MX_NET_END_GUEST_CLOSED,      /* the guest's side went away */
+	MX_NET_END_CUT,               /* closed by CUT */
+	MX_NET_END_DROPPED,           /* closed by DROP_AFTER (budget used up) */
+	MX_NET_END_REFUSED,           /* opened under CUT or a used-up budget: never connected */
+	MX_NET_END_CONNECT_FAILED,    /* the backend could not be reached */
+	MX_NET_END_TERMINATED,        /* the proxy got SIGTERM/SIGINT */
+	MX_NET_END_ERROR,             /* an I/O error */
+	MX_NET_ENDS,
+};
+const char *mx_net_end_name(enum mx_net_end e);
+
+struct mx_net_conn {
+	int64_t start_ms;       /* wall clock, ms since the epoch */
+	int pid;
+	uint64_t ms, up, down;  /* duration; bytes delivered guest→server, server→guest */
+	enum mx_net_end end;
+	enum mx_net_mode mode;  /* in force when it ended */
+	uint64_t generation;
+};
+/* c's line (with its newline) into buf; -ENOSPC, or -EINVAL for an invalid c. */
+int mx_net_log_format(const struct mx_net_conn *c, char *buf, size_t len);
+/* Appends c's line to path (O_APPEND, one write). */
+int mx_net_log_append(const char *path, const struct mx_net_conn *c);
+/* Appends a message line "# pid=PID TEXT" (one line, at most MX_NET_LINE_MAX * 4 bytes;
+ * newlines in text become spaces). */
+int mx_net_log_note(const char *path, int pid, const char *text);
+/* Parses one log line (without its newline). -EINVAL with diag. */
+int mx_net_log_parse_line(const char *line, size_t len, struct mx_net_conn *ret_conn,
+			  struct lp_diag *diag);
+
+struct mx_net_totals {
+	uint64_t connections, up, down;
+	uint64_t ends[MX_NET_ENDS]; /* connections per way of ending */
+};
+/* Sums a connection log (strict: a line that does not parse is an error with FILE:LINE;
+ * message lines are skipped). A missing log is -ENOENT. */
+int mx_net_log_read(const char *path, struct mx_net_totals *ret_totals, struct lp_diag *diag);
+
+/* ---- netproxy.c: one guest connection relayed through the fault state ---- */
+
+struct mx_net_proxy_opts {
+	int guest_in, guest_out; /* the guest's stream (under QEMU: 0 and 1, one socket) */
+	const char *host, *port; /* the backend */
+	const char *control;     /* the control file (NULL: always PASS) */
+	const char *log;         /* the connection log (NULL: none) */
+	const volatile int *stop;/* set by a signal handler: end the connection (optional) */
+};
+/* Relays until either side ends or the state ends the connection; appends the log line.
+ * 0 however the connection ended (see ret_conn->end), except -errno when the backend
+ * could not be reached or the control file cannot be watched. ret_conn may be NULL. */
+int mx_net_proxy_run(const struct mx_net_proxy_opts *o, struct mx_net_conn *ret_conn);

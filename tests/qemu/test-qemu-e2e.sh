@@ -11,16 +11,19 @@
 # with one tenant, one device, the signing key and the packages; the disk is slot A =
 # 1.0.0 with the device's identity (device.json, ca.pem) on the data partition; QEMU runs
 # on a qcow2 overlay so the disk survives a power cut; the guest reaches only the backend,
-# through lp-fwd (guestfwd cmd:). Every process is stopped at the end.
+# through the matrix's fault proxy (guestfwd cmd: `loopline-matrix fault-proxy`, one per
+# connection, obeying $tmp/net.state; scenario steps change it with `host {{NET}} cut`
+# and the like). Every process is stopped at the end.
 #
 # Env (set by tests/qemu/CMakeLists.txt): LP_SOURCE_DIR LP_BUILD_DIR LP_AGENT LP_LIB
-#   LP_BACKEND LP_HIL LP_FWD; optional LP_E2E_KEEP=1 keeps the work directory,
+#   LP_BACKEND LP_HIL LP_MATRIX; optional LP_E2E_NET="throttle 1m" (or any other
+#   `loopline-matrix net` mode) is the link's state from the start, LP_E2E_KEEP=1 keeps the work directory,
 #   LP_E2E_ECHO=1 copies the console to stderr, LP_E2E_TIMES=FILE appends the marks.
 set -euo pipefail
 target=${1:?usage: test-qemu-e2e.sh TARGET SCENARIO}
 scenario=${2:?usage: test-qemu-e2e.sh TARGET SCENARIO}
 src=${LP_SOURCE_DIR:?}; bld=${LP_BUILD_DIR:?}
-: "${LP_AGENT:?}" "${LP_LIB:?}" "${LP_BACKEND:?}" "${LP_HIL:?}" "${LP_FWD:?}"
+: "${LP_AGENT:?}" "${LP_LIB:?}" "${LP_BACKEND:?}" "${LP_HIL:?}" "${LP_MATRIX:?}"
 CTL_BIN=${LP_CTL:-$(dirname "$LP_BACKEND")/loopline-ctl}
 here=$(cd "$(dirname "$0")" && pwd)
 script="$here/scenarios/$scenario.hil"
@@ -124,7 +127,13 @@ jq -n --arg dev "$device" --arg tok "$token" '{
 }' > "$tmp/data/device.json"
 "$src/qemu-images/mkdisk" "$base_a" "$tmp/disk.img" --data "$tmp/data" >/dev/null 2>"$tmp/mkdisk.log" ||
   { cat "$tmp/mkdisk.log" >&2; fail "mkdisk"; }
-fwd="$LP_FWD${LP_E2E_FWD_ARGS:+ $LP_E2E_FWD_ARGS} --log $tmp/fwd.log 127.0.0.1 $port"
+# the guest's link: one fault proxy per connection, all obeying one control file
+export NET="$LP_MATRIX net --control $tmp/net.state"
+if [ -n "${LP_E2E_NET:-}" ]; then
+  # shellcheck disable=SC2086 # a mode and its argument
+  $NET $LP_E2E_NET >/dev/null || fail "loopline-matrix net $LP_E2E_NET"
+fi
+fwd="$LP_MATRIX fault-proxy --control $tmp/net.state --log $tmp/fwd.log 127.0.0.1 $port"
 mapfile -t argv < <("$src/qemu-images/run" "$target" --disk "$tmp/disk.img" \
   --overlay "$tmp/overlay.qcow2" --backend-port "$port" --forwarder "$fwd" ${LP_E2E_CPU:+--cpu "$LP_E2E_CPU"} --print-argv) ||
   fail "qemu-images/run --print-argv"

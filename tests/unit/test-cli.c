@@ -310,12 +310,32 @@ static void test_exit_mapping(void **state)
 	assert_string_equal(lp_exit_name(77), "failure");
 }
 
+/* A table of texts and what they parse to (UINT64_MAX: refused, the output untouched). */
+struct number_case {
+	const char *text;
+	uint64_t value;
+};
+
+static void check_numbers(int (*parse)(const char *, uint64_t *), const struct number_case *cases,
+			  size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = 12345;
+		int r = parse(cases[i].text, &v);
+
+		if (cases[i].value == UINT64_MAX) {
+			assert_true(r < 0);
+			assert_int_equal(v, 12345);
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(v, cases[i].value);
+		}
+	}
+}
+
 static void test_duration(void **state)
 {
-	static const struct {
-		const char *text;
-		uint64_t ms; /* UINT64_MAX: refused */
-	} cases[] = {
+	static const struct number_case cases[] = {
 		{ "30", 30000 }, { "30s", 30000 }, { "500ms", 500 }, { "5m", 300000 },
 		{ "2h", 7200000 }, { "0", 0 }, { "", UINT64_MAX }, { "s", UINT64_MAX },
 		{ "-1", UINT64_MAX }, { "1.5s", UINT64_MAX }, { "3d", UINT64_MAX },
@@ -323,18 +343,20 @@ static void test_duration(void **state)
 		{ "9999999999999999h", UINT64_MAX },
 	};
 
-	for (size_t i = 0; i < LP_ARRAY_SIZE(cases); i++) {
-		uint64_t ms = 12345;
-		int r = lp_duration_parse(cases[i].text, &ms);
+	check_numbers(lp_duration_parse, cases, LP_ARRAY_SIZE(cases));
+}
 
-		if (cases[i].ms == UINT64_MAX) {
-			assert_true(r < 0);
-			assert_int_equal(ms, 12345);
-		} else {
-			assert_int_equal(r, 0);
-			assert_int_equal(ms, cases[i].ms);
-		}
-	}
+static void test_size(void **state)
+{
+	static const struct number_case cases[] = {
+		{ "0", 0 }, { "4096", 4096 }, { "200k", 204800 }, { "200K", 204800 },
+		{ "1m", 1048576 }, { "2G", 2147483648u }, { "", UINT64_MAX }, { "k", UINT64_MAX },
+		{ "-1", UINT64_MAX }, { "1.5m", UINT64_MAX }, { "1kb", UINT64_MAX },
+		{ "1t", UINT64_MAX }, { " 3", UINT64_MAX }, { "99999999999999999999", UINT64_MAX },
+		{ "17179869184g", UINT64_MAX },
+	};
+
+	check_numbers(lp_size_parse, cases, LP_ARRAY_SIZE(cases));
 }
 
 int main(void)
@@ -342,7 +364,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_help),    cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_parsing), cmocka_unit_test(test_exit_mapping),
-		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_duration), cmocka_unit_test(test_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

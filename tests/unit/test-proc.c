@@ -3,7 +3,8 @@
  * lib/proc: exit codes and signals, bounded capture (head and tail), stderr merged or
  * not, timeouts that kill the whole process group, leftovers killed on request, a
  * program that does not exist, environment and directory, the caller's descriptor
- * served while waiting, and stopping a child that ignores SIGTERM.
+ * served while waiting, stopping a child that ignores SIGTERM, and stdin from a
+ * descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -262,6 +264,29 @@ static void test_output_fd(void **state)
 	assert_int_equal(lp_proc_run(&o, 5000, NULL, NULL, 0, &res), -EBADF);
 }
 
+/* stdin from a descriptor: one end of a socketpair, as QEMU's guestfwd gives a command */
+static void test_stdin_fd(void **state)
+{
+	struct lp_proc_opts o = { .shell = "tr a-z A-Z", .flags = LP_PROC_STDIN_FD,
+				  .out = LP_PROC_OUT_FD };
+	struct lp_proc_result res;
+	char buf[16] = { 0 };
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	o.in_fd = o.out_fd = sv[1];
+	assert_int_equal(write(sv[0], "hello", 5), 5);
+	assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
+	assert_int_equal(lp_proc_run(&o, 5000, NULL, NULL, 0, &res), 0);
+	assert_int_equal(res.exit_code, 0);
+	close(sv[1]);
+	assert_int_equal(read(sv[0], buf, sizeof(buf) - 1), 5);
+	assert_string_equal(buf, "HELLO");
+	close(sv[0]);
+	o.in_fd = -1;
+	assert_int_equal(lp_proc_run(&o, 5000, NULL, NULL, 0, &res), -EBADF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_kills_group), cmocka_unit_test(test_leftovers),
 		cmocka_unit_test(test_env_cwd),     cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_spawn_stop),  cmocka_unit_test(test_output_fd),
+		cmocka_unit_test(test_stdin_fd),
 	};
 
 	signal(SIGCHLD, SIG_DFL);

@@ -129,6 +129,12 @@ LP_EXPORT int lp_cli_parse_duration(const struct lp_cli *cli, const char *opt, c
 				    uint64_t *ret_ms);
 /* The same duration syntax without printing: 0 or -EINVAL/-ERANGE. */
 LP_EXPORT int lp_duration_parse(const char *text, uint64_t *ret_ms);
+/* A byte count: digits with an optional binary suffix k/K (1024), m/M (1024²) or
+ * g/G (1024³), e.g. "200k", "1m", "4096"; within [min, max]. */
+LP_EXPORT int lp_cli_parse_size(const struct lp_cli *cli, const char *opt, const char *text,
+				uint64_t min, uint64_t max, uint64_t *ret);
+/* The same size syntax without printing: 0 or -EINVAL/-ERANGE. */
+LP_EXPORT int lp_size_parse(const char *text, uint64_t *ret);
 
 /* ---- exit codes shared by every tool ---- */
 

@@ -37,6 +37,8 @@ enum lp_proc_flags {
 	LP_PROC_KILL_LEFTOVERS = 1 << 1, /* when the child exits, SIGKILL what is left of its
 					  * process group (nothing it started outlives it) */
 	LP_PROC_STDIN_INHERIT = 1 << 2,  /* stdin from the caller instead of /dev/null */
+	LP_PROC_STDIN_FD = 1 << 3,       /* stdin from in_fd instead of /dev/null (e.g. one
+					  * end of a socketpair; the caller keeps it open) */
 };
 
 struct lp_proc_opts {
@@ -44,6 +46,7 @@ struct lp_proc_opts {
 	const char *shell;       /* or: a command run by /bin/sh -c (exactly one of the two) */
 	const char *const *envp; /* NULL: the caller's environment */
 	const char *cwd;         /* NULL: the caller's directory */
+	int in_fd;               /* LP_PROC_STDIN_FD: the child's stdin */
 	enum lp_proc_out out;
 	int out_fd;
 	enum lp_proc_err err;
