@@ -180,7 +180,7 @@ int mx_gate_decide(const struct mx_report *rep, struct mx_gate **ret)
 		g->decision = MX_GATE_UNTESTED;
 		snprintf(g->summary, sizeof(g->summary),
 			 "not tested: %zu of %zu required cases have no verdict (infra errors, "
-			 "skipped or missing) — not tested is not passed",
+			 "skipped or missing); not tested is not passed",
 			 g->n_untested, g->n_required);
 	} else if (g->n_required == 0) {
 		g->decision = MX_GATE_UNTESTED;

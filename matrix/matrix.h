@@ -468,6 +468,8 @@ cJSON *mx_gate_json(const struct mx_gate *g, const struct mx_report *rep);
 
 /* JUnit XML: one testsuite per run, one testcase per combo × scenario. */
 int mx_report_junit(const struct mx_report *rep, struct mx_buf *out);
+/* One result with every stored field, its verdict and log paths (caller frees). */
+cJSON *mx_result_json(const struct mx_result *r);
 /* JSON: the run, every result, summary counts, the gate decision (caller frees). */
 cJSON *mx_report_json(const struct mx_report *rep);
 int mx_report_json_text(const struct mx_report *rep, struct mx_buf *out);

@@ -109,17 +109,14 @@ static cJSON *attempt_json(const struct mx_attempt *a)
 	return o;
 }
 
-static cJSON *result_json(const struct mx_report *rep, const struct mx_result *r)
+cJSON *mx_result_json(const struct mx_result *r)
 {
-	const struct mx_result *prev = mx_report_previous(rep, r);
-	size_t n_att = 0;
-	const struct mx_attempt *att = mx_report_attempts(rep, r, &n_att);
-	cJSON *o = cJSON_CreateObject(), *arr;
+	cJSON *o = cJSON_CreateObject();
 
-	if (!o || !ADD_NUM(o, "id", r->id) || !ADD_STR(o, "combo", r->combo_key) ||
-	    !add_copy(o, "axes", r->axes) || !add_copy(o, "components", r->components) ||
-	    !ADD_STR(o, "scenario", r->scenario) || !ADD_BOOL(o, "required", r->required) ||
-	    !ADD_STR(o, "status", mx_status_name(r->status)) ||
+	if (!o || !ADD_NUM(o, "id", r->id) || !ADD_NUM(o, "run", r->run_id) ||
+	    !ADD_STR(o, "combo", r->combo_key) || !add_copy(o, "axes", r->axes) ||
+	    !add_copy(o, "components", r->components) || !ADD_STR(o, "scenario", r->scenario) ||
+	    !ADD_BOOL(o, "required", r->required) || !ADD_STR(o, "status", mx_status_name(r->status)) ||
 	    !ADD_STR(o, "class", mx_class_name(r->class)) || !ADD_BOOL(o, "missing", r->missing) ||
 	    !ADD_STR(o, "verdict", mx_verdict_name(mx_gate_verdict(r))) ||
 	    !ADD_NUM(o, "attempts", r->attempts) || !ADD_NUM(o, "started_ms", r->started_ms) ||
@@ -127,8 +124,21 @@ static cJSON *result_json(const struct mx_report *rep, const struct mx_result *r
 	    !ADD_STR(o, "failed_step", r->failed_step) || !ADD_STR(o, "message", r->message) ||
 	    !ADD_STR(o, "console_excerpt", r->console_excerpt) || !ADD_STR(o, "log_dir", r->log_dir) ||
 	    !add_log(o, "step_log", r->log_dir, MX_STEP_LOG) ||
-	    !add_log(o, "console_log", r->log_dir, MX_CONSOLE_LOG) ||
-	    !ADD_BOOL(o, "new", mx_report_is_new(rep, r)))
+	    !add_log(o, "console_log", r->log_dir, MX_CONSOLE_LOG)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *result_json(const struct mx_report *rep, const struct mx_result *r)
+{
+	const struct mx_result *prev = mx_report_previous(rep, r);
+	size_t n_att = 0;
+	const struct mx_attempt *att = mx_report_attempts(rep, r, &n_att);
+	cJSON *o = mx_result_json(r), *arr;
+
+	if (!o || !ADD_BOOL(o, "new", mx_report_is_new(rep, r)))
 		goto fail;
 	if (!(prev ? ADD_STR(o, "previous_status", mx_status_name(prev->status))
 		   : cJSON_AddNullToObject(o, "previous_status") != NULL))
