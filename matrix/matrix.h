@@ -266,7 +266,8 @@ struct mx_run_info {
 	char dir[PATH_MAX];              /* the run's directory (logs, reports); a relative
 					  * path is relative to the directory that holds the
 					  * database (the --out directory), so "runs/<id>" keeps
-					  * working when the out directory moves */
+					  * working when the out directory moves; "" at
+					  * mx_db_run_begin: "runs/<id>" is recorded */
 	int64_t previous_id;             /* the run of the same spec (spec_name) before this one,
 					  * 0 if none; set by mx_db_run_begin */
 	char proc_start[64];             /* "<boot_id>:<start time in ticks>" of pid, set by

@@ -731,14 +731,24 @@ int mx_db_run_begin(struct mx_db *db, struct mx_run_info *info)
 	if (r >= 0)
 		r = db_prepare(db, "insert a run", sql_insert, &st);
 	if (r >= 0)
-		r = db_bind(db, st, "insert a run", "sssIsissI", ri.spec_path, ri.spec_name,
+		r = db_bind(db, st, "insert a run", "sssIsisssI", ri.spec_path, ri.spec_name,
 			    ri.spec_sha256, ri.started_ms, ri.host, ri.pid, ri.proc_start,
 			    ri.options, ri.dir, ri.previous_id);
 	if (r >= 0)
 		r = db_step_done(db, st, "insert a run");
 	sqlite3_finalize(st);
+	st = NULL;
 	if (r >= 0)
 		ri.id = sqlite3_last_insert_rowid(db->db);
+	if (r >= 0 && !ri.dir[0]) {
+		snprintf(ri.dir, sizeof(ri.dir), "runs/%lld", (long long)ri.id);
+		r = db_prepare(db, "set the run directory", "UPDATE runs SET dir=?2 WHERE id=?1", &st);
+		if (r >= 0)
+			r = db_bind(db, st, "set the run directory", "Is", ri.id, ri.dir);
+		if (r >= 0)
+			r = db_step_done(db, st, "set the run directory");
+		sqlite3_finalize(st);
+	}
 	r = db_end(db, r);
 	if (r < 0)
 		return r;
