@@ -53,8 +53,9 @@ static const char css[] =
 	"margin:0;padding:20px 28px;color:#1d1d1f;background:#fafafa}"
 	"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px}"
 	".meta{color:#555;margin:2px 0}"
-	".top{display:flex;gap:24px;align-items:stretch;flex-wrap:wrap}"
-	".verdict{border-radius:8px;padding:12px 18px;min-width:300px;max-width:560px;color:#fff}"
+	".top{display:flex;gap:24px;align-items:flex-start;justify-content:space-between;flex-wrap:wrap}"
+	".top>div:first-child{flex:1 1 560px}"
+	".verdict{border-radius:8px;padding:12px 18px;flex:0 0 440px;color:#fff}"
 	".verdict b{display:block;font-size:26px;letter-spacing:.5px}"
 	".v-pass{background:#1e7d32}.v-failed{background:#c62828}.v-untested{background:#6a5a86}"
 	".counts{display:flex;gap:8px;flex-wrap:wrap;margin-top:10px}"
@@ -82,7 +83,7 @@ static const char css[] =
 	".entry+.entry{border-top:1px solid rgba(0,0,0,.2);margin-top:4px;padding-top:4px}"
 	".legend{display:flex;gap:6px;flex-wrap:wrap;align-items:center;margin:8px 0}"
 	".legend span{padding:2px 9px;border-radius:4px;font-size:13px}"
-	".reasons li{margin:3px 0}"
+	".reasons{padding-left:20px}.reasons li{margin:3px 0}"
 	".detail{background:#fff;border:1px solid #ddd;border-left:6px solid #999;border-radius:4px;"
 	"padding:8px 12px;margin:8px 0}"
 	".detail.d-fail{border-left-color:#d32f2f}.detail.d-error{border-left-color:#7e6c99}"
@@ -320,8 +321,6 @@ static void cell_entry(struct mx_buf *b, const struct mx_report *rep, const stru
 		mx_buf_puts(b, "</div>");
 	}
 	mx_buf_puts(b, "<span class=\"st\">");
-	if (r->required)
-		mx_buf_puts(b, "<span title=\"required\">\xe2\x98\x85</span> ");
 	if (r->missing || r->status != MX_STATUS_PASS)
 		mx_buf_printf(b, "<a href=\"#d%zu\">%s %s</a>", ri, l->symbol, l->word);
 	else
@@ -335,7 +334,7 @@ static void cell_entry(struct mx_buf *b, const struct mx_report *rep, const stru
 			mx_buf_printf(b, " \xc2\xb7 %u attempts", r->attempts);
 		mx_buf_puts(b, "</div>");
 	}
-	if (r->log_dir[0]) {
+	if (r->log_dir[0] && !r->missing && r->status != MX_STATUS_SKIPPED) {
 		mx_buf_puts(b, "<div>");
 		log_link(b, prefix, r, MX_STEP_LOG, "steps");
 		log_link(b, prefix, r, MX_CONSOLE_LOG, "console");
@@ -569,7 +568,7 @@ static void details(struct mx_buf *b, const struct mx_report *rep, const char *p
 			esc(b, r->console_excerpt);
 			mx_buf_puts(b, "</pre>");
 		}
-		if (r->log_dir[0]) {
+		if (r->log_dir[0] && !r->missing && r->status != MX_STATUS_SKIPPED) {
 			mx_buf_puts(b, "<div>");
 			log_link(b, prefix, r, MX_STEP_LOG, "step log");
 			log_link(b, prefix, r, MX_CONSOLE_LOG, "console log");
@@ -636,13 +635,13 @@ int mx_report_html(const struct mx_report *rep, const char *rows, const char *co
 	mx_buf_printf(b, " run #%lld: %s</title><style>%s</style></head><body>\n",
 		      (long long)rep->run.id, mx_gate_decision_name(gate->decision), css);
 	header(b, rep, gate, &c);
-	reasons(b, rep, gate);
 	mx_buf_puts(b, "<h2>Matrix</h2>");
 	legend(b);
 	if (rep->n_results)
 		grid_table(b, rep, &g, log_prefix ? log_prefix : "");
 	else
 		mx_buf_puts(b, "<p>This run has no results.</p>");
+	reasons(b, rep, gate);
 	details(b, rep, log_prefix ? log_prefix : "");
 	components(b, rep);
 	mx_buf_puts(b, "<p class=\"muted\">" MX_PROG " report \xc2\xb7 links open the logs in the run "
