@@ -783,25 +783,28 @@ int mx_db_run_end(struct mx_db *db, int64_t run_id, const char *state)
 	return r;
 }
 
-static int run_select(struct mx_db *db, const char *where, int64_t arg, size_t limit,
-		      struct mx_run_info **ret, size_t *ret_n)
+/* Steps st and collects its rows (read_row fills one; free_rows, if set, frees what
+ * rows hold on failure); finalizes st. */
+typedef int read_row_fn(struct mx_db *db, sqlite3_stmt *st, void *row);
+typedef void free_rows_fn(void *rows, size_t n);
+
+static int collect_rows(struct mx_db *db, sqlite3_stmt *st, const char *what, size_t size,
+			read_row_fn *read_row, free_rows_fn *free_rows, void **ret, size_t *ret_n)
 {
-	char sql[512];
-	struct mx_run_info *v = NULL;
-	sqlite3_stmt *st = NULL;
+	char *v = NULL;
 	size_t n = 0, cap = 0;
 	int r;
 
-	snprintf(sql, sizeof(sql), "SELECT %s FROM runs %s ORDER BY id DESC LIMIT ?", run_cols, where);
-	r = db_prepare(db, "read runs", sql, &st);
-	if (r >= 0)
-		r = where[0] ? db_bind(db, st, "read runs", "II", arg, (int64_t)limit)
-			     : db_bind(db, st, "read runs", "I", (int64_t)limit);
-	while (r >= 0 && (r = db_step(db, st, "read runs")) == 1) {
+	while ((r = db_step(db, st, what)) == 1) {
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
-			struct mx_run_info *nv = realloc(v, ncap * sizeof(*v));
+			char *nv;
 
+			if (ncap > DB_ROWS_MAX) {
+				r = db_fail_errno(db, -E2BIG, "%s: more than %zu rows", what, DB_ROWS_MAX);
+				break;
+			}
+			nv = realloc(v, ncap * size);
 			if (!nv) {
 				r = -ENOMEM;
 				break;
@@ -809,19 +812,50 @@ static int run_select(struct mx_db *db, const char *where, int64_t arg, size_t l
 			v = nv;
 			cap = ncap;
 		}
-		r = read_run(db, st, &v[n]);
+		r = read_row(db, st, v + n * size);
 		if (r < 0)
 			break;
 		n++;
 	}
 	sqlite3_finalize(st);
 	if (r < 0) {
-		free(v);
+		if (free_rows)
+			free_rows(v, n);
+		else
+			free(v);
 		return r;
 	}
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+static int read_run_row(struct mx_db *db, sqlite3_stmt *st, void *row)
+{
+	return read_run(db, st, row);
+}
+
+static int run_select(struct mx_db *db, const char *where, int64_t arg, size_t limit,
+		      struct mx_run_info **ret, size_t *ret_n)
+{
+	char sql[512];
+	sqlite3_stmt *st = NULL;
+	void *v = NULL;
+	int r;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM runs %s ORDER BY id DESC LIMIT ?", run_cols, where);
+	r = db_prepare(db, "read runs", sql, &st);
+	if (r >= 0)
+		r = where[0] ? db_bind(db, st, "read runs", "II", arg, (int64_t)limit)
+			     : db_bind(db, st, "read runs", "I", (int64_t)limit);
+	if (r < 0) {
+		sqlite3_finalize(st);
+		return r;
+	}
+	r = collect_rows(db, st, "read runs", sizeof(struct mx_run_info), read_run_row, NULL, &v, ret_n);
+	if (r >= 0)
+		*ret = v;
+	return r;
 }
 
 int mx_db_run_get(struct mx_db *db, int64_t run_id, struct mx_run_info *ret_info)
@@ -1001,44 +1035,26 @@ fail:
 	return r;
 }
 
-/* Steps st and collects its result rows; finalizes st. */
+static int read_result_row(struct mx_db *db, sqlite3_stmt *st, void *row)
+{
+	return read_result(db, st, row);
+}
+
+static void free_result_rows(void *rows, size_t n)
+{
+	mx_results_free(rows, n);
+}
+
 static int collect_results(struct mx_db *db, sqlite3_stmt *st, const char *what,
 			   struct mx_result **ret, size_t *ret_n)
 {
-	struct mx_result *v = NULL;
-	size_t n = 0, cap = 0;
-	int r;
+	void *v = NULL;
+	int r = collect_rows(db, st, what, sizeof(struct mx_result), read_result_row,
+			     free_result_rows, &v, ret_n);
 
-	while ((r = db_step(db, st, what)) == 1) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			struct mx_result *nv;
-
-			if (ncap > DB_ROWS_MAX) {
-				r = db_fail_errno(db, -E2BIG, "%s: more than %zu rows", what, DB_ROWS_MAX);
-				break;
-			}
-			nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		r = read_result(db, st, &v[n]);
-		if (r < 0)
-			break;
-		n++;
-	}
-	sqlite3_finalize(st);
-	if (r < 0) {
-		mx_results_free(v, n);
-		return r;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	if (r >= 0)
+		*ret = v;
+	return r;
 }
 
 int mx_db_results(struct mx_db *db, int64_t run_id, struct mx_result **ret, size_t *ret_n)
@@ -1147,48 +1163,6 @@ static int read_attempt(struct mx_db *db, sqlite3_stmt *st, struct mx_attempt *a
 	return 0;
 }
 
-/* Generic row collection for fixed-size rows. */
-typedef int read_row_fn(struct mx_db *db, sqlite3_stmt *st, void *row);
-
-static int collect_rows(struct mx_db *db, sqlite3_stmt *st, const char *what, size_t size,
-			read_row_fn *read_row, void **ret, size_t *ret_n)
-{
-	char *v = NULL;
-	size_t n = 0, cap = 0;
-	int r;
-
-	while ((r = db_step(db, st, what)) == 1) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char *nv;
-
-			if (ncap > DB_ROWS_MAX) {
-				r = db_fail_errno(db, -E2BIG, "%s: more than %zu rows", what, DB_ROWS_MAX);
-				break;
-			}
-			nv = realloc(v, ncap * size);
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		r = read_row(db, st, v + n * size);
-		if (r < 0)
-			break;
-		n++;
-	}
-	sqlite3_finalize(st);
-	if (r < 0) {
-		free(v);
-		return r;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
 static int read_attempt_row(struct mx_db *db, sqlite3_stmt *st, void *row)
 {
 	return read_attempt(db, st, row);
@@ -1213,8 +1187,8 @@ int mx_db_attempts(struct mx_db *db, int64_t run_id, const char *combo_key, cons
 		sqlite3_finalize(st);
 		return r;
 	}
-	r = collect_rows(db, st, "read attempts", sizeof(struct mx_attempt), read_attempt_row, &v,
-			 ret_n);
+	r = collect_rows(db, st, "read attempts", sizeof(struct mx_attempt), read_attempt_row, NULL,
+			 &v, ret_n);
 	if (r >= 0)
 		*ret = v;
 	return r;
@@ -1280,7 +1254,7 @@ int mx_db_components(struct mx_db *db, int64_t run_id, struct mx_component **ret
 		return r;
 	}
 	r = collect_rows(db, st, "read components", sizeof(struct mx_component),
-			 read_component_row, &v, ret_n);
+			 read_component_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;
 	return r;
