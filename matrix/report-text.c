@@ -174,7 +174,7 @@ static void table(struct mx_buf *b, const struct mx_report *rep, const struct ta
 		mx_buf_puts(b, "  ");
 	}
 	for (size_t s = 0; s < t->n_scen; s++) {
-		char num[8];
+		char num[24];
 
 		snprintf(num, sizeof(num), "%zu", s + 1);
 		pad(b, t->letters ? num : t->scen[s], t->scen_w[s]);
