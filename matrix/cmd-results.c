@@ -370,7 +370,7 @@ struct post_opts {
 };
 
 /* POSTs the decision (plus the release, if named) to URL; returns 0 or -errno. */
-static int gate_post(const struct post_opts *p, const cJSON *decision)
+static int gate_post(const struct post_opts *p, const cJSON *decision, FILE *out)
 {
 	struct lp_http_client_opts opts = { 0 };
 	struct lp_http_client *client = NULL;
@@ -410,7 +410,7 @@ static int gate_post(const struct post_opts *p, const cJSON *decision)
 		log_error("posting the decision to %s failed: %s", p->url,
 			  diag.msg[0] ? diag.msg : strerror(-r));
 	else
-		printf("posted the decision to %s: HTTP %ld\n", p->url, status);
+		fprintf(out, "posted the decision to %s: HTTP %ld\n", p->url, status);
 out:
 	cJSON_Delete(answer);
 	cJSON_Delete(body);
@@ -465,7 +465,7 @@ int mx_cmd_gate(struct lp_cli *cli, void *ctx)
 		r = print_json(json);
 	else
 		gate_print(g, rep);
-	if (!r && post.url && gate_post(&post, json) < 0 && code == 0)
+	if (!r && post.url && gate_post(&post, json, cli->json ? stderr : stdout) < 0 && code == 0)
 		r = LP_EXIT_FAILURE; /* a failed post never hides a blocking decision */
 	if (!r)
 		r = code;

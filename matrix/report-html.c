@@ -150,12 +150,17 @@ static bool varies(const struct mx_report *rep, const char *key)
 static int parse_keys(const struct mx_report *rep, const char *text, const char *what,
 		      char *storage, size_t len, struct keys *ret, struct lp_diag *diag)
 {
-	char *p, *save = NULL;
+	char *p, *next;
 
 	if (snprintf(storage, len, "%s", text) >= (int)len)
 		return lp_diag_fail(diag, -EINVAL, "--%s: too long", what);
 	ret->n = 0;
-	for (p = strtok_r(storage, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+	for (p = storage; p; p = next) {
+		next = strchr(p, ',');
+		if (next)
+			*next++ = '\0';
+		if (!*p)
+			continue;
 		if (ret->n == HTML_KEYS_MAX)
 			return lp_diag_fail(diag, -EINVAL, "--%s: more than %d keys", what, HTML_KEYS_MAX);
 		if (!key_known(rep, p))
@@ -229,10 +234,9 @@ static size_t tuple_index(const struct mx_report *rep, size_t ri, const struct k
 	return (*n)++;
 }
 
-static const struct grid *sort_grid; /* qsort has no context argument */
-
-static int cmp_cell(const void *a, const void *b)
+static int cmp_cell(const void *a, const void *b, void *ctx)
 {
+	const struct grid *sort_grid = ctx;
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 
 	if (sort_grid->row_of[x] != sort_grid->row_of[y])
@@ -259,9 +263,7 @@ static int grid_build(const struct mx_report *rep, struct grid *g)
 		g->col_of[i] = tuple_index(rep, i, &g->cols, g->first_in_col, &g->n_cols);
 		g->order[i] = i;
 	}
-	sort_grid = g;
-	qsort(g->order, rep->n_results, sizeof(size_t), cmp_cell);
-	sort_grid = NULL;
+	qsort_r(g->order, rep->n_results, sizeof(size_t), cmp_cell, g);
 	axis_names(rep, &axes);
 	if (!in_keys(&g->rows, "scenario") && !in_keys(&g->cols, "scenario"))
 		axes.name[axes.n < HTML_KEYS_MAX ? axes.n++ : HTML_KEYS_MAX - 1] = "scenario";

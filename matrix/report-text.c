@@ -259,7 +259,7 @@ int mx_report_text(const struct mx_report *rep, bool color, unsigned width, stru
 		      mx_format_time(rep->run.started_ms, ts, sizeof(ts)),
 		      mx_format_duration(c.duration_ms, dur, sizeof(dur)));
 	if (rep->run.previous_id)
-		mx_buf_printf(b, "new: compared with run %lld\n", (long long)rep->run.previous_id);
+		mx_buf_printf(b, "new: worse than in run %lld (the previous run of this spec)\n", (long long)rep->run.previous_id);
 	mx_buf_puts(b, "\n");
 	if (rep->n_results) {
 		plan_columns(rep, t, width);
