@@ -42,6 +42,18 @@ static void seconds(struct mx_buf *b, const char *name, int64_t ms)
 	mx_buf_printf(b, " %s=\"%lld.%03lld\"", name, (long long)(ms / 1000), (long long)(ms % 1000));
 }
 
+/* "step log: DIR/steps.log" and "console log: DIR/console.log" lines. */
+static void log_lines(struct mx_buf *b, const struct mx_result *r)
+{
+	if (!r->log_dir[0])
+		return;
+	mx_buf_puts(b, "step log: ");
+	mx_buf_escape(b, r->log_dir, false);
+	mx_buf_puts(b, "/" MX_STEP_LOG "\nconsole log: ");
+	mx_buf_escape(b, r->log_dir, false);
+	mx_buf_puts(b, "/" MX_CONSOLE_LOG "\n");
+}
+
 /* The body of <failure>/<error>: what a person needs without opening the logs. */
 static void failure_text(struct mx_buf *b, const struct mx_result *r)
 {
@@ -57,13 +69,9 @@ static void failure_text(struct mx_buf *b, const struct mx_result *r)
 		mx_buf_escape(b, r->console_excerpt, false);
 		mx_buf_puts(b, "\n");
 	}
-	if (r->log_dir[0]) {
-		mx_buf_puts(b, "\nlogs: ");
-		mx_buf_escape(b, r->log_dir, false);
-		mx_buf_puts(b, "/" MX_STEP_LOG ", ");
-		mx_buf_escape(b, r->log_dir, false);
-		mx_buf_puts(b, "/" MX_CONSOLE_LOG "\n");
-	}
+	if (r->log_dir[0])
+		mx_buf_puts(b, "\n");
+	log_lines(b, r);
 }
 
 static void flaky_parts(struct mx_buf *b, const struct mx_report *rep, const struct mx_result *r)
@@ -135,13 +143,7 @@ static void testcase(struct mx_buf *b, const struct mx_report *rep, const struct
 		mx_buf_printf(b, "status: %s%s, class: %s, attempts: %u%s\n", mx_status_name(r->status),
 			      r->required ? " (required)" : "", mx_class_name(r->class), r->attempts,
 			      mx_report_is_new(rep, r) ? ", NEW since the previous run" : "");
-		if (r->log_dir[0]) {
-			mx_buf_puts(b, "step log: ");
-			mx_buf_escape(b, r->log_dir, false);
-			mx_buf_puts(b, "/" MX_STEP_LOG "\nconsole log: ");
-			mx_buf_escape(b, r->log_dir, false);
-			mx_buf_puts(b, "/" MX_CONSOLE_LOG "\n");
-		}
+		log_lines(b, r);
 		mx_buf_puts(b, "</system-out>\n");
 	}
 	mx_buf_puts(b, "    </testcase>\n");
