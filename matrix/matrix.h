@@ -317,7 +317,14 @@ struct mx_result {
 	char console_excerpt[4096];    /* console lines around the failure ("" if none) */
 	char log_dir[PATH_MAX];        /* the case's directory (step log, console log, …),
 					* relative to the run's directory */
+	bool missing;                  /* reports only (never stored): the run expected this
+					* case (mx_db_expect) and has no result for it */
 };
+
+/* The files the runner writes into a case's log_dir; reports link to them. */
+#define MX_STEP_LOG "steps.log"
+#define MX_CONSOLE_LOG "console.log"
+
 void mx_result_clear(struct mx_result *r); /* frees the JSON members, zeroes */
 
 struct mx_run_info {
@@ -330,8 +337,16 @@ struct mx_run_info {
 	char host[256];
 	int pid;
 	char options[1024];              /* the command line options that shape the run */
-	char dir[PATH_MAX];              /* the run's directory (logs, reports) */
-	int64_t previous_id;             /* the run of the same spec before this one, 0 if none */
+	char dir[PATH_MAX];              /* the run's directory (logs, reports); a relative
+					  * path is relative to the directory that holds the
+					  * database (the --out directory), so "runs/<id>" keeps
+					  * working when the out directory moves; "" at
+					  * mx_db_run_begin: "runs/<id>" is recorded */
+	int64_t previous_id;             /* the run of the same spec (spec_name) before this one,
+					  * 0 if none; set by mx_db_run_begin */
+	char proc_start[64];             /* "<boot_id>:<start time in ticks>" of pid, set by
+					  * mx_db_run_begin: a reused pid is not taken for the
+					  * runner ("" if /proc could not tell) */
 };
 
 struct mx_db;
@@ -355,6 +370,194 @@ int mx_db_results(struct mx_db *db, int64_t run_id, struct mx_result **ret, size
 int mx_db_history(struct mx_db *db, const char *combo_key, const char *scenario, size_t limit,
 		  struct mx_result **ret, size_t *ret_n);
 void mx_results_free(struct mx_result *r, size_t n);
+
+/* The last error of a database call (file = the database, msg = what failed and
+ * SQLite's message); every mx_db_* function that fails sets it. Never NULL. */
+const struct lp_diag *mx_db_diag(const struct mx_db *db);
+/* The directory that holds the database (relative run dirs are relative to it). */
+const char *mx_db_dir(const struct mx_db *db);
+
+/* One attempt of a case (a row of `attempts`): a flaky or retried case shows what failed
+ * first. Stored by the runner after each attempt, before the case's final result. */
+struct mx_attempt {
+	int64_t run_id;
+	char combo_key[MX_KEY_MAX];
+	char scenario[MX_NAME_MAX];
+	unsigned number;               /* 1, 2, … */
+	enum mx_status status;
+	enum mx_class class;
+	int64_t started_ms, duration_ms;
+	char failed_step[512];
+	char message[2048];
+	char log_dir[PATH_MAX];        /* this attempt's logs, relative to the run's directory */
+};
+/* Inserts or replaces attempt (run, combo_key, scenario, number). Durable when it
+ * returns. */
+int mx_db_attempt_put(struct mx_db *db, const struct mx_attempt *a);
+/* The attempts of a run (combo_key/scenario NULL: every case), ordered by combo,
+ * scenario, number. Caller frees *ret with free(). */
+int mx_db_attempts(struct mx_db *db, int64_t run_id, const char *combo_key, const char *scenario,
+		   struct mx_attempt **ret, size_t *ret_n);
+
+/* One component version a run used (a row of `components`). */
+struct mx_component {
+	int64_t run_id;
+	char kind[MX_NAME_MAX];        /* "agent", "backend", "firmware", … */
+	char value[MX_VALUE_TEXT_MAX]; /* the axis value or build it names ("current",
+					* "1.1.0/current/qemu-x86_64") */
+	char source[1024];             /* "path: /src", "git: v0.9.0 (abc123…)", "prebuilt: …" */
+	char hash[72];                 /* content hash, e.g. sha256 hex */
+};
+/* Inserts or replaces (run, kind, value). */
+int mx_db_component_put(struct mx_db *db, const struct mx_component *c);
+/* Ordered by kind, value. Caller frees *ret with free(). */
+int mx_db_components(struct mx_db *db, int64_t run_id, struct mx_component **ret, size_t *ret_n);
+
+/* The cases a run is expected to cover, recorded by the runner before the first case
+ * starts (the expanded plan before --only/--filter/--shard): the gate counts a required
+ * case without a result as "not tested" instead of not knowing it. One transaction. A
+ * run without expectations is judged on its results alone. */
+struct mx_expected {
+	const char *combo_key;
+	const char *scenario;
+	bool required;
+	const cJSON *axes;             /* as in mx_result (may be NULL) */
+};
+int mx_db_expect(struct mx_db *db, int64_t run_id, const struct mx_expected *cases, size_t n);
+/* The expected cases of a run that have no result, as mx_result entries with
+ * missing = true and status SKIPPED (caller frees with mx_results_free). */
+int mx_db_missing(struct mx_db *db, int64_t run_id, struct mx_result **ret, size_t *ret_n);
+
+/* The last `limit` runs, newest first (caller frees with free()). */
+int mx_db_runs(struct mx_db *db, size_t limit, struct mx_run_info **ret, size_t *ret_n);
+
+/* Test hook of the crash-point doctrine (agent/state.c): with LOOPLINE_MATRIX_CRASH_AT
+ * set to "POINT" or "POINT:N" the process kills itself with SIGKILL right after that
+ * step became durable (the N-th time; points: run-begin, expect, attempt-put,
+ * result-put, component-put, run-end, recovered). */
+void mx_db_test_point(const char *point);
+
+/* ---- report.c: a run loaded for the reports and the gate ---- */
+
+struct mx_report {
+	struct mx_run_info run;
+	char run_dir[PATH_MAX];        /* run.dir resolved against the database's directory */
+	struct mx_result *results;     /* ordered by combo then scenario; expected cases
+					* without a result follow with missing = true */
+	size_t n_results;
+	struct mx_result *previous;    /* the results of run.previous_id (n 0 if none) */
+	size_t n_previous;
+	struct mx_attempt *attempts;   /* every attempt of the run */
+	size_t n_attempts;
+	struct mx_component *components;
+	size_t n_components;
+};
+/* run_id 0 = the newest run; -ENOENT if there is none (diag says which). */
+int mx_report_load(struct mx_db *db, int64_t run_id, struct mx_report **ret, struct lp_diag *diag);
+void mx_report_free(struct mx_report *rep);
+/* The result of the same combo and scenario in the previous run, or NULL. */
+const struct mx_result *mx_report_previous(const struct mx_report *rep, const struct mx_result *r);
+/* The "new" mark: failing (fail/error) now but not before, or flaky now but passed
+ * cleanly before. Needs a previous result of the case. */
+bool mx_report_is_new(const struct mx_report *rep, const struct mx_result *r);
+/* The attempts of one case (a run of rep->attempts), *ret_n 0 if none. */
+const struct mx_attempt *mx_report_attempts(const struct mx_report *rep, const struct mx_result *r,
+					    size_t *ret_n);
+
+/* Counts by status (index enum mx_status) and by class, of all results and of the
+ * required ones; missing cases count as skipped and in `missing`. */
+#define MX_STATUS_COUNT (MX_STATUS_RUNNING + 1)
+#define MX_CLASS_COUNT (MX_CLASS_INFRA + 1)
+struct mx_counts {
+	size_t total, required, missing;
+	size_t status[MX_STATUS_COUNT];
+	size_t required_status[MX_STATUS_COUNT];
+	size_t class[MX_CLASS_COUNT];
+	int64_t duration_ms;           /* of the run: finished (or the last result) - started */
+};
+void mx_report_count(const struct mx_report *rep, struct mx_counts *ret);
+
+/* A growing text buffer with a maximum (reports are built in memory, then written
+ * atomically). Appends after a failure are no-ops; b->err tells. */
+#define MX_REPORT_MAX (64u * 1024 * 1024)
+struct mx_buf {
+	char *data;
+	size_t len, cap;
+	int err;                       /* 0, -ENOMEM or -EFBIG (over MX_REPORT_MAX) */
+};
+void mx_buf_add(struct mx_buf *b, const char *s, size_t n);
+void mx_buf_puts(struct mx_buf *b, const char *s);
+void mx_buf_printf(struct mx_buf *b, const char *fmt, ...) LP_PRINTF(2, 3);
+void mx_buf_free(struct mx_buf *b);
+/* Appends text escaped for XML 1.0 and HTML: & < > " ' as entities, characters XML 1.0
+ * forbids (control characters such as ESC, U+FFFE) dropped, bytes that are not UTF-8
+ * replaced by U+FFFD; attr: also newlines and tabs as references (attribute values). */
+void mx_buf_escape(struct mx_buf *b, const char *text, bool attr);
+/* Writes the buffer to path atomically (lp_fs_write_atomic), or returns b->err. */
+int mx_buf_write(const struct mx_buf *b, const char *path);
+
+/* "1m 05s", "850 ms", "2h 03m" into buf. */
+const char *mx_format_duration(int64_t ms, char *buf, size_t len);
+/* "2024-05-01 12:00:00 UTC" into buf ("-" for 0). */
+const char *mx_format_time(int64_t ms_since_epoch, char *buf, size_t len);
+
+/* ---- gate.c: the release decision ---- */
+
+enum mx_gate_decision {
+	MX_GATE_PASS = 0,  /* every required case passed (flaky counts as passed) */
+	MX_GATE_FAILED,    /* a required case failed with class product */
+	MX_GATE_UNTESTED,  /* none failed, but a required case was not tested */
+};
+const char *mx_gate_decision_name(enum mx_gate_decision d); /* "pass" "failed" "untested" */
+int mx_gate_exit_code(enum mx_gate_decision d); /* 0, LP_EXIT_GATE_FAILED, _UNTESTED */
+
+/* What one case means for the gate (the decision table in gate.c). */
+enum mx_verdict {
+	MX_VERDICT_PASSED = 0, /* pass */
+	MX_VERDICT_FLAKY,      /* passed on a retry: counts as passed, listed */
+	MX_VERDICT_FAILED,     /* the subject misbehaved: blocks (exit 30) */
+	MX_VERDICT_UNTESTED,   /* infra error, skipped, still running, missing: blocks (31) */
+};
+enum mx_verdict mx_gate_verdict(const struct mx_result *r);
+const char *mx_verdict_name(enum mx_verdict v);
+
+struct mx_gate_item {
+	const struct mx_result *result; /* points into the report */
+	enum mx_verdict verdict;
+	char why[768];                  /* one line a person reads */
+};
+struct mx_gate {
+	enum mx_gate_decision decision;
+	size_t n_required, n_passed, n_flaky, n_failed, n_untested;
+	struct mx_gate_item *reasons;   /* required cases that block: failed ones first */
+	size_t n_reasons;
+	struct mx_gate_item *flaky;     /* required cases that passed only on a retry */
+	char summary[256];              /* "failed: 2 of 40 required cases failed (product)" */
+};
+int mx_gate_decide(const struct mx_report *rep, struct mx_gate **ret);
+void mx_gate_free(struct mx_gate *g);
+/* {decision, run, spec, counts, reasons: [...], flaky: [...]}; NULL on ENOMEM. */
+cJSON *mx_gate_json(const struct mx_gate *g, const struct mx_report *rep);
+
+/* ---- report-*.c: the report formats (each appends to out; the caller writes it) ---- */
+
+/* JUnit XML: one testsuite per run, one testcase per combo × scenario. */
+int mx_report_junit(const struct mx_report *rep, struct mx_buf *out);
+/* One result with every stored field, its verdict and log paths (caller frees). */
+cJSON *mx_result_json(const struct mx_result *r);
+/* JSON: the run, every result, summary counts, the gate decision (caller frees). */
+cJSON *mx_report_json(const struct mx_report *rep);
+int mx_report_json_text(const struct mx_report *rep, struct mx_buf *out);
+/* HTML: one self-contained page. rows/columns: comma-separated keys (axes or
+ * "scenario"), NULL for the defaults (rows: the axes whose values vary; columns:
+ * scenario). log_prefix: how the page reaches the run directory ("" when the page is
+ * in it, "../runs/7/" …). -EINVAL with diag for an unknown key. */
+int mx_report_html(const struct mx_report *rep, const char *rows, const char *columns,
+		   const char *log_prefix, struct mx_buf *out, struct lp_diag *diag);
+/* Text: a header, one table row per combo with a column per scenario, totals. color:
+ * ANSI colours (a terminal); plain ASCII otherwise. width: the line width to fit
+ * (0 = 120); scenario names become numbers with a legend when they do not fit. */
+int mx_report_text(const struct mx_report *rep, bool color, unsigned width, struct mx_buf *out);
 
 /* ---- main.c: the tool's shared state ---- */
 
