@@ -400,7 +400,7 @@ int mx_db_attempts(struct mx_db *db, int64_t run_id, const char *combo_key, cons
 		   struct mx_attempt **ret, size_t *ret_n);
 
 /* One component version a run used (a row of `components`). */
-struct mx_component {
+struct mx_run_component {
 	int64_t run_id;
 	char kind[MX_NAME_MAX];        /* "agent", "backend", "firmware", … */
 	char value[MX_VALUE_TEXT_MAX]; /* the axis value or build it names ("current",
@@ -409,9 +409,9 @@ struct mx_component {
 	char hash[72];                 /* content hash, e.g. sha256 hex */
 };
 /* Inserts or replaces (run, kind, value). */
-int mx_db_component_put(struct mx_db *db, const struct mx_component *c);
+int mx_db_component_put(struct mx_db *db, const struct mx_run_component *c);
 /* Ordered by kind, value. Caller frees *ret with free(). */
-int mx_db_components(struct mx_db *db, int64_t run_id, struct mx_component **ret, size_t *ret_n);
+int mx_db_components(struct mx_db *db, int64_t run_id, struct mx_run_component **ret, size_t *ret_n);
 
 /* The cases a run is expected to cover, recorded by the runner before the first case
  * starts (the expanded plan before --only/--filter/--shard): the gate counts a required
@@ -449,7 +449,7 @@ struct mx_report {
 	size_t n_previous;
 	struct mx_attempt *attempts;   /* every attempt of the run */
 	size_t n_attempts;
-	struct mx_component *components;
+	struct mx_run_component *components;
 	size_t n_components;
 };
 /* run_id 0 = the newest run; -ENOENT if there is none (diag says which). */

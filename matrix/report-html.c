@@ -587,7 +587,7 @@ static void components(struct mx_buf *b, const struct mx_report *rep)
 	mx_buf_puts(b, "<h2>Components</h2><table class=\"comp\"><tr><th>kind</th><th>value</th>"
 		       "<th>source</th><th>content hash</th></tr>");
 	for (size_t i = 0; i < rep->n_components; i++) {
-		const struct mx_component *c = &rep->components[i];
+		const struct mx_run_component *c = &rep->components[i];
 
 		mx_buf_puts(b, "<tr><td>");
 		esc(b, c->kind);

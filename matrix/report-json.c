@@ -165,7 +165,7 @@ static cJSON *components_json(const struct mx_report *rep)
 	cJSON *a = cJSON_CreateArray();
 
 	for (size_t i = 0; a && i < rep->n_components; i++) {
-		const struct mx_component *c = &rep->components[i];
+		const struct mx_run_component *c = &rep->components[i];
 		cJSON *o = cJSON_CreateObject();
 
 		if (!o || !ADD_STR(o, "kind", c->kind) || !ADD_STR(o, "value", c->value) ||

@@ -1196,7 +1196,7 @@ int mx_db_attempts(struct mx_db *db, int64_t run_id, const char *combo_key, cons
 
 /* ---- components ---- */
 
-int mx_db_component_put(struct mx_db *db, const struct mx_component *c)
+int mx_db_component_put(struct mx_db *db, const struct mx_run_component *c)
 {
 	static const char sql[] =
 		"INSERT OR REPLACE INTO components(run_id, kind, value, source, hash)"
@@ -1224,7 +1224,7 @@ int mx_db_component_put(struct mx_db *db, const struct mx_component *c)
 
 static int read_component_row(struct mx_db *db, sqlite3_stmt *st, void *row)
 {
-	struct mx_component *c = row;
+	struct mx_run_component *c = row;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -1237,7 +1237,7 @@ static int read_component_row(struct mx_db *db, sqlite3_stmt *st, void *row)
 	return 0;
 }
 
-int mx_db_components(struct mx_db *db, int64_t run_id, struct mx_component **ret, size_t *ret_n)
+int mx_db_components(struct mx_db *db, int64_t run_id, struct mx_run_component **ret, size_t *ret_n)
 {
 	static const char sql[] =
 		"SELECT run_id, kind, value, source, hash FROM components WHERE run_id=?"
@@ -1253,7 +1253,7 @@ int mx_db_components(struct mx_db *db, int64_t run_id, struct mx_component **ret
 		sqlite3_finalize(st);
 		return r;
 	}
-	r = collect_rows(db, st, "read components", sizeof(struct mx_component),
+	r = collect_rows(db, st, "read components", sizeof(struct mx_run_component),
 			 read_component_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;

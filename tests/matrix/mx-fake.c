@@ -241,7 +241,7 @@ static int make_run(struct mx_db *db, const char *out_dir, enum mxf_variant v, b
 			{ "backend", "current", "path: .", "b4ckend000000000000000000000000000000000000000000000000000000003" },
 		};
 		for (size_t i = 0; i < LP_ARRAY_SIZE(comps) && x >= 0; i++) {
-			struct mx_component c;
+			struct mx_run_component c;
 
 			memset(&c, 0, sizeof(c));
 			c.run_id = ri.id;

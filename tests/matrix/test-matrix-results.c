@@ -241,7 +241,7 @@ static void test_attempts_components_expected(void **state)
 	struct mx_db *db = open_db(f->db);
 	int64_t run = begin(db, "demo");
 	struct mx_attempt a, *av = NULL;
-	struct mx_component c, *cv = NULL;
+	struct mx_run_component c, *cv = NULL;
 	struct mx_result r, *v = NULL;
 	size_t n = 0;
 	const struct mx_expected exp[] = {
