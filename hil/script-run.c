@@ -116,7 +116,7 @@ static void ring_tail(const struct run *s, char *out, size_t cap)
 static void step_text(const struct run *s, char *buf, size_t len)
 {
 	const struct lp_hil_step *st = s->step;
-	const char *arg = s->arg ? s->arg : st->arg;
+	const char *arg = st->text ? st->text : s->arg ? s->arg : st->arg;
 
 	snprintf(buf, len, "%s%s%s%s%s", lp_hil_step_name(st->kind), st->var ? " " : "",
 		 st->var ? st->var : "", arg[0] ? " " : "", arg);
@@ -359,19 +359,21 @@ static double seconds(uint64_t ms)
 
 static int step_host(struct run *s, const char *cmd)
 {
+	const char *name = lp_hil_step_name(s->step->kind);
+	const char *what = s->step->text ? s->step->text : cmd; /* as written, for messages */
 	struct host_out h;
 	int r = host_run(s, cmd, lp_clock_deadline_ms(s->step->timeout_ms), HOST_PASS, &h);
 
 	if (r == -ETIMEDOUT)
-		return fail(s, LP_HIL_SCRIPT_ERR_TIMEOUT, r, "host: \"%s\" did not finish within %.1f s",
-			    cmd, seconds(s->step->timeout_ms));
+		return fail(s, LP_HIL_SCRIPT_ERR_TIMEOUT, r, "%s: \"%s\" did not finish within %.1f s",
+			    name, what, seconds(s->step->timeout_ms));
 	if (r < 0)
-		return fail(s, LP_HIL_SCRIPT_ERR_BOARD, r, "host: \"%s\" could not run: %s", cmd,
+		return fail(s, LP_HIL_SCRIPT_ERR_BOARD, r, "%s: \"%s\" could not run: %s", name, what,
 			    strerror(-r));
 	if (h.status != 0) {
 		s->res->exit_status = h.status;
-		return fail(s, LP_HIL_SCRIPT_ERR_COMMAND, -EIO, "host: \"%s\" exited with status %d",
-			    cmd, h.status);
+		return fail(s, LP_HIL_SCRIPT_ERR_COMMAND, -EIO, "%s: \"%s\" exited with status %d",
+			    name, what, h.status);
 	}
 	return 0;
 }
@@ -417,6 +419,8 @@ static int step_until(struct run *s, const char *cmd, unsigned *ret_tries)
 {
 	uint64_t deadline = lp_clock_deadline_ms(s->step->timeout_ms);
 	unsigned pause = 100;
+	const char *name = lp_hil_step_name(s->step->kind);
+	const char *what = s->step->text ? s->step->text : cmd; /* as written, for messages */
 	struct host_out h;
 	int r;
 
@@ -424,18 +428,28 @@ static int step_until(struct run *s, const char *cmd, unsigned *ret_tries)
 		r = host_run(s, cmd, deadline, HOST_BOTH, &h);
 		if (r == 0 && h.status == 0)
 			break;
+		if (r == 0 && h.status == 3 && s->step->kind == LP_HIL_STEP_ACTION) {
+			/* the action reached another final state: waiting longer cannot help */
+			size_t shown = h.len > UNTIL_SHOWN_MAX ? UNTIL_SHOWN_MAX : h.len;
+
+			s->res->exit_status = 3;
+			r = fail(s, LP_HIL_SCRIPT_ERR_COMMAND, -EIO, "action: %.*s", (int)shown,
+				 h.out ? h.out + h.len - shown : "");
+			free(h.out);
+			return r;
+		}
 		if (r < 0 && r != -ETIMEDOUT) {
 			free(h.out);
-			return fail(s, LP_HIL_SCRIPT_ERR_BOARD, r, "until: \"%s\" could not run: %s",
-				    cmd, strerror(-r));
+			return fail(s, LP_HIL_SCRIPT_ERR_BOARD, r, "%s: \"%s\" could not run: %s",
+				    name, what, strerror(-r));
 		}
 		if (r == -ETIMEDOUT || lp_clock_ms_left(deadline) <= (int)pause) {
 			size_t shown = h.len > UNTIL_SHOWN_MAX ? UNTIL_SHOWN_MAX : h.len;
 
 			r = fail(s, LP_HIL_SCRIPT_ERR_TIMEOUT, -ETIMEDOUT,
-				 "until: \"%s\" did not succeed within %.1f s (%u tries); "
+				 "%s: \"%s\" did not succeed within %.1f s (%u tries); "
 				 "last output: %.*s",
-				 cmd, seconds(s->step->timeout_ms), *ret_tries, (int)shown,
+				 name, what, seconds(s->step->timeout_ms), *ret_tries, (int)shown,
 				 h.out ? h.out + h.len - shown : "");
 			free(h.out);
 			return r;
@@ -557,8 +571,11 @@ static int do_step(struct run *s, const char *arg, unsigned *ret_tries)
 	case LP_HIL_STEP_RUN:
 		return step_run(s, arg);
 	case LP_HIL_STEP_HOST:
+	case LP_HIL_STEP_NET:
+	case LP_HIL_STEP_BACKEND:
 		return step_host(s, arg);
 	case LP_HIL_STEP_UNTIL:
+	case LP_HIL_STEP_ACTION:
 		return step_until(s, arg, ret_tries);
 	case LP_HIL_STEP_CAPTURE:
 		return step_capture(s, arg);

@@ -23,6 +23,8 @@ static const struct {
 	{"until", LP_HIL_STEP_UNTIL, true},      {"capture", LP_HIL_STEP_CAPTURE, true},
 	{"power", LP_HIL_STEP_POWER, true},      {"fail-on", LP_HIL_STEP_FAIL_ON, true},
 	{"mark", LP_HIL_STEP_MARK, true},        {"echo", LP_HIL_STEP_ECHO, false},
+	{"net", LP_HIL_STEP_NET, true},          {"backend", LP_HIL_STEP_BACKEND, true},
+	{"action", LP_HIL_STEP_ACTION, true},
 };
 
 const char *lp_hil_step_name(enum lp_hil_step_kind k)
@@ -73,6 +75,7 @@ void lp_hil_script_free(struct lp_hil_script *s)
 	for (size_t i = 0; i < s->n_steps; i++) {
 		free(s->steps[i].arg);
 		free(s->steps[i].var);
+		free(s->steps[i].text);
 	}
 	free(s->steps);
 	free(s->name);
@@ -92,6 +95,89 @@ static int fail_line(struct lp_diag *diag, const char *name, unsigned line, cons
 	lp_diag_set_file(diag, name);
 	lp_diag_set_pos(diag, line, 0);
 	return lp_diag_fail(diag, -EINVAL, "%s", msg);
+}
+
+static bool word_ok(const char *s, size_t n, const char *extra)
+{
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr(extra, s[i])))
+			return false;
+	return true;
+}
+
+/* The host command a harness step stands for. Arguments are checked here (words of a
+ * small alphabet, {{VAR}}s allowed), so the command needs no shell quoting. */
+static int harness_command(const struct lp_hil_step *st, const char *arg, char *cmd, size_t len,
+			   const char **why)
+{
+	const char *a = arg;
+	char w[3][96];
+	size_t n = 0;
+	int r;
+
+	while (*a && n < 3) {
+		size_t k = strcspn(a, " \t");
+
+		if (!word_ok(a, k, "{}_.-")) {
+			*why = "arguments are words of letters, digits, '_', '.', '-' or {{VAR}}";
+			return -EINVAL;
+		}
+		snprintf(w[n++], sizeof(w[0]), "%.*s", (int)k, a);
+		a += k;
+		a += strspn(a, " \t");
+	}
+	if (*a) {
+		*why = "too many arguments";
+		return -EINVAL;
+	}
+	switch (st->kind) {
+	case LP_HIL_STEP_NET: {
+		static const char *const modes[] = {"pass", "resume", "cut", "stall", "show"};
+		bool takes = !strcmp(w[0], "throttle") || !strcmp(w[0], "drop-after");
+		bool plain = false;
+
+		for (size_t i = 0; i < LP_ARRAY_SIZE(modes); i++)
+			plain |= !strcmp(w[0], modes[i]);
+		if (!(plain && n == 1) && !(takes && n == 2)) {
+			*why = "expected pass, resume, cut, stall, show, throttle RATE or "
+			       "drop-after BYTES";
+			return -EINVAL;
+		}
+		r = snprintf(cmd, len, "{{NET}} %s%s%s", w[0], n == 2 ? " " : "", n == 2 ? w[1] : "");
+		break;
+	}
+	case LP_HIL_STEP_BACKEND:
+		if (n != 1 || (strcmp(w[0], "stop") && strcmp(w[0], "start") &&
+			       strcmp(w[0], "restart") && strcmp(w[0], "kill"))) {
+			*why = "expected stop, start, restart or kill";
+			return -EINVAL;
+		}
+		r = snprintf(cmd, len, "{{BACKEND}} %s", w[0]);
+		break;
+	case LP_HIL_STEP_ACTION:
+		if (n != 2 || !word_ok(w[1], strlen(w[1]), "_")) {
+			*why = "expected ACTION_ID STATE (e.g. action @5m {{ACTION}} FINISHED)";
+			return -EINVAL;
+		}
+		/* exit 0: reached; 3: another final state (fails at once); else: try again */
+		r = snprintf(cmd, len,
+			     "s=$({{API}}/actions/%s | jq -r .status) || exit 1; "
+			     "[ \"$s\" = %s ] && exit 0; "
+			     "case $s in FINISHED|ERROR|CANCELED|REJECTED) "
+			     "echo \"action %s is $s, not %s\"; exit 3;; esac; exit 1",
+			     w[0], w[1], w[0], w[1]);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (r < 0 || (size_t)r >= len) {
+		*why = "too long";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Parses one logical line (continuations joined, NUL-terminated, modifiable). */
@@ -121,7 +207,7 @@ static int parse_line(struct lp_hil_script *sc, char *line, unsigned lineno, str
 	if (i == LP_ARRAY_SIZE(step_table))
 		return fail_line(diag, sc->name, lineno,
 				 "unknown step \"%.64s\" (boot, expect, run, host, until, capture, "
-				 "power, fail-on, mark, echo)",
+				 "power, fail-on, mark, echo, net, backend, action)",
 				 word);
 	st.kind = step_table[i].kind;
 	if (*arg == '@') {
@@ -169,6 +255,19 @@ static int parse_line(struct lp_hil_script *sc, char *line, unsigned lineno, str
 	default:
 		break;
 	}
+	if (st.kind == LP_HIL_STEP_NET || st.kind == LP_HIL_STEP_BACKEND ||
+	    st.kind == LP_HIL_STEP_ACTION) {
+		char cmd[LP_HIL_SCRIPT_CMD_MAX];
+		int r = harness_command(&st, arg, cmd, sizeof(cmd), &why);
+
+		if (r < 0)
+			return fail_line(diag, sc->name, lineno, "%s: %s", word, why);
+		if (!(st.text = strdup(arg)) || !(st.arg = strdup(cmd))) {
+			free(st.text);
+			return -ENOMEM;
+		}
+		goto append;
+	}
 	/* patterns without {{…}} are compiled now, so a typo fails before the board boots */
 	if ((st.kind == LP_HIL_STEP_EXPECT || st.kind == LP_HIL_STEP_BOOT ||
 	     (st.kind == LP_HIL_STEP_FAIL_ON && strcmp(arg, "default") && strcmp(arg, "none"))) &&
@@ -188,6 +287,7 @@ static int parse_line(struct lp_hil_script *sc, char *line, unsigned lineno, str
 		free(st.var);
 		return -ENOMEM;
 	}
+append:
 	if ((sc->n_steps & (sc->n_steps - 1)) == 0) {
 		size_t cap = sc->n_steps ? sc->n_steps * 2 : 8;
 		struct lp_hil_step *t = realloc(sc->steps, cap * sizeof(*t));
@@ -195,6 +295,7 @@ static int parse_line(struct lp_hil_script *sc, char *line, unsigned lineno, str
 		if (!t) {
 			free(st.arg);
 			free(st.var);
+			free(st.text);
 			return -ENOMEM;
 		}
 		sc->steps = t;

@@ -1,9 +1,899 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until this part lands (matrix issue #11). */
+/*
+ * loopline-matrix run SPEC: expand the spec, build what the cases need (run-build.c),
+ * run each case's attempts in processes of their own (run-case.c), up to --jobs at once,
+ * record every attempt and verdict in the history as it happens, and write the reports
+ * of the run when it ends (docs/matrix.md, "Running").
+ *
+ * Verdicts: a scenario that fails a wait, a command or a failure pattern is a product
+ * failure (FAIL, retried up to --retries times: passing later makes it FLAKY); a failure
+ * of the harness — setup, the board, a scenario that cannot run, a case process that
+ * died — is an infrastructure error (ERROR, retried twice, never counted against a
+ * release). Ctrl-C (SIGINT) or SIGTERM stops every case process with what it started;
+ * their cases are ERROR "interrupted", the ones not started SKIPPED.
+ */
+/* Paths and labels here are built from bounded pieces (PATH_MAX directories, MX_NAME_MAX
+ * names); a truncated one fails where it is used (a missing file, a tool's error). */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
 #include "loopline/cli.h"
+#include "loopline/clock.h"
+#include "loopline/fs.h"
 #include "matrix.h"
+#include "run-case.h"
+#include "run.h"
+
+#define INFRA_RETRIES 2u
+#define CASE_GRACE_MS (120u * 1000u) /* over the case's timeout before it is killed */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+struct prep {                  /* what one case needs, known before it starts */
+	char *setup_json;
+	char **vars;
+	size_t n_vars;
+	char scenario_path[PATH_MAX];
+	uint64_t timeout_ms;
+	cJSON *components;         /* {"agent": hash, "backend": hash, "from": hash, "to": hash} */
+	char prep_error[1024];     /* the case cannot run: why (an infrastructure error) */
+};
+
+struct job {
+	size_t idx;                /* into plan->cases */
+	unsigned attempt;          /* attempts started */
+	unsigned infra_used, product_used;
+	bool failed_before;        /* a product failure happened in an earlier attempt */
+	pid_t pid;
+	uint64_t started_mono;
+	int64_t started_wall;
+	char dir[PATH_MAX];        /* the current attempt's directory (absolute) */
+	char rel[PATH_MAX];        /* relative to the run's directory */
+	bool done;
+	int64_t first_started_wall;
+};
+
+struct runner {
+	struct mx_cli *cli;
+	const struct mx_spec *spec;
+	const struct mx_plan *plan;
+	struct mx_db *db;
+	struct mx_run_info info;
+	char run_dir[PATH_MAX];    /* absolute */
+	char libexec[PATH_MAX];
+	struct mx_build build;
+	struct prep *preps;
+	struct job *jobs;
+	unsigned jobs_max;
+	unsigned retries;
+	bool keep;
+	size_t n_done;
+	size_t n_pass, n_fail, n_error, n_flaky, n_skipped;
+};
+
+static const char *combo_value(const struct mx_plan *p, const struct mx_combo *c, unsigned axis)
+{
+	const struct mx_axis *a = &p->spec->axes[axis];
+
+	return c->value[axis] == MX_VALUE_NONE ? NULL : a->values[c->value[axis]].name;
+}
+
+static cJSON *case_axes(const struct mx_plan *p, const struct mx_case *cs)
+{
+	const struct mx_combo *c = &p->combos[cs->combo];
+	cJSON *o = cJSON_CreateObject();
+
+	for (size_t a = 0; a < p->spec->n_axes; a++) {
+		const char *v = combo_value(p, c, (unsigned)a);
+
+		if (v)
+			cJSON_AddStringToObject(o, p->spec->axes[a].name, v);
+	}
+	if (cs->extra)
+		for (cJSON *e = cs->extra->child; e; e = e->next)
+			if (!cJSON_GetObjectItem(o, e->string))
+				cJSON_AddItemToObject(o, e->string, cJSON_Duplicate(e, true));
+	return o;
+}
+
+/* {{FROM}} / {{TO}} in a directive value */
+static void subst(const char *in, const char *from, const char *to, char *out, size_t len)
+{
+	size_t w = 0;
+
+	for (const char *s = in; *s && w + 1 < len;) {
+		if (!strncmp(s, "{{FROM}}", 8)) {
+			w += (size_t)snprintf(out + w, len - w, "%s", from);
+			s += 8;
+		} else if (!strncmp(s, "{{TO}}", 6)) {
+			w += (size_t)snprintf(out + w, len - w, "%s", to);
+			s += 6;
+		} else {
+			out[w++] = *s++;
+		}
+		if (w >= len)
+			w = len - 1;
+	}
+	out[w] = '\0';
+}
+
+static void merge_settings(cJSON *dst, const cJSON *src)
+{
+	if (!src)
+		return;
+	for (const cJSON *e = src->child; e; e = e->next) {
+		cJSON *cur = cJSON_GetObjectItem(dst, e->string);
+
+		if (cur && cJSON_IsObject(cur) && cJSON_IsObject(e))
+			merge_settings(cur, e);
+		else if (cur)
+			cJSON_ReplaceItemInObject(dst, e->string, cJSON_Duplicate(e, true));
+		else
+			cJSON_AddItemToObject(dst, e->string, cJSON_Duplicate(e, true));
+	}
+}
+
+static int add_var(struct prep *pr, const char *name, const char *value)
+{
+	char **v = realloc(pr->vars, (pr->n_vars + 1) * sizeof(*v));
+	size_t n = strlen(name) + strlen(value) + 2;
+
+	if (!v)
+		return -ENOMEM;
+	pr->vars = v;
+	if (!(v[pr->n_vars] = malloc(n)))
+		return -ENOMEM;
+	snprintf(v[pr->n_vars++], n, "%s=%s", name, value);
+	return 0;
+}
+
+/* Builds what case i needs and describes its setup. Errors that are the case's own
+ * (a build failed) go to pr->prep_error; only ENOMEM is returned. */
+static int prepare_case(struct runner *rn, size_t i)
+{
+	const struct mx_plan *p = rn->plan;
+	const struct mx_spec *s = rn->spec;
+	const struct mx_case *cs = &p->cases[i];
+	const struct mx_combo *c = &p->combos[cs->combo];
+	const struct mx_value *from_v = &s->axes[MX_AXIS_FROM].values[c->value[MX_AXIS_FROM]];
+	const struct mx_value *to_v = &s->axes[MX_AXIS_TO].values[c->value[MX_AXIS_TO]];
+	const char *target = combo_value(p, c, MX_AXIS_TARGET);
+	const char *agent = combo_value(p, c, MX_AXIS_AGENT);
+	const char *backend = combo_value(p, c, MX_AXIS_BACKEND);
+	const char *from = from_v->version[0] ? from_v->version : from_v->name;
+	const char *to = to_v->version[0] ? to_v->version : to_v->name;
+	struct prep *pr = &rn->preps[i];
+	struct mx_scenario_meta meta;
+	const struct mx_built *be;
+	const struct mx_fw *fw_from, *fw_to;
+	struct mx_fw_want w;
+	cJSON *settings = cJSON_CreateObject(), *setup = cJSON_CreateObject(), *pkgs;
+	const char *compression = "zstd";
+	struct lp_diag d;
+	char device[96];
+	int r = 0;
+
+	lp_diag_clear(&d);
+	cJSON_AddItemToObject(settings, "vars", cJSON_CreateObject());
+	cJSON_AddItemToObject(settings, "agent", cJSON_CreateObject());
+	cJSON_AddItemToObject(settings, "package", cJSON_CreateObject());
+	cJSON_AddItemToObject(settings, "backend", cJSON_CreateObject());
+	for (size_t a = MX_CORE_AXES; a < s->n_axes; a++) {
+		const struct mx_settings *st;
+
+		if (c->value[a] == MX_VALUE_NONE)
+			continue;
+		st = &s->axes[a].values[c->value[a]].settings;
+		merge_settings(cJSON_GetObjectItem(settings, "vars"), st->vars);
+		merge_settings(cJSON_GetObjectItem(settings, "agent"), st->agent);
+		merge_settings(cJSON_GetObjectItem(settings, "package"), st->package);
+		merge_settings(cJSON_GetObjectItem(settings, "backend"), st->backend);
+	}
+	{
+		const char *comp = cJSON_GetStringValue(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(settings, "package"), "compression"));
+
+		if (comp)
+			compression = !strcmp(comp, "none") ? "none" : "zstd";
+	}
+	snprintf(pr->scenario_path, sizeof(pr->scenario_path), "%s/%s.hil", s->scenario_dir,
+		 s->scenarios[cs->scenario].name);
+	if (mx_scenario_meta_load(pr->scenario_path, &meta, &d) < 0) {
+		snprintf(pr->prep_error, sizeof(pr->prep_error), "%s:%u: %s", d.file, d.line, d.msg);
+		goto out;
+	}
+	pr->timeout_ms = s->scenarios[cs->scenario].timeout_ms ? s->scenarios[cs->scenario].timeout_ms :
+			 meta.timeout_ms ? meta.timeout_ms : s->default_timeout_ms;
+	if (strncmp(target, "qemu-", 5) != 0) {
+		snprintf(pr->prep_error, sizeof(pr->prep_error),
+			 "target %s: the local executor runs QEMU targets; boards of a rack need "
+			 "a firmware build for them", target);
+		goto out;
+	}
+	if ((r = mx_build_component(&rn->build, MX_AXIS_BACKEND, backend, target, &be, &d)) < 0)
+		goto build_fail;
+	memset(&w, 0, sizeof(w));
+	snprintf(w.target, sizeof(w.target), "%s", target);
+	snprintf(w.version, sizeof(w.version), "%s", from);
+	snprintf(w.variant, sizeof(w.variant), "good");
+	snprintf(w.compression, sizeof(w.compression), "%s", compression);
+	snprintf(w.agent, sizeof(w.agent), "%s", agent);
+	if ((r = mx_build_firmware(&rn->build, &w, &fw_from, &d)) < 0)
+		goto build_fail;
+	snprintf(w.version, sizeof(w.version), "%s", to);
+	snprintf(w.agent, sizeof(w.agent), "%s", to_v->to_agent[0] ? to_v->to_agent : "current");
+	if ((r = mx_build_firmware(&rn->build, &w, &fw_to, &d)) < 0)
+		goto build_fail;
+
+	snprintf(device, sizeof(device), "dut-%zu", i);
+	cJSON_AddStringToObject(setup, "target", target);
+	cJSON_AddStringToObject(setup, "source_dir", rn->build.repo);
+	cJSON_AddStringToObject(setup, "device", device);
+	cJSON_AddStringToObject(setup, "from_build", fw_from->build);
+	cJSON_AddStringToObject(setup, "backend", be->bin);
+	cJSON_AddStringToObject(setup, "ctl", be->ctl);
+	{
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		self[n > 0 ? n : 0] = '\0';
+		cJSON_AddStringToObject(setup, "matrix", self);
+	}
+	{
+		char pki[PATH_MAX * 2], pub[PATH_MAX * 2];
+
+		snprintf(pki, sizeof(pki), "%s/pki", rn->run_dir);
+		snprintf(pub, sizeof(pub), "%s/firmware/keys/lab.pub.pem", rn->build.cache);
+		cJSON_AddStringToObject(setup, "pki", pki);
+		cJSON_AddStringToObject(setup, "signpub", pub);
+	}
+	pkgs = cJSON_AddArrayToObject(setup, "packages");
+	{
+		cJSON *pk = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(pk, "name", "TO");
+		cJSON_AddStringToObject(pk, "file", fw_to->lpkg);
+		cJSON_AddItemToArray(pkgs, pk);
+	}
+	for (size_t k = 0; k < meta.n_pkgs; k++) {
+		const struct mx_pkg_directive *pd = &meta.pkgs[k];
+		const struct mx_fw *f;
+		cJSON *pk = cJSON_CreateObject();
+
+		memset(&w, 0, sizeof(w));
+		snprintf(w.target, sizeof(w.target), "%s", target);
+		subst(pd->version, from, to, w.version, sizeof(w.version));
+		snprintf(w.variant, sizeof(w.variant), "%s", pd->variant);
+		w.security_version = pd->security_version;
+		snprintf(w.compression, sizeof(w.compression), "%s", compression);
+		snprintf(w.agent, sizeof(w.agent), "%s",
+			 !strcmp(pd->agent, "to") ? (to_v->to_agent[0] ? to_v->to_agent : "current") :
+			 !strcmp(pd->agent, "from") ? agent : pd->agent);
+		if ((r = mx_build_firmware(&rn->build, &w, &f, &d)) < 0) {
+			cJSON_Delete(pk);
+			goto build_fail;
+		}
+		cJSON_AddStringToObject(pk, "name", pd->name);
+		cJSON_AddStringToObject(pk, "file", f->lpkg);
+		cJSON_AddStringToObject(pk, "version", w.version);
+		if (pd->tamper)
+			cJSON_AddTrueToObject(pk, "tamper");
+		cJSON_AddItemToArray(pkgs, pk);
+	}
+	cJSON_AddItemToObject(setup, "agent_config",
+			      cJSON_Duplicate(cJSON_GetObjectItem(settings, "agent"), true));
+	cJSON_AddItemToObject(setup, "backend_config",
+			      cJSON_Duplicate(cJSON_GetObjectItem(settings, "backend"), true));
+	if (!(pr->setup_json = cJSON_Print(setup))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* scenario variables: the combo's versions, configuration vars, extra keys */
+	add_var(pr, "FROM", from);
+	add_var(pr, "TO", to);
+	for (cJSON *e = cJSON_GetObjectItem(settings, "vars")->child; e; e = e->next)
+		if (cJSON_IsString(e))
+			add_var(pr, e->string, e->valuestring);
+	if (cs->extra)
+		for (cJSON *e = cs->extra->child; e; e = e->next) {
+			char num[32];
+
+			if (cJSON_IsString(e)) {
+				add_var(pr, e->string, e->valuestring);
+			} else if (cJSON_IsNumber(e)) {
+				snprintf(num, sizeof(num), "%g", e->valuedouble);
+				add_var(pr, e->string, num);
+			}
+		}
+	pr->components = cJSON_CreateObject();
+	cJSON_AddStringToObject(pr->components, "backend", be->hash);
+	cJSON_AddStringToObject(pr->components, "from", fw_from->hash);
+	cJSON_AddStringToObject(pr->components, "to", fw_to->hash);
+	r = 0;
+	goto out;
+build_fail:
+	if (r == -ENOMEM)
+		goto out;
+	snprintf(pr->prep_error, sizeof(pr->prep_error), "build: %s", d.msg);
+	r = 0;
+out:
+	cJSON_Delete(settings);
+	cJSON_Delete(setup);
+	return r;
+}
+
+static void case_label(const struct runner *rn, size_t i, char *buf, size_t len)
+{
+	const struct mx_case *cs = &rn->plan->cases[i];
+
+	snprintf(buf, len, "%s %s", rn->spec->scenarios[cs->scenario].name,
+		 rn->plan->combos[cs->combo].key);
+}
+
+static void fill_result(const struct runner *rn, size_t i, struct mx_result *r)
+{
+	const struct mx_case *cs = &rn->plan->cases[i];
+
+	mx_result_clear(r);
+	r->run_id = rn->info.id;
+	snprintf(r->combo_key, sizeof(r->combo_key), "%s", rn->plan->combos[cs->combo].key);
+	snprintf(r->scenario, sizeof(r->scenario), "%s", rn->spec->scenarios[cs->scenario].name);
+	r->axes = case_axes(rn->plan, cs);
+	r->components = rn->preps[i].components ? cJSON_Duplicate(rn->preps[i].components, true) : NULL;
+	r->required = cs->required;
+}
+
+static void db_warn(struct runner *rn, const char *what)
+{
+	char buf[LP_DIAG_MSG_MAX + 256];
+
+	fprintf(stderr, "loopline-matrix: warning: %s: %s\n", what,
+		lp_diag_format(mx_db_diag(rn->db), buf, sizeof(buf)));
+}
+
+static int start_attempt(struct runner *rn, struct job *j)
+{
+	const struct mx_case *cs = &rn->plan->cases[j->idx];
+	struct mx_result res = { 0 };
+	char label[MX_KEY_MAX + MX_NAME_MAX + 8];
+	pid_t pid;
+	int r;
+
+	j->attempt++;
+	snprintf(j->rel, sizeof(j->rel), "cases/%04u-%s/attempt-%u", rn->plan->combos[cs->combo].index,
+		 rn->spec->scenarios[cs->scenario].name, j->attempt);
+	snprintf(j->dir, sizeof(j->dir), "%s/%s", rn->run_dir, j->rel);
+	if ((r = lp_fs_mkdir_p(j->dir, 0755)) < 0)
+		return r;
+	j->started_mono = lp_clock_mono_ms();
+	j->started_wall = lp_clock_wall_ms();
+	if (!j->first_started_wall)
+		j->first_started_wall = j->started_wall;
+	fill_result(rn, j->idx, &res);
+	res.status = MX_STATUS_RUNNING;
+	res.started_ms = j->first_started_wall;
+	res.attempts = j->attempt;
+	snprintf(res.log_dir, sizeof(res.log_dir), "%s", j->rel);
+	if (mx_db_result_put(rn->db, &res) < 0)
+		db_warn(rn, "recording a running case");
+	mx_result_clear(&res);
+	case_label(rn, j->idx, label, sizeof(label));
+	printf("[%zu/%zu] start %s%s\n", rn->n_done + 1, rn->plan->n_cases, label,
+	       j->attempt > 1 ? " (retry)" : "");
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct mx_case_job cj = { .setup_json = rn->preps[j->idx].setup_json,
+					  .vars = (const char *const *)rn->preps[j->idx].vars,
+					  .n_vars = rn->preps[j->idx].n_vars, .keep = rn->keep };
+
+		setsid();
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		snprintf(cj.dir, sizeof(cj.dir), "%s", j->dir);
+		snprintf(cj.libexec, sizeof(cj.libexec), "%s", rn->libexec);
+		snprintf(cj.scenario_path, sizeof(cj.scenario_path), "%s", rn->preps[j->idx].scenario_path);
+		snprintf(cj.scenario_name, sizeof(cj.scenario_name), "%s.hil",
+			 rn->spec->scenarios[cs->scenario].name);
+		_exit(mx_case_attempt(&cj) == 0 ? 0 : 1);
+	}
+	j->pid = pid;
+	return 0;
+}
+
+/* The verdict of an attempt that ended: from result.json, or an infrastructure error. */
+static void read_attempt(const struct job *j, int wstatus, bool timed_out, enum mx_status *st,
+			 enum mx_class *cl, struct mx_attempt *a, char *console, size_t console_len)
+{
+	char path[PATH_MAX + 16], *text = NULL;
+	size_t len;
+	cJSON *o = NULL;
+
+	snprintf(path, sizeof(path), "%s/result.json", j->dir);
+	if (!timed_out && lp_fs_read_file(path, 1u << 20, &text, &len) == 0)
+		o = cJSON_Parse(text);
+	free(text);
+	if (timed_out) {
+		*st = MX_STATUS_FAIL;
+		*cl = MX_CLASS_PRODUCT;
+		snprintf(a->message, sizeof(a->message),
+			 "the case did not end within its timeout (and %u s of grace): stopped",
+			 CASE_GRACE_MS / 1000);
+	} else if (!o) {
+		*st = MX_STATUS_ERROR;
+		*cl = MX_CLASS_INFRA;
+		if (WIFSIGNALED(wstatus))
+			snprintf(a->message, sizeof(a->message), "the case's process died of signal %d",
+				 WTERMSIG(wstatus));
+		else
+			snprintf(a->message, sizeof(a->message),
+				 "the case's process ended (status %d) without a verdict",
+				 WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
+	} else {
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, "verdict"));
+		const char *err = cJSON_GetStringValue(cJSON_GetObjectItem(o, "error"));
+
+		if (v && !strcmp(v, "pass")) {
+			*st = MX_STATUS_PASS;
+			*cl = MX_CLASS_NONE;
+		} else if (v && !strcmp(v, "fail")) {
+			*st = MX_STATUS_FAIL;
+			*cl = MX_CLASS_PRODUCT;
+		} else {
+			*st = MX_STATUS_ERROR;
+			*cl = MX_CLASS_INFRA;
+		}
+		snprintf(a->failed_step, sizeof(a->failed_step), "%s",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(o, "failed_step")) ?: "");
+		snprintf(a->message, sizeof(a->message), "%s%s%s", *st == MX_STATUS_ERROR && err ? err : "",
+			 *st == MX_STATUS_ERROR && err ? ": " : "",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(o, "message")) ?: "");
+		snprintf(console, console_len, "%s",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(o, "console")) ?: "");
+	}
+	cJSON_Delete(o);
+}
+
+static void finish_case(struct runner *rn, struct job *j, enum mx_status st, enum mx_class cl,
+			const struct mx_attempt *a, const char *console, int64_t subject_ms)
+{
+	struct mx_result res = { 0 };
+	char label[MX_KEY_MAX + MX_NAME_MAX + 8];
+
+	fill_result(rn, j->idx, &res);
+	if (st == MX_STATUS_PASS && j->failed_before)
+		st = MX_STATUS_FLAKY;
+	res.status = st;
+	res.class = st == MX_STATUS_FLAKY ? MX_CLASS_NONE : cl;
+	res.attempts = j->attempt;
+	res.started_ms = j->first_started_wall ? j->first_started_wall : lp_clock_wall_ms();
+	res.duration_ms = a ? a->duration_ms : 0;
+	res.subject_ms = subject_ms;
+	if (a) {
+		snprintf(res.failed_step, sizeof(res.failed_step), "%s", a->failed_step);
+		snprintf(res.message, sizeof(res.message), "%s", a->message);
+	}
+	snprintf(res.console_excerpt, sizeof(res.console_excerpt), "%s", console ? console : "");
+	snprintf(res.log_dir, sizeof(res.log_dir), "%s", j->attempt ? j->rel : "");
+	if (mx_db_result_put(rn->db, &res) < 0)
+		db_warn(rn, "recording a result");
+	mx_result_clear(&res);
+	j->done = true;
+	rn->n_done++;
+	switch (st) {
+	case MX_STATUS_PASS: rn->n_pass++; break;
+	case MX_STATUS_FLAKY: rn->n_flaky++; break;
+	case MX_STATUS_FAIL: rn->n_fail++; break;
+	case MX_STATUS_SKIPPED: rn->n_skipped++; break;
+	default: rn->n_error++; break;
+	}
+	case_label(rn, j->idx, label, sizeof(label));
+	printf("[%zu/%zu] %-7s %s (%.1f s)%s%s\n", rn->n_done, rn->plan->n_cases, mx_status_name(st),
+	       label, (double)(a ? a->duration_ms : 0) / 1000.0, a && a->message[0] ? ": " : "",
+	       a && a->message[0] ? a->message : "");
+	fflush(stdout);
+}
+
+/* An attempt ended: record it, then finish the case or start another attempt. */
+static void attempt_ended(struct runner *rn, struct job *j, int wstatus, bool timed_out)
+{
+	struct mx_attempt a = { 0 };
+	enum mx_status st;
+	enum mx_class cl;
+	char console[4096] = "";
+	int64_t subject_ms = 0;
+
+	read_attempt(j, wstatus, timed_out, &st, &cl, &a, console, sizeof(console));
+	{
+		char path[PATH_MAX + 16], *text = NULL;
+		size_t len;
+		cJSON *o;
+
+		snprintf(path, sizeof(path), "%s/result.json", j->dir);
+		if (lp_fs_read_file(path, 1u << 20, &text, &len) == 0 && (o = cJSON_Parse(text))) {
+			subject_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "subject_ms"));
+			cJSON_Delete(o);
+		}
+		free(text);
+	}
+	j->pid = 0;
+	a.run_id = rn->info.id;
+	snprintf(a.combo_key, sizeof(a.combo_key), "%s", rn->plan->combos[rn->plan->cases[j->idx].combo].key);
+	snprintf(a.scenario, sizeof(a.scenario), "%s", rn->spec->scenarios[rn->plan->cases[j->idx].scenario].name);
+	a.number = j->attempt;
+	a.status = st;
+	a.class = cl;
+	a.started_ms = j->started_wall;
+	a.duration_ms = (int64_t)(lp_clock_mono_ms() - j->started_mono);
+	snprintf(a.log_dir, sizeof(a.log_dir), "%s", j->rel);
+	if (mx_db_attempt_put(rn->db, &a) < 0)
+		db_warn(rn, "recording an attempt");
+	if (stop_signal) {
+		if (st != MX_STATUS_PASS) {
+			st = MX_STATUS_ERROR;
+			cl = MX_CLASS_INFRA;
+			snprintf(a.message, sizeof(a.message), "interrupted (signal %d)", (int)stop_signal);
+		}
+		finish_case(rn, j, st, cl, &a, console, subject_ms);
+		return;
+	}
+	if (st == MX_STATUS_ERROR && j->infra_used < INFRA_RETRIES) {
+		j->infra_used++;
+		printf("[%zu/%zu] retry after an infrastructure error: %s\n", rn->n_done + 1,
+		       rn->plan->n_cases, a.message);
+		if (start_attempt(rn, j) == 0)
+			return;
+	} else if (st == MX_STATUS_FAIL && j->product_used < rn->retries) {
+		j->product_used++;
+		j->failed_before = true;
+		if (start_attempt(rn, j) == 0)
+			return;
+	}
+	finish_case(rn, j, st, cl, &a, console, subject_ms);
+}
+
+static void kill_attempt(struct runner *rn, struct job *j)
+{
+	int ws = 0;
+
+	kill(-j->pid, SIGKILL);
+	kill(j->pid, SIGKILL);
+	waitpid(j->pid, &ws, 0);
+	mx_case_cleanup(j->dir, rn->libexec);
+}
+
+static int run_cases(struct runner *rn)
+{
+	size_t next = 0, n = rn->plan->n_cases;
+	unsigned running = 0;
+
+	while (rn->n_done < n) {
+		/* start what fits */
+		while (!stop_signal && running < rn->jobs_max && next < n) {
+			struct job *j = &rn->jobs[next];
+
+			j->idx = next++;
+			if (rn->preps[j->idx].prep_error[0]) {
+				struct mx_attempt a = { 0 };
+
+				snprintf(a.message, sizeof(a.message), "%s", rn->preps[j->idx].prep_error);
+				finish_case(rn, j, MX_STATUS_ERROR, MX_CLASS_INFRA, &a, "", 0);
+				continue;
+			}
+			if (start_attempt(rn, j) < 0) {
+				struct mx_attempt a = { 0 };
+
+				snprintf(a.message, sizeof(a.message), "cannot start the case: %s", strerror(errno));
+				finish_case(rn, j, MX_STATUS_ERROR, MX_CLASS_INFRA, &a, "", 0);
+				continue;
+			}
+			running++;
+		}
+		if (stop_signal) {
+			for (size_t k = 0; k < next; k++)
+				if (rn->jobs[k].pid > 0) {
+					kill_attempt(rn, &rn->jobs[k]);
+					attempt_ended(rn, &rn->jobs[k], SIGKILL, false);
+					running--;
+				}
+			for (; next < n; next++) {
+				struct job *j = &rn->jobs[next];
+				struct mx_attempt a = { 0 };
+
+				j->idx = next;
+				snprintf(a.message, sizeof(a.message), "not started: the run was interrupted");
+				finish_case(rn, j, MX_STATUS_SKIPPED, MX_CLASS_NONE, &a, "", 0);
+			}
+			break;
+		}
+		/* wait for an attempt to end, or a timeout */
+		{
+			int ws = 0;
+			pid_t pid = waitpid(-1, &ws, WNOHANG);
+
+			if (pid > 0) {
+				for (size_t k = 0; k < next; k++)
+					if (rn->jobs[k].pid == pid) {
+						struct job *j = &rn->jobs[k];
+
+						attempt_ended(rn, j, ws, false);
+						if (j->done)
+							running--;
+						break;
+					}
+				continue;
+			}
+			for (size_t k = 0; k < next; k++) {
+				struct job *j = &rn->jobs[k];
+
+				if (j->pid > 0 && lp_clock_mono_ms() - j->started_mono >
+						  rn->preps[j->idx].timeout_ms + CASE_GRACE_MS) {
+					kill_attempt(rn, j);
+					attempt_ended(rn, j, SIGKILL, true);
+					if (j->done)
+						running--;
+				}
+			}
+			lp_clock_sleep_ms(100);
+		}
+	}
+	return 0;
+}
+
+static int make_pki(struct runner *rn, struct lp_diag *d)
+{
+	char script[PATH_MAX], dir[PATH_MAX * 2], log[PATH_MAX * 2];
+	const char *argv[] = { script, dir, "--san", "IP:10.0.2.100,IP:127.0.0.1", NULL };
+
+	snprintf(script, sizeof(script), "%s/scripts/make-pki", rn->build.repo);
+	snprintf(dir, sizeof(dir), "%s/pki", rn->run_dir);
+	snprintf(log, sizeof(log), "%s/pki.log", rn->run_dir);
+	return mx_run_tool(argv, log, NULL, 0, d);
+}
+
+static int write_reports(struct runner *rn)
+{
+	struct mx_report *rep = NULL;
+	struct mx_gate *g = NULL;
+	struct lp_diag d;
+	int code = 0;
+
+	lp_diag_clear(&d);
+	if (mx_report_load(rn->db, rn->info.id, &rep, &d) < 0) {
+		fprintf(stderr, "loopline-matrix: reports: %s\n", d.msg);
+		return 1;
+	}
+	{
+		struct { const char *file; int kind; } outs[] = {
+			{ "report.html", 0 }, { "junit.xml", 1 }, { "report.json", 2 },
+		};
+
+		for (size_t i = 0; i < LP_ARRAY_SIZE(outs); i++) {
+			struct mx_buf b = { 0 };
+			char path[PATH_MAX * 2];
+			int r = outs[i].kind == 0 ? mx_report_html(rep, NULL, NULL, "", &b, &d) :
+				outs[i].kind == 1 ? mx_report_junit(rep, &b) : mx_report_json_text(rep, &b);
+
+			snprintf(path, sizeof(path), "%s/%s", rn->run_dir, outs[i].file);
+			if (r < 0 || mx_buf_write(&b, path) < 0)
+				fprintf(stderr, "loopline-matrix: cannot write %s\n", path);
+			mx_buf_free(&b);
+		}
+	}
+	if (mx_gate_decide(rep, &g) == 0) {
+		printf("gate: %s\n", g->summary);
+		code = mx_gate_exit_code(g->decision);
+		mx_gate_free(g);
+	}
+	mx_report_free(rep);
+	return code;
+}
 
 int mx_cmd_run(struct lp_cli *cli, void *ctx)
 {
-	return lp_cli_usage_error(cli, "not implemented yet");
+	struct runner rn = { .cli = ctx, .jobs_max = 1 };
+	const char *only = NULL, *expr = NULL, *shard = NULL, *arg;
+	struct mx_filter *f = NULL;
+	struct mx_spec *s = NULL;
+	struct mx_plan *p = NULL, *full = NULL;
+	struct mx_expected *exp = NULL;
+	struct sigaction sa = { .sa_handler = on_stop };
+	struct lp_diag d;
+	uint64_t v;
+	int key, r;
+
+	lp_diag_clear(&d);
+	while ((key = lp_cli_next(cli, &arg)) > 0)
+		switch (key) {
+		case 'j':
+			if ((r = lp_cli_parse_uint(cli, "--jobs", arg, 1, 64, &v)) != 0)
+				return r;
+			rn.jobs_max = (unsigned)v;
+			break;
+		case 'O': only = arg; break;
+		case 'F': expr = arg; break;
+		case 'S': shard = arg; break;
+		case 'r':
+			if ((r = lp_cli_parse_uint(cli, "--retries", arg, 0, 10, &v)) != 0)
+				return r;
+			rn.retries = (unsigned)v;
+			break;
+		case 'k': rn.keep = true; break;
+		case 'n': break; /* every case boots cold: there are no snapshots yet */
+		case 'x':
+			if (strcmp(arg, "local") != 0)
+				return lp_cli_usage_error(cli, "--executor: only \"local\" is supported");
+			break;
+		}
+	if ((r = mx_filter_parse(only, expr, shard, &f, &d)) < 0)
+		return lp_cli_usage_error(cli, "%s: %s", d.path[0] ? d.path : "--filter", d.msg);
+	if ((r = mx_spec_load(cli->args[0], &s, &d)) < 0) {
+		r = lp_cli_fail(r == -ENOENT ? -ENOENT : -EINVAL, &d, NULL);
+		r = r == 24 ? r : 2;
+		goto out;
+	}
+	if ((r = mx_spec_resolve_in_use(s, &d)) < 0 || (r = mx_plan_expand(s, &full, &d)) < 0 ||
+	    (r = mx_plan_expand(s, &p, &d)) < 0) {
+		r = lp_cli_fail(r, &d, NULL);
+		goto out;
+	}
+	if ((r = mx_plan_filter(p, f, &d)) < 0) {
+		r = lp_cli_usage_error(cli, "%s", d.msg);
+		goto out;
+	}
+	if (p->n_cases == 0) {
+		fprintf(stderr, "loopline-matrix run: no case left after --only/--filter/--shard\n");
+		r = LP_EXIT_USAGE;
+		goto out;
+	}
+	rn.spec = s;
+	rn.plan = p;
+	if ((r = lp_fs_mkdir_p(rn.cli->out_dir, 0755)) < 0 ||
+	    (r = mx_db_open(rn.cli->db_path, &rn.db, &d)) < 0) {
+		r = lp_cli_fail(r, &d, rn.cli->out_dir);
+		goto out;
+	}
+	snprintf(rn.info.spec_path, sizeof(rn.info.spec_path), "%s", s->path);
+	snprintf(rn.info.spec_name, sizeof(rn.info.spec_name), "%s", s->name);
+	snprintf(rn.info.spec_sha256, sizeof(rn.info.spec_sha256), "%s", s->sha256);
+	snprintf(rn.info.options, sizeof(rn.info.options), "%s%s%s%s%s%s",
+		 only ? "--only " : "", only ? only : "", expr ? " --filter " : "", expr ? expr : "",
+		 shard ? " --shard " : "", shard ? shard : "");
+	if (mx_db_run_begin(rn.db, &rn.info) < 0) {
+		r = lp_cli_fail(-EIO, mx_db_diag(rn.db), NULL);
+		goto out;
+	}
+	if (rn.info.dir[0] == '/')
+		snprintf(rn.run_dir, sizeof(rn.run_dir), "%s", rn.info.dir);
+	else
+		snprintf(rn.run_dir, sizeof(rn.run_dir), "%s/%s", mx_db_dir(rn.db), rn.info.dir);
+	{
+		char abs[PATH_MAX];
+
+		lp_fs_mkdir_p(rn.run_dir, 0755);
+		if (realpath(rn.run_dir, abs))
+			snprintf(rn.run_dir, sizeof(rn.run_dir), "%s", abs);
+	}
+	/* the whole plan is what the run is expected to cover (the gate knows what is
+	 * missing); --only/--filter/--shard choose what this process runs */
+	exp = calloc(full->n_cases ? full->n_cases : 1, sizeof(*exp));
+	if (!exp) {
+		r = LP_EXIT_FAILURE;
+		goto end;
+	}
+	{
+		cJSON **axes = calloc(full->n_cases ? full->n_cases : 1, sizeof(*axes));
+
+		for (size_t i = 0; i < full->n_cases && axes; i++) {
+			exp[i].combo_key = full->combos[full->cases[i].combo].key;
+			exp[i].scenario = s->scenarios[full->cases[i].scenario].name;
+			exp[i].required = full->cases[i].required;
+			exp[i].axes = axes[i] = case_axes(full, &full->cases[i]);
+		}
+		if (!shard && !only && !expr && mx_db_expect(rn.db, rn.info.id, exp, full->n_cases) < 0)
+			db_warn(&rn, "recording the expected cases");
+		for (size_t i = 0; i < full->n_cases && axes; i++)
+			cJSON_Delete(axes[i]);
+		free(axes);
+	}
+	printf("run %lld: %s, %zu cases (%zu combos), %u at a time; logs in %s\n",
+	       (long long)rn.info.id, s->name, p->n_cases, p->n_combos, rn.jobs_max, rn.run_dir);
+	fflush(stdout);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if ((r = mx_build_init(&rn.build, s, rn.cli->out_dir, &d)) < 0) {
+		r = lp_cli_fail(r, &d, NULL);
+		goto end;
+	}
+	snprintf(rn.libexec, sizeof(rn.libexec), "%s/matrix/libexec", rn.build.repo);
+	if ((r = make_pki(&rn, &d)) < 0) {
+		r = lp_cli_fail(r, &d, "test PKI");
+		goto end;
+	}
+	rn.preps = calloc(p->n_cases, sizeof(*rn.preps));
+	rn.jobs = calloc(p->n_cases, sizeof(*rn.jobs));
+	if (!rn.preps || !rn.jobs) {
+		r = LP_EXIT_FAILURE;
+		goto end;
+	}
+	for (size_t i = 0; i < p->n_cases && !stop_signal; i++)
+		if (prepare_case(&rn, i) < 0) {
+			r = LP_EXIT_FAILURE;
+			goto end;
+		}
+	{
+		/* the components the run used, for the report */
+		for (size_t i = 0; i < rn.build.n_comps; i++) {
+			struct mx_run_component c = { .run_id = rn.info.id };
+
+			snprintf(c.kind, sizeof(c.kind), "%s", rn.build.comps[i].kind == MX_AXIS_AGENT ? "agent" : "backend");
+			snprintf(c.value, sizeof(c.value), "%s/%s", rn.build.comps[i].name, rn.build.comps[i].arch);
+			snprintf(c.source, sizeof(c.source), "%s", rn.build.comps[i].source);
+			snprintf(c.hash, sizeof(c.hash), "%s", rn.build.comps[i].hash);
+			if (mx_db_component_put(rn.db, &c) < 0)
+				db_warn(&rn, "recording a component");
+		}
+		for (size_t i = 0; i < rn.build.n_fw; i++) {
+			struct mx_run_component c = { .run_id = rn.info.id };
+			const struct mx_fw_want *w = &rn.build.fw[i].want;
+
+			snprintf(c.kind, sizeof(c.kind), "firmware");
+			snprintf(c.value, sizeof(c.value), "%s/%s/%s/%s", w->version, w->variant, w->agent, w->target);
+			snprintf(c.source, sizeof(c.source), "%s", rn.build.fw[i].lpkg);
+			snprintf(c.hash, sizeof(c.hash), "%s", rn.build.fw[i].hash);
+			if (mx_db_component_put(rn.db, &c) < 0)
+				db_warn(&rn, "recording a component");
+		}
+	}
+	run_cases(&rn);
+	r = 0;
+end:
+	if (rn.db) {
+		int code;
+
+		mx_db_run_end(rn.db, rn.info.id, stop_signal ? "interrupted" : "finished");
+		printf("run %lld: %zu passed, %zu flaky, %zu failed, %zu errors, %zu skipped\n",
+		       (long long)rn.info.id, rn.n_pass, rn.n_flaky, rn.n_fail, rn.n_error, rn.n_skipped);
+		code = write_reports(&rn);
+		printf("report: %s/report.html\n", rn.run_dir);
+		if (r == 0)
+			r = stop_signal ? 128 + (int)stop_signal : code;
+	}
+out:
+	if (rn.preps)
+		for (size_t i = 0; p && i < p->n_cases; i++) {
+			free(rn.preps[i].setup_json);
+			for (size_t k = 0; k < rn.preps[i].n_vars; k++)
+				free(rn.preps[i].vars[k]);
+			free(rn.preps[i].vars);
+			cJSON_Delete(rn.preps[i].components);
+		}
+	free(rn.preps);
+	free(rn.jobs);
+	free(exp);
+	mx_build_free(&rn.build);
+	mx_db_close(rn.db);
+	mx_plan_free(p);
+	mx_plan_free(full);
+	mx_spec_free(s);
+	mx_filter_free(f);
+	return r;
 }

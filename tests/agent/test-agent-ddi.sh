@@ -43,7 +43,7 @@ free_port() {
 }
 
 # --- PKI and backend ---
-"$(dirname "$0")/../tools/make-pki" "$TMP/pki" --client dev1
+"$(dirname "$0")/../../scripts/make-pki" "$TMP/pki" --client dev1
 PORT=$(free_port)
 HPORT=$(free_port)
 DEAD=$(free_port)

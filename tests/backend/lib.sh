@@ -41,7 +41,7 @@ free_port() {
 
 make_certs() { # CA, server cert for 127.0.0.1, client certs with CN dev1 and dev2
   local d=$TMP/pki
-  "$(dirname "$0")/../tools/make-pki" "$d" --client dev1 --client dev2 --client dev3
+  "$(dirname "$0")/../../scripts/make-pki" "$d" --client dev1 --client dev2 --client dev3
   # A client certificate from another CA must be refused.
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -keyout "$d/rogue.key" -out "$d/rogue.pem" -subj /CN=dev1 2>/dev/null

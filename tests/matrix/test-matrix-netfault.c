@@ -931,7 +931,7 @@ static void test_curl_resume(void **state)
 
 	assert_non_null(src);
 	/* a CA and a certificate for 127.0.0.1; a 4 MiB file to serve */
-	snprintf(path, sizeof(path), "%s/tests/tools/make-pki", src);
+	snprintf(path, sizeof(path), "%s/scripts/make-pki", src);
 	snprintf(got_path, sizeof(got_path), "%s/pki", dir);
 	pki_argv[1] = got_path;
 	assert_int_equal(lp_proc_run(&pki, 60000, NULL, NULL, 0, &res), 0);

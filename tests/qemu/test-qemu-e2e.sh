@@ -76,7 +76,7 @@ signpub=$(ls "$fwout"/keys/*.pub.pem 2>/dev/null | head -n1 || true)
 
 # --- PKI: the backend's certificate names the address the guest uses ------------------
 pki="$tmp/pki"
-"$src/tests/tools/make-pki" "$pki" --san IP:10.0.2.100,IP:127.0.0.1
+"$src/scripts/make-pki" "$pki" --san IP:10.0.2.100,IP:127.0.0.1
 
 # --- backend ---------------------------------------------------------------------------
 jq -n --arg d "$tmp/backend" --arg pki "$pki" '{

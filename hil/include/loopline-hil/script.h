@@ -26,6 +26,7 @@
 #define LP_HIL_SCRIPT_MAX_BYTES (1u << 20)
 #define LP_HIL_SCRIPT_MAX_STEPS 4096u
 #define LP_HIL_SCRIPT_VAR_MAX 64u
+#define LP_HIL_SCRIPT_CMD_MAX 1024u  /* the command a net, backend or action step stands for */
 #define LP_HIL_SCRIPT_DEFAULT_TIMEOUT_MS 60000u
 
 enum lp_hil_step_kind {
@@ -39,6 +40,15 @@ enum lp_hil_step_kind {
 	LP_HIL_STEP_FAIL_ON, /* default | none | ERE: the failure patterns from here on */
 	LP_HIL_STEP_MARK,    /* NAME: print "mark NAME <seconds since start>" */
 	LP_HIL_STEP_ECHO,    /* TEXT: print it */
+	/* Steps of the matrix's harness, run as host commands through variables the caller
+	 * (loopline-matrix, or the environment) provides: */
+	LP_HIL_STEP_NET,     /* MODE [ARG]: the guest's link: `{{NET}} MODE [ARG]` (pass,
+			      * cut, resume, stall, throttle RATE, drop-after BYTES) */
+	LP_HIL_STEP_BACKEND, /* stop | start | restart | kill: the case's backend process:
+			      * `{{BACKEND}} ARG` */
+	LP_HIL_STEP_ACTION,  /* ID STATE: wait (like until) for the backend's action ID to
+			      * reach STATE (FINISHED, ERROR, CANCELED, RUNNING, …) through
+			      * `{{API}}/actions/ID`; another final state fails at once */
 };
 
 struct lp_hil_step {
@@ -47,7 +57,10 @@ struct lp_hil_step {
 	bool has_timeout;
 	uint32_t timeout_ms;  /* LP_HIL_SCRIPT_DEFAULT_TIMEOUT_MS unless @TIMEOUT */
 	char *var;            /* capture: the variable name */
-	char *arg;            /* the rest of the line (unexpanded) */
+	char *arg;            /* the rest of the line (unexpanded); for net, backend and
+			       * action the host command they stand for */
+	char *text;           /* net, backend, action: the line as written (for messages);
+			       * NULL for the others */
 };
 
 struct lp_hil_script {

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* One attempt of a case, in its own process (run-case.c). */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mx_case_job {
+	char dir[PATH_MAX];            /* the attempt's directory (absolute) */
+	char libexec[PATH_MAX];        /* matrix/libexec of the repository */
+	char scenario_path[PATH_MAX];
+	char scenario_name[128];       /* "update.hil" */
+	const char *setup_json;        /* what case-setup reads (state_dir is added) */
+	const char *const *vars;       /* scenario variables "NAME=value" besides case-setup's */
+	size_t n_vars;
+	bool keep;                     /* keep disks and backend data */
+};
+
+/* Runs the attempt and writes j->dir/result.json: {"verdict": "pass"|"fail"|"error",
+ * "error", "failed_step", "message", "console", "subject_ms"}. Always cleans up. */
+int mx_case_attempt(const struct mx_case_job *j);
+/* Powers off the case's board and kills its backend (after a killed attempt). */
+void mx_case_cleanup(const char *dir, const char *libexec);

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* The matrix runner's parts (run.c, run-build.c, run-case.c, scenario-meta.c). */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "loopline/diag.h"
+#include "matrix.h"
+
+#ifndef LP_SOURCE_DIR
+#define LP_SOURCE_DIR "."
+#endif
+
+#define MX_BUILDS_MAX 64
+#define MX_PACKAGES_MAX 16
+#define MX_FIRMWARE_MAX 512
+
+/* ---- run-build.c ---- */
+
+struct mx_built {              /* one component build */
+	enum mx_core_axis kind;    /* MX_AXIS_AGENT or MX_AXIS_BACKEND */
+	char name[MX_NAME_MAX];
+	char arch[16];             /* x86_64, aarch64 */
+	char dir[PATH_MAX];        /* the build directory */
+	char bin[PATH_MAX];        /* loopline-agent or loopline-backend */
+	char lib[PATH_MAX];        /* its libloopline.a */
+	char ctl[PATH_MAX];        /* backend: its loopline-ctl */
+	char source[1024];         /* "path: /src", "git: v1 (abc…)", "prebuilt: FILE" */
+	char hash[72];             /* commit, or the binary's sha256 */
+};
+
+struct mx_fw_want {            /* one firmware package (compared with memcmp: zero it) */
+	char target[MX_NAME_MAX];
+	char version[MX_NAME_MAX];
+	char variant[16];          /* good, bad-health, no-boot, broken */
+	unsigned security_version;
+	char compression[8];       /* zstd, none */
+	char agent[MX_NAME_MAX];   /* a name in components.agent */
+};
+
+struct mx_fw {
+	struct mx_fw_want want;
+	char lpkg[PATH_MAX];
+	char build[PATH_MAX];      /* what mkdisk takes (slot image, kernel, selector) */
+	char hash[72];             /* the package's sha256 */
+};
+
+struct mx_build {
+	const struct mx_spec *spec;
+	char repo[PATH_MAX];       /* the spec's repository: qemu-images/, matrix/libexec/ */
+	char own_build[PATH_MAX];  /* this program's build directory */
+	char own_source[PATH_MAX]; /* the tree it was built from */
+	char cache[PATH_MAX];      /* OUT/cache */
+	char log[PATH_MAX];        /* OUT/cache/build.log */
+	char pack[PATH_MAX];       /* loopline-pack of this build */
+	struct mx_built *comps;
+	size_t n_comps;
+	struct mx_fw *fw;
+	size_t n_fw;
+};
+
+int mx_build_init(struct mx_build *b, const struct mx_spec *s, const char *out_dir,
+		  struct lp_diag *diag);
+void mx_build_free(struct mx_build *b);
+/* The build of component version name (agent: for target's architecture). */
+int mx_build_component(struct mx_build *b, enum mx_core_axis kind, const char *name,
+		       const char *target, const struct mx_built **ret, struct lp_diag *diag);
+int mx_build_firmware(struct mx_build *b, const struct mx_fw_want *w, const struct mx_fw **ret,
+		      struct lp_diag *diag);
+/* Runs argv to its end (an hour at most); stdout captured into out (trailing newlines
+ * removed) or, without out, appended to log with stderr. Exit status != 0: -EIO. */
+int mx_run_tool(const char *const *argv, const char *log, char *out, size_t out_size,
+		struct lp_diag *diag);
+
+/* ---- scenario-meta.c: the runner's directives in a scenario file ---- */
+
+/* "#@ package NAME [version=V] [variant=X] [security_version=N] [agent=from|to|NAME]
+ *  [tamper=payload]" — a package the scenario deploys as {{PKG_NAME}}. Values may use
+ *  {{FROM}} and {{TO}}. PKG_TO (the combo's to firmware) is always there.
+ * "#@ timeout 15m" — the case's time unless the spec says otherwise.
+ * "#@ local-only REASON" — needs the harness outside the device (not for LAVA). */
+struct mx_pkg_directive {
+	char name[MX_NAME_MAX];
+	char version[MX_NAME_MAX];     /* default "{{TO}}" */
+	char variant[16];              /* default good */
+	unsigned security_version;     /* default 0 */
+	char agent[MX_NAME_MAX];       /* "to" (default), "from", or a component name */
+	bool tamper;                   /* a payload byte changed after signing: uploaded as an
+					* opaque artifact (the backend would refuse it) */
+	unsigned line;
+};
+
+struct mx_scenario_meta {
+	struct mx_pkg_directive pkgs[MX_PACKAGES_MAX];
+	size_t n_pkgs;
+	uint64_t timeout_ms;           /* 0: none given */
+	bool local_only;
+	char local_only_reason[256];
+};
+
+/* Reads the "#@" lines of a scenario file; errors name FILE:LINE. */
+int mx_scenario_meta_parse(const char *text, size_t len, const char *name,
+			   struct mx_scenario_meta *ret, struct lp_diag *diag);
+int mx_scenario_meta_load(const char *path, struct mx_scenario_meta *ret, struct lp_diag *diag);
