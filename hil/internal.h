@@ -16,8 +16,6 @@ void lp_hil_strv_free(char **v);
  * "" or "." (lp_fs_path_join always joins, into a fixed buffer); malloc'd, NULL on
  * ENOMEM. For paths of the inventory, relative to its directory. */
 char *lp_hil_path_join(const char *dir, const char *name);
-#define LP_HIL_REGEX_MAX_LEN 1024
-#define LP_HIL_REGEX_MAX_COST 4096
 /* Validates an ERE (length, repetition blow-up, syntax); the reason goes to err. */
 int lp_hil_regex_check(const char *re, char *err, size_t errlen);
 /* Writes all of buf to a non-blocking or blocking fd within timeout_ms, waiting for room

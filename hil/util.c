@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers of the hil library that lib/ does not have: string vectors, paths resolved
- * against the inventory's directory, the regex cost check, a write with a timeout for
+ * against the inventory's directory, the pattern check (lib/regex.c underneath), a write with a timeout for
  * non-blocking descriptors, liveness of processes that are not our children, and the
  * environment of host commands. Files, clocks and child processes come from lib/
  * (loopline/fs.h, clock.h, proc.h).
@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "loopline/clock.h"
 #include "loopline/fs.h"
+#include "loopline/regex.h"
 
 extern char **environ;
 
@@ -45,90 +46,14 @@ char *lp_hil_path_join(const char *dir, const char *name)
 	return s;
 }
 
-/* glibc compiles "x+" as "xx*" and "x{n,m}" as m copies of x, so stacked repetitions
- * grow the compiled automaton multiplicatively ("p++++++…" needs 2^n nodes). Estimate the
- * worst case as if every repetition were nested and refuse what could explode. */
-static bool regex_cost_ok(const char *re)
-{
-	unsigned long long cost = 1;
-
-	for (size_t i = 0; re[i]; i++) {
-		unsigned long long factor = 1;
-
-		if (re[i] == '\\' && re[i + 1]) {
-			i++;
-			continue;
-		}
-		if (re[i] == '[') { /* bracket expression: nothing inside repeats */
-			i++;
-			if (re[i] == '^')
-				i++;
-			if (re[i] == ']')
-				i++;
-			while (re[i] && re[i] != ']') {
-				if (re[i] == '[' && (re[i + 1] == ':' || re[i + 1] == '.' ||
-						     re[i + 1] == '=')) {
-					char close = re[i + 1];
-
-					i += 2;
-					while (re[i] && !(re[i] == close && re[i + 1] == ']'))
-						i++;
-					if (re[i])
-						i++;
-				}
-				if (re[i])
-					i++;
-			}
-			if (!re[i])
-				break;
-			continue;
-		}
-		if (re[i] == '+') {
-			factor = 2;
-		} else if (re[i] == '{') {
-			unsigned long long n = 0;
-
-			for (i++; re[i] >= '0' && re[i] <= '9'; i++)
-				n = n < 100000 ? n * 10 + (unsigned)(re[i] - '0') : n;
-			if (re[i] == ',') {
-				unsigned long long m = 0;
-				bool any = false;
-
-				for (i++; re[i] >= '0' && re[i] <= '9'; i++, any = true)
-					m = m < 100000 ? m * 10 + (unsigned)(re[i] - '0') : m;
-				n = any ? m : n + 1;
-			}
-			factor = n + 1;
-			if (!re[i])
-				break;
-		}
-		cost *= factor;
-		if (cost > LP_HIL_REGEX_MAX_COST)
-			return false;
-	}
-	return true;
-}
-
 int lp_hil_regex_check(const char *re, char *err, size_t errlen)
 {
 	regex_t rx;
-	int r;
+	int r = lp_regex_compile(&rx, re, REG_EXTENDED | REG_NEWLINE, err, errlen);
 
-	if (strlen(re) > LP_HIL_REGEX_MAX_LEN) {
-		snprintf(err, errlen, "longer than %d bytes", LP_HIL_REGEX_MAX_LEN);
-		return -EINVAL;
-	}
-	if (!regex_cost_ok(re)) {
-		snprintf(err, errlen, "too many nested repetitions (+ or {n,m})");
-		return -EINVAL;
-	}
-	r = regcomp(&rx, re, REG_EXTENDED | REG_NEWLINE);
-	if (r != 0) {
-		regerror(r, &rx, err, errlen);
-		return -EINVAL;
-	}
-	regfree(&rx);
-	return 0;
+	if (r == 0)
+		regfree(&rx);
+	return r;
 }
 
 int lp_hil_write_all(int fd, const void *buf, size_t len, unsigned timeout_ms)

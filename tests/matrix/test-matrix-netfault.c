@@ -927,7 +927,7 @@ static void test_curl_resume(void **state)
 	struct lp_proc_result res;
 	struct mx_net_conn conns[4];
 	size_t partial, n;
-	int nginx_port, fwd_port;
+	int nginx_port = 0, fwd_port = 0;
 
 	assert_non_null(src);
 	/* a CA and a certificate for 127.0.0.1; a 4 MiB file to serve */
