@@ -113,13 +113,24 @@ static void ring_tail(const struct run *s, char *out, size_t cap)
 
 /* ---- the verdict ---- */
 
+static const char *lookup(void *ctx, const char *name);
+
 static void step_text(const struct run *s, char *buf, size_t len)
 {
 	const struct lp_hil_step *st = s->step;
-	const char *arg = st->text ? st->text : s->arg ? s->arg : st->arg;
+	const char *arg = s->arg ? s->arg : st->arg;
+	char *text = NULL;
+	struct lp_diag d;
 
+	/* net, backend, action: the line as written, with its {{VAR}}s filled in */
+	if (st->text) {
+		lp_diag_clear(&d);
+		arg = lp_hil_script_expand_with(st->text, lookup, (void *)s, &text, &d) == 0 ? text
+											      : st->text;
+	}
 	snprintf(buf, len, "%s%s%s%s%s", lp_hil_step_name(st->kind), st->var ? " " : "",
 		 st->var ? st->var : "", arg[0] ? " " : "", arg);
+	free(text);
 }
 
 /* Records the failure of the running step; returns err. */

@@ -183,7 +183,7 @@ static int prepare_case(struct runner *rn, size_t i)
 	const struct mx_fw *fw_from, *fw_to;
 	struct mx_fw_want w;
 	cJSON *settings = cJSON_CreateObject(), *setup = cJSON_CreateObject(), *pkgs;
-	const char *compression = "zstd";
+	const char *compression = "zstd", *to_variant = "good";
 	struct lp_diag d;
 	char device[96];
 	int r = 0;
@@ -208,8 +208,15 @@ static int prepare_case(struct runner *rn, size_t i)
 		const char *comp = cJSON_GetStringValue(
 			cJSON_GetObjectItem(cJSON_GetObjectItem(settings, "package"), "compression"));
 
+		const char *var = cJSON_GetStringValue(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(settings, "package"), "variant"));
+
 		if (comp)
 			compression = !strcmp(comp, "none") ? "none" : "zstd";
+		/* package: {variant: …} builds the offered (to) firmware as that reference
+		 * variant: a seeded regression (bad-health, no-boot, broken) */
+		if (var && (!strcmp(var, "bad-health") || !strcmp(var, "no-boot") || !strcmp(var, "broken")))
+			to_variant = var;
 	}
 	snprintf(pr->scenario_path, sizeof(pr->scenario_path), "%s/%s.hil", s->scenario_dir,
 		 s->scenarios[cs->scenario].name);
@@ -236,6 +243,7 @@ static int prepare_case(struct runner *rn, size_t i)
 	if ((r = mx_build_firmware(&rn->build, &w, &fw_from, &d)) < 0)
 		goto build_fail;
 	snprintf(w.version, sizeof(w.version), "%s", to);
+	snprintf(w.variant, sizeof(w.variant), "%s", to_variant);
 	snprintf(w.agent, sizeof(w.agent), "%s", to_v->to_agent[0] ? to_v->to_agent : "current");
 	if ((r = mx_build_firmware(&rn->build, &w, &fw_to, &d)) < 0)
 		goto build_fail;

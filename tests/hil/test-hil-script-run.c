@@ -9,6 +9,7 @@
  * failing step's line and text, the message, the exit status and the console's tail.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -26,6 +27,7 @@
 #include <cmocka.h>
 
 #include "loopline/clock.h"
+#include "loopline/fs.h"
 #include "loopline-hil/board.h"
 #include "loopline-hil/inventory.h"
 #include "loopline-hil/script.h"
@@ -363,6 +365,68 @@ static void test_failures(void **state)
 }
 
 /* A boot that meets a failure pattern, and a power driver that fails. */
+/* The matrix's harness steps: net, backend and action run through {{NET}}, {{BACKEND}}
+ * and {{API}}; here fakes that record their arguments and serve action states. */
+static void test_harness_steps(void **state)
+{
+	char net[PATH_MAX + 64], backend[PATH_MAX + 64], api[PATH_MAX + 64], path[PATH_MAX + 64];
+	const char *vars[3] = { net, backend, api };
+	char text[512];
+	struct seen seen = { 0 };
+	struct lp_hil_script_result *res;
+	struct lp_hil_script *sc = NULL;
+	struct lp_diag diag;
+	char *calls = NULL;
+	size_t len;
+	static const char *const bad[] = {
+		"net explode\n", "net throttle\n", "net cut now\n", "backend reboot\n",
+		"action 7\n", "action 7 FINISHED; rm -rf x\n", "net cut;reboot\n",
+	};
+
+	snprintf(net, sizeof(net), "NET=echo >> %s/calls net", dir);
+	snprintf(backend, sizeof(backend), "BACKEND=echo >> %s/calls backend", dir);
+	snprintf(api, sizeof(api), "API=cat %s/api", dir);
+	snprintf(path, sizeof(path), "%s/api/actions", dir);
+	assert_int_equal(lp_fs_mkdir_p(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/api/actions/7", dir);
+	assert_int_equal(lp_fs_write_atomic(path, "{\"status\":\"FINISHED\"}", 21, 0644, 0), 0);
+	snprintf(path, sizeof(path), "%s/api/actions/8", dir);
+	assert_int_equal(lp_fs_write_atomic(path, "{\"status\":\"ERROR\"}", 18, 0644, 0), 0);
+	snprintf(path, sizeof(path), "%s/calls", dir);
+	unlink(path);
+
+	snprintf(text, sizeof(text), "boot\nnet throttle 1m\nnet cut\nbackend restart\naction @5s 7 FINISHED\n");
+	res = run_on("fake", text, vars, 3, &seen);
+	if (!res->ok)
+		fail_msg("%s:%u: %s (%s)", res->file, res->line, res->message, res->step);
+	assert_int_equal(res->steps[1].kind, LP_HIL_STEP_NET);
+	assert_int_equal(res->steps[3].kind, LP_HIL_STEP_BACKEND);
+	assert_int_equal(res->steps[4].kind, LP_HIL_STEP_ACTION);
+	lp_hil_script_result_free(res);
+	if (lp_fs_read_file(path, 4096, &calls, &len) < 0)
+		fail_msg("no %s", path);
+	assert_string_equal(calls, "net throttle 1m\nnet cut\nbackend restart\n");
+	free(calls);
+
+	/* another final state fails at once, named in the step and the message */
+	res = run_on("fake", "boot\naction @60s 8 FINISHED\n", vars, 3, &seen);
+	assert_false(res->ok);
+	assert_int_equal(res->error, LP_HIL_SCRIPT_ERR_COMMAND);
+	assert_int_equal(res->line, 2);
+	assert_string_equal(res->step, "action 8 FINISHED");
+	assert_non_null(strstr(res->message, "action 8 is ERROR, not FINISHED"));
+	assert_int_equal(res->steps[1].tries, 1);
+	lp_hil_script_result_free(res);
+
+	/* bad arguments are parse errors with the line */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		lp_diag_clear(&diag);
+		assert_int_equal(lp_hil_script_parse(bad[i], strlen(bad[i]), "t.hil", &sc, &diag), -EINVAL);
+		assert_int_equal(diag.line, 1);
+	}
+	(void)state;
+}
+
 static void test_board_failures(void **state)
 {
 	char path[128];
@@ -399,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_passing_script),
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_board_failures),
+		cmocka_unit_test(test_harness_steps),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

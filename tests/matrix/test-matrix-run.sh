@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# loopline-matrix run end to end on QEMU (TCG): real backends, guests, fault proxies.
+#   test-matrix-run.sh SPEC [RUN OPTIONS]   a spec that must pass: exit 0, every case
+#       PASS in `show --json`, JUnit with no failures, the reports written, nothing left
+#       running.
+#   test-matrix-run.sh --regression         tests/matrix/specs/regression.yaml: one combo
+#       has a seeded regression; it must FAIL (product) with its step named, the other
+#       pass, the gate exit 30; then a run interrupted by SIGINT leaves nothing behind
+#       and is recorded as interrupted.
+set -uo pipefail
+: "${MATRIX:?}" "${LP_SOURCE_DIR:?}"
+work=$(mktemp -d /tmp/lp-mxrun.XXXXXX)
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+leftovers() { # processes a run may have started, still alive
+  pgrep -f "qemu-system.*$work|loopline-backend --config $work|fault-proxy --control $work" || true
+}
+cleanup() {
+  local p; p=$(leftovers)
+  if [ -n "$p" ]; then echo "FAIL: left running:"; ps -o pid,args -p $p; kill -9 $p 2>/dev/null; fails=$((fails + 1)); fi
+  if [ "$fails" = 0 ] && [ -z "${LP_KEEP:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
+m() { "$MATRIX" --out "$work/out" "$@"; }
+
+if [ "${1:-}" != --regression ]; then
+  spec=${1:?usage: test-matrix-run.sh SPEC [OPTIONS] | --regression}; shift
+  m run "$spec" "$@" | tee "$work/run.out"; rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || fail "run exited $rc"
+  m show --json > "$work/show.json" || fail "show --json"
+  python3 - "$work/show.json" <<'PY' || fail "not every case passed"
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = [(r["scenario"], r["combo"], r["status"], r.get("message", "")) for r in d["results"] if r["status"] != "pass"]
+for b in bad: print("  not passed:", *b)
+print(f"{len(d['results'])} cases, {len(bad)} not passed")
+sys.exit(1 if bad or not d["results"] else 0)
+PY
+  run_dir=$(sed -n 's/^run [0-9]*: .*logs in //p' "$work/run.out")
+  for f in report.html junit.xml report.json; do [ -s "$run_dir/$f" ] || fail "no $f in $run_dir"; done
+  python3 -c 'import sys, xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); s=r if r.tag=="testsuite" else r; n=int(s.get("tests")); f=int(s.get("failures",0))+int(s.get("errors",0)); print(f"junit: {n} tests, {f} failures/errors"); sys.exit(0 if n>0 and f==0 else 1)' "$run_dir/junit.xml" || fail "junit"
+  m gate > /dev/null; [ $? = 0 ] || fail "gate does not pass"
+  [ "$fails" = 0 ] && echo "PASS"
+  exit $((fails > 0))
+fi
+
+# --- a seeded regression ---------------------------------------------------------------
+spec="$LP_SOURCE_DIR/tests/matrix/specs/regression.yaml"
+m run "$spec" | tee "$work/run.out"; rc=${PIPESTATUS[0]}
+[ "$rc" = 30 ] || fail "run with a regression exited $rc, not 30 (gate failed)"
+m show --json > "$work/show.json" || fail "show --json"
+python3 - "$work/show.json" <<'PY' || fail "verdicts"
+import json, sys
+d = json.load(open(sys.argv[1]))
+res = {r["combo"]: r for r in d["results"]}
+good = [r for k, r in res.items() if "release=good" in k]
+bad = [r for k, r in res.items() if "release=broken-health" in k]
+assert len(good) == 1 and good[0]["status"] == "pass", good
+assert len(bad) == 1 and bad[0]["status"] == "fail" and bad[0]["class"] == "product", bad
+assert "update.hil:" in bad[0]["failed_step"], bad[0]["failed_step"]
+print("regression found:", bad[0]["failed_step"], "-", bad[0]["message"][:160])
+PY
+m gate > /dev/null; rc=$?
+[ "$rc" = 30 ] || fail "gate exited $rc, not 30"
+m history 'target=qemu-x86_64,backend=current,agent=current,from=1.0.0,to=1.1.0,release=broken-health' > "$work/hist" ||
+  fail "history of the failing combo"
+grep -qw fail "$work/hist" || fail "history does not show the failure"
+
+# --- Ctrl-C: every process the run started goes, the run is "interrupted" -------------
+"$MATRIX" --out "$work/out" run "$spec" --only release=good > "$work/int.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q 'start update' "$work/int.out" && break; sleep 0.1; done
+sleep 4 # the case is inside its scenario: guest, backend and proxies run
+kill -INT $pid; wait $pid; rc=$?
+[ "$rc" = 130 ] || fail "interrupted run exited $rc, not 130"
+sleep 0.5
+[ -z "$(leftovers)" ] || fail "processes left after Ctrl-C"
+m show --json > "$work/show2.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["run"]["state"]=="interrupted", d["run"]; r=d["results"][0]; assert r["status"] in ("error","skipped") and r["class"] in ("infra","none"), r; print("interrupted:", r["status"], r.get("message",""))' "$work/show2.json" ||
+  fail "interrupted run not recorded as such"
+[ "$fails" = 0 ] && echo "PASS"
+exit $((fails > 0))
