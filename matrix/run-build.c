@@ -160,6 +160,21 @@ void mx_build_free(struct mx_build *b)
 
 /* ---- components ---- */
 
+/* The cache directory of a source: per commit, or per source path (CMake rebuilds what
+ * changed in it). */
+static int cache_dir(const struct mx_build *b, bool git, const char *what, char *dir, size_t len,
+		     struct lp_diag *diag)
+{
+	char sum[128];
+	const char *argv[] = { "sh", "-c", "printf %s \"$0\" | sha256sum | cut -c1-16", what, NULL };
+	int r;
+
+	if ((r = mx_run_tool(argv, NULL, sum, sizeof(sum), diag)) < 0)
+		return r;
+	snprintf(dir, len, "%s/components/%s-%s", b->cache, git ? "git" : "path", sum);
+	return 0;
+}
+
 static const char *arch_of(const char *target)
 {
 	return strcmp(target, "qemu-aarch64") == 0 ? "aarch64" : "x86_64";
@@ -208,6 +223,7 @@ int mx_build_component(struct mx_build *b, enum mx_core_axis kind, const char *n
 		if (!realpath(c->source.path, src))
 			return lp_diag_fail(diag, -errno, "%s: %s", c->source.path, strerror(errno));
 		snprintf(e->source, sizeof(e->source), "path: %s", src);
+		snprintf(e->src, sizeof(e->src), "%s", src);
 		break;
 	case MX_SOURCE_GIT: {
 		const char *argv[] = { "git", "-C", b->repo, "rev-parse", "--verify", "-q", NULL, NULL };
@@ -230,17 +246,10 @@ int mx_build_component(struct mx_build *b, enum mx_core_axis kind, const char *n
 	} else if (c->source.kind != MX_SOURCE_PREBUILT) {
 		const char *what = c->source.kind == MX_SOURCE_GIT ? e->hash : src;
 		const char *argv[] = { NULL, NULL, NULL, NULL, NULL, NULL };
-		char script[PATH_MAX], key[80], hashcmd[PATH_MAX + 64];
-		char sum[128];
-		const char *hargv[] = { "sh", "-c", hashcmd, NULL };
+		char script[PATH_MAX];
 
-		/* the cache directory: per commit, or per source path (CMake rebuilds what
-		 * changed in it) */
-		snprintf(hashcmd, sizeof(hashcmd), "printf %%s '%s' | sha256sum | cut -c1-16", what);
-		if ((r = mx_run_tool(hargv, NULL, sum, sizeof(sum), diag)) < 0)
+		if ((r = cache_dir(b, c->source.kind == MX_SOURCE_GIT, what, dir, sizeof(dir), diag)) < 0)
 			return r;
-		snprintf(key, sizeof(key), "%s-%s", c->source.kind == MX_SOURCE_GIT ? "git" : "path", sum);
-		snprintf(dir, sizeof(dir), "%s/components/%s", b->cache, key);
 		snprintf(script, sizeof(script), "%s/matrix/libexec/build-component", b->repo);
 		argv[0] = script;
 		argv[1] = c->source.kind == MX_SOURCE_GIT ? "--git" : "--path";
@@ -251,6 +260,8 @@ int mx_build_component(struct mx_build *b, enum mx_core_axis kind, const char *n
 			kind == MX_AXIS_AGENT ? "agent" : "backend", name, arch, e->source);
 		if ((r = mx_run_tool(argv, b->log, e->dir, sizeof(e->dir), diag)) < 0)
 			return r;
+		if (c->source.kind == MX_SOURCE_GIT)
+			snprintf(e->src, sizeof(e->src), "%s/src", dir);
 	}
 	if (c->source.kind != MX_SOURCE_PREBUILT)
 		snprintf(e->bin, sizeof(e->bin), "%s/%s", e->dir,
@@ -275,12 +286,35 @@ int mx_build_component(struct mx_build *b, enum mx_core_axis kind, const char *n
 
 /* ---- firmware ---- */
 
+/* libloopline.a of this program's own source for arch: this build (x86_64), or its
+ * cross build in the cache. */
+static int own_lib(struct mx_build *b, const char *arch, char *buf, size_t len,
+		   struct lp_diag *diag)
+{
+	char script[PATH_MAX], dir[PATH_MAX], out[PATH_MAX];
+	const char *argv[] = { script, "--path", b->own_source, dir, arch, NULL };
+	int r;
+
+	if (!strcmp(arch, "x86_64")) {
+		snprintf(buf, len, "%s/lib/libloopline.a", b->own_build);
+		return 0;
+	}
+	snprintf(script, sizeof(script), "%s/matrix/libexec/build-component", b->repo);
+	if ((r = cache_dir(b, false, b->own_source, dir, sizeof(dir), diag)) < 0)
+		return r;
+	if ((r = mx_run_tool(argv, b->log, out, sizeof(out), diag)) < 0)
+		return r;
+	snprintf(buf, len, "%s/lib/libloopline.a", out);
+	return is_file(buf) ? 0 : lp_diag_fail(diag, -ENOENT, "no %s", buf);
+}
+
 int mx_build_firmware(struct mx_build *b, const struct mx_fw_want *w, const struct mx_fw **ret,
 		      struct lp_diag *diag)
 {
-	const struct mx_built *agent, *host = NULL;
+	const struct mx_built *agent;
+	char lib[PATH_MAX], hostlib[PATH_MAX];
 	char out[PATH_MAX], fwscript[PATH_MAX], secver[24], lines[2 * PATH_MAX + 8];
-	const char *argv[24];
+	const char *argv[28];
 	struct mx_fw *f;
 	size_t n = 0;
 	char *nl;
@@ -293,8 +327,10 @@ int mx_build_firmware(struct mx_build *b, const struct mx_fw_want *w, const stru
 		}
 	if ((r = mx_build_component(b, MX_AXIS_AGENT, w->agent, w->target, &agent, diag)) < 0)
 		return r;
-	if (strcmp(w->target, "qemu-x86_64") != 0 &&
-	    (r = mx_build_component(b, MX_AXIS_AGENT, "current", "qemu-x86_64", &host, diag)) < 0)
+	/* the boot selector is the reference firmware's, not the agent's: it is built with
+	 * this tree's libloopline for the target (and for this machine, for mkdisk) */
+	if ((r = own_lib(b, arch_of(w->target), lib, sizeof(lib), diag)) < 0 ||
+	    (r = own_lib(b, "x86_64", hostlib, sizeof(hostlib), diag)) < 0)
 		return r;
 	if (b->n_fw == MX_FIRMWARE_MAX)
 		return lp_diag_fail(diag, -E2BIG, "more than %d firmware packages", MX_FIRMWARE_MAX);
@@ -322,10 +358,14 @@ int mx_build_firmware(struct mx_build *b, const struct mx_fw_want *w, const stru
 	argv[n++] = "--agent";
 	argv[n++] = agent->bin;
 	argv[n++] = "--lib";
-	argv[n++] = agent->lib;
-	if (host) {
+	argv[n++] = lib;
+	if (strcmp(w->target, "qemu-x86_64") != 0) {
 		argv[n++] = "--host-lib";
-		argv[n++] = host->lib;
+		argv[n++] = hostlib;
+	}
+	if (agent->src[0]) {
+		argv[n++] = "--agent-src";
+		argv[n++] = agent->src;
 	}
 	argv[n] = NULL;
 	fprintf(stderr, "loopline-matrix: firmware %s %s (%s, agent %s)\n", w->target, w->version,

@@ -26,6 +26,7 @@ struct mx_built {              /* one component build */
 	char bin[PATH_MAX];        /* loopline-agent or loopline-backend */
 	char lib[PATH_MAX];        /* its libloopline.a */
 	char ctl[PATH_MAX];        /* backend: its loopline-ctl */
+	char src[PATH_MAX];        /* the source tree ("" for prebuilt) */
 	char source[1024];         /* "path: /src", "git: v1 (abc…)", "prebuilt: FILE" */
 	char hash[72];             /* commit, or the binary's sha256 */
 };
