@@ -1,6 +1,6 @@
 # loopline-matrix run end to end on QEMU (label qemu: real guests under TCG, one at a time
 # with the other QEMU tests). test-matrix-run.sh says what each checks.
-set(LP_MX_RUN_ENV "MATRIX=$<TARGET_FILE:loopline-matrix>;LP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+set(LP_MX_RUN_ENV "MATRIX=$<TARGET_FILE:loopline-matrix>;LP_SOURCE_DIR=${PROJECT_SOURCE_DIR};LP_MATRIX_CACHE=${CMAKE_BINARY_DIR}/matrix-cache")
 add_test(NAME matrix-run-regression COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test-matrix-run.sh --regression)
 set_tests_properties(matrix-run-regression PROPERTIES LABELS "qemu;matrix" TIMEOUT 900
   RESOURCE_LOCK hil-qemu ENVIRONMENT "${LP_MX_RUN_ENV}")

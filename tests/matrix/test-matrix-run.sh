@@ -3,10 +3,11 @@
 #   test-matrix-run.sh SPEC [RUN OPTIONS]   a spec that must pass: exit 0, every case
 #       PASS in `show --json`, JUnit with no failures, the reports written, nothing left
 #       running.
-#   test-matrix-run.sh --regression         tests/matrix/specs/regression.yaml: one combo
-#       has a seeded regression; it must FAIL (product) with its step named, the other
-#       pass, the gate exit 30; then a run interrupted by SIGINT leaves nothing behind
-#       and is recorded as interrupted.
+#   test-matrix-run.sh --regression         an agent from a patched copy of this tree
+#       (no post-boot health check) in one `to` firmware: exactly its rollback-health
+#       case must FAIL (product) at the expected step, the others pass, the gate exit 30;
+#       then a run interrupted by SIGINT leaves nothing behind and is recorded as
+#       interrupted.
 set -uo pipefail
 : "${MATRIX:?}" "${LP_SOURCE_DIR:?}"
 work=$(mktemp -d /tmp/lp-mxrun.XXXXXX)
@@ -22,6 +23,11 @@ cleanup() {
 }
 trap cleanup EXIT
 m() { "$MATRIX" --out "$work/out" "$@"; }
+# builds and firmware are shared between the suite's matrix tests (and its runs)
+if [ -n "${LP_MATRIX_CACHE:-}" ]; then
+  mkdir -p "$work/out" "$LP_MATRIX_CACHE"
+  ln -s "$LP_MATRIX_CACHE" "$work/out/cache"
+fi
 
 if [ "${1:-}" != --regression ]; then
   spec=${1:?usage: test-matrix-run.sh SPEC [OPTIONS] | --regression}; shift
@@ -45,29 +51,55 @@ PY
 fi
 
 # --- a seeded regression ---------------------------------------------------------------
-spec="$LP_SOURCE_DIR/tests/matrix/specs/regression.yaml"
+# An agent built from a patched copy of this tree commits a new slot without running its
+# post-boot health checks. It goes into the offered firmware of one `to` value only, so
+# exactly the rollback-health case of that value must fail — class product, at the step
+# that waits for the agent's rollback reboot — and everything else pass.
+patched="$work/patched-src"
+mkdir -p "$patched"
+git -C "$LP_SOURCE_DIR" archive HEAD | tar -x -C "$patched"
+sed -i 's|r = agent_health_check(ctx->cfg, reason, sizeof(reason));|r = 0; /* seeded regression: no health check */|' \
+  "$patched/agent/boot.c"
+grep -q 'seeded regression' "$patched/agent/boot.c" || { fail "the patch did not apply"; exit 1; }
+spec="$work/regression.yaml"
+cat > "$spec" <<SPEC
+name: regression
+axes:
+  target:  [qemu-x86_64]
+  backend: [current]
+  agent:   [current]
+  from:    [1.0.0]
+  to:      [1.1.0, {version: 1.1.0, agent: patched, name: 1.1.0-patched}]
+components:
+  agent:   {current: {path: $LP_SOURCE_DIR}, patched: {path: $patched}}
+  backend: {current: {path: $LP_SOURCE_DIR}}
+scenario_dir: $LP_SOURCE_DIR/matrix/scenarios
+scenarios: [update, rollback-health]
+SPEC
 m run "$spec" | tee "$work/run.out"; rc=${PIPESTATUS[0]}
 [ "$rc" = 30 ] || fail "run with a regression exited $rc, not 30 (gate failed)"
 m show --json > "$work/show.json" || fail "show --json"
 python3 - "$work/show.json" <<'PY' || fail "verdicts"
 import json, sys
 d = json.load(open(sys.argv[1]))
-res = {r["combo"]: r for r in d["results"]}
-good = [r for k, r in res.items() if "release=good" in k]
-bad = [r for k, r in res.items() if "release=broken-health" in k]
-assert len(good) == 1 and good[0]["status"] == "pass", good
-assert len(bad) == 1 and bad[0]["status"] == "fail" and bad[0]["class"] == "product", bad
-assert "update.hil:" in bad[0]["failed_step"], bad[0]["failed_step"]
-print("regression found:", bad[0]["failed_step"], "-", bad[0]["message"][:160])
+failed = [r for r in d["results"] if r["status"] != "pass"]
+assert len(d["results"]) == 4, len(d["results"])
+assert len(failed) == 1, [(r["scenario"], r["combo"], r["status"]) for r in failed]
+f = failed[0]
+assert f["scenario"] == "rollback-health" and "to=1.1.0-patched" in f["combo"], f["combo"]
+assert f["status"] == "fail" and f["class"] == "product", (f["status"], f["class"])
+assert f["failed_step"].startswith("rollback-health.hil:") and "rebooting" in f["failed_step"], f["failed_step"]
+assert f["console_excerpt"], "no console lines with the failure"
+print("regression found:", f["failed_step"], "-", f["message"][:160])
 PY
 m gate > /dev/null; rc=$?
 [ "$rc" = 30 ] || fail "gate exited $rc, not 30"
-m history 'target=qemu-x86_64,backend=current,agent=current,from=1.0.0,to=1.1.0,release=broken-health' > "$work/hist" ||
+m history 'target=qemu-x86_64,backend=current,agent=current,from=1.0.0,to=1.1.0-patched' > "$work/hist" ||
   fail "history of the failing combo"
 grep -qw fail "$work/hist" || fail "history does not show the failure"
 
 # --- Ctrl-C: every process the run started goes, the run is "interrupted" -------------
-"$MATRIX" --out "$work/out" run "$spec" --only release=good > "$work/int.out" 2>&1 &
+"$MATRIX" --out "$work/out" run "$spec" --only to=1.1.0,scenario=update > "$work/int.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do grep -q 'start update' "$work/int.out" && break; sleep 0.1; done
 sleep 4 # the case is inside its scenario: guest, backend and proxies run
