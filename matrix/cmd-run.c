@@ -84,7 +84,34 @@ struct runner {
 	bool keep;
 	size_t n_done;
 	size_t n_pass, n_fail, n_error, n_flaky, n_skipped;
+	bool tty;                  /* stdout is a terminal: a status line at the bottom */
+	bool status_shown;
+	uint64_t t0;               /* when the cases started (monotonic ms) */
 };
+
+/* Removes the status line before a normal line is printed (terminals only). */
+static void status_clear(struct runner *rn)
+{
+	if (rn->status_shown) {
+		fputs("\r\033[K", stdout);
+		rn->status_shown = false;
+	}
+}
+
+static void status_show(struct runner *rn, unsigned running)
+{
+	uint64_t s = (lp_clock_mono_ms() - rn->t0) / 1000;
+
+	if (!rn->tty)
+		return;
+	status_clear(rn);
+	printf("\033[1m%zu/%zu done\033[0m · %u running · %zu pass · %zu fail · %zu error · "
+	       "%zu flaky · %02llu:%02llu",
+	       rn->n_done, rn->plan->n_cases, running, rn->n_pass, rn->n_fail, rn->n_error,
+	       rn->n_flaky, (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+	fflush(stdout);
+	rn->status_shown = true;
+}
 
 static const char *combo_value(const struct mx_plan *p, const struct mx_combo *c, unsigned axis)
 {
@@ -401,6 +428,7 @@ static int start_attempt(struct runner *rn, struct job *j)
 		db_warn(rn, "recording a running case");
 	mx_result_clear(&res);
 	case_label(rn, j->idx, label, sizeof(label));
+	status_clear(rn);
 	printf("[%zu/%zu] start %s%s\n", rn->n_done + 1, rn->plan->n_cases, label,
 	       j->attempt > 1 ? " (retry)" : "");
 	fflush(stdout);
@@ -514,6 +542,7 @@ static void finish_case(struct runner *rn, struct job *j, enum mx_status st, enu
 	default: rn->n_error++; break;
 	}
 	case_label(rn, j->idx, label, sizeof(label));
+	status_clear(rn);
 	printf("[%zu/%zu] %-7s %s (%.1f s)%s%s\n", rn->n_done, rn->plan->n_cases, mx_status_name(st),
 	       label, (double)(a ? a->duration_ms : 0) / 1000.0, a && a->message[0] ? ": " : "",
 	       a && a->message[0] ? a->message : "");
@@ -565,6 +594,7 @@ static void attempt_ended(struct runner *rn, struct job *j, int wstatus, bool ti
 	}
 	if (st == MX_STATUS_ERROR && j->infra_used < INFRA_RETRIES) {
 		j->infra_used++;
+		status_clear(rn);
 		printf("[%zu/%zu] retry after an infrastructure error: %s\n", rn->n_done + 1,
 		       rn->plan->n_cases, a.message);
 		if (start_attempt(rn, j) == 0)
@@ -592,6 +622,9 @@ static int run_cases(struct runner *rn)
 {
 	size_t next = 0, n = rn->plan->n_cases;
 	unsigned running = 0;
+	uint64_t shown = 0;
+
+	rn->t0 = lp_clock_mono_ms();
 
 	while (rn->n_done < n) {
 		/* start what fits */
@@ -660,9 +693,14 @@ static int run_cases(struct runner *rn)
 						running--;
 				}
 			}
+			if (lp_clock_mono_ms() - shown >= 1000) {
+				status_show(rn, running);
+				shown = lp_clock_mono_ms();
+			}
 			lp_clock_sleep_ms(100);
 		}
 	}
+	status_clear(rn);
 	return 0;
 }
 
@@ -717,7 +755,8 @@ static int write_reports(struct runner *rn)
 
 int mx_cmd_run(struct lp_cli *cli, void *ctx)
 {
-	struct runner rn = { .cli = ctx, .jobs_max = 1 };
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct runner rn = { .cli = ctx, .jobs_max = cores > 0 ? (unsigned)cores : 1 };
 	const char *only = NULL, *expr = NULL, *shard = NULL, *arg;
 	struct mx_filter *f = NULL;
 	struct mx_spec *s = NULL;
@@ -774,6 +813,7 @@ int mx_cmd_run(struct lp_cli *cli, void *ctx)
 	}
 	rn.spec = s;
 	rn.plan = p;
+	rn.tty = isatty(STDOUT_FILENO);
 	if ((r = lp_fs_mkdir_p(rn.cli->out_dir, 0755)) < 0 ||
 	    (r = mx_db_open(rn.cli->db_path, &rn.db, &d)) < 0) {
 		r = lp_cli_fail(r, &d, rn.cli->out_dir);

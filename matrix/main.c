@@ -24,7 +24,7 @@ static const struct lp_cli_opt filter_opts[] = {
 };
 
 static const struct lp_cli_opt run_opts[] = {
-	{ 'j', "jobs", 'j', "N", "QEMU slots run in parallel (default: the number of cores)" },
+	{ 'j', "jobs", 'j', "N", "cases run at the same time (default: the number of cores)" },
 	{ 'O', "only", 0, "K=V,...", "only cases with these values (keys: axes, scenario)" },
 	{ 'F', "filter", 0, "EXPR", "only cases the expression selects" },
 	{ 'S', "shard", 0, "I/N", "the I-th of N shards" },
