@@ -358,6 +358,11 @@ int agent_attempt_start(const struct agent_ctx *ctx, const char *backend, const 
  * written anyway). */
 int agent_attempt_failed(const struct agent_config *cfg, struct agent_state *st,
 			 enum agent_state_id to, const char *reason, struct lp_diag *diag);
+/* An attempt the operator cancelled before anything was activated: state idle, result
+ * failure with the reason, after `canceled` feedback was queued (the backend closes the
+ * action as CANCELED). */
+int agent_attempt_cancelled(const struct agent_config *cfg, struct agent_state *st,
+			    const char *reason, struct lp_diag *diag);
 
 /* The after-boot step: looks at the state, the running slot and the boot id, and moves
  * on (health checks → commit, or roll back, or record a bootloader fallback). */

@@ -54,8 +54,9 @@ int agent_attempt_start(const struct agent_ctx *ctx, const char *backend, const 
 	return 0;
 }
 
-int agent_attempt_failed(const struct agent_config *cfg, struct agent_state *st,
-			 enum agent_state_id to, const char *reason, struct lp_diag *diag)
+static int attempt_ended(const struct agent_config *cfg, struct agent_state *st,
+			 enum agent_state_id to, const char *execution, const char *finished,
+			 const char *reason, struct lp_diag *diag)
 {
 	char slots[128], versions[2 * AGENT_ID_MAX + 32];
 	const char *details[3] = { reason, slots, versions };
@@ -72,8 +73,20 @@ int agent_attempt_failed(const struct agent_config *cfg, struct agent_state *st,
 	 * harmless). A report that cannot be queued must not keep the device from recording
 	 * the failure: it is logged here and the state is written anyway. */
 	lp_diag_clear(&qd);
-	if (agent_feedback_queue(cfg->data_dir, st->backend, st->action_id, "closed", "failure",
+	if (agent_feedback_queue(cfg->data_dir, st->backend, st->action_id, execution, finished,
 				 details, LP_ARRAY_SIZE(details), &qd) < 0)
 		log_error("%s", qd.msg);
 	return agent_state_persist(cfg->data_dir, st, to, diag);
+}
+
+int agent_attempt_failed(const struct agent_config *cfg, struct agent_state *st,
+			 enum agent_state_id to, const char *reason, struct lp_diag *diag)
+{
+	return attempt_ended(cfg, st, to, "closed", "failure", reason, diag);
+}
+
+int agent_attempt_cancelled(const struct agent_config *cfg, struct agent_state *st,
+			    const char *reason, struct lp_diag *diag)
+{
+	return attempt_ended(cfg, st, AGENT_STATE_IDLE, "canceled", "none", reason, diag);
 }

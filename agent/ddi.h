@@ -80,8 +80,10 @@ int agent_ddi_parse_cancel(const char *text, size_t len, char *ret_stop_id, size
  * plus jitter, ends on 4xx. progress() is called at most every few seconds. */
 typedef void (*agent_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 /* Called about every DL_TICK_MS while the download runs (between curl calls, never from
- * inside a curl callback): the poller polls the other backends that are due. */
-typedef void (*agent_tick_fn)(void *ctx);
+ * inside a curl callback): the poller polls the backends that are due — the others, and
+ * this one for a cancellation. Returns true when the operator cancelled this update: the
+ * download stops and the install fails with -ECANCELED before anything is activated. */
+typedef bool (*agent_tick_fn)(void *ctx);
 int agent_download_install(const struct agent_ctx *ctx, struct agent_ddi *ddi, const char *url,
 			   uint64_t size, const char *action_id, agent_progress_fn progress,
 			   void *progress_ctx, agent_tick_fn tick, void *tick_ctx,

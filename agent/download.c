@@ -35,6 +35,7 @@ struct dl {
 	uint8_t *buf;
 	size_t start, len;
 	bool added, paused, finished, checked;
+	bool cancelled;      /* the tick said the operator cancelled the update */
 	CURLcode result;
 	long status;
 	int64_t range_start; /* from Content-Range, -1 if none */
@@ -221,9 +222,12 @@ static int settle(struct dl *d)
  * connection, the server's send buffer fills up). */
 static void dl_tick(struct dl *d)
 {
-	if (!d->tick || lp_clock_mono_ms() - d->last_tick_ms < DL_TICK_MS)
+	if (!d->tick || d->cancelled || lp_clock_mono_ms() - d->last_tick_ms < DL_TICK_MS)
 		return;
-	d->tick(d->tick_ctx);
+	if (d->tick(d->tick_ctx)) {
+		d->cancelled = true;
+		snprintf(d->why, sizeof(d->why), "cancelled by the operator during the download");
+	}
 	d->last_tick_ms = lp_clock_mono_ms();
 }
 
@@ -240,6 +244,8 @@ static ssize_t dl_read(void *ctx, void *out, size_t len)
 			snprintf(d->why, sizeof(d->why), "stopped during the download");
 			return -EINTR;
 		}
+		if (d->cancelled)
+			return -ECANCELED;
 		if (d->finished) {
 			int r = settle(d);
 

@@ -149,6 +149,12 @@ static void install_failed(const struct agent_config *cfg, const struct agent_so
 	if (activating && agent_bootenv_revert(cfg, st->from_slot, &d2) < 0)
 		log_error("cannot reset the boot environment: %s", d2.msg);
 	lp_diag_clear(&d2);
+	if (r == -ECANCELED && !activating) {
+		/* the operator cancelled it while it was downloaded: nothing was activated */
+		if (agent_attempt_cancelled(cfg, st, msg, &d2) < 0)
+			log_error("cannot record the cancelled update: %s", d2.msg);
+		return;
+	}
 	if (agent_attempt_failed(cfg, st, AGENT_STATE_IDLE, msg, &d2) < 0)
 		log_error("cannot record the failed update: %s", d2.msg);
 }

@@ -236,15 +236,68 @@ struct progress_ctx {
 	const char *action_id;
 };
 
-/* From the download loop: poll the other backends that are due. An update they offer
- * meanwhile finds the state not at rest and is answered `rejected` (run_update). */
-static void poll_others(void *ctx)
+static unsigned jittered(const struct agent_config *cfg, unsigned s);
+static void handle_cancel(struct agent_poller *p, struct backend_rt *b, const char *href);
+
+/* From the download loop, when this backend is due: a poll that only looks for a
+ * cancellation of the action being downloaded (another deployment waits until this one
+ * is over; a cancellation of another action is answered as usual). */
+static bool cancel_requested(struct agent_poller *p, struct progress_ctx *pc)
+{
+	const struct agent_config *cfg = p->ctx->cfg;
+	size_t i = (size_t)(pc->b - p->b);
+	char *body = NULL, stop[AGENT_ID_MAX];
+	unsigned next_s = jittered(cfg, cfg->poll_default_s);
+	struct ddi_poll poll;
+	struct lp_diag diag;
+	long status = 0;
+
+	if (lp_clock_ms_left(p->next_ms[i]) > 0)
+		return false;
+	lp_diag_clear(&diag);
+	if (agent_ddi_call(pc->b->ddi, "GET", "", NULL, &status, &body, &diag) < 0 || status != 200 ||
+	    agent_ddi_parse_poll(body, strlen(body), &poll, &diag) < 0) {
+		log_debug("backend %s: poll while downloading: %s", bname(pc->b),
+			  diag.msg[0] ? diag.msg : "no answer");
+		free(body);
+		p->next_ms[i] = lp_clock_deadline_ms((uint64_t)next_s * 1000u);
+		return false;
+	}
+	free(body);
+	body = NULL;
+	if (poll.has_sleep)
+		next_s = jittered(cfg, poll.sleep_s);
+	p->next_ms[i] = lp_clock_deadline_ms((uint64_t)next_s * 1000u);
+	if (!poll.cancel[0])
+		return false;
+	status = 0;
+	if (agent_ddi_follow(pc->b->ddi, "GET", poll.cancel, NULL, &status, &body, &diag) < 0 ||
+	    status != 200 || agent_ddi_parse_cancel(body, strlen(body), stop, sizeof(stop), &diag) < 0) {
+		log_warn("backend %s: cancelAction: %s", bname(pc->b), diag.msg[0] ? diag.msg : "bad answer");
+		free(body);
+		return false;
+	}
+	free(body);
+	if (strcmp(stop, pc->action_id) != 0) {
+		handle_cancel(p, pc->b, poll.cancel);
+		return false;
+	}
+	log_info("backend %s action %s: cancelled by the operator during the download",
+		 bname(pc->b), pc->action_id);
+	return true;
+}
+
+/* From the download loop: poll the other backends that are due, and this one for a
+ * cancellation. An update the others offer meanwhile finds the state not at rest and is
+ * answered `rejected` (run_update). True: the operator cancelled this download. */
+static bool during_download(void *ctx)
 {
 	struct progress_ctx *pc = ctx;
 	struct agent_poller *p = pc->p;
+	bool cancel;
 
 	if (p->in_tick)
-		return;
+		return false;
 	p->in_tick = true;
 	for (size_t i = 0; i < p->n && !agent_stop_requested; i++) {
 		unsigned s;
@@ -256,7 +309,9 @@ static void poll_others(void *ctx)
 		/* its failures are logged by the cycle, and it is polled again when due */
 		(void)agent_poller_cycle(p, i, &s);
 	}
+	cancel = cancel_requested(p, pc);
 	p->in_tick = false;
+	return cancel;
 }
 
 /* Progress is sent directly, not queued: a lost progress report is superseded by the
@@ -373,7 +428,13 @@ static void run_update(struct agent_poller *p, struct backend_rt *b, const struc
 	log_info("backend %s action %s: %s", bname(b), dep->id, detail);
 
 	r = agent_download_install(p->ctx, b->ddi, dep->url, dep->size, dep->id, send_progress, &pc,
-				   poll_others, &pc, &diag);
+				   during_download, &pc, &diag);
+	if (r == -ECANCELED) {
+		/* recorded and answered `canceled` by the install path; nothing was activated */
+		log_info("backend %s action %s: %s", bname(b), dep->id, diag.msg);
+		deliver_outbox(p, b);
+		return;
+	}
 	if (r < 0) {
 		download_failed(p, b, dep, &diag);
 		deliver_outbox(p, b);

@@ -233,8 +233,10 @@ int mx_case_attempt(const struct mx_case_job *j)
 				write_result(j->dir, "error", "setup", "", msg, "", 0);
 				goto out;
 			}
-			cJSON_ReplaceItemInObject(p, "file", cJSON_CreateString(dst));
-			cJSON_ReplaceItemInObject(p, "opaque", cJSON_CreateTrue());
+			cJSON_DeleteItemFromObject(p, "file");
+			cJSON_DeleteItemFromObject(p, "opaque");
+			cJSON_AddStringToObject(p, "file", dst);
+			cJSON_AddTrueToObject(p, "opaque");
 		}
 	}
 	text = cJSON_Print(setup);

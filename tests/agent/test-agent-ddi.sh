@@ -6,7 +6,8 @@
 # outbox kept while the backend is down and delivered when it is back; two backends with an
 # action from each (one rejected, then taken up); URL failover; the run daemon and SIGTERM;
 # a slow download (rate-limited proxy) during which the other backend is still polled, its
-# action rejected and taken up after, with progress feedback no more often than configured.
+# action rejected and taken up after, with progress feedback no more often than configured;
+# an operator's cancellation during a slow download stops it (CANCELED, nothing activated).
 set -euo pipefail
 : "${BACKEND:?}" "${AGENT:?}" "${BOOTSIM:?}" "${MKPKG:?}" "${CUTPROXY:?}"
 TMP=$(mktemp -d /tmp/lp-agent-ddi.XXXXXX)
@@ -421,6 +422,52 @@ check_eq "second backend's action taken up after" "installed second $A14" "$(sta
 check_eq "reboot into B" "slot B" "$(boot)"
 agent B check-update
 check_eq "second action FINISHED" FINISHED "$(action_status t2 "$A14")"
+
+# --- 9b. the operator cancels while the device downloads ---
+# The agent polls its own backend during the download too; a cancellation of the action
+# it is downloading stops the transfer before anything is activated: the action ends
+# CANCELED (not ERROR), the state is idle, no reboot.
+PPORT3=$(free_port)
+: > "$TMP/proxy.log"
+"$CUTPROXY" "$PPORT3" "$PORT" 0 0 125000 >> "$TMP/proxy.log" &
+PROXY_PID=$!
+for _ in $(seq 1 200); do grep -q listening "$TMP/proxy.log" && break; sleep 0.05; done
+grep -q listening "$TMP/proxy.log" || fail "proxy did not start"
+BS3=$(jq -n --arg url "https://127.0.0.1:$PPORT3" --arg tok "$TOK1" --arg ca "$TMP/pki/ca.pem" \
+  '{name: "main", urls: [$url], tenant: "t1", target_token: $tok, ca_file: $ca}')
+write_agent_config "[$BS3]" '{"poll": {"min_s": 1, "max_s": 1, "default_s": 1, "jitter_percent": 0},
+  "download": {"backoff_min_ms": 50, "backoff_max_ms": 200, "progress_interval_s": 1}}'
+head -c 1000000 /dev/urandom > "$TMP/img-1.6.0"
+"$MKPKG" build "$TMP/sign.key" "$TMP/fw-1.6.0.lpkg" 1.6.0 6 test-board "$TMP/img-1.6.0"
+P6=$(upload t1 "$TMP/fw-1.6.0.lpkg" fw-1.6.0.lpkg)
+REBOOTS=$(wc -l < "$DEV/reboots")
+A15=$(deploy t1 "{\"package\":$P6,\"devices\":[\"dev1\"],\"type\":\"forced\"}")
+cat "$TMP/agent.log" >> "$TMP/agent-earlier.log"
+: > "$TMP/agent.log"
+"$AGENT" --config "$DEV/agent.json" --slot B -v run 2>>"$TMP/agent.log" &
+AGENT_PID=$!
+for _ in $(seq 1 200); do
+  in_progress && break
+  kill -0 "$AGENT_PID" 2>/dev/null || fail "agent daemon exited"
+  sleep 0.05
+done
+in_progress || fail "the update is not in progress: $(state .state)"
+check_eq "operator cancels during the download" CANCELING "$(api t1 POST "/actions/$A15/cancel" | jq -r .status)"
+st15=
+for _ in $(seq 1 200); do
+  st15=$(action_status t1 "$A15")
+  [ "$st15" == CANCELED ] && break
+  sleep 0.05
+done
+check_eq "the device stopped and confirmed: action CANCELED" CANCELED "$st15"
+check_eq "the attempt is over, nothing installed" idle "$(state .state)"
+check_eq "no reboot" "$REBOOTS" "$(wc -l < "$DEV/reboots")"
+api t1 GET "/actions/$A15" | jq -r '.history[].messages[]?' | grep -q "cancelled by the operator during the download" ||
+  fail "the cancellation's feedback does not say what happened"
+ok "the feedback says the download was cancelled"
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" || true; AGENT_PID=
+kill -TERM "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=
+write_agent_config "[$B1, $B2]"
 
 # Sanitizer builds: no report from any agent run (some runs are expected to fail).
 check_eq "no sanitizer reports from the agent" 0 "$(cat "$TMP/agent-earlier.log" "$TMP/agent.log" | grep -c 'Sanitizer' || true)"
