@@ -277,7 +277,7 @@ static int prepare_case(struct runner *rn, size_t i)
 
 	snprintf(device, sizeof(device), "dut-%zu", i);
 	cJSON_AddStringToObject(setup, "target", target);
-	cJSON_AddStringToObject(setup, "source_dir", rn->build.repo);
+	cJSON_AddStringToObject(setup, "source_dir", rn->build.tools);
 	cJSON_AddStringToObject(setup, "device", device);
 	cJSON_AddStringToObject(setup, "from_build", fw_from->build);
 	cJSON_AddStringToObject(setup, "backend", be->bin);
@@ -709,7 +709,7 @@ static int make_pki(struct runner *rn, struct lp_diag *d)
 	char script[PATH_MAX], dir[PATH_MAX * 2], log[PATH_MAX * 2];
 	const char *argv[] = { script, dir, "--san", "IP:10.0.2.100,IP:127.0.0.1", NULL };
 
-	snprintf(script, sizeof(script), "%s/scripts/make-pki", rn->build.repo);
+	snprintf(script, sizeof(script), "%s/scripts/make-pki", rn->build.tools);
 	snprintf(dir, sizeof(dir), "%s/pki", rn->run_dir);
 	snprintf(log, sizeof(log), "%s/pki.log", rn->run_dir);
 	return mx_run_tool(argv, log, NULL, 0, d);
@@ -867,11 +867,12 @@ int mx_cmd_run(struct lp_cli *cli, void *ctx)
 	fflush(stdout);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	lp_diag_clear(&d);
 	if ((r = mx_build_init(&rn.build, s, rn.cli->out_dir, &d)) < 0) {
 		r = lp_cli_fail(r, &d, NULL);
 		goto end;
 	}
-	snprintf(rn.libexec, sizeof(rn.libexec), "%s/matrix/libexec", rn.build.repo);
+	snprintf(rn.libexec, sizeof(rn.libexec), "%s/matrix/libexec", rn.build.tools);
 	if ((r = make_pki(&rn, &d)) < 0) {
 		r = lp_cli_fail(r, &d, "test PKI");
 		goto end;

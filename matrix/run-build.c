@@ -117,7 +117,7 @@ static int own_build_dir(char *buf, size_t len)
 int mx_build_init(struct mx_build *b, const struct mx_spec *s, const char *out_dir,
 		  struct lp_diag *diag)
 {
-	char own[PATH_MAX], src[PATH_MAX];
+	char own[PATH_MAX], src[PATH_MAX], script[PATH_MAX + 32];
 	int r;
 
 	memset(b, 0, sizeof(*b));
@@ -125,16 +125,17 @@ int mx_build_init(struct mx_build *b, const struct mx_spec *s, const char *out_d
 	if ((r = own_build_dir(own, sizeof(own))) < 0)
 		return lp_diag_fail(diag, r, "cannot tell this program's build directory");
 	snprintf(b->own_build, sizeof(b->own_build), "%s", own);
-	/* the source tree of this build: CMakeCache's loopline_SOURCE_DIR is not needed;
-	 * the matrix's scripts sit next to the spec's repository */
-	if (!s->repo_root[0])
-		return lp_diag_fail(diag, -EINVAL,
-				    "%s is not inside a repository: the runner needs qemu-images/ "
-				    "and matrix/libexec/ of a Loopline checkout", s->path);
+	/* git: sources are refs of the spec's repository; the runner's own tools
+	 * (qemu-images/, matrix/libexec/, scripts/make-pki) come from the Loopline tree this
+	 * program was built from, wherever the spec lives */
 	snprintf(b->repo, sizeof(b->repo), "%s", s->repo_root);
 	if (!realpath(LP_SOURCE_DIR, src))
 		snprintf(src, sizeof(src), "%s", LP_SOURCE_DIR);
 	snprintf(b->own_source, sizeof(b->own_source), "%s", src);
+	snprintf(b->tools, sizeof(b->tools), "%s", src);
+	snprintf(script, sizeof(script), "%s/matrix/libexec/case-setup", b->tools);
+	if (!is_file(script))
+		return lp_diag_fail(diag, -ENOENT, "%s missing: this program's Loopline tree is gone", script);
 	if (snprintf(b->cache, sizeof(b->cache), "%s/cache", out_dir) >= (int)sizeof(b->cache))
 		return lp_diag_fail(diag, -ENAMETOOLONG, "--out path too long");
 	if ((r = lp_fs_mkdir_p(b->cache, 0755)) < 0)
@@ -245,17 +246,18 @@ int mx_build_component(struct mx_build *b, enum mx_core_axis kind, const char *n
 		snprintf(e->dir, sizeof(e->dir), "%s", b->own_build);
 	} else if (c->source.kind != MX_SOURCE_PREBUILT) {
 		const char *what = c->source.kind == MX_SOURCE_GIT ? e->hash : src;
-		const char *argv[] = { NULL, NULL, NULL, NULL, NULL, NULL };
+		const char *argv[] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 		char script[PATH_MAX];
 
 		if ((r = cache_dir(b, c->source.kind == MX_SOURCE_GIT, what, dir, sizeof(dir), diag)) < 0)
 			return r;
-		snprintf(script, sizeof(script), "%s/matrix/libexec/build-component", b->repo);
+		snprintf(script, sizeof(script), "%s/matrix/libexec/build-component", b->tools);
 		argv[0] = script;
 		argv[1] = c->source.kind == MX_SOURCE_GIT ? "--git" : "--path";
 		argv[2] = c->source.kind == MX_SOURCE_GIT ? e->hash : src;
 		argv[3] = dir;
 		argv[4] = arch;
+		argv[5] = c->source.kind == MX_SOURCE_GIT ? b->repo : NULL; /* where the commit is */
 		fprintf(stderr, "loopline-matrix: building %s %s for %s (%s)\n",
 			kind == MX_AXIS_AGENT ? "agent" : "backend", name, arch, e->source);
 		if ((r = mx_run_tool(argv, b->log, e->dir, sizeof(e->dir), diag)) < 0)
@@ -299,7 +301,7 @@ static int own_lib(struct mx_build *b, const char *arch, char *buf, size_t len,
 		snprintf(buf, len, "%s/lib/libloopline.a", b->own_build);
 		return 0;
 	}
-	snprintf(script, sizeof(script), "%s/matrix/libexec/build-component", b->repo);
+	snprintf(script, sizeof(script), "%s/matrix/libexec/build-component", b->tools);
 	if ((r = cache_dir(b, false, b->own_source, dir, sizeof(dir), diag)) < 0)
 		return r;
 	if ((r = mx_run_tool(argv, b->log, out, sizeof(out), diag)) < 0)
@@ -339,7 +341,7 @@ int mx_build_firmware(struct mx_build *b, const struct mx_fw_want *w, const stru
 	f->want = *w;
 
 	snprintf(out, sizeof(out), "%s/firmware", b->cache);
-	snprintf(fwscript, sizeof(fwscript), "%s/qemu-images/firmware", b->repo);
+	snprintf(fwscript, sizeof(fwscript), "%s/qemu-images/firmware", b->tools);
 	snprintf(secver, sizeof(secver), "%u", w->security_version);
 	argv[n++] = fwscript;
 	argv[n++] = w->target;

@@ -49,7 +49,9 @@ struct mx_fw {
 
 struct mx_build {
 	const struct mx_spec *spec;
-	char repo[PATH_MAX];       /* the spec's repository: qemu-images/, matrix/libexec/ */
+	char repo[PATH_MAX];       /* the spec's repository: where git: refs are ("" if none) */
+	char tools[PATH_MAX];      /* the Loopline tree of this program: qemu-images/,
+				    * matrix/libexec/, scripts/make-pki */
 	char own_build[PATH_MAX];  /* this program's build directory */
 	char own_source[PATH_MAX]; /* the tree it was built from */
 	char cache[PATH_MAX];      /* OUT/cache */
