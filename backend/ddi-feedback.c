@@ -89,6 +89,12 @@ static void store_feedback(struct ddi *d, struct be_action *a, const struct be_f
 	int rc;
 
 	feedback_change(fb, cancel, msgs, code_msg, sizeof(code_msg), ev, sizeof(ev), &c);
+	/* A cancellation stays asked for until the device answers it: deployment feedback
+	 * that does not close the action (progress while downloading) is recorded in the
+	 * history but does not turn CANCELING back into RUNNING, or the device would never
+	 * be offered the cancelAction. */
+	if (!cancel && !c.closes && strcmp(a->status, "CANCELING") == 0)
+		c.new_status = "CANCELING";
 	rc = be_store_action_change(d->s, a, &c);
 	if (rc == 0)
 		be_reply_empty(d->r, 200);

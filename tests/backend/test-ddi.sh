@@ -189,6 +189,12 @@ check_eq "cancel feedback on a running action: 405" 405 "$(http_code POST "$D1/c
 check_eq "operator cancels" CANCELING "$("${CURL[@]}" "${API[@]}" -X POST "$URL/api/v1/actions/$ACT2/cancel" | jq -r .status)"
 check_eq "poll links cancelAction" "$D1/cancelAction/$ACT2" "$("${CURL[@]}" "${A1[@]}" "$D1" | jq -r ._links.cancelAction.href)"
 check_eq "deploymentBase of a canceling action: 404" 404 "$(http_code GET "$D1/deploymentBase/$ACT2" "${A1[@]}")"
+# progress feedback that was under way when the operator cancelled: recorded, but the
+# action stays CANCELING (else the device would never see the cancelAction)
+check_eq "progress feedback while canceling: 200" 200 "$(http_code POST "$D1/deploymentBase/$ACT2/feedback" "${A1[@]}" \
+  -d "{\"id\":\"$ACT2\",\"status\":{\"execution\":\"proceeding\",\"result\":{\"finished\":\"none\"},\"details\":[\"downloading: 10 of 100 bytes\"]}}")"
+check_eq "still CANCELING after progress" CANCELING "$("${CURL[@]}" "${API[@]}" "$URL/api/v1/actions/$ACT2" | jq -r .status)"
+check_eq "poll still links cancelAction" "$D1/cancelAction/$ACT2" "$("${CURL[@]}" "${A1[@]}" "$D1" | jq -r ._links.cancelAction.href)"
 check_json "cancelAction exact JSON" "{\"id\":\"$ACT2\",\"cancelAction\":{\"stopId\":\"$ACT2\"}}" \
   "$("${CURL[@]}" "${A1[@]}" "$D1/cancelAction/$ACT2")"
 check_eq "cancelAction of another device: 404" 404 "$(http_code GET "$D2/cancelAction/$ACT2" "${A2[@]}")"
