@@ -243,7 +243,7 @@ bool lp_proc_exited(struct lp_proc *p)
 }
 
 int lp_proc_wait(struct lp_proc *p, int timeout_ms, const struct lp_proc_watch *watch,
-		 const volatile int *interrupted)
+		 const volatile sig_atomic_t *interrupted)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : lp_clock_deadline_ms((uint64_t)timeout_ms);
 

@@ -19,7 +19,7 @@
 #include "loopline/log.h"
 #include "matrix.h"
 
-static volatile int stop_requested;
+static volatile sig_atomic_t stop_requested;
 
 static void on_stop(int sig)
 {

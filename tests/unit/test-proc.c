@@ -234,12 +234,12 @@ static void test_spawn_stop(void **state)
 	lp_proc_free(p);
 	/* interrupted wait */
 	{
-		volatile int stop = 1;
+		volatile sig_atomic_t stop = 1;
 
 		o.shell = "sleep 30";
 		o.out = LP_PROC_OUT_NULL;
 		assert_int_equal(lp_proc_spawn(&o, &p), 0);
-		assert_int_equal(lp_proc_wait(p, 5000, NULL, (const volatile int *)&stop), -EINTR);
+		assert_int_equal(lp_proc_wait(p, 5000, NULL, &stop), -EINTR);
 		lp_proc_free(p); /* kills and reaps */
 	}
 	lp_proc_free(NULL);

@@ -86,7 +86,9 @@ LP_EXPORT int lp_json_get_enum(const cJSON *obj, const char *key, bool required,
  * of elem_size bytes and calls parse() for each with its element path ("key[3]" under
  * path). Errors: -EINVAL for a missing key or a wrong kind or count, -E2BIG for more
  * than max elements, or what parse() returned; then every parsed element is passed to
- * free_elem (if set), the array is freed and the outputs are untouched.
+ * free_elem (if set), the array is freed and the outputs are untouched. The element
+ * whose parse() failed is not passed to free_elem: parse() frees what it allocated for
+ * it before returning an error.
  * On success *ret_elems (free() it; NULL when empty) and *ret_n are set.
  */
 struct lp_json_array_spec;

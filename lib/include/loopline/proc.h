@@ -14,6 +14,7 @@
  */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include "loopline/common.h"
@@ -85,7 +86,7 @@ LP_EXPORT void lp_proc_pump(struct lp_proc *p);
  * — pass the caller's stop flag to end a wait on Ctrl-C.
  */
 LP_EXPORT int lp_proc_wait(struct lp_proc *p, int timeout_ms, const struct lp_proc_watch *watch,
-			   const volatile int *interrupted);
+			   const volatile sig_atomic_t *interrupted);
 /* True once the child has exited and been reaped. */
 LP_EXPORT bool lp_proc_exited(struct lp_proc *p);
 /* Sends sig to the child's process group. -ESRCH once it has been reaped. */
