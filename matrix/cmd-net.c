@@ -113,6 +113,7 @@ int mx_cmd_net(struct lp_cli *cli, void *ctx)
 		const char *arg; /* the argument it takes, or NULL */
 	} words[] = {
 		{ "cut", MX_NET_CUT, NULL },       { "resume", MX_NET_PASS, NULL },
+		{ "pass", MX_NET_PASS, NULL },
 		{ "stall", MX_NET_STALL, NULL },   { "throttle", MX_NET_THROTTLE, "BYTES_PER_S" },
 		{ "drop-after", MX_NET_DROP_AFTER, "BYTES" }, { "show", MX_NET_MODES, NULL },
 	};
@@ -130,8 +131,8 @@ int mx_cmd_net(struct lp_cli *cli, void *ctx)
 	for (i = 0; i < LP_ARRAY_SIZE(words) && strcmp(word, words[i].word) != 0; i++)
 		;
 	if (i == LP_ARRAY_SIZE(words))
-		return lp_cli_usage_error(cli, "unknown mode '%s' (cut, resume, stall, throttle, "
-					  "drop-after, show)", word);
+		return lp_cli_usage_error(cli, "unknown mode '%s' (cut, resume or pass, stall, "
+					  "throttle, drop-after, show)", word);
 	if (words[i].arg && cli->n_args != 2)
 		return lp_cli_usage_error(cli, "%s needs %s", word, words[i].arg);
 	if (!words[i].arg && cli->n_args != 1)

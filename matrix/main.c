@@ -88,7 +88,7 @@ static const struct lp_cli_cmd cmds[] = {
 	  NULL, report_opts, 0, 1, 0, mx_cmd_report },
 	{ "gate", "[RUN]", "decide whether a release may roll out (exit 0: every required combo passed)",
 	  NULL, gate_opts, 0, 1, LP_CLI_JSON, mx_cmd_gate },
-	{ "net", "cut|resume|stall|throttle BYTES_PER_S|drop-after BYTES|show", "set a combo's network fault",
+	{ "net", "cut|resume|pass|stall|throttle BYTES_PER_S|drop-after BYTES|show", "set a combo's network fault",
 	  "Writes the control file every fault-proxy of the combo obeys (they notice within\n"
 	  "50 ms). cut: close every connection and refuse new ones; resume: pass bytes again;\n"
 	  "stall: keep connections open, move nothing; throttle: each direction of each\n"
