@@ -8,7 +8,9 @@
  */
 /* Paths and labels here are built from bounded pieces (PATH_MAX directories, MX_NAME_MAX
  * names); a truncated one fails where it is used (a missing file, a tool's error). */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

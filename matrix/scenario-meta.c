@@ -71,7 +71,7 @@ static int parse_package(char *rest, const char *name, unsigned line, struct mx_
 			    strcmp(v, "broken"))
 				return fail(d, name, line,
 					    "package: variant is good, bad-health, no-boot or broken");
-			snprintf(p.variant, sizeof(p.variant), "%s", v);
+			memcpy(p.variant, v, strlen(v) + 1); /* one of the four names above */
 		} else if (!strcmp(k, "security_version")) {
 			char *end;
 			unsigned long n = strtoul(v, &end, 10);
