@@ -180,6 +180,27 @@ static int harness_command(const struct lp_hil_step *st, const char *arg, char *
 	return 0;
 }
 
+/* A pattern step's pattern, compiled once to check it when it has no {{VAR}}. */
+static int check_pattern(const struct lp_hil_step *st, const char *arg, const char **why)
+{
+	static char msg[LP_DIAG_MSG_MAX];
+	struct lp_hil_patterns *p = NULL;
+	struct lp_diag d2;
+
+	if (!(st->kind == LP_HIL_STEP_EXPECT || st->kind == LP_HIL_STEP_BOOT ||
+	      (st->kind == LP_HIL_STEP_FAIL_ON && strcmp(arg, "default") && strcmp(arg, "none"))) ||
+	    !*arg || strstr(arg, "{{"))
+		return 0;
+	lp_diag_clear(&d2);
+	if (lp_hil_patterns_new(&arg, 1, &p, &d2) < 0) {
+		snprintf(msg, sizeof(msg), "%s", d2.msg);
+		*why = msg;
+		return -EINVAL;
+	}
+	lp_hil_patterns_free(p);
+	return 0;
+}
+
 /* Parses one logical line (continuations joined, NUL-terminated, modifiable). */
 static int parse_line(struct lp_hil_script *sc, char *line, unsigned lineno, struct lp_diag *diag)
 {
@@ -269,18 +290,8 @@ static int parse_line(struct lp_hil_script *sc, char *line, unsigned lineno, str
 		goto append;
 	}
 	/* patterns without {{…}} are compiled now, so a typo fails before the board boots */
-	if ((st.kind == LP_HIL_STEP_EXPECT || st.kind == LP_HIL_STEP_BOOT ||
-	     (st.kind == LP_HIL_STEP_FAIL_ON && strcmp(arg, "default") && strcmp(arg, "none"))) &&
-	    *arg && !strstr(arg, "{{")) {
-		struct lp_hil_patterns *p = NULL;
-		struct lp_diag d2;
-		const char *a = arg;
-
-		lp_diag_clear(&d2);
-		if (lp_hil_patterns_new(&a, 1, &p, &d2) < 0)
-			return fail_line(diag, sc->name, lineno, "%s: %s", word, d2.msg);
-		lp_hil_patterns_free(p);
-	}
+	if (check_pattern(&st, arg, &why) < 0)
+		return fail_line(diag, sc->name, lineno, "%s: %s", word, why);
 	st.arg = strdup(arg);
 	if (!st.arg || (st.kind == LP_HIL_STEP_CAPTURE && !st.var)) {
 		free(st.arg);

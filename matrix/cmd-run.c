@@ -191,6 +191,100 @@ static int add_var(struct prep *pr, const char *name, const char *value)
 	return 0;
 }
 
+/* What the combo's configuration values apply, merged into settings {vars, agent,
+ * package, backend}; the package options the runner itself reads. */
+static void combo_settings(const struct mx_spec *s, const struct mx_combo *c, cJSON *settings,
+			   const char **compression, const char **to_variant)
+{
+	const char *comp, *var;
+	cJSON *pkg;
+
+	cJSON_AddItemToObject(settings, "vars", cJSON_CreateObject());
+	cJSON_AddItemToObject(settings, "agent", cJSON_CreateObject());
+	cJSON_AddItemToObject(settings, "package", cJSON_CreateObject());
+	cJSON_AddItemToObject(settings, "backend", cJSON_CreateObject());
+	for (size_t a = MX_CORE_AXES; a < s->n_axes; a++) {
+		const struct mx_settings *st;
+
+		if (c->value[a] == MX_VALUE_NONE)
+			continue;
+		st = &s->axes[a].values[c->value[a]].settings;
+		merge_settings(cJSON_GetObjectItem(settings, "vars"), st->vars);
+		merge_settings(cJSON_GetObjectItem(settings, "agent"), st->agent);
+		merge_settings(cJSON_GetObjectItem(settings, "package"), st->package);
+		merge_settings(cJSON_GetObjectItem(settings, "backend"), st->backend);
+	}
+	pkg = cJSON_GetObjectItem(settings, "package");
+	comp = cJSON_GetStringValue(cJSON_GetObjectItem(pkg, "compression"));
+	var = cJSON_GetStringValue(cJSON_GetObjectItem(pkg, "variant"));
+	if (comp)
+		*compression = !strcmp(comp, "none") ? "none" : "zstd";
+	/* package: {variant: …} builds the offered (to) firmware as that reference variant:
+	 * a seeded regression (bad-health, no-boot, broken) */
+	if (var && (!strcmp(var, "bad-health") || !strcmp(var, "no-boot") || !strcmp(var, "broken")))
+		*to_variant = var;
+}
+
+/* Scenario variables: the combo's versions, configuration vars, extra keys. */
+static void case_vars(struct prep *pr, const struct mx_case *cs, const cJSON *settings,
+		      const char *from, const char *to)
+{
+	add_var(pr, "FROM", from);
+	add_var(pr, "TO", to);
+	for (cJSON *e = cJSON_GetObjectItem(settings, "vars")->child; e; e = e->next)
+		if (cJSON_IsString(e))
+			add_var(pr, e->string, e->valuestring);
+	if (cs->extra)
+		for (cJSON *e = cs->extra->child; e; e = e->next) {
+			char num[32];
+
+			if (cJSON_IsString(e)) {
+				add_var(pr, e->string, e->valuestring);
+			} else if (cJSON_IsNumber(e)) {
+				snprintf(num, sizeof(num), "%g", e->valuedouble);
+				add_var(pr, e->string, num);
+			}
+		}
+}
+
+struct pkg_ctx {               /* what a case's package directives are read against */
+	const char *target, *from, *to, *compression, *from_agent, *to_agent;
+};
+
+/* The packages a scenario asks for (#@ package), built and added to pkgs. */
+static int add_packages(struct runner *rn, const struct mx_scenario_meta *meta,
+			const struct pkg_ctx *c, cJSON *pkgs, struct lp_diag *d)
+{
+	for (size_t k = 0; k < meta->n_pkgs; k++) {
+		const struct mx_pkg_directive *pd = &meta->pkgs[k];
+		const struct mx_fw *f;
+		struct mx_fw_want w;
+		cJSON *pk;
+		int r;
+
+		memset(&w, 0, sizeof(w));
+		snprintf(w.target, sizeof(w.target), "%s", c->target);
+		subst(pd->version, c->from, c->to, w.version, sizeof(w.version));
+		snprintf(w.variant, sizeof(w.variant), "%s", pd->variant);
+		w.security_version = pd->security_version;
+		snprintf(w.compression, sizeof(w.compression), "%s", c->compression);
+		snprintf(w.agent, sizeof(w.agent), "%s",
+			 !strcmp(pd->agent, "to") ? c->to_agent :
+			 !strcmp(pd->agent, "from") ? c->from_agent : pd->agent);
+		if ((r = mx_build_firmware(&rn->build, &w, &f, d)) < 0)
+			return r;
+		if (!(pk = cJSON_CreateObject()))
+			return -ENOMEM;
+		cJSON_AddStringToObject(pk, "name", pd->name);
+		cJSON_AddStringToObject(pk, "file", f->lpkg);
+		cJSON_AddStringToObject(pk, "version", w.version);
+		if (pd->tamper)
+			cJSON_AddTrueToObject(pk, "tamper");
+		cJSON_AddItemToArray(pkgs, pk);
+	}
+	return 0;
+}
+
 /* Builds what case i needs and describes its setup. Errors that are the case's own
  * (a build failed) go to pr->prep_error; only ENOMEM is returned. */
 static int prepare_case(struct runner *rn, size_t i)
@@ -218,35 +312,7 @@ static int prepare_case(struct runner *rn, size_t i)
 	int r = 0;
 
 	lp_diag_clear(&d);
-	cJSON_AddItemToObject(settings, "vars", cJSON_CreateObject());
-	cJSON_AddItemToObject(settings, "agent", cJSON_CreateObject());
-	cJSON_AddItemToObject(settings, "package", cJSON_CreateObject());
-	cJSON_AddItemToObject(settings, "backend", cJSON_CreateObject());
-	for (size_t a = MX_CORE_AXES; a < s->n_axes; a++) {
-		const struct mx_settings *st;
-
-		if (c->value[a] == MX_VALUE_NONE)
-			continue;
-		st = &s->axes[a].values[c->value[a]].settings;
-		merge_settings(cJSON_GetObjectItem(settings, "vars"), st->vars);
-		merge_settings(cJSON_GetObjectItem(settings, "agent"), st->agent);
-		merge_settings(cJSON_GetObjectItem(settings, "package"), st->package);
-		merge_settings(cJSON_GetObjectItem(settings, "backend"), st->backend);
-	}
-	{
-		const char *comp = cJSON_GetStringValue(
-			cJSON_GetObjectItem(cJSON_GetObjectItem(settings, "package"), "compression"));
-
-		const char *var = cJSON_GetStringValue(
-			cJSON_GetObjectItem(cJSON_GetObjectItem(settings, "package"), "variant"));
-
-		if (comp)
-			compression = !strcmp(comp, "none") ? "none" : "zstd";
-		/* package: {variant: …} builds the offered (to) firmware as that reference
-		 * variant: a seeded regression (bad-health, no-boot, broken) */
-		if (var && (!strcmp(var, "bad-health") || !strcmp(var, "no-boot") || !strcmp(var, "broken")))
-			to_variant = var;
-	}
+	combo_settings(s, c, settings, &compression, &to_variant);
 	snprintf(pr->scenario_path, sizeof(pr->scenario_path), "%s/%s.hil", s->scenario_dir,
 		 s->scenarios[cs->scenario].name);
 	if (mx_scenario_meta_load(pr->scenario_path, &meta, &d) < 0) {
@@ -307,30 +373,13 @@ static int prepare_case(struct runner *rn, size_t i)
 		cJSON_AddStringToObject(pk, "file", fw_to->lpkg);
 		cJSON_AddItemToArray(pkgs, pk);
 	}
-	for (size_t k = 0; k < meta.n_pkgs; k++) {
-		const struct mx_pkg_directive *pd = &meta.pkgs[k];
-		const struct mx_fw *f;
-		cJSON *pk = cJSON_CreateObject();
+	{
+		struct pkg_ctx pc = { .target = target, .from = from, .to = to,
+				      .compression = compression, .from_agent = agent,
+				      .to_agent = to_v->to_agent[0] ? to_v->to_agent : "current" };
 
-		memset(&w, 0, sizeof(w));
-		snprintf(w.target, sizeof(w.target), "%s", target);
-		subst(pd->version, from, to, w.version, sizeof(w.version));
-		snprintf(w.variant, sizeof(w.variant), "%s", pd->variant);
-		w.security_version = pd->security_version;
-		snprintf(w.compression, sizeof(w.compression), "%s", compression);
-		snprintf(w.agent, sizeof(w.agent), "%s",
-			 !strcmp(pd->agent, "to") ? (to_v->to_agent[0] ? to_v->to_agent : "current") :
-			 !strcmp(pd->agent, "from") ? agent : pd->agent);
-		if ((r = mx_build_firmware(&rn->build, &w, &f, &d)) < 0) {
-			cJSON_Delete(pk);
+		if ((r = add_packages(rn, &meta, &pc, pkgs, &d)) < 0)
 			goto build_fail;
-		}
-		cJSON_AddStringToObject(pk, "name", pd->name);
-		cJSON_AddStringToObject(pk, "file", f->lpkg);
-		cJSON_AddStringToObject(pk, "version", w.version);
-		if (pd->tamper)
-			cJSON_AddTrueToObject(pk, "tamper");
-		cJSON_AddItemToArray(pkgs, pk);
 	}
 	cJSON_AddItemToObject(setup, "agent_config",
 			      cJSON_Duplicate(cJSON_GetObjectItem(settings, "agent"), true));
@@ -340,23 +389,7 @@ static int prepare_case(struct runner *rn, size_t i)
 		r = -ENOMEM;
 		goto out;
 	}
-	/* scenario variables: the combo's versions, configuration vars, extra keys */
-	add_var(pr, "FROM", from);
-	add_var(pr, "TO", to);
-	for (cJSON *e = cJSON_GetObjectItem(settings, "vars")->child; e; e = e->next)
-		if (cJSON_IsString(e))
-			add_var(pr, e->string, e->valuestring);
-	if (cs->extra)
-		for (cJSON *e = cs->extra->child; e; e = e->next) {
-			char num[32];
-
-			if (cJSON_IsString(e)) {
-				add_var(pr, e->string, e->valuestring);
-			} else if (cJSON_IsNumber(e)) {
-				snprintf(num, sizeof(num), "%g", e->valuedouble);
-				add_var(pr, e->string, num);
-			}
-		}
+	case_vars(pr, cs, settings, from, to);
 	pr->components = cJSON_CreateObject();
 	cJSON_AddStringToObject(pr->components, "backend", be->hash);
 	cJSON_AddStringToObject(pr->components, "from", fw_from->hash);
@@ -755,43 +788,134 @@ static int write_reports(struct runner *rn)
 	return code;
 }
 
-int mx_cmd_run(struct lp_cli *cli, void *ctx)
+/* The cases of the whole plan, recorded as what the run is expected to cover. */
+static int record_expected(struct runner *rn, const struct mx_plan *full)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	struct runner rn = { .cli = ctx, .jobs_max = cores > 0 ? (unsigned)cores : 1 };
-	const char *only = NULL, *expr = NULL, *shard = NULL, *arg;
-	struct mx_filter *f = NULL;
-	struct mx_spec *s = NULL;
-	struct mx_plan *p = NULL, *full = NULL;
-	struct mx_expected *exp = NULL;
-	struct sigaction sa = { .sa_handler = on_stop };
-	struct lp_diag d;
+	size_t n = full->n_cases ? full->n_cases : 1;
+	struct mx_expected *exp = calloc(n, sizeof(*exp));
+	cJSON **axes = calloc(n, sizeof(*axes));
+	int r = 0;
+
+	if (!exp || !axes) {
+		free(exp);
+		free(axes);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < full->n_cases; i++) {
+		exp[i].combo_key = full->combos[full->cases[i].combo].key;
+		exp[i].scenario = rn->spec->scenarios[full->cases[i].scenario].name;
+		exp[i].required = full->cases[i].required;
+		exp[i].axes = axes[i] = case_axes(full, &full->cases[i]);
+	}
+	if (mx_db_expect(rn->db, rn->info.id, exp, full->n_cases) < 0)
+		db_warn(rn, "recording the expected cases");
+	for (size_t i = 0; i < full->n_cases; i++)
+		cJSON_Delete(axes[i]);
+	free(axes);
+	free(exp);
+	return r;
+}
+
+/* The components and firmware the run built, for the report. */
+static void record_components(struct runner *rn)
+{
+	const struct mx_build *b = &rn->build;
+
+	for (size_t i = 0; i < b->n_comps; i++) {
+		struct mx_run_component c = { .run_id = rn->info.id };
+
+		snprintf(c.kind, sizeof(c.kind), "%s", b->comps[i].kind == MX_AXIS_AGENT ? "agent" : "backend");
+		snprintf(c.value, sizeof(c.value), "%s/%s", b->comps[i].name, b->comps[i].arch);
+		snprintf(c.source, sizeof(c.source), "%s", b->comps[i].source);
+		snprintf(c.hash, sizeof(c.hash), "%s", b->comps[i].hash);
+		if (mx_db_component_put(rn->db, &c) < 0)
+			db_warn(rn, "recording a component");
+	}
+	for (size_t i = 0; i < b->n_fw; i++) {
+		struct mx_run_component c = { .run_id = rn->info.id };
+		const struct mx_fw_want *w = &b->fw[i].want;
+
+		snprintf(c.kind, sizeof(c.kind), "firmware");
+		snprintf(c.value, sizeof(c.value), "%s/%s/%s/%s", w->version, w->variant, w->agent, w->target);
+		snprintf(c.source, sizeof(c.source), "%s", b->fw[i].lpkg);
+		snprintf(c.hash, sizeof(c.hash), "%s", b->fw[i].hash);
+		if (mx_db_component_put(rn->db, &c) < 0)
+			db_warn(rn, "recording a component");
+	}
+}
+
+/* The run's row in the history and its directory (absolute in rn->run_dir). */
+static int begin_run(struct runner *rn, const char *only, const char *expr, const char *shard)
+{
+	const struct mx_spec *s = rn->spec;
+	char abs[PATH_MAX];
+
+	snprintf(rn->info.spec_path, sizeof(rn->info.spec_path), "%s", s->path);
+	snprintf(rn->info.spec_name, sizeof(rn->info.spec_name), "%s", s->name);
+	snprintf(rn->info.spec_sha256, sizeof(rn->info.spec_sha256), "%s", s->sha256);
+	snprintf(rn->info.options, sizeof(rn->info.options), "%s%s%s%s%s%s",
+		 only ? "--only " : "", only ? only : "", expr ? " --filter " : "", expr ? expr : "",
+		 shard ? " --shard " : "", shard ? shard : "");
+	if (mx_db_run_begin(rn->db, &rn->info) < 0)
+		return -EIO;
+	if (rn->info.dir[0] == '/')
+		snprintf(rn->run_dir, sizeof(rn->run_dir), "%s", rn->info.dir);
+	else
+		snprintf(rn->run_dir, sizeof(rn->run_dir), "%s/%s", mx_db_dir(rn->db), rn->info.dir);
+	lp_fs_mkdir_p(rn->run_dir, 0755);
+	if (realpath(rn->run_dir, abs))
+		snprintf(rn->run_dir, sizeof(rn->run_dir), "%s", abs);
+	return 0;
+}
+
+/* run's options into rn and the selectors; 0, or the exit code of a usage error. */
+static int run_options(struct lp_cli *cli, struct runner *rn, const char **only, const char **expr,
+		       const char **shard)
+{
+	const char *arg;
 	uint64_t v;
 	int key, r;
 
-	lp_diag_clear(&d);
 	while ((key = lp_cli_next(cli, &arg)) > 0)
 		switch (key) {
 		case 'j':
 			if ((r = lp_cli_parse_uint(cli, "--jobs", arg, 1, 64, &v)) != 0)
 				return r;
-			rn.jobs_max = (unsigned)v;
+			rn->jobs_max = (unsigned)v;
 			break;
-		case 'O': only = arg; break;
-		case 'F': expr = arg; break;
-		case 'S': shard = arg; break;
+		case 'O': *only = arg; break;
+		case 'F': *expr = arg; break;
+		case 'S': *shard = arg; break;
 		case 'r':
 			if ((r = lp_cli_parse_uint(cli, "--retries", arg, 0, 10, &v)) != 0)
 				return r;
-			rn.retries = (unsigned)v;
+			rn->retries = (unsigned)v;
 			break;
-		case 'k': rn.keep = true; break;
+		case 'k': rn->keep = true; break;
 		case 'n': break; /* every case boots cold: there are no snapshots yet */
 		case 'x':
 			if (strcmp(arg, "local") != 0)
 				return lp_cli_usage_error(cli, "--executor: only \"local\" is supported");
 			break;
 		}
+	return 0;
+}
+
+int mx_cmd_run(struct lp_cli *cli, void *ctx)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct runner rn = { .cli = ctx, .jobs_max = cores > 0 ? (unsigned)cores : 1 };
+	const char *only = NULL, *expr = NULL, *shard = NULL;
+	struct mx_filter *f = NULL;
+	struct mx_spec *s = NULL;
+	struct mx_plan *p = NULL, *full = NULL;
+	struct sigaction sa = { .sa_handler = on_stop };
+	struct lp_diag d;
+	int r;
+
+	lp_diag_clear(&d);
+	if ((r = run_options(cli, &rn, &only, &expr, &shard)) != 0)
+		return r;
 	if ((r = mx_filter_parse(only, expr, shard, &f, &d)) < 0)
 		return lp_cli_usage_error(cli, "%s: %s", d.path[0] ? d.path : "--filter", d.msg);
 	if ((r = mx_spec_load(cli->args[0], &s, &d)) < 0) {
@@ -821,48 +945,15 @@ int mx_cmd_run(struct lp_cli *cli, void *ctx)
 		r = lp_cli_fail(r, &d, rn.cli->out_dir);
 		goto out;
 	}
-	snprintf(rn.info.spec_path, sizeof(rn.info.spec_path), "%s", s->path);
-	snprintf(rn.info.spec_name, sizeof(rn.info.spec_name), "%s", s->name);
-	snprintf(rn.info.spec_sha256, sizeof(rn.info.spec_sha256), "%s", s->sha256);
-	snprintf(rn.info.options, sizeof(rn.info.options), "%s%s%s%s%s%s",
-		 only ? "--only " : "", only ? only : "", expr ? " --filter " : "", expr ? expr : "",
-		 shard ? " --shard " : "", shard ? shard : "");
-	if (mx_db_run_begin(rn.db, &rn.info) < 0) {
+	if (begin_run(&rn, only, expr, shard) < 0) {
 		r = lp_cli_fail(-EIO, mx_db_diag(rn.db), NULL);
 		goto out;
 	}
-	if (rn.info.dir[0] == '/')
-		snprintf(rn.run_dir, sizeof(rn.run_dir), "%s", rn.info.dir);
-	else
-		snprintf(rn.run_dir, sizeof(rn.run_dir), "%s/%s", mx_db_dir(rn.db), rn.info.dir);
-	{
-		char abs[PATH_MAX];
-
-		lp_fs_mkdir_p(rn.run_dir, 0755);
-		if (realpath(rn.run_dir, abs))
-			snprintf(rn.run_dir, sizeof(rn.run_dir), "%s", abs);
-	}
 	/* the whole plan is what the run is expected to cover (the gate knows what is
 	 * missing); --only/--filter/--shard choose what this process runs */
-	exp = calloc(full->n_cases ? full->n_cases : 1, sizeof(*exp));
-	if (!exp) {
+	if (!shard && !only && !expr && (r = record_expected(&rn, full)) < 0) {
 		r = LP_EXIT_FAILURE;
 		goto end;
-	}
-	{
-		cJSON **axes = calloc(full->n_cases ? full->n_cases : 1, sizeof(*axes));
-
-		for (size_t i = 0; i < full->n_cases && axes; i++) {
-			exp[i].combo_key = full->combos[full->cases[i].combo].key;
-			exp[i].scenario = s->scenarios[full->cases[i].scenario].name;
-			exp[i].required = full->cases[i].required;
-			exp[i].axes = axes[i] = case_axes(full, &full->cases[i]);
-		}
-		if (!shard && !only && !expr && mx_db_expect(rn.db, rn.info.id, exp, full->n_cases) < 0)
-			db_warn(&rn, "recording the expected cases");
-		for (size_t i = 0; i < full->n_cases && axes; i++)
-			cJSON_Delete(axes[i]);
-		free(axes);
 	}
 	printf("run %lld: %s, %zu cases (%zu combos), %u at a time; logs in %s\n",
 	       (long long)rn.info.id, s->name, p->n_cases, p->n_combos, rn.jobs_max, rn.run_dir);
@@ -890,30 +981,7 @@ int mx_cmd_run(struct lp_cli *cli, void *ctx)
 			r = LP_EXIT_FAILURE;
 			goto end;
 		}
-	{
-		/* the components the run used, for the report */
-		for (size_t i = 0; i < rn.build.n_comps; i++) {
-			struct mx_run_component c = { .run_id = rn.info.id };
-
-			snprintf(c.kind, sizeof(c.kind), "%s", rn.build.comps[i].kind == MX_AXIS_AGENT ? "agent" : "backend");
-			snprintf(c.value, sizeof(c.value), "%s/%s", rn.build.comps[i].name, rn.build.comps[i].arch);
-			snprintf(c.source, sizeof(c.source), "%s", rn.build.comps[i].source);
-			snprintf(c.hash, sizeof(c.hash), "%s", rn.build.comps[i].hash);
-			if (mx_db_component_put(rn.db, &c) < 0)
-				db_warn(&rn, "recording a component");
-		}
-		for (size_t i = 0; i < rn.build.n_fw; i++) {
-			struct mx_run_component c = { .run_id = rn.info.id };
-			const struct mx_fw_want *w = &rn.build.fw[i].want;
-
-			snprintf(c.kind, sizeof(c.kind), "firmware");
-			snprintf(c.value, sizeof(c.value), "%s/%s/%s/%s", w->version, w->variant, w->agent, w->target);
-			snprintf(c.source, sizeof(c.source), "%s", rn.build.fw[i].lpkg);
-			snprintf(c.hash, sizeof(c.hash), "%s", rn.build.fw[i].hash);
-			if (mx_db_component_put(rn.db, &c) < 0)
-				db_warn(&rn, "recording a component");
-		}
-	}
+	record_components(&rn);
 	run_cases(&rn);
 	r = 0;
 end:
@@ -939,7 +1007,6 @@ out:
 		}
 	free(rn.preps);
 	free(rn.jobs);
-	free(exp);
 	mx_build_free(&rn.build);
 	mx_db_close(rn.db);
 	mx_plan_free(p);

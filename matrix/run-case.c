@@ -192,62 +192,49 @@ void mx_case_cleanup(const char *dir, const char *libexec)
 		run_script_tool(dir, tool, "kill", log, 30000);
 }
 
-int mx_case_attempt(const struct mx_case_job *j)
+/* Writes setup.json (with tampered copies of the packages that ask for it), runs
+ * case-setup and reads the variables it wrote. A failure is written as the attempt's
+ * result (an infrastructure error) and returned. */
+static int case_setup(const struct mx_case_job *j, const char *state, char **vars, size_t *n_vars)
 {
-	char path[PATH_MAX], tool[PATH_MAX], setup_log[PATH_MAX], msg[2048] = "";
-	char *vars[VARS_MAX] = { 0 };
-	size_t n_vars = 0;
-	struct lp_hil_inventory *inv = NULL;
-	struct lp_hil_board *b = NULL;
-	struct lp_hil_script *sc = NULL;
-	struct lp_hil_script_result *res = NULL;
-	struct step_log sl = { 0 };
-	struct lp_diag d;
-	char state[] = "/tmp/lpmx-XXXXXX";
-	cJSON *setup = NULL;
+	char path[PATH_MAX + 16], tool[PATH_MAX + 16], setup_log[PATH_MAX + 16], msg[2048];
+	cJSON *setup = cJSON_Parse(j->setup_json), *pkgs;
 	char *text = NULL;
-	int r;
+	int r = -EINVAL;
 
-	lp_diag_clear(&d);
-	snprintf(setup_log, sizeof(setup_log), "%s/setup.log", j->dir);
-	if (!mkdtemp(state)) {
-		write_result(j->dir, "error", "board", "", "cannot make a state directory in /tmp", "", 0);
-		return 1;
-	}
-	/* setup.json for case-setup */
-	setup = cJSON_Parse(j->setup_json);
 	if (!setup) {
 		write_result(j->dir, "error", "script", "", "internal: bad setup description", "", 0);
-		goto out;
+		return -EINVAL;
 	}
 	cJSON_AddStringToObject(setup, "state_dir", state);
-	for (int i = 0; i < cJSON_GetArraySize(cJSON_GetObjectItem(setup, "packages")); i++) {
-		cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(setup, "packages"), i);
-		cJSON *t = cJSON_GetObjectItem(p, "tamper");
+	pkgs = cJSON_GetObjectItem(setup, "packages");
+	for (int i = 0; i < cJSON_GetArraySize(pkgs); i++) {
+		cJSON *p = cJSON_GetArrayItem(pkgs, i);
+		char dst[PATH_MAX + 64];
 
-		if (cJSON_IsTrue(t)) {
-			char dst[PATH_MAX];
-
-			snprintf(dst, sizeof(dst), "%s/tampered-%s.lpkg", j->dir,
-				 cJSON_GetStringValue(cJSON_GetObjectItem(p, "name")));
-			if ((r = tamper_copy(cJSON_GetStringValue(cJSON_GetObjectItem(p, "file")), dst)) < 0) {
-				snprintf(msg, sizeof(msg), "cannot make the tampered package: %s", strerror(-r));
-				write_result(j->dir, "error", "setup", "", msg, "", 0);
-				goto out;
-			}
-			cJSON_DeleteItemFromObject(p, "file");
-			cJSON_DeleteItemFromObject(p, "opaque");
-			cJSON_AddStringToObject(p, "file", dst);
-			cJSON_AddTrueToObject(p, "opaque");
+		if (!cJSON_IsTrue(cJSON_GetObjectItem(p, "tamper")))
+			continue;
+		snprintf(dst, sizeof(dst), "%s/tampered-%s.lpkg", j->dir,
+			 cJSON_GetStringValue(cJSON_GetObjectItem(p, "name")));
+		if ((r = tamper_copy(cJSON_GetStringValue(cJSON_GetObjectItem(p, "file")), dst)) < 0) {
+			snprintf(msg, sizeof(msg), "cannot make the tampered package: %s", strerror(-r));
+			write_result(j->dir, "error", "setup", "", msg, "", 0);
+			goto out;
 		}
+		cJSON_DeleteItemFromObject(p, "file");
+		cJSON_DeleteItemFromObject(p, "opaque");
+		cJSON_AddStringToObject(p, "file", dst);
+		cJSON_AddTrueToObject(p, "opaque");
 	}
 	text = cJSON_Print(setup);
 	snprintf(path, sizeof(path), "%s/setup.json", j->dir);
 	if (!text || lp_fs_write_atomic(path, text, strlen(text), 0644, 0) < 0) {
 		write_result(j->dir, "error", "setup", "", "cannot write setup.json", "", 0);
+		r = -EIO;
 		goto out;
 	}
 	snprintf(tool, sizeof(tool), "%s/case-setup", j->libexec);
+	snprintf(setup_log, sizeof(setup_log), "%s/setup.log", j->dir);
 	if ((r = run_script_tool(j->dir, tool, NULL, setup_log, SETUP_TIMEOUT_MS)) < 0) {
 		char *log = NULL;
 		size_t len = 0;
@@ -261,10 +248,69 @@ int mx_case_attempt(const struct mx_case_job *j)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/vars", j->dir);
-	if ((r = read_vars(path, vars, &n_vars)) < 0) {
+	if ((r = read_vars(path, vars, n_vars)) < 0)
 		write_result(j->dir, "error", "setup", "", "case-setup wrote no vars", "", 0);
-		goto out;
+out:
+	free(text);
+	cJSON_Delete(setup);
+	return r;
+}
+
+/* After an attempt: the board and backend stopped, the console log kept next to the
+ * step log, the board's state directory removed, and (without --keep) the disks and the
+ * backend's data. */
+static void attempt_cleanup(const struct mx_case_job *j, const char *state)
+{
+	char path[PATH_MAX];
+
+	mx_case_cleanup(j->dir, j->libexec);
+	snprintf(path, sizeof(path), "%s/logs/dut.log", state);
+	{
+		char dst[PATH_MAX];
+
+		snprintf(dst, sizeof(dst), "%s/" MX_CONSOLE_LOG, j->dir);
+		copy_file(path, dst);
 	}
+	{
+		const char *argv[] = { "rm", "-rf", state, NULL };
+		struct lp_proc_opts o = { .argv = argv, .out = LP_PROC_OUT_NULL, .err = LP_PROC_ERR_NULL };
+		struct lp_proc_result pr;
+
+		lp_proc_run(&o, 60000, NULL, NULL, 0, &pr);
+		if (!j->keep) {
+			/* disks and the backend's data are large and not needed to read a verdict */
+			char big[PATH_MAX * 2];
+			const char *sh[] = { "sh", "-c", big, NULL };
+
+			snprintf(big, sizeof(big), "cd '%s' && rm -rf disk.img disk.img.boot overlay.qcow2 data backend",
+				 j->dir);
+			o.argv = sh;
+			lp_proc_run(&o, 60000, NULL, NULL, 0, &pr);
+		}
+	}
+}
+
+int mx_case_attempt(const struct mx_case_job *j)
+{
+	char path[PATH_MAX], msg[2048] = "";
+	char *vars[VARS_MAX] = { 0 };
+	size_t n_vars = 0;
+	struct lp_hil_inventory *inv = NULL;
+	struct lp_hil_board *b = NULL;
+	struct lp_hil_script *sc = NULL;
+	struct lp_hil_script_result *res = NULL;
+	struct step_log sl = { 0 };
+	struct lp_diag d;
+	char state[] = "/tmp/lpmx-XXXXXX";
+	int r;
+
+	lp_diag_clear(&d);
+	if (!mkdtemp(state)) {
+		write_result(j->dir, "error", "board", "", "cannot make a state directory in /tmp", "", 0);
+		return 1;
+	}
+	if (case_setup(j, state, vars, &n_vars) < 0)
+		goto out;
 	for (size_t i = 0; i < j->n_vars && n_vars < VARS_MAX; i++)
 		vars[n_vars++] = strdup(j->vars[i]);
 
@@ -327,35 +373,8 @@ out:
 		b = NULL;
 	}
 	lp_hil_inventory_free(inv);
-	mx_case_cleanup(j->dir, j->libexec);
-	/* the console log next to the step log; the rest of the state goes */
-	snprintf(path, sizeof(path), "%s/logs/dut.log", state);
-	{
-		char dst[PATH_MAX];
-
-		snprintf(dst, sizeof(dst), "%s/" MX_CONSOLE_LOG, j->dir);
-		copy_file(path, dst);
-	}
-	{
-		const char *argv[] = { "rm", "-rf", state, NULL };
-		struct lp_proc_opts o = { .argv = argv, .out = LP_PROC_OUT_NULL, .err = LP_PROC_ERR_NULL };
-		struct lp_proc_result pr;
-
-		lp_proc_run(&o, 60000, NULL, NULL, 0, &pr);
-		if (!j->keep) {
-			/* disks and the backend's data are large and not needed to read a verdict */
-			char big[PATH_MAX * 2];
-			const char *sh[] = { "sh", "-c", big, NULL };
-
-			snprintf(big, sizeof(big), "cd '%s' && rm -rf disk.img disk.img.boot overlay.qcow2 data backend",
-				 j->dir);
-			o.argv = sh;
-			lp_proc_run(&o, 60000, NULL, NULL, 0, &pr);
-		}
-	}
+	attempt_cleanup(j, state);
 	for (size_t i = 0; i < n_vars; i++)
 		free(vars[i]);
-	free(text);
-	cJSON_Delete(setup);
 	return 0;
 }
