@@ -335,12 +335,16 @@ check_eq "all polls and feedback over one kept-alive connection" 1 "$(grep -c '(
 # --- 9. a slow download does not block the other backend; progress feedback ---
 # The first backend is reached through a proxy limited to 125 kB/s, so its 1 MB download
 # takes about 8 s; the second one is polled every second meanwhile. Progress every 2 s.
+# slow_proxy PORT: a proxy to the backend limited to 125 kB/s on PORT (PROXY_PID)
+slow_proxy() {
+  : > "$TMP/proxy.log"
+  "$CUTPROXY" "$1" "$PORT" 0 0 125000 >> "$TMP/proxy.log" &
+  PROXY_PID=$!
+  for _ in $(seq 1 200); do grep -q listening "$TMP/proxy.log" && break; sleep 0.05; done
+  grep -q listening "$TMP/proxy.log" || fail "proxy did not start"
+}
 PPORT2=$(free_port)
-: > "$TMP/proxy.log"
-"$CUTPROXY" "$PPORT2" "$PORT" 0 0 125000 >> "$TMP/proxy.log" &
-PROXY_PID=$!
-for _ in $(seq 1 200); do grep -q listening "$TMP/proxy.log" && break; sleep 0.05; done
-grep -q listening "$TMP/proxy.log" || fail "proxy did not start"
+slow_proxy "$PPORT2"
 BS=$(jq -n --arg url "https://127.0.0.1:$PPORT2" --arg tok "$TOK1" --arg ca "$TMP/pki/ca.pem" \
   '{name: "main", urls: [$url], tenant: "t1", target_token: $tok, ca_file: $ca}')
 write_agent_config "[$BS, $B2]" '{"poll": {"min_s": 1, "max_s": 1, "default_s": 1, "jitter_percent": 0},
@@ -428,11 +432,7 @@ check_eq "second action FINISHED" FINISHED "$(action_status t2 "$A14")"
 # it is downloading stops the transfer before anything is activated: the action ends
 # CANCELED (not ERROR), the state is idle, no reboot.
 PPORT3=$(free_port)
-: > "$TMP/proxy.log"
-"$CUTPROXY" "$PPORT3" "$PORT" 0 0 125000 >> "$TMP/proxy.log" &
-PROXY_PID=$!
-for _ in $(seq 1 200); do grep -q listening "$TMP/proxy.log" && break; sleep 0.05; done
-grep -q listening "$TMP/proxy.log" || fail "proxy did not start"
+slow_proxy "$PPORT3"
 BS3=$(jq -n --arg url "https://127.0.0.1:$PPORT3" --arg tok "$TOK1" --arg ca "$TMP/pki/ca.pem" \
   '{name: "main", urls: [$url], tenant: "t1", target_token: $tok, ca_file: $ca}')
 write_agent_config "[$BS3]" '{"poll": {"min_s": 1, "max_s": 1, "default_s": 1, "jitter_percent": 0},

@@ -199,10 +199,12 @@ static void on_event(void *userdata, const struct lp_hil_script_event *ev)
 	case LP_HIL_SCRIPT_EV_MATCH:
 		snprintf(s->matched, sizeof(s->matched), "%s", ev->text);
 		break;
-	case LP_HIL_SCRIPT_EV_MARK:
-		strncat(s->marks, ev->text, sizeof(s->marks) - strlen(s->marks) - 2);
-		strcat(s->marks, " ");
+	case LP_HIL_SCRIPT_EV_MARK: {
+		size_t used = strlen(s->marks);
+
+		snprintf(s->marks + used, sizeof(s->marks) - used, "%s ", ev->text);
 		break;
+	}
 	default:
 		break;
 	}
