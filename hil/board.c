@@ -244,6 +244,39 @@ static int wait_msg(struct lp_hil_board *b, int r, const struct lp_hil_match *m,
 	return lp_diag_fail(diag, r, "%s: console: %s", b->cfg->name, strerror(-r));
 }
 
+/* Powers the board up afresh with its console listening before the first byte: off,
+ * then on (restored from state_file unless NULL), console, let it run. */
+static int power_up(struct lp_hil_board *b, const char *state_file, struct lp_hil_console **con,
+		    struct lp_diag *diag)
+{
+	int r;
+
+	/* the console reconnects by itself when QEMU goes away; close it so nothing waits */
+	lp_hil_shell_free(b->shell);
+	b->shell = NULL;
+	lp_hil_console_close(b->console);
+	b->console = NULL;
+	if ((r = lp_hil_power_off(b->power, diag)) < 0)
+		return r;
+	if (b->cfg->console.kind == LP_HIL_CONSOLE_QEMU) {
+		/* the console socket appears with QEMU: start it held, connect, let it run */
+		r = state_file ? lp_hil_power_on_restored(b->power, state_file, LP_HIL_POWER_HOLD, diag)
+			       : lp_hil_power_on(b->power, LP_HIL_POWER_HOLD, diag);
+		if (r < 0 || (r = lp_hil_board_console(b, con, diag)) < 0)
+			return r;
+		lp_hil_expect_flush(b->expect);
+		return lp_hil_power_resume(b->power, diag);
+	}
+	/* a real console exists without power: listen before the first byte */
+	if ((r = lp_hil_board_console(b, con, diag)) < 0)
+		return r;
+	if (b->cfg->power.kind != LP_HIL_POWER_QEMU)
+		lp_clock_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
+	lp_hil_expect_flush(b->expect);
+	return state_file ? lp_hil_power_on_restored(b->power, state_file, 0, diag)
+			  : lp_hil_power_on(b->power, 0, diag);
+}
+
 int lp_hil_board_boot(struct lp_hil_board *b, const char *until, unsigned timeout_ms,
 		      struct lp_diag *diag)
 {
@@ -267,37 +300,26 @@ int lp_hil_board_boot(struct lp_hil_board *b, const char *until, unsigned timeou
 	}
 	if ((r = lp_hil_patterns_new(res, n, &want, diag)) < 0)
 		return r;
-	/* the console reconnects by itself when QEMU goes away; close it so nothing waits */
-	lp_hil_shell_free(b->shell);
-	b->shell = NULL;
-	lp_hil_console_close(b->console);
-	b->console = NULL;
-	if ((r = lp_hil_power_off(b->power, diag)) < 0)
+	if ((r = power_up(b, NULL, &con, diag)) < 0)
 		goto out;
-	if (b->cfg->console.kind == LP_HIL_CONSOLE_QEMU) {
-		/* the console socket appears with QEMU: start it held, connect, let it run */
-		if ((r = lp_hil_power_on(b->power, LP_HIL_POWER_HOLD, diag)) < 0 ||
-		    (r = lp_hil_board_console(b, &con, diag)) < 0)
-			goto out;
-		lp_hil_expect_flush(b->expect);
-		if ((r = lp_hil_power_resume(b->power, diag)) < 0)
-			goto out;
-	} else {
-		/* a real console exists without power: listen before the first byte */
-		if ((r = lp_hil_board_console(b, &con, diag)) < 0)
-			goto out;
-		if (b->cfg->power.kind != LP_HIL_POWER_QEMU)
-			lp_clock_sleep_ms(b->cfg->power.cycle_delay_ms); /* relay off time */
-		lp_hil_expect_flush(b->expect);
-		if ((r = lp_hil_power_on(b->power, 0, diag)) < 0)
-			goto out;
-	}
 	r = lp_hil_expect_wait(b->expect, con, want, b->failure, timeout_ms, &m);
 	if (r < 0)
 		r = wait_msg(b, r, &m, until ? until : "the shell or login prompt", timeout_ms, diag);
 out:
 	lp_hil_patterns_free(want);
 	return r;
+}
+
+int lp_hil_board_save(struct lp_hil_board *b, const char *state_file, struct lp_diag *diag)
+{
+	return lp_hil_power_save(b->power, state_file, diag);
+}
+
+int lp_hil_board_restore(struct lp_hil_board *b, const char *state_file, struct lp_diag *diag)
+{
+	struct lp_hil_console *con;
+
+	return power_up(b, state_file, &con, diag);
 }
 
 int lp_hil_board_expect_pattern(struct lp_hil_board *b, const char *pattern,

@@ -31,6 +31,14 @@ static const struct lp_cli_cmd commands[] = {
 	BOARD_CMD("cycle", "power cycle (qemu: system_reset or restart)", cmd_power),
 	{ "power status", "BOARD", "print BOARD: on|off|unknown", NULL, NULL, 1, 1, LP_CLI_JSON,
 	  cmd_power },
+	{ "power save", "BOARD FILE", "pause a QEMU board and save its machine state to FILE",
+	  "The CPUs stop and RAM, CPU and device state go to FILE (not the disks: keep a\n"
+	  "copy of the disk as it is now). The board stays on, paused, until power off.\n"
+	  "Only the qemu power driver can do this.", NULL, 2, 2, 0, cmd_power },
+	{ "power restore", "BOARD FILE", "power a QEMU board on from a saved state",
+	  "Instead of booting, the board continues where `power save` left it; its argv and\n"
+	  "its disk must be those of that moment. Only this power on restores: the next one\n"
+	  "boots.", NULL, 2, 2, 0, cmd_power },
 	{ "console", "BOARD", "interactive console (Ctrl-] q quits)",
 	  "The terminal goes raw, so Ctrl-C reaches the board; Ctrl-] then q (or .) quits,\n"
 	  "Ctrl-] Ctrl-] sends one Ctrl-]. With stdin not a terminal, the end of input ends\n"

@@ -17,6 +17,10 @@ struct lp_hil_power_ops {
 	int (*resume)(struct lp_hil_power *p, struct lp_diag *diag); /* may be NULL */
 	/* NULL: off (a relay or PDU switching off is already a cut) */
 	int (*cut)(struct lp_hil_power *p, struct lp_diag *diag);
+	/* NULL: -EOPNOTSUPP (only an emulator can save and restore a running machine) */
+	int (*save)(struct lp_hil_power *p, const char *file, struct lp_diag *diag);
+	int (*restore)(struct lp_hil_power *p, const char *file, unsigned flags,
+		       struct lp_diag *diag);
 };
 
 struct lp_hil_power {

@@ -36,11 +36,14 @@
 #define QMP_LINE_MAX (64u * 1024u)
 #define QMP_TIMEOUT_MS 5000
 #define QEMU_START_TIMEOUT_MS 30000
+#define SAVE_TIMEOUT_MS 120000
+#define SAVE_BANDWIDTH "10737418240" /* bytes/s: no limit in practice */
 
 struct qemu_state {
 	char qmp[PATH_MAX + 16];
 	char pidfile[PATH_MAX + 16];
 	char log[PATH_MAX + 16];
+	char incoming[PATH_MAX + 16]; /* "-incoming" for the start being made ("" : boot) */
 };
 
 static int qemu_open(struct lp_hil_power *p, struct lp_diag *diag)
@@ -178,14 +181,15 @@ static int qmp_reply(int fd, char *buf, size_t *len, uint64_t deadline, const ch
 	}
 }
 
-/* Connects to QMP, negotiates capabilities and runs one command. */
-static int qmp_command(struct lp_hil_power *p, const char *cmd, cJSON **ret_return,
-		       struct lp_diag *diag)
+/* Connects to QMP, negotiates capabilities and runs one command, with args (a JSON
+ * object's text) unless NULL. */
+static int qmp_execute(struct lp_hil_power *p, const char *cmd, const char *args,
+		       cJSON **ret_return, struct lp_diag *diag)
 {
 	struct qemu_state *q = p->drv;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	uint64_t deadline = lp_clock_deadline_ms(QMP_TIMEOUT_MS);
-	char *buf = NULL, out[128];
+	char *buf = NULL, out[PATH_MAX + 256];
 	size_t len = 0;
 	int fd, r;
 
@@ -216,7 +220,10 @@ static int qmp_command(struct lp_hil_power *p, const char *cmd, cJSON **ret_retu
 		    0 ||
 	    (r = qmp_reply(fd, buf, &len, deadline, "qmp_capabilities", NULL, diag)) < 0)
 		goto out;
-	snprintf(out, sizeof(out), "{\"execute\":\"%s\"}\n", cmd);
+	if (args)
+		snprintf(out, sizeof(out), "{\"execute\":\"%s\",\"arguments\":%s}\n", cmd, args);
+	else
+		snprintf(out, sizeof(out), "{\"execute\":\"%s\"}\n", cmd);
 	if ((r = lp_hil_write_all(fd, out, strlen(out), QMP_TIMEOUT_MS)) < 0)
 		goto out;
 	r = qmp_reply(fd, buf, &len, deadline, cmd, ret_return, diag);
@@ -224,6 +231,12 @@ out:
 	free(buf);
 	close(fd);
 	return r;
+}
+
+static int qmp_command(struct lp_hil_power *p, const char *cmd, cJSON **ret_return,
+		       struct lp_diag *diag)
+{
+	return qmp_execute(p, cmd, NULL, ret_return, diag);
 }
 
 static int qemu_status(struct lp_hil_power *p, enum lp_hil_power_state *ret,
@@ -299,6 +312,10 @@ static const char **qemu_argv(struct lp_hil_power *p, char *chardev, size_t char
 	for (size_t i = 1; i < cfg->argc; i++)
 		if (strcmp(cfg->argv[i], "-nographic") != 0)
 			argv[n++] = cfg->argv[i];
+	if (q->incoming[0]) {
+		argv[n++] = "-incoming";
+		argv[n++] = q->incoming;
+	}
 	argv[n] = NULL;
 	return argv;
 }
@@ -411,6 +428,137 @@ static int qemu_resume(struct lp_hil_power *p, struct lp_diag *diag)
 	return qmp_command(p, "cont", NULL, diag);
 }
 
+/* QEMU runs "exec:" migration commands with /bin/sh -c: a state file's path is taken
+ * only when it needs no quoting. */
+static int state_path_ok(struct lp_hil_power *p, const char *file, struct lp_diag *diag)
+{
+	size_t n = strlen(file);
+
+	if (n == 0 || n >= PATH_MAX || file[0] != '/' ||
+	    strspn(file, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-") != n)
+		return lp_diag_fail(diag, -EINVAL, "%s: state file '%s' must be an absolute path "
+				    "of A-Z a-z 0-9 / . _ + -", p->board->name, file);
+	return 0;
+}
+
+/* Waits until the migration to the state file completed (or failed). */
+static int save_wait(struct lp_hil_power *p, const char *file, struct lp_diag *diag)
+{
+	uint64_t deadline = lp_clock_deadline_ms(SAVE_TIMEOUT_MS);
+
+	for (;;) {
+		cJSON *ret = NULL;
+		const char *st;
+		int r = qmp_command(p, "query-migrate", &ret, diag);
+
+		if (r < 0)
+			return r;
+		st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ret, "status"));
+		if (st && strcmp(st, "completed") == 0) {
+			cJSON_Delete(ret);
+			return 0;
+		}
+		if (st && (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0)) {
+			const char *why = cJSON_GetStringValue(
+				cJSON_GetObjectItemCaseSensitive(ret, "error-desc"));
+
+			r = lp_diag_fail(diag, -EIO, "%s: saving the state to %s %s: %s",
+					 p->board->name, file, st, why ? why : "(no reason given)");
+			cJSON_Delete(ret);
+			return r;
+		}
+		cJSON_Delete(ret);
+		if (lp_clock_ms_left(deadline) == 0)
+			return lp_diag_fail(diag, -ETIMEDOUT, "%s: saving the state to %s took over "
+					    "%u s", p->board->name, file, SAVE_TIMEOUT_MS / 1000);
+		lp_clock_sleep_ms(20);
+	}
+}
+
+/* Stops the CPUs, then migrates the machine into the file (QEMU writes it through
+ * `cat`); without a bandwidth limit, a mostly idle 256 MiB guest takes well under a
+ * second. The board stays paused. */
+static int qemu_save(struct lp_hil_power *p, const char *file, struct lp_diag *diag)
+{
+	char args[PATH_MAX + 64];
+	int r;
+
+	if ((r = state_path_ok(p, file, diag)) < 0)
+		return r;
+	if (!running_pid(p))
+		return lp_diag_fail(diag, -ESRCH, "%s: QEMU is not running", p->board->name);
+	unlink(file);
+	snprintf(args, sizeof(args), "{\"uri\":\"exec:cat > %s\"}", file);
+	if ((r = qmp_command(p, "stop", NULL, diag)) < 0 ||
+	    (r = qmp_execute(p, "migrate-set-parameters", "{\"max-bandwidth\":" SAVE_BANDWIDTH "}",
+			     NULL, diag)) < 0 ||
+	    (r = qmp_execute(p, "migrate", args, NULL, diag)) < 0)
+		return r;
+	return save_wait(p, file, diag);
+}
+
+/* Waits until QEMU loaded the state: it then stands paused (the state was saved from a
+ * stopped machine, so no "cont" given while it loads would start it). QEMU exits when
+ * the file is bad. */
+static int restore_wait(struct lp_hil_power *p, const char *file, struct lp_diag *diag)
+{
+	struct qemu_state *q = p->drv;
+	uint64_t deadline = lp_clock_deadline_ms(SAVE_TIMEOUT_MS);
+	char tail[400];
+
+	for (;;) {
+		cJSON *ret = NULL;
+		const char *st;
+		bool loading;
+
+		if (!running_pid(p) || qmp_command(p, "query-status", &ret, NULL) < 0) {
+			cJSON_Delete(ret);
+			lp_clock_sleep_ms(100); /* QEMU writes its last words before it goes */
+			read_log_tail(q->log, tail, sizeof(tail));
+			qemu_stop(p, true, NULL);
+			return lp_diag_fail(diag, -EIO, "%s: QEMU could not restore %s: %s",
+					    p->board->name, file, tail[0] ? tail :
+					    "it exited while loading (not a state saved from this "
+					    "board's argv?)");
+		}
+		st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ret, "status"));
+		loading = st && strcmp(st, "inmigrate") == 0;
+		cJSON_Delete(ret);
+		if (!loading)
+			return 0;
+		if (lp_clock_ms_left(deadline) == 0) {
+			qemu_stop(p, true, NULL);
+			return lp_diag_fail(diag, -ETIMEDOUT, "%s: restoring %s took over %u s",
+					    p->board->name, file, SAVE_TIMEOUT_MS / 1000);
+		}
+		lp_clock_sleep_ms(20);
+	}
+}
+
+/* Starts QEMU held with "-incoming exec:cat FILE", waits until the state is loaded, and
+ * lets it run unless the caller holds it. */
+static int qemu_restore(struct lp_hil_power *p, const char *file, unsigned flags,
+			struct lp_diag *diag)
+{
+	struct qemu_state *q = p->drv;
+	int r;
+
+	if ((r = state_path_ok(p, file, diag)) < 0)
+		return r;
+	if (access(file, R_OK) < 0)
+		return lp_diag_fail(diag, -errno, "%s: state file %s: %s", p->board->name, file,
+				    strerror(errno));
+	if (running_pid(p))
+		return lp_diag_fail(diag, -EBUSY, "%s: is on; power it off before a restore",
+				    p->board->name);
+	snprintf(q->incoming, sizeof(q->incoming), "exec:cat %s", file);
+	r = qemu_start(p, LP_HIL_POWER_HOLD, diag);
+	q->incoming[0] = '\0';
+	if (r < 0 || (r = restore_wait(p, file, diag)) < 0)
+		return r;
+	return flags & LP_HIL_POWER_HOLD ? 0 : qmp_command(p, "cont", NULL, diag);
+}
+
 const struct lp_hil_power_ops lp_hil_power_qemu_ops = {
 	.name = "qemu",
 	.open = qemu_open,
@@ -421,4 +569,6 @@ const struct lp_hil_power_ops lp_hil_power_qemu_ops = {
 	.status = qemu_status,
 	.resume = qemu_resume,
 	.cut = qemu_cut,
+	.save = qemu_save,
+	.restore = qemu_restore,
 };

@@ -95,6 +95,23 @@ int lp_hil_power_status(struct lp_hil_power *p, enum lp_hil_power_state *ret_sta
 	return p->ops->status(p, ret_state, diag);
 }
 
+int lp_hil_power_save(struct lp_hil_power *p, const char *file, struct lp_diag *diag)
+{
+	if (!p->ops->save)
+		return lp_diag_fail(diag, -EOPNOTSUPP, "%s: the %s power driver cannot save a "
+				    "running board", p->board->name, p->ops->name);
+	return p->ops->save(p, file, diag);
+}
+
+int lp_hil_power_on_restored(struct lp_hil_power *p, const char *file, unsigned flags,
+			     struct lp_diag *diag)
+{
+	if (!p->ops->restore)
+		return lp_diag_fail(diag, -EOPNOTSUPP, "%s: the %s power driver cannot restore "
+				    "a saved board", p->board->name, p->ops->name);
+	return p->ops->restore(p, file, flags, diag);
+}
+
 int lp_hil_power_resume(struct lp_hil_power *p, struct lp_diag *diag)
 {
 	return p->ops->resume ? p->ops->resume(p, diag) : 0;

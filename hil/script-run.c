@@ -549,7 +549,14 @@ static int step_wait(struct run *s, const char *arg)
 	int r;
 
 	lp_diag_clear(&diag);
-	if (st->kind == LP_HIL_STEP_BOOT) {
+	if (st->kind == LP_HIL_STEP_BOOT && st == s->sc->steps && s->opts.restore_state) {
+		/* the snapshot was saved right after this step passed */
+		r = lp_hil_board_restore(s->board, s->opts.restore_state, &diag);
+		s->console_open = r == 0;
+		if (r == 0)
+			emit(s, LP_HIL_SCRIPT_EV_ECHO, "restored from a snapshot saved after this step",
+			     NULL, 0, NULL);
+	} else if (st->kind == LP_HIL_STEP_BOOT) {
 		r = lp_hil_board_boot(s->board, arg[0] ? arg : NULL,
 				      st->has_timeout ? st->timeout_ms : 0, &diag);
 		s->console_open = r == 0;
@@ -634,12 +641,27 @@ static int run_step(struct run *s, struct lp_hil_step_result *sr)
 	return r;
 }
 
+/* The save that ends a run with opts.save_state. */
+static void save_after_first(struct run *s)
+{
+	struct lp_diag diag;
+	int r;
+
+	lp_diag_clear(&diag);
+	r = lp_hil_board_save(s->board, s->opts.save_state, &diag);
+	if (r < 0)
+		fail_diag(s, r, &diag);
+	else
+		emit(s, LP_HIL_SCRIPT_EV_ECHO, "saved a snapshot after this step", NULL, 0, NULL);
+}
+
 int lp_hil_script_run(struct lp_hil_board *b, const struct lp_hil_script *sc,
 		      const struct lp_hil_script_opts *opts,
 		      struct lp_hil_script_result **ret_result)
 {
 	struct lp_hil_script_result *res = calloc(1, sizeof(*res));
 	struct run *s = calloc(1, sizeof(*s));
+	size_t n_run = sc->n_steps;
 	int sink = -1;
 
 	if (!res || !s || !(res->steps = calloc(sc->n_steps ? sc->n_steps : 1,
@@ -655,11 +677,24 @@ int lp_hil_script_run(struct lp_hil_board *b, const struct lp_hil_script *sc,
 	snprintf(res->file, sizeof(res->file), "%s", sc->name);
 	sink = lp_hil_board_add_sink(b, ring_feed, s); /* without it: no console tail */
 	s->t0 = lp_clock_mono_ms();
-	for (size_t i = 0; i < sc->n_steps; i++) {
+	if ((s->opts.save_state || s->opts.restore_state) &&
+	    (sc->n_steps == 0 || sc->steps[0].kind != LP_HIL_STEP_BOOT)) {
+		res->ok = false;
+		res->error = LP_HIL_SCRIPT_ERR_SCRIPT;
+		res->err = -EINVAL;
+		snprintf(res->message, sizeof(res->message),
+			 "a snapshot needs a script whose first step is a boot");
+		n_run = 0; /* run nothing */
+	}
+	for (size_t i = 0; i < n_run; i++) {
 		s->step = &sc->steps[i];
 		res->n_steps = i + 1;
 		if (run_step(s, &res->steps[i]) < 0)
 			break;
+		if (i == 0 && s->opts.save_state) {
+			save_after_first(s);
+			break;
+		}
 	}
 	res->duration_ms = lp_clock_mono_ms() - s->t0;
 	lp_hil_board_remove_sink(b, sink);

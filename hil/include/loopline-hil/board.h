@@ -55,6 +55,12 @@ int lp_hil_board_set_failure(struct lp_hil_board *b, const char *const *res, siz
  * timeout_ms 0 = the inventory's boot timeout. */
 int lp_hil_board_boot(struct lp_hil_board *b, const char *until, unsigned timeout_ms,
 		      struct lp_diag *diag);
+/* Snapshots (QEMU boards): _save pauses the board and writes its machine state to
+ * state_file (lp_hil_power_save); _restore is a boot that resumes from such a file
+ * instead of starting the firmware: power off, on restored, console, run — nothing is
+ * waited for, the board continues where it was saved. The disk must be as it was then. */
+int lp_hil_board_save(struct lp_hil_board *b, const char *state_file, struct lp_diag *diag);
+int lp_hil_board_restore(struct lp_hil_board *b, const char *state_file, struct lp_diag *diag);
 /* Waits for one ERE (with the board's failure patterns). */
 int lp_hil_board_expect_pattern(struct lp_hil_board *b, const char *pattern,
 				unsigned timeout_ms, struct lp_hil_match *ret_match,

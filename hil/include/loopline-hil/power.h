@@ -41,6 +41,15 @@ int lp_hil_power_status(struct lp_hil_power *p, enum lp_hil_power_state *ret_sta
 			struct lp_diag *diag);
 /* Lets a held board run (qemu: QMP "cont"); a no-op for other drivers. */
 int lp_hil_power_resume(struct lp_hil_power *p, struct lp_diag *diag);
+/* Snapshots (qemu only; -EOPNOTSUPP for other drivers). _save stops the machine's CPUs
+ * and writes its state (RAM, CPU and device state — not the disks) to file; the board
+ * stays on, paused, until it is powered off. _on_restored powers an off board on from
+ * such a file instead of booting it: the inventory's argv and the disk contents must be
+ * those the state was saved with (the caller keeps a copy of the disk as it was). Flags
+ * as for _on. Only the next power on restores: a later power on or cycle boots. */
+int lp_hil_power_save(struct lp_hil_power *p, const char *file, struct lp_diag *diag);
+int lp_hil_power_on_restored(struct lp_hil_power *p, const char *file, unsigned flags,
+			     struct lp_diag *diag);
 /* qemu: the console socket path; NULL for other drivers. */
 const char *lp_hil_power_console_path(const struct lp_hil_power *p);
 const char *lp_hil_power_state_name(enum lp_hil_power_state s);

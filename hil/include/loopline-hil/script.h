@@ -185,6 +185,13 @@ struct lp_hil_script_opts {
 	int host_out_fd;
 	enum lp_proc_err host_err;
 	int host_err_fd;
+	/* Snapshots (QEMU boards). The first step must be a boot for either:
+	 * save_state: once the first step passed, the board is saved to this file
+	 *   (lp_hil_board_save) and the run ends there, passed (the other steps are not run);
+	 * restore_state: the first step is done by restoring the board from this file
+	 *   (lp_hil_board_restore), which was saved right after the same step passed. */
+	const char *save_state;
+	const char *restore_state;
 };
 
 /*
