@@ -393,6 +393,10 @@ int be_token_create(const char *data_dir, const char *tenant, enum be_role role,
 /* Registers a device (or rotates its token when it exists and rotate is true). */
 int be_device_create(struct be_store *s, const char *controller_id, bool rotate,
 		     const char *const *tags, size_t n_tags, char ret_token[BE_TOKEN_LEN + 1]);
+/* Registers a device with a token made elsewhere (factory provisioning, a test lab's
+ * snapshot): BE_TOKEN_LEN characters of A-Z a-z 0-9, else -EBADMSG. */
+int be_device_create_with_token(struct be_store *s, const char *controller_id, bool rotate,
+				const char *token);
 /* The tenants of data_dir, sorted by name (at most max). */
 int be_tenant_list(const char *data_dir, char (*names)[BE_NAME_MAX], size_t max, size_t *ret_n);
 

@@ -7,6 +7,7 @@
 
 #include "loopline/cli.h"
 #include "loopline/common.h"
+#include "loopline/fs.h"
 #include "loopline/json.h"
 #include "loopline/log.h"
 #include "backend.h"
@@ -21,6 +22,7 @@ enum {
 	OPT_ROLE = 'r',
 	OPT_LABEL = 'l',
 	OPT_ROTATE = 'R',
+	OPT_TOKEN_FILE = 'K',
 	OPT_LOG_LEVEL = LP_CLI_KEY_LONG,
 };
 
@@ -48,6 +50,8 @@ static const struct lp_cli_opt device_opts[] = {
 	CONFIG_OPTS,
 	{ OPT_TENANT, "tenant", 't', "T", "the tenant (required)" },
 	{ OPT_ROTATE, "rotate", 0, NULL, "give existing devices a new token instead of failing" },
+	{ OPT_TOKEN_FILE, "token-file", 0, "FILE",
+	  "one device: its token is FILE's first line (32 of A-Z a-z 0-9), not a new one" },
 	{ 0 },
 };
 
@@ -304,6 +308,7 @@ static int cmd_token_create(struct lp_cli *cli, void *ctx)
 struct device_args {
 	const char *tenant;
 	bool rotate;
+	const char *token_file;
 };
 
 static int device_opt(struct lp_cli *cli, void *arg, int key, const char *val)
@@ -314,18 +319,55 @@ static int device_opt(struct lp_cli *cli, void *arg, int key, const char *val)
 		a->tenant = val;
 	else if (key == OPT_ROTATE)
 		a->rotate = true;
+	else if (key == OPT_TOKEN_FILE)
+		a->token_file = val;
+	return 0;
+}
+
+/* The token of --token-file: the file's first line. */
+static int read_token_file(const char *path, char token[BE_TOKEN_LEN + 1])
+{
+	char *text = NULL;
+	size_t len;
+	int r = lp_fs_read_file(path, 4096, &text, &len);
+
+	if (r < 0) {
+		log_error("%s: %s", path, strerror(-r));
+		return r;
+	}
+	len = strcspn(text, "\r\n");
+	if (len != BE_TOKEN_LEN) {
+		log_error("%s: a device token is %d characters of A-Z a-z 0-9 on the first line"
+			  " (found %zu)", path, BE_TOKEN_LEN, len);
+		free(text);
+		return -EBADMSG;
+	}
+	memcpy(token, text, BE_TOKEN_LEN);
+	token[BE_TOKEN_LEN] = '\0';
+	free(text);
 	return 0;
 }
 
 /* One transaction for the whole list: registering 100 000 devices takes seconds. */
-static int create_devices(struct lp_cli *cli, struct be_store *s, bool rotate)
+static int create_devices(struct lp_cli *cli, struct be_store *s, bool rotate,
+			  const char *given)
 {
 	int r = be_store_begin(s);
 
 	for (int i = 0; i < cli->n_args && r == 0; i++) {
 		char token[BE_TOKEN_LEN + 1];
 
-		r = be_device_create(s, cli->args[i], rotate, NULL, 0, token);
+		if (given) {
+			r = be_device_create_with_token(s, cli->args[i], rotate, given);
+			snprintf(token, sizeof(token), "%s", given);
+		} else {
+			r = be_device_create(s, cli->args[i], rotate, NULL, 0, token);
+		}
+		if (r == -EBADMSG) {
+			log_error("%s: the token must be %d characters of A-Z a-z 0-9",
+				  cli->args[i], BE_TOKEN_LEN);
+			return r;
+		}
 		if (r < 0) {
 			log_error("%s: %s", cli->args[i], r == -EEXIST ?
 				  "exists already (use --rotate for a new token)" : strerror(-r));
@@ -338,6 +380,7 @@ static int create_devices(struct lp_cli *cli, struct be_store *s, bool rotate)
 
 static int cmd_device_create(struct lp_cli *cli, void *ctx)
 {
+	char given[BE_TOKEN_LEN + 1];
 	struct device_args a = { 0 };
 	struct be_main *m = ctx;
 	struct be_store *s = NULL;
@@ -351,12 +394,16 @@ static int cmd_device_create(struct lp_cli *cli, void *ctx)
 		if (!be_controller_id_valid(cli->args[i]))
 			return lp_cli_usage_error(cli, "'%s': device ids are 1-128 characters of"
 						  " A-Z a-z 0-9 . _ : -", cli->args[i]);
+	if (a.token_file && cli->n_args != 1)
+		return lp_cli_usage_error(cli, "--token-file registers exactly one device");
 	if ((r = configure(cli, m)) != 0)
 		return r;
+	if (a.token_file && (r = read_token_file(a.token_file, given)) < 0)
+		return lp_exit_from_errno(r);
 	r = be_store_open(m->cfg.data_dir, a.tenant, false, &s);
 	if (r < 0)
 		return fail(r, a.tenant, r == -ENOENT ? "no such tenant" : NULL);
-	r = create_devices(cli, s, a.rotate);
+	r = create_devices(cli, s, a.rotate, a.token_file ? given : NULL);
 	if (r < 0)
 		be_store_rollback(s);
 	be_store_close(s);

@@ -110,6 +110,24 @@ int be_device_create(struct be_store *s, const char *controller_id, bool rotate,
 	return be_store_device_create(s, controller_id, hash, rotate, tags, n_tags);
 }
 
+int be_device_create_with_token(struct be_store *s, const char *controller_id, bool rotate,
+				const char *token)
+{
+	char hash[BE_HASH_HEX];
+	size_t n = strlen(token);
+	int r;
+
+	if (!be_controller_id_valid(controller_id))
+		return -EINVAL;
+	/* the shape of the tokens the backend makes: as hard to guess, and valid in headers */
+	if (n != BE_TOKEN_LEN || strspn(token, "abcdefghijklmnopqrstuvwxyz"
+					       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n)
+		return -EBADMSG;
+	if ((r = be_token_hash(token, n, hash)) < 0)
+		return r;
+	return be_store_device_create(s, controller_id, hash, rotate, NULL, 0);
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(a, b);

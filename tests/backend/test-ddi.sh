@@ -14,6 +14,16 @@ T2=$(awk '$1=="dev2"{print $2}' "$TMP/devices")
 GW=$(admin tenant gateway-token t1)
 ADMIN=$(admin token create --tenant t1 --role admin)
 check_eq "device token has 32 characters" 32 "${#T1}"
+# a token made elsewhere (factory provisioning): taken as given, checked for its shape
+echo "Prov1sionedTokenOfThirtyTwoChars" > "$TMP/prov.token"
+check_eq "device create --token-file prints the given token" \
+  "dev3 Prov1sionedTokenOfThirtyTwoChars" \
+  "$(admin device create --tenant t1 --token-file "$TMP/prov.token" dev3)"
+echo "short" > "$TMP/short.token"
+check_eq "a short token file is refused" "rc=11" \
+  "$(admin device create --tenant t1 --token-file "$TMP/short.token" dev4 2>/dev/null; echo "rc=$?")"
+check_eq "--token-file with two devices is a usage error" "rc=2" \
+  "$(admin device create --tenant t1 --token-file "$TMP/prov.token" dev4 dev5 2>/dev/null; echo "rc=$?")"
 start_server
 D1=$URL/t1/controller/v1/dev1
 D2=$URL/t1/controller/v1/dev2
@@ -26,6 +36,10 @@ check_eq "no credentials: 401" 401 "$(http_code GET "$D1")"
 check_eq "401 has no body" 0 "$(stat -c %s "$TMP/body")"
 check_eq "wrong token: 401" 401 "$(http_code GET "$D1" -H "Authorization: TargetToken nope")"
 check_eq "other device's token: 401" 401 "$(http_code GET "$D1" "${A2[@]}")"
+check_eq "a provisioned token authenticates its device" 200 \
+  "$(http_code GET "$URL/t1/controller/v1/dev3" -H "Authorization: TargetToken Prov1sionedTokenOfThirtyTwoChars")"
+check_eq "a provisioned token is not another device's" 401 \
+  "$(http_code GET "$D1" -H "Authorization: TargetToken Prov1sionedTokenOfThirtyTwoChars")"
 check_eq "unknown tenant: 401" 401 "$(http_code GET "$URL/nope/controller/v1/dev1" "${A1[@]}")"
 check_eq "gateway token: 200" 200 "$(http_code GET "$D1" -H "Authorization: GatewayToken $GW")"
 check_eq "gateway token auto-registers a new device" 200 \
