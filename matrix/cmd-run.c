@@ -54,6 +54,8 @@ struct prep {                  /* what one case needs, known before it starts */
 	uint64_t timeout_ms;
 	cJSON *components;         /* {"agent": hash, "backend": hash, "from": hash, "to": hash} */
 	char prep_error[1024];     /* the case cannot run: why (an infrastructure error) */
+	char snap_key[MX_SNAP_KEY_LEN + 1]; /* "" : boots cold */
+	char restore[PATH_MAX];    /* the snapshot's state file once it was made */
 };
 
 struct job {
@@ -84,6 +86,7 @@ struct runner {
 	unsigned jobs_max;
 	unsigned retries;
 	bool keep;
+	bool snapshots;            /* off with --no-snapshots */
 	size_t n_done;
 	size_t n_pass, n_fail, n_error, n_flaky, n_skipped;
 	bool tty;                  /* stdout is a terminal: a status line at the bottom */
@@ -343,7 +346,22 @@ static int prepare_case(struct runner *rn, size_t i)
 	if ((r = mx_build_firmware(&rn->build, &w, &fw_to, &d)) < 0)
 		goto build_fail;
 
-	snprintf(device, sizeof(device), "dut-%zu", i);
+	case_vars(pr, cs, settings, from, to);
+	if (rn->snapshots) {
+		struct mx_snap_key_in in = {
+			.scenario_path = pr->scenario_path, .target = target,
+			.from_hash = fw_from->hash, .agent_config = cJSON_GetObjectItem(settings, "agent"),
+			.vars = (const char *const *)pr->vars, .n_vars = pr->n_vars,
+		};
+
+		if ((r = mx_snapshot_key(&in, pr->snap_key)) < 0)
+			goto out;
+	}
+	/* the cases of one snapshot are one device (in backends of their own) */
+	if (pr->snap_key[0])
+		snprintf(device, sizeof(device), "dut-%.8s", pr->snap_key);
+	else
+		snprintf(device, sizeof(device), "dut-%zu", i);
 	cJSON_AddStringToObject(setup, "target", target);
 	cJSON_AddStringToObject(setup, "source_dir", rn->build.tools);
 	cJSON_AddStringToObject(setup, "device", device);
@@ -389,7 +407,6 @@ static int prepare_case(struct runner *rn, size_t i)
 		r = -ENOMEM;
 		goto out;
 	}
-	case_vars(pr, cs, settings, from, to);
 	pr->components = cJSON_CreateObject();
 	cJSON_AddStringToObject(pr->components, "backend", be->hash);
 	cJSON_AddStringToObject(pr->components, "from", fw_from->hash);
@@ -480,6 +497,7 @@ static int start_attempt(struct runner *rn, struct job *j)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		snprintf(cj.dir, sizeof(cj.dir), "%s", j->dir);
+		snprintf(cj.restore_state, sizeof(cj.restore_state), "%s", rn->preps[j->idx].restore);
 		snprintf(cj.libexec, sizeof(cj.libexec), "%s", rn->libexec);
 		snprintf(cj.scenario_path, sizeof(cj.scenario_path), "%s", rn->preps[j->idx].scenario_path);
 		snprintf(cj.scenario_name, sizeof(cj.scenario_name), "%s.hil",
@@ -739,6 +757,41 @@ static int run_cases(struct runner *rn)
 	return 0;
 }
 
+/* Boots once for each group of cases that start alike (run-snapshot.c); those cases
+ * then restore instead of booting. */
+static int make_snapshots(struct runner *rn)
+{
+	size_t n = rn->plan->n_cases;
+	struct mx_snap_case *sc = calloc(n ? n : 1, sizeof(*sc));
+	struct mx_snap_run sr = { .run_dir = rn->run_dir, .libexec = rn->libexec,
+				  .jobs = rn->jobs_max, .keep = rn->keep, .stop = &stop_signal,
+				  .cases = sc, .n_cases = n };
+	int r;
+
+	if (!sc)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct prep *pr = &rn->preps[i];
+
+		sc[i] = (struct mx_snap_case){
+			.key = pr->prep_error[0] ? "" : pr->snap_key, .setup_json = pr->setup_json,
+			.scenario_path = pr->scenario_path, .vars = (const char *const *)pr->vars,
+			.n_vars = pr->n_vars, .timeout_ms = pr->timeout_ms,
+			.scenario_name = rn->spec->scenarios[rn->plan->cases[i].scenario].name,
+		};
+	}
+	r = mx_snapshots_make(&sr);
+	for (size_t i = 0; i < n; i++) {
+		if (sc[i].setup_use) {
+			free(rn->preps[i].setup_json);
+			rn->preps[i].setup_json = sc[i].setup_use;
+			snprintf(rn->preps[i].restore, sizeof(rn->preps[i].restore), "%s", sc[i].restore);
+		}
+	}
+	free(sc);
+	return r;
+}
+
 static int make_pki(struct runner *rn, struct lp_diag *d)
 {
 	char script[PATH_MAX], dir[PATH_MAX * 2], log[PATH_MAX * 2];
@@ -892,7 +945,7 @@ static int run_options(struct lp_cli *cli, struct runner *rn, const char **only,
 			rn->retries = (unsigned)v;
 			break;
 		case 'k': rn->keep = true; break;
-		case 'n': break; /* every case boots cold: there are no snapshots yet */
+		case 'n': rn->snapshots = false; break;
 		case 'x':
 			if (strcmp(arg, "local") != 0)
 				return lp_cli_usage_error(cli, "--executor: only \"local\" is supported");
@@ -904,7 +957,8 @@ static int run_options(struct lp_cli *cli, struct runner *rn, const char **only,
 int mx_cmd_run(struct lp_cli *cli, void *ctx)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	struct runner rn = { .cli = ctx, .jobs_max = cores > 0 ? (unsigned)cores : 1 };
+	struct runner rn = { .cli = ctx, .jobs_max = cores > 0 ? (unsigned)cores : 1,
+			     .snapshots = true };
 	const char *only = NULL, *expr = NULL, *shard = NULL;
 	struct mx_filter *f = NULL;
 	struct mx_spec *s = NULL;
@@ -982,6 +1036,10 @@ int mx_cmd_run(struct lp_cli *cli, void *ctx)
 			goto end;
 		}
 	record_components(&rn);
+	if (rn.snapshots && !stop_signal && make_snapshots(&rn) < 0) {
+		r = LP_EXIT_FAILURE;
+		goto end;
+	}
 	run_cases(&rn);
 	r = 0;
 end:
@@ -993,6 +1051,8 @@ end:
 		       (long long)rn.info.id, rn.n_pass, rn.n_flaky, rn.n_fail, rn.n_error, rn.n_skipped);
 		code = write_reports(&rn);
 		printf("report: %s/report.html\n", rn.run_dir);
+		if (!rn.keep)
+			mx_snapshots_remove(rn.run_dir);
 		if (r == 0)
 			r = stop_signal ? 128 + (int)stop_signal : code;
 	}

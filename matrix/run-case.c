@@ -341,6 +341,8 @@ int mx_case_attempt(const struct mx_case_job *j)
 			.vars = (const char *const *)vars, .n_vars = n_vars,
 			.host_out = LP_PROC_OUT_FD, .host_out_fd = fd,
 			.host_err = LP_PROC_ERR_FD, .host_err_fd = fd,
+			.save_state = j->save_state[0] ? j->save_state : NULL,
+			.restore_state = j->restore_state[0] ? j->restore_state : NULL,
 		};
 
 		r = lp_hil_script_run(b, sc, &o, &res);
@@ -368,6 +370,9 @@ out:
 	lp_hil_script_result_free(res);
 	lp_hil_script_free(sc);
 	if (b) {
+		/* a saved board stands paused: its disk is complete, a quit is enough */
+		if (j->save_state[0])
+			lp_hil_board_power_off(b, &d);
 		lp_hil_board_power_cut(b, &d);
 		lp_hil_board_close(b);
 		b = NULL;

@@ -15,9 +15,12 @@ struct mx_case_job {
 	const char *const *vars;       /* scenario variables "NAME=value" besides case-setup's */
 	size_t n_vars;
 	bool keep;                     /* keep disks and backend data */
+	char save_state[PATH_MAX];     /* a snapshot job: save after the first step ("") */
+	char restore_state[PATH_MAX];  /* restore instead of the first step's boot ("") */
 };
 
-/* Runs the attempt and writes j->dir/result.json: {"verdict": "pass"|"fail"|"error",
+/* Runs the attempt (or, with save_state, a snapshot job: the first step, then the save)
+ * and writes j->dir/result.json: {"verdict": "pass"|"fail"|"error",
  * "error", "failed_step", "message", "console", "subject_ms"}. Always cleans up. */
 int mx_case_attempt(const struct mx_case_job *j);
 /* Powers off the case's board and kills its backend (after a killed attempt). */

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <limits.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
 #include "loopline/diag.h"
 #include "matrix.h"
 
@@ -106,3 +109,45 @@ struct mx_scenario_meta {
 int mx_scenario_meta_parse(const char *text, size_t len, const char *name,
 			   struct mx_scenario_meta *ret, struct lp_diag *diag);
 int mx_scenario_meta_load(const char *path, struct mx_scenario_meta *ret, struct lp_diag *diag);
+
+/* ---- run-snapshot.c: cases that start the same way share one boot ---- */
+
+#define MX_SNAP_KEY_LEN 16
+#define MX_SNAP_STATE "state.mig"  /* the saved machine, next to its disk */
+
+struct mx_snap_key_in {
+	const char *scenario_path;     /* its first step must be a boot */
+	const char *target;
+	const char *from_hash;         /* the installed firmware (and so the agent) */
+	const cJSON *agent_config;     /* the device's configuration fragment */
+	const char *const *vars;       /* the values the first step may use */
+	size_t n_vars;
+};
+
+/* The key of the snapshot a case can start from ("" when it cannot). -ENOMEM only. */
+int mx_snapshot_key(const struct mx_snap_key_in *in, char key[MX_SNAP_KEY_LEN + 1]);
+
+struct mx_snap_case {
+	const char *key;               /* "" : boots cold */
+	const char *setup_json, *scenario_path, *scenario_name;
+	const char *const *vars;
+	size_t n_vars;
+	uint64_t timeout_ms;
+	char *setup_use;               /* out (malloc'd): the setup to restore with */
+	char restore[PATH_MAX];        /* out: the state file ("" : boots cold) */
+};
+
+struct mx_snap_run {
+	const char *run_dir, *libexec;
+	unsigned jobs;
+	bool keep;
+	volatile sig_atomic_t *stop;
+	struct mx_snap_case *cases;
+	size_t n_cases;
+};
+
+/* Makes the snapshots that two or more cases share (RUN/snapshots/KEY) and fills in how
+ * those cases restore. A failed snapshot leaves its cases to boot cold. */
+int mx_snapshots_make(struct mx_snap_run *sr);
+/* Deletes the snapshots' disks and states (not their logs). */
+void mx_snapshots_remove(const char *run_dir);

@@ -6,8 +6,9 @@
 #   test-matrix-run.sh --regression         an agent from a patched copy of this tree
 #       (no post-boot health check) in one `to` firmware: exactly its rollback-health
 #       case must FAIL (product) at the expected step, the others pass, the gate exit 30;
-#       then a run interrupted by SIGINT leaves nothing behind and is recorded as
-#       interrupted.
+#       the same run with --no-snapshots gives the same verdicts and failing steps
+#       (the first run restored one snapshot for its 4 cases); then a run interrupted by
+#       SIGINT leaves nothing behind and is recorded as interrupted.
 set -uo pipefail
 : "${MATRIX:?}" "${LP_SOURCE_DIR:?}"
 work=$(mktemp -d /tmp/lp-mxrun.XXXXXX)
@@ -97,6 +98,35 @@ m gate > /dev/null; rc=$?
 m history 'target=qemu-x86_64,backend=current,agent=current,from=1.0.0,to=1.1.0-patched' > "$work/hist" ||
   fail "history of the failing combo"
 grep -qw fail "$work/hist" || fail "history does not show the failure"
+
+# --- snapshots change nothing but the time: the same run with every case booting cold ---
+# The four cases start from one firmware and agent: the run above made one snapshot and
+# every case restored it; --no-snapshots boots each. Verdicts, classes and failing steps
+# must be the same.
+snap_dir=$(sed -n 's/^run [0-9]*: .*logs in //p' "$work/run.out")
+grep -q '^snapshot [0-9a-f]*: ready in .* for 4 cases' "$work/run.out" || fail "no snapshot made for the 4 cases"
+n=$(cat "$snap_dir"/cases/*/attempt-1/steps.log | grep -c 'restored from a snapshot')
+[ "$n" = 4 ] || fail "$n cases restored the snapshot, not 4"
+[ -z "$(ls "$snap_dir"/snapshots/*/state.mig 2>/dev/null)" ] || fail "the snapshot's state was not removed after the run"
+m show --json > "$work/snap.json"
+m run "$spec" --no-snapshots > "$work/cold.out"; rc=$?
+[ "$rc" = 30 ] || fail "cold run exited $rc, not 30"
+cold_dir=$(sed -n 's/^run [0-9]*: .*logs in //p' "$work/cold.out")
+! grep -q '^snapshot' "$work/cold.out" || fail "--no-snapshots made a snapshot"
+! grep -qs 'restored from a snapshot' "$cold_dir"/cases/*/attempt-1/steps.log || fail "--no-snapshots restored"
+m show --json > "$work/cold.json"
+python3 - "$work/snap.json" "$work/cold.json" <<'PY' || fail "snapshot and cold runs differ"
+import json, sys
+def verdicts(path):
+    d = json.load(open(path))
+    return sorted((r["scenario"], r["combo"], r["status"], r["class"], r.get("failed_step", ""))
+                  for r in d["results"])
+a, b = verdicts(sys.argv[1]), verdicts(sys.argv[2])
+for x in a: print("  snapshot:", x)
+for x in b: print("  cold:    ", x)
+assert len(a) == 4 and a == b
+print("same verdicts with and without snapshots")
+PY
 
 # --- Ctrl-C: every process the run started goes, the run is "interrupted" -------------
 "$MATRIX" --out "$work/out" run "$spec" --only to=1.1.0,scenario=update > "$work/int.out" 2>&1 &
