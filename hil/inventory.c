@@ -672,10 +672,58 @@ static int parse_boot(struct parse_ctx *c, yaml_node_t *n, const char *path,
 	return 0;
 }
 
+/* ADDRESS:PORT with a port of 1-65535 */
+static bool listen_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == s)
+		return false;
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && end != colon + 1 && port >= 1 && port <= 65535;
+}
+
+static int parse_provision(struct parse_ctx *c, yaml_node_t *n, const char *path,
+			   struct lp_hil_provision_config *p)
+{
+	static const char *const keys[] = {"argv", "timeout", "backend_url", "listen", NULL};
+	char sub[LP_DIAG_PATH_MAX];
+	bool present = false;
+	int r;
+
+	p->timeout_ms = 600000;
+	if (!n)
+		return 0;
+	if ((r = check_map(c, n, path, keys)) < 0 ||
+	    (r = get_str_list(c, n, "argv", LP_HIL_MAX_ARGV, path, &p->argv, &p->argc,
+			      &present)) < 0 ||
+	    (r = get_duration(c, n, "timeout", path, &p->timeout_ms)) < 0 ||
+	    (r = get_str(c, n, "backend_url", true, path, false, &p->backend_url)) < 0 ||
+	    (r = get_str(c, n, "listen", true, path, false, &p->listen)) < 0)
+		return r;
+	if (!present || p->argc == 0)
+		return fail_at(c, present ? map_get(c, n, "argv") : n,
+			       join_key(sub, sizeof(sub), path, "argv"),
+			       present ? "must not be empty" :
+			       "missing required key \"argv\" (the command that writes a disk "
+			       "image to the board)");
+	if (strncmp(p->backend_url, "https://", 8) != 0 || !p->backend_url[8])
+		return fail_at(c, map_get(c, n, "backend_url"),
+			       join_key(sub, sizeof(sub), path, "backend_url"),
+			       "expected an https:// URL, found \"%s\"", p->backend_url);
+	if (!listen_ok(p->listen))
+		return fail_at(c, map_get(c, n, "listen"), join_key(sub, sizeof(sub), path, "listen"),
+			       "expected ADDRESS:PORT (port 1-65535), found \"%s\"", p->listen);
+	return 0;
+}
+
 static int parse_board(struct parse_ctx *c, const char *name, yaml_node_t *keynode,
 		       yaml_node_t *n, struct lp_hil_board_config *b)
 {
-	static const char *const keys[] = {"target", "power", "console", "shell", "boot", NULL};
+	static const char *const keys[] = {"target", "power", "console", "shell", "boot",
+					   "provision", NULL};
 	char path[LP_DIAG_PATH_MAX], sub[LP_DIAG_PATH_MAX];
 	yaml_node_t *v;
 	int r;
@@ -714,7 +762,8 @@ static int parse_board(struct parse_ctx *c, const char *name, yaml_node_t *keyno
 	if ((r = parse_boot(c, map_get(c, n, "boot"), join_key(sub, sizeof(sub), path, "boot"),
 			    &b->boot)) < 0)
 		return r;
-	return 0;
+	return parse_provision(c, map_get(c, n, "provision"),
+			       join_key(sub, sizeof(sub), path, "provision"), &b->provision);
 }
 
 static int parse_lab(struct parse_ctx *c, yaml_node_t *n, struct lp_hil_inventory *inv)
@@ -916,6 +965,9 @@ static void free_board(struct lp_hil_board_config *b)
 	free(b->power.cycle_cmd);
 	free(b->power.status_cmd);
 	lp_hil_strv_free(b->power.argv);
+	lp_hil_strv_free(b->provision.argv);
+	free(b->provision.backend_url);
+	free(b->provision.listen);
 	free(b->power.message);
 	free(b->console.port);
 	free(b->console.host);

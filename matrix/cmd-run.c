@@ -32,6 +32,8 @@
 #include "loopline/cli.h"
 #include "loopline/clock.h"
 #include "loopline/fs.h"
+#include "loopline-hil/inventory.h"
+#include "loopline-hil/lock.h"
 #include "matrix.h"
 #include "run-case.h"
 #include "run.h"
@@ -56,6 +58,7 @@ struct prep {                  /* what one case needs, known before it starts */
 	char prep_error[1024];     /* the case cannot run: why (an infrastructure error) */
 	char snap_key[MX_SNAP_KEY_LEN + 1]; /* "" : boots cold */
 	char restore[PATH_MAX];    /* the snapshot's state file once it was made */
+	const char *board;         /* a rack board (the target's name), NULL: QEMU */
 };
 
 struct job {
@@ -87,6 +90,8 @@ struct runner {
 	unsigned retries;
 	bool keep;
 	bool snapshots;            /* off with --no-snapshots */
+	struct lp_hil_inventory *inv; /* the spec's rack inventory (NULL: none) */
+	struct lp_hil_locks *locks;   /* its HIL locks: a board someone holds waits */
 	size_t n_done;
 	size_t n_pass, n_fail, n_error, n_flaky, n_skipped;
 	bool tty;                  /* stdout is a terminal: a status line at the bottom */
@@ -325,10 +330,18 @@ static int prepare_case(struct runner *rn, size_t i)
 	pr->timeout_ms = s->scenarios[cs->scenario].timeout_ms ? s->scenarios[cs->scenario].timeout_ms :
 			 meta.timeout_ms ? meta.timeout_ms : s->default_timeout_ms;
 	if (strncmp(target, "qemu-", 5) != 0) {
-		snprintf(pr->prep_error, sizeof(pr->prep_error),
-			 "target %s: the local executor runs QEMU targets; boards of a rack need "
-			 "a firmware build for them", target);
-		goto out;
+		const struct lp_hil_board_config *bc = rn->inv ? lp_hil_inventory_find(rn->inv, target) : NULL;
+
+		if (!bc || !bc->target || !bc->provision.argv) {
+			snprintf(pr->prep_error, sizeof(pr->prep_error),
+				 "board %s: %s", target, !bc ? "not in the inventory" : !bc->target ?
+				 "the inventory gives it no target (the firmware it runs)" :
+				 "the inventory gives it no provision section: the matrix cannot put "
+				 "firmware on it (docs/hil.md, \"Provisioning\")");
+			goto out;
+		}
+		pr->board = bc->name;
+		target = bc->target; /* the firmware's target from here on */
 	}
 	if ((r = mx_build_component(&rn->build, MX_AXIS_BACKEND, backend, target, &be, &d)) < 0)
 		goto build_fail;
@@ -347,7 +360,7 @@ static int prepare_case(struct runner *rn, size_t i)
 		goto build_fail;
 
 	case_vars(pr, cs, settings, from, to);
-	if (rn->snapshots) {
+	if (rn->snapshots && !pr->board) {
 		struct mx_snap_key_in in = {
 			.scenario_path = pr->scenario_path, .target = target,
 			.from_hash = fw_from->hash, .agent_config = cJSON_GetObjectItem(settings, "agent"),
@@ -368,6 +381,17 @@ static int prepare_case(struct runner *rn, size_t i)
 	cJSON_AddStringToObject(setup, "from_build", fw_from->build);
 	cJSON_AddStringToObject(setup, "backend", be->bin);
 	cJSON_AddStringToObject(setup, "ctl", be->ctl);
+	if (pr->board) {
+		const struct lp_hil_board_config *bc = lp_hil_inventory_find(rn->inv, pr->board);
+		cJSON *bo = cJSON_AddObjectToObject(setup, "board");
+		char inv_abs[PATH_MAX];
+
+		cJSON_AddStringToObject(bo, "name", bc->name);
+		cJSON_AddStringToObject(bo, "inventory", realpath(s->inventory, inv_abs) ? inv_abs :
+					s->inventory);
+		cJSON_AddStringToObject(bo, "backend_url", bc->provision.backend_url);
+		cJSON_AddStringToObject(bo, "listen", bc->provision.listen);
+	}
 	{
 		char self[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -671,89 +695,120 @@ static void kill_attempt(struct runner *rn, struct job *j)
 	mx_case_cleanup(j->dir, rn->libexec);
 }
 
+/* Whether case i may start now: a QEMU case while fewer than -j run, a board case while
+ * its board is free — no case of this run on it and no one else's HIL lock. */
+static bool can_start(struct runner *rn, size_t i, unsigned running_qemu)
+{
+	const char *board = rn->preps[i].board;
+	struct lp_hil_lock_info holder;
+
+	if (!board)
+		return running_qemu < rn->jobs_max;
+	for (size_t k = 0; k < rn->plan->n_cases; k++)
+		if (rn->jobs[k].pid > 0 && rn->preps[rn->jobs[k].idx].board &&
+		    strcmp(rn->preps[rn->jobs[k].idx].board, board) == 0)
+			return false;
+	if (rn->locks && lp_hil_lock_get(rn->locks, board, &holder, NULL) == 0 &&
+	    strcmp(holder.owner, "loopline-matrix") != 0)
+		return false;
+	return true;
+}
+
+/* Starts the cases that fit, in plan order; returns how many QEMU cases run then. */
+static unsigned start_cases(struct runner *rn, bool *started, unsigned running_qemu)
+{
+	for (size_t i = 0; i < rn->plan->n_cases && !stop_signal; i++) {
+		struct job *j = &rn->jobs[i];
+		struct mx_attempt a = { 0 };
+
+		if (started[i] || !can_start(rn, i, running_qemu))
+			continue;
+		started[i] = true;
+		j->idx = i;
+		if (rn->preps[i].prep_error[0]) {
+			snprintf(a.message, sizeof(a.message), "%s", rn->preps[i].prep_error);
+			finish_case(rn, j, MX_STATUS_ERROR, MX_CLASS_INFRA, &a, "", 0);
+			continue;
+		}
+		if (start_attempt(rn, j) < 0) {
+			snprintf(a.message, sizeof(a.message), "cannot start the case: %s", strerror(errno));
+			finish_case(rn, j, MX_STATUS_ERROR, MX_CLASS_INFRA, &a, "", 0);
+			continue;
+		}
+		if (!rn->preps[i].board)
+			running_qemu++;
+	}
+	return running_qemu;
+}
+
+/* Ctrl-C or SIGTERM: the running cases are stopped, the others skipped. */
+static void stop_cases(struct runner *rn, const bool *started)
+{
+	for (size_t k = 0; k < rn->plan->n_cases; k++) {
+		struct job *j = &rn->jobs[k];
+		struct mx_attempt a = { 0 };
+
+		if (j->pid > 0) {
+			kill_attempt(rn, j);
+			attempt_ended(rn, j, SIGKILL, false);
+		} else if (!started[k]) {
+			j->idx = k;
+			snprintf(a.message, sizeof(a.message), "not started: the run was interrupted");
+			finish_case(rn, j, MX_STATUS_SKIPPED, MX_CLASS_NONE, &a, "", 0);
+		}
+	}
+}
+
 static int run_cases(struct runner *rn)
 {
-	size_t next = 0, n = rn->plan->n_cases;
+	size_t n = rn->plan->n_cases;
+	bool *started = calloc(n ? n : 1, sizeof(*started));
 	unsigned running = 0;
 	uint64_t shown = 0;
 
+	if (!started)
+		return -ENOMEM;
 	rn->t0 = lp_clock_mono_ms();
-
 	while (rn->n_done < n) {
-		/* start what fits */
-		while (!stop_signal && running < rn->jobs_max && next < n) {
-			struct job *j = &rn->jobs[next];
+		unsigned qemu = 0, all = 0;
+		int ws = 0;
+		pid_t pid;
 
-			j->idx = next++;
-			if (rn->preps[j->idx].prep_error[0]) {
-				struct mx_attempt a = { 0 };
-
-				snprintf(a.message, sizeof(a.message), "%s", rn->preps[j->idx].prep_error);
-				finish_case(rn, j, MX_STATUS_ERROR, MX_CLASS_INFRA, &a, "", 0);
-				continue;
-			}
-			if (start_attempt(rn, j) < 0) {
-				struct mx_attempt a = { 0 };
-
-				snprintf(a.message, sizeof(a.message), "cannot start the case: %s", strerror(errno));
-				finish_case(rn, j, MX_STATUS_ERROR, MX_CLASS_INFRA, &a, "", 0);
-				continue;
-			}
-			running++;
-		}
+		for (size_t k = 0; k < n; k++)
+			if (rn->jobs[k].pid > 0)
+				all++, qemu += !rn->preps[k].board;
+		running = start_cases(rn, started, qemu) - qemu + all;
 		if (stop_signal) {
-			for (size_t k = 0; k < next; k++)
-				if (rn->jobs[k].pid > 0) {
-					kill_attempt(rn, &rn->jobs[k]);
-					attempt_ended(rn, &rn->jobs[k], SIGKILL, false);
-					running--;
-				}
-			for (; next < n; next++) {
-				struct job *j = &rn->jobs[next];
-				struct mx_attempt a = { 0 };
-
-				j->idx = next;
-				snprintf(a.message, sizeof(a.message), "not started: the run was interrupted");
-				finish_case(rn, j, MX_STATUS_SKIPPED, MX_CLASS_NONE, &a, "", 0);
-			}
+			stop_cases(rn, started);
 			break;
 		}
 		/* wait for an attempt to end, or a timeout */
-		{
-			int ws = 0;
-			pid_t pid = waitpid(-1, &ws, WNOHANG);
-
-			if (pid > 0) {
-				for (size_t k = 0; k < next; k++)
-					if (rn->jobs[k].pid == pid) {
-						struct job *j = &rn->jobs[k];
-
-						attempt_ended(rn, j, ws, false);
-						if (j->done)
-							running--;
-						break;
-					}
-				continue;
-			}
-			for (size_t k = 0; k < next; k++) {
-				struct job *j = &rn->jobs[k];
-
-				if (j->pid > 0 && lp_clock_mono_ms() - j->started_mono >
-						  rn->preps[j->idx].timeout_ms + CASE_GRACE_MS) {
-					kill_attempt(rn, j);
-					attempt_ended(rn, j, SIGKILL, true);
-					if (j->done)
-						running--;
+		pid = waitpid(-1, &ws, WNOHANG);
+		if (pid > 0) {
+			for (size_t k = 0; k < n; k++)
+				if (rn->jobs[k].pid == pid) {
+					attempt_ended(rn, &rn->jobs[k], ws, false);
+					break;
 				}
-			}
-			if (lp_clock_mono_ms() - shown >= 1000) {
-				status_show(rn, running);
-				shown = lp_clock_mono_ms();
-			}
-			lp_clock_sleep_ms(100);
+			continue;
 		}
+		for (size_t k = 0; k < n; k++) {
+			struct job *j = &rn->jobs[k];
+
+			if (j->pid > 0 && lp_clock_mono_ms() - j->started_mono >
+					  rn->preps[j->idx].timeout_ms + CASE_GRACE_MS) {
+				kill_attempt(rn, j);
+				attempt_ended(rn, j, SIGKILL, true);
+			}
+		}
+		if (lp_clock_mono_ms() - shown >= 1000) {
+			status_show(rn, running);
+			shown = lp_clock_mono_ms();
+		}
+		lp_clock_sleep_ms(100);
 	}
 	status_clear(rn);
+	free(started);
 	return 0;
 }
 
@@ -792,10 +847,27 @@ static int make_snapshots(struct runner *rn)
 	return r;
 }
 
+/* The run's test PKI: the server certificate names the address QEMU guests use, the
+ * host, and the host of every rack board's backend_url. */
 static int make_pki(struct runner *rn, struct lp_diag *d)
 {
-	char script[PATH_MAX], dir[PATH_MAX * 2], log[PATH_MAX * 2];
-	const char *argv[] = { script, dir, "--san", "IP:10.0.2.100,IP:127.0.0.1", NULL };
+	char script[PATH_MAX], dir[PATH_MAX * 2], log[PATH_MAX * 2], san[2048];
+	const char *argv[] = { script, dir, "--san", san, NULL };
+	size_t n = (size_t)snprintf(san, sizeof(san), "IP:10.0.2.100,IP:127.0.0.1");
+
+	for (size_t i = 0; rn->inv && i < rn->inv->n_boards && n < sizeof(san); i++) {
+		const char *url = rn->inv->boards[i].provision.backend_url, *host, *end;
+		bool ip = true;
+
+		if (!url)
+			continue;
+		host = url + 8; /* https:// (the inventory checked it) */
+		end = host + strcspn(host, ":/");
+		for (const char *c = host; c < end; c++)
+			ip = ip && ((*c >= '0' && *c <= '9') || *c == '.');
+		n += (size_t)snprintf(san + n, sizeof(san) - n, ",%s:%.*s", ip ? "IP" : "DNS",
+				      (int)(end - host), host);
+	}
 
 	snprintf(script, sizeof(script), "%s/scripts/make-pki", rn->build.tools);
 	snprintf(dir, sizeof(dir), "%s/pki", rn->run_dir);
@@ -1020,6 +1092,11 @@ int mx_cmd_run(struct lp_cli *cli, void *ctx)
 		goto end;
 	}
 	snprintf(rn.libexec, sizeof(rn.libexec), "%s/matrix/libexec", rn.build.tools);
+	if (s->inventory[0] && ((r = lp_hil_inventory_load(s->inventory, &rn.inv, &d)) < 0 ||
+				(r = lp_hil_locks_open(rn.inv->lock_db, &rn.locks, &d)) < 0)) {
+		r = lp_cli_fail(r, &d, s->inventory);
+		goto end;
+	}
 	if ((r = make_pki(&rn, &d)) < 0) {
 		r = lp_cli_fail(r, &d, "test PKI");
 		goto end;
@@ -1067,6 +1144,8 @@ out:
 		}
 	free(rn.preps);
 	free(rn.jobs);
+	lp_hil_locks_close(rn.locks);
+	lp_hil_inventory_free(rn.inv);
 	mx_build_free(&rn.build);
 	mx_db_close(rn.db);
 	mx_plan_free(p);

@@ -26,6 +26,7 @@
 #include "loopline/proc.h"
 #include "loopline-hil/board.h"
 #include "loopline-hil/inventory.h"
+#include "loopline-hil/lock.h"
 #include "loopline-hil/power.h"
 #include "loopline-hil/script.h"
 #include "matrix.h"
@@ -33,10 +34,13 @@
 
 #define SETUP_TIMEOUT_MS (5u * 60u * 1000u)
 #define VARS_MAX 256
+#define MX_LOCK_OWNER "loopline-matrix"
+#define MX_LOCK_WAIT_MS (10u * 60u * 1000u) /* a person's lock: the runner waited already */
 
 struct step_log {
 	FILE *f;
 	uint64_t subject_ms; /* time spent waiting for the device (boot, expect, until, action) */
+	const struct lp_hil_step *restored; /* a boot done by a restore: the harness's time */
 };
 
 static void on_event(void *userdata, const struct lp_hil_script_event *ev)
@@ -57,14 +61,18 @@ static void on_event(void *userdata, const struct lp_hil_script_event *ev)
 	case LP_HIL_SCRIPT_EV_MATCH:
 		fprintf(l->f, "[%8.1fs]   matched: %s\n", t, ev->text);
 		break;
+	case LP_HIL_SCRIPT_EV_ECHO:
+		if (ev->step && ev->step->kind == LP_HIL_STEP_BOOT && strstr(ev->text, "restored"))
+			l->restored = ev->step;
+		/* fall through */
 	case LP_HIL_SCRIPT_EV_CAPTURE:
 	case LP_HIL_SCRIPT_EV_MARK:
-	case LP_HIL_SCRIPT_EV_ECHO:
 		fprintf(l->f, "[%8.1fs]   %s\n", t, ev->text);
 		break;
 	case LP_HIL_SCRIPT_EV_DONE:
-		if (ev->step->kind == LP_HIL_STEP_BOOT || ev->step->kind == LP_HIL_STEP_EXPECT ||
-		    ev->step->kind == LP_HIL_STEP_UNTIL || ev->step->kind == LP_HIL_STEP_ACTION)
+		if ((ev->step->kind == LP_HIL_STEP_BOOT && ev->step != l->restored) ||
+		    ev->step->kind == LP_HIL_STEP_EXPECT || ev->step->kind == LP_HIL_STEP_UNTIL ||
+		    ev->step->kind == LP_HIL_STEP_ACTION)
 			l->subject_ms += ev->result->duration_ms;
 		fprintf(l->f, "[%8.1fs]   ok (%.1f s%s)\n", t, (double)ev->result->duration_ms / 1000.0,
 			ev->result->tries > 1 ? ", retried" : "");
@@ -138,13 +146,14 @@ static int tamper_copy(const char *src, const char *dst)
 	return r;
 }
 
-static void copy_file(const char *src, const char *dst)
+/* Copies src from byte `from` on (a rack board's console log grows over many cases). */
+static void copy_file(const char *src, const char *dst, size_t from)
 {
 	char *data = NULL;
 	size_t len;
 
-	if (lp_fs_read_file(src, 1u << 28, &data, &len) == 0)
-		lp_fs_write_atomic(dst, data, len, 0644, 0);
+	if (lp_fs_read_file(src, 1u << 28, &data, &len) == 0 && len >= from)
+		lp_fs_write_atomic(dst, data + from, len - from, 0644, 0);
 	free(data);
 }
 
@@ -168,19 +177,65 @@ static int run_script_tool(const char *dir, const char *tool, const char *arg, c
 	return res.exit_code == 0 ? 0 : -EIO;
 }
 
-/* Powers the board off (by its inventory) and stops the case's backend. Used by the case
- * itself and by the parent after killing a case. */
+/* The case's board: a rack's (DIR/board.json {"inventory", "name"}, written by
+ * case-setup for a board target) or the QEMU board of DIR/rack.yaml, "dut". */
+static bool case_board(const char *dir, char *inv_path, size_t len, char *name, size_t name_len)
+{
+	bool rack = false;
+	char path[PATH_MAX + 16], *text = NULL;
+	size_t n;
+	cJSON *o = NULL;
+
+	snprintf(path, sizeof(path), "%s/board.json", dir);
+	if (lp_fs_read_file(path, 1u << 16, &text, &n) == 0)
+		o = cJSON_Parse(text);
+	free(text);
+	if (cJSON_GetStringValue(cJSON_GetObjectItem(o, "inventory")) &&
+	    cJSON_GetStringValue(cJSON_GetObjectItem(o, "name"))) {
+		snprintf(inv_path, len, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(o, "inventory")));
+		snprintf(name, name_len, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(o, "name")));
+		rack = true;
+	} else {
+		snprintf(inv_path, len, "%s/rack.yaml", dir);
+		snprintf(name, name_len, "dut");
+	}
+	cJSON_Delete(o);
+	return rack;
+}
+
+/* Stops the listening fault proxy of a board case (DIR/proxy.pid, its own group). */
+static void stop_proxy(const char *dir)
+{
+	char path[PATH_MAX + 16], *text = NULL;
+	size_t n;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/proxy.pid", dir);
+	if (lp_fs_read_file(path, 64, &text, &n) < 0)
+		return;
+	pid = strtol(text, NULL, 10);
+	free(text);
+	if (pid > 1) {
+		kill(-(pid_t)pid, SIGKILL);
+		kill((pid_t)pid, SIGKILL);
+	}
+	unlink(path);
+}
+
+/* Powers the board off (by its inventory) and stops the case's backend and proxy. Used
+ * by the case itself and by the parent after killing a case. */
 void mx_case_cleanup(const char *dir, const char *libexec)
 {
-	char inv_path[PATH_MAX], tool[PATH_MAX], log[PATH_MAX];
+	char inv_path[PATH_MAX], tool[PATH_MAX], log[PATH_MAX], name[128];
 	struct lp_hil_inventory *inv = NULL;
 	struct lp_hil_board *b = NULL;
 	struct lp_diag d;
 
 	lp_diag_clear(&d);
-	snprintf(inv_path, sizeof(inv_path), "%s/rack.yaml", dir);
+	case_board(dir, inv_path, sizeof(inv_path), name, sizeof(name));
+	stop_proxy(dir);
 	if (access(inv_path, F_OK) == 0 && lp_hil_inventory_load(inv_path, &inv, &d) == 0 &&
-	    lp_hil_board_open(inv, "dut", &b, &d) == 0) {
+	    lp_hil_board_open(inv, name, &b, &d) == 0) {
 		lp_hil_board_power_cut(b, &d);
 		lp_hil_board_close(b);
 	}
@@ -259,17 +314,21 @@ out:
 /* After an attempt: the board and backend stopped, the console log kept next to the
  * step log, the board's state directory removed, and (without --keep) the disks and the
  * backend's data. */
-static void attempt_cleanup(const struct mx_case_job *j, const char *state)
+static void attempt_cleanup(const struct mx_case_job *j, const char *state,
+			    const char *console_log, size_t console_from)
 {
 	char path[PATH_MAX];
 
 	mx_case_cleanup(j->dir, j->libexec);
-	snprintf(path, sizeof(path), "%s/logs/dut.log", state);
+	if (console_log)
+		snprintf(path, sizeof(path), "%s", console_log);
+	else
+		snprintf(path, sizeof(path), "%s/logs/dut.log", state);
 	{
 		char dst[PATH_MAX];
 
 		snprintf(dst, sizeof(dst), "%s/" MX_CONSOLE_LOG, j->dir);
-		copy_file(path, dst);
+		copy_file(path, dst, console_from);
 	}
 	{
 		const char *argv[] = { "rm", "-rf", state, NULL };
@@ -290,6 +349,75 @@ static void attempt_cleanup(const struct mx_case_job *j, const char *state)
 	}
 }
 
+/* Runs the board's provision command with the board off: the case's disk image (and
+ * package, device configuration) go onto the board. Output in DIR/provision.log. */
+static int provision(const struct mx_case_job *j, const struct lp_hil_board_config *bc,
+		     struct lp_hil_board *b)
+{
+	char log[PATH_MAX + 32], v[PATH_MAX + 32], msg[1024];
+	struct lp_proc_opts o = { .argv = (const char *const *)bc->provision.argv,
+				  .out = LP_PROC_OUT_FD, .err = LP_PROC_ERR_STDOUT,
+				  .flags = LP_PROC_KILL_LEFTOVERS };
+	struct lp_proc_result res;
+	struct lp_diag d;
+	int fd, r;
+
+	lp_diag_clear(&d);
+	if ((r = lp_hil_board_power_off(b, &d)) < 0) {
+		snprintf(msg, sizeof(msg), "%s: cannot power off for provisioning: %s", bc->name, d.msg);
+		write_result(j->dir, "error", "board", "", msg, "", 0);
+		return r;
+	}
+	setenv("LP_BOARD", bc->name, 1);
+	snprintf(v, sizeof(v), "%s/disk.img", j->dir);
+	setenv("LP_DISK", v, 1);
+	snprintf(v, sizeof(v), "%s/disk.img.boot", j->dir);
+	setenv("LP_DISK_BOOT", v, 1);
+	snprintf(v, sizeof(v), "%s/data/device.json", j->dir);
+	setenv("LP_DEVICE_CONFIG", v, 1);
+	snprintf(log, sizeof(log), "%s/provision.log", j->dir);
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return -errno;
+	o.out_fd = fd;
+	r = lp_proc_run(&o, bc->provision.timeout_ms, NULL, NULL, 0, &res);
+	close(fd);
+	if (r == 0 && res.exit_code == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: provisioning (%s) %s; see provision.log", bc->name,
+		 bc->provision.argv[0], r == -ETIMEDOUT ? "timed out" : r < 0 ? strerror(-r) :
+		 "failed");
+	write_result(j->dir, "error", "setup", "", msg, "", 0);
+	return r < 0 ? r : -EIO;
+}
+
+/* A rack board: the HIL lock for the case (other users of the rack see it busy), then
+ * provisioning. A failure is the attempt's result (infra). */
+static int rack_board_take(const struct mx_case_job *j, const struct lp_hil_inventory *inv,
+			   const char *name, struct lp_hil_board *b, struct lp_hil_locks **locks)
+{
+	const struct lp_hil_board_config *bc = lp_hil_inventory_find(inv, name);
+	struct lp_hil_lock_info holder;
+	char msg[1024];
+	struct lp_diag d;
+	int r;
+
+	lp_diag_clear(&d);
+	if ((r = lp_hil_locks_open(inv->lock_db, locks, &d)) < 0 ||
+	    (r = lp_hil_lock_acquire(*locks, name, MX_LOCK_OWNER, getpid(), j->dir, 0,
+				     MX_LOCK_WAIT_MS, &holder, &d)) < 0) {
+		if (r == -EBUSY)
+			snprintf(msg, sizeof(msg), "board %s is locked by %s (%s)", name, holder.owner,
+				 holder.reason);
+		else
+			snprintf(msg, sizeof(msg), "board %s: lock: %s", name, d.msg);
+		write_result(j->dir, "error", "board", "", msg, "", 0);
+		lp_hil_locks_close(*locks);
+		*locks = NULL;
+		return r;
+	}
+	return provision(j, bc, b);
+}
+
 int mx_case_attempt(const struct mx_case_job *j)
 {
 	char path[PATH_MAX], msg[2048] = "";
@@ -302,6 +430,10 @@ int mx_case_attempt(const struct mx_case_job *j)
 	struct step_log sl = { 0 };
 	struct lp_diag d;
 	char state[] = "/tmp/lpmx-XXXXXX";
+	char board_name[128], rack_log[PATH_MAX + 160] = "";
+	size_t rack_log_from = 0;
+	struct lp_hil_locks *locks = NULL;
+	bool rack;
 	int r;
 
 	lp_diag_clear(&d);
@@ -315,12 +447,21 @@ int mx_case_attempt(const struct mx_case_job *j)
 		vars[n_vars++] = strdup(j->vars[i]);
 
 	/* the board and the scenario */
-	snprintf(path, sizeof(path), "%s/rack.yaml", j->dir);
+	rack = case_board(j->dir, path, sizeof(path), board_name, sizeof(board_name));
 	if ((r = lp_hil_inventory_load(path, &inv, &d)) < 0 ||
-	    (r = lp_hil_board_open(inv, "dut", &b, &d)) < 0) {
+	    (r = lp_hil_board_open(inv, board_name, &b, &d)) < 0) {
 		snprintf(msg, sizeof(msg), "the case's board: %s", d.msg);
 		write_result(j->dir, "error", "board", "", msg, "", 0);
 		goto out;
+	}
+	if (rack) {
+		struct stat st;
+
+		/* the board's console log lives in the rack's log_dir, across cases */
+		snprintf(rack_log, sizeof(rack_log), "%s/%s.log", inv->log_dir, board_name);
+		rack_log_from = stat(rack_log, &st) == 0 ? (size_t)st.st_size : 0;
+		if ((r = rack_board_take(j, inv, board_name, b, &locks)) < 0)
+			goto out;
 	}
 	if ((r = lp_hil_script_load(j->scenario_path, &sc, &d)) < 0) {
 		char where[LP_DIAG_MSG_MAX + 64];
@@ -377,8 +518,12 @@ out:
 		lp_hil_board_close(b);
 		b = NULL;
 	}
+	if (locks) {
+		lp_hil_lock_release(locks, board_name, MX_LOCK_OWNER, false, &d);
+		lp_hil_locks_close(locks);
+	}
 	lp_hil_inventory_free(inv);
-	attempt_cleanup(j, state);
+	attempt_cleanup(j, state, rack_log[0] ? rack_log : NULL, rack_log_from);
 	for (size_t i = 0; i < n_vars; i++)
 		free(vars[i]);
 	return 0;

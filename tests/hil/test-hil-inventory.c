@@ -164,6 +164,7 @@ struct bad_case {
 #define B(name) "boards:\n  " name ":\n"
 #define QC "    console: {driver: qemu}\n"
 #define MP "    power: {driver: manual}\n"
+#define UC "    console: {driver: unix, path: s}\n"
 
 static const struct bad_case bad[] = {
 	{"", 0, 0, "", "empty inventory"},
@@ -229,6 +230,18 @@ static const struct bad_case bad[] = {
 	 "  a: {power: {driver: manual}, console: {driver: unix, path: s}}\n",
 	 3, 3, "boards.a", "duplicate board \"a\""},
 	{"boards: {}\n---\nboards: {}\n", 2, 1, "", "only one YAML document"},
+	{B("a") MP UC "    provision: {backend_url: https://h:1, listen: 'h:1'}\n", 5, 16,
+	 "boards.a.provision.argv", "missing required key \"argv\""},
+	{B("a") MP UC "    provision: {argv: [], backend_url: https://h:1, listen: 'h:1'}\n", 5, 23,
+	 "boards.a.provision.argv", "must not be empty"},
+	{B("a") MP UC "    provision: {argv: [x], listen: 'h:1'}\n", 5, 16,
+	 "boards.a.provision.backend_url", "missing required key"},
+	{B("a") MP UC "    provision: {argv: [x], backend_url: http://h, listen: 'h:1'}\n", 5, 41,
+	 "boards.a.provision.backend_url", "expected an https:// URL"},
+	{B("a") MP UC "    provision: {argv: [x], backend_url: https://h, listen: 'h:99999'}\n", 5, 60,
+	 "boards.a.provision.listen", "expected ADDRESS:PORT"},
+	{B("a") MP UC "    provision: {argv: [x], backend_url: https://h, listen: 'h:1', when: now}\n",
+	 5, 67, "boards.a.provision.when", "unknown key"},
 	{B("a") MP "    console: {driver: unix, path: s}\n    boot: {until: 'a++++++++++++++b'}\n", 5, 19,
 	 "boards.a.boot.until", "too many nested repetitions"},
 	{B("a") MP "    console: {driver: unix, path: s}\n    boot: {until: '(a{100}){100}'}\n", 5, 19,

@@ -4,6 +4,11 @@ set(LP_MX_RUN_ENV "MATRIX=$<TARGET_FILE:loopline-matrix>;LP_SOURCE_DIR=${PROJECT
 add_test(NAME matrix-run-regression COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test-matrix-run.sh --regression)
 set_tests_properties(matrix-run-regression PROPERTIES LABELS "qemu;matrix" TIMEOUT 900
   RESOURCE_LOCK hil-qemu ENVIRONMENT "${LP_MX_RUN_ENV}")
+# a rack board (a QEMU machine behind the qemu power driver, provisioned by the matrix),
+# its HIL lock and the fault proxy that listens for it
+add_test(NAME matrix-run-rack COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test-matrix-run.sh --rack)
+set_tests_properties(matrix-run-rack PROPERTIES LABELS "qemu;matrix" TIMEOUT 900
+  RESOURCE_LOCK hil-qemu ENVIRONMENT "${LP_MX_RUN_ENV}")
 foreach(spec ci-x86_64 ci-aarch64)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/specs/${spec}.yaml)
     add_test(NAME matrix-run-${spec} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test-matrix-run.sh

@@ -15,7 +15,7 @@ work=$(mktemp -d /tmp/lp-mxrun.XXXXXX)
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 leftovers() { # processes a run may have started, still alive
-  pgrep -f "qemu-system.*$work|loopline-backend --config $work|fault-proxy --control $work" || true
+  pgrep -f "qemu-system.*$work|loopline-backend --config $work|fault-proxy --control $work|TCP-LISTEN.*fault-proxy --control $work" || true
 }
 cleanup() {
   local p; p=$(leftovers)
@@ -28,6 +28,84 @@ m() { "$MATRIX" --out "$work/out" "$@"; }
 if [ -n "${LP_MATRIX_CACHE:-}" ]; then
   mkdir -p "$work/out" "$LP_MATRIX_CACHE"
   ln -s "$LP_MATRIX_CACHE" "$work/out/cache"
+fi
+
+# --- a rack board ----------------------------------------------------------------------
+# A rack inventory with one board, dut1 — a QEMU machine behind the qemu power driver,
+# standing in for a lab board: the matrix provisions it with its provision command (here:
+# the case's disk image behind a qcow2 overlay at the path the board's argv names), the
+# board reaches the case's backend through the fault proxy listening on `listen`, and the
+# run takes dut1's HIL lock for each case. While a person holds the lock nothing starts;
+# the board's two cases never overlap.
+if [ "${1:-}" = --rack ]; then
+  rack=$work/rack; mkdir -p "$rack"
+  lport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cat > "$rack/rack.yaml" <<RACK
+lab: {state_dir: $rack/state}
+boards:
+  dut1:
+    target: qemu-x86_64
+    power:
+      driver: qemu
+      cycle: reset
+      argv: [qemu-system-x86_64, -accel, tcg, -machine, pc, -cpu, max, -m, "256", -smp, "1",
+             -no-user-config, -nodefaults, -kernel, $rack/boot/vmlinuz,
+             -initrd, $rack/boot/initramfs.cpio,
+             -append, "console=ttyS0 panic=-1 quiet loglevel=3",
+             -drive, "file=$rack/dut1.qcow2,format=qcow2,if=none,id=d0,cache=writeback",
+             -device, "virtio-blk-pci,drive=d0",
+             -netdev, "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - TCP:127.0.0.1:$lport",
+             -device, "virtio-net-pci,netdev=n0"]
+    console: {driver: qemu}
+    boot: {timeout: 120}
+    provision:
+      argv: [sh, -c, 'ln -sfn "\$(readlink -f "\$LP_DISK_BOOT")" $rack/boot && rm -f $rack/dut1.qcow2 && qemu-img create -q -f qcow2 -F raw -b "\$LP_DISK" $rack/dut1.qcow2 && echo "provisioned \$LP_BOARD"']
+      timeout: 2m
+      backend_url: https://10.0.2.100:8443
+      listen: 127.0.0.1:$lport
+RACK
+  cat > "$work/rack.yaml" <<SPEC
+name: rack
+inventory: $rack/rack.yaml
+axes:
+  target:  [dut1]
+  backend: [current]
+  agent:   [current]
+  from:    [1.0.0]
+  to:      [1.1.0]
+components:
+  agent:   {current: {path: $LP_SOURCE_DIR}}
+  backend: {current: {path: $LP_SOURCE_DIR}}
+scenario_dir: $LP_SOURCE_DIR/matrix/scenarios
+scenarios: [update, tampered]
+SPEC
+  hil() { "$(dirname "$MATRIX")/../hil/loopline-hil" -i "$rack/rack.yaml" "$@"; }
+  hil --owner alice lock dut1 --reason "debugging by hand" || fail "alice's lock"
+  "$MATRIX" --out "$work/out" run "$work/rack.yaml" -j2 > "$work/run.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 1200); do grep -q '^run [0-9]*:.*logs in' "$work/run.out" && break; sleep 0.1; done
+  sleep 8 # builds are cached: the run waits for the board now
+  ! grep -q '\] start' "$work/run.out" || fail "a case started on a board alice holds"
+  hil --owner alice unlock dut1 || fail "alice's unlock"
+  wait $pid; rc=$?
+  cat "$work/run.out"
+  [ "$rc" = 0 ] || fail "rack run exited $rc"
+  m show --json > "$work/show.json" || fail "show --json"
+  python3 - "$work/show.json" <<'PY' || fail "rack verdicts"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert len(r) == 2 and all(x["status"] == "pass" for x in r), [(x["scenario"], x["status"], x.get("message")) for x in r]
+a, b = sorted(r, key=lambda x: x["started_ms"])
+assert a["started_ms"] + a["duration_ms"] <= b["started_ms"] + 1000, "the board's cases overlapped"
+print("rack: 2 cases passed on dut1, one after the other")
+PY
+  run_dir=$(sed -n 's/^run [0-9]*: .*logs in //p' "$work/run.out")
+  grep -q "provisioned dut1" "$run_dir"/cases/*-update/attempt-1/provision.log || fail "no provision log"
+  grep -q "lpfw: version=1.1.0 slot=B" "$run_dir"/cases/*-update/attempt-1/console.log || fail "the board did not run 1.1.0"
+  [ -z "$(hil locks | grep dut1)" ] || fail "the run left dut1 locked"
+  [ "$(hil power status dut1)" = "dut1: off" ] || fail "the run left dut1 on"
+  [ "$fails" = 0 ] && echo "PASS"
+  exit $((fails > 0))
 fi
 
 if [ "${1:-}" != --regression ]; then

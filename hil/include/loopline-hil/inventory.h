@@ -102,9 +102,24 @@ struct lp_hil_boot_config {
 	unsigned timeout_ms;
 };
 
+/* How the matrix installs firmware on a board and lets it reach a backend
+ * (docs/hil.md, "Provisioning"). Absent: the board only runs scenarios on what it holds. */
+struct lp_hil_provision_config {
+	char **argv;              /* NULL-terminated; run with the board off, environment
+				   * LP_BOARD, LP_DISK (a raw disk image), LP_DISK_BOOT (its
+				   * kernel and initramfs directory); NULL: no provisioning */
+	size_t argc;
+	unsigned timeout_ms;      /* default 10 min */
+	char *backend_url;        /* the URL the board's agent is given for the lab host,
+				   * e.g. https://192.168.7.1:18443 */
+	char *listen;             /* ADDRESS:PORT the matrix's fault proxy for this board
+				   * listens on (what backend_url reaches) */
+};
+
 struct lp_hil_board_config {
 	char *name;
 	char *target;
+	struct lp_hil_provision_config provision;
 	struct lp_hil_power_config power;
 	struct lp_hil_console_config console;
 	struct lp_hil_shell_config shell;
