@@ -39,7 +39,7 @@
 
 struct step_log {
 	FILE *f;
-	uint64_t subject_ms; /* time spent waiting for the device (boot, expect, until, action) */
+	uint64_t subject_ms; /* the device's time (boot, expect, run, until, action) */
 	const struct lp_hil_step *restored; /* a boot done by a restore: the harness's time */
 };
 
@@ -70,9 +70,11 @@ static void on_event(void *userdata, const struct lp_hil_script_event *ev)
 		fprintf(l->f, "[%8.1fs]   %s\n", t, ev->text);
 		break;
 	case LP_HIL_SCRIPT_EV_DONE:
+		/* the device's time: its boots, what it prints, its commands (run), and the
+		 * waits for what it does through the backend (until, action) */
 		if ((ev->step->kind == LP_HIL_STEP_BOOT && ev->step != l->restored) ||
 		    ev->step->kind == LP_HIL_STEP_EXPECT || ev->step->kind == LP_HIL_STEP_UNTIL ||
-		    ev->step->kind == LP_HIL_STEP_ACTION)
+		    ev->step->kind == LP_HIL_STEP_ACTION || ev->step->kind == LP_HIL_STEP_RUN)
 			l->subject_ms += ev->result->duration_ms;
 		fprintf(l->f, "[%8.1fs]   ok (%.1f s%s)\n", t, (double)ev->result->duration_ms / 1000.0,
 			ev->result->tries > 1 ? ", retried" : "");

@@ -116,19 +116,22 @@ struct snap_job {
 	char job_dir[PATH_MAX];    /* RUN/snapshots/KEY/make: the job's logs */
 };
 
-/* The setup of the snapshot job: the first case's, without packages, mode make. */
-static char *make_setup(const char *setup_json, const char *dir)
+/* A case's setup with snapshot {dir, mode}: "make" (the snapshot job: no packages) or
+ * "use" (a case that restores). */
+static char *snap_setup(const char *setup_json, const char *dir, const char *mode)
 {
 	cJSON *o = cJSON_Parse(setup_json), *snap;
 	char *text;
 
 	if (!o)
 		return NULL;
-	cJSON_DeleteItemFromObject(o, "packages");
-	cJSON_AddItemToObject(o, "packages", cJSON_CreateArray());
+	if (strcmp(mode, "make") == 0) {
+		cJSON_DeleteItemFromObject(o, "packages");
+		cJSON_AddItemToObject(o, "packages", cJSON_CreateArray());
+	}
 	snap = cJSON_AddObjectToObject(o, "snapshot");
 	cJSON_AddStringToObject(snap, "dir", dir);
-	cJSON_AddStringToObject(snap, "mode", "make");
+	cJSON_AddStringToObject(snap, "mode", mode);
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	return text;
@@ -138,7 +141,7 @@ static int start_job(const struct mx_snap_run *sr, struct snap_job *sj)
 {
 	const struct mx_snap_case *c = &sr->cases[sj->first];
 	struct mx_case_job cj = { .vars = c->vars, .n_vars = c->n_vars, .keep = sr->keep };
-	char *setup = make_setup(c->setup_json, sj->dir);
+	char *setup = snap_setup(c->setup_json, sj->dir, "make");
 	pid_t pid;
 
 	if (!setup || lp_fs_mkdir_p(sj->job_dir, 0755) < 0) {
@@ -259,22 +262,6 @@ static void run_jobs(const struct mx_snap_run *sr, struct snap_job *jobs, size_t
 	}
 }
 
-/* The setup a case restores with: its own, with snapshot {dir, mode use}. */
-static char *use_setup(const char *setup_json, const char *dir)
-{
-	cJSON *o = cJSON_Parse(setup_json), *snap;
-	char *text;
-
-	if (!o)
-		return NULL;
-	snap = cJSON_AddObjectToObject(o, "snapshot");
-	cJSON_AddStringToObject(snap, "dir", dir);
-	cJSON_AddStringToObject(snap, "mode", "use");
-	text = cJSON_Print(o);
-	cJSON_Delete(o);
-	return text;
-}
-
 /* One job per key shared by two cases or more, in the order the cases come. */
 static size_t plan_jobs(const struct mx_snap_run *sr, struct snap_job *jobs)
 {
@@ -322,7 +309,7 @@ int mx_snapshots_make(struct mx_snap_run *sr)
 
 			if (strcmp(c->key, sr->cases[jobs[k].first].key) != 0)
 				continue;
-			c->setup_use = use_setup(c->setup_json, jobs[k].dir);
+			c->setup_use = snap_setup(c->setup_json, jobs[k].dir, "use");
 			if (c->setup_use)
 				snprintf(c->restore, sizeof(c->restore), "%s/" MX_SNAP_STATE, jobs[k].dir);
 		}
