@@ -35,6 +35,16 @@ static const struct lp_cli_opt run_opts[] = {
 	{ 0 },
 };
 
+static const struct lp_cli_opt lava_jobs_opts[] = {
+	{ 'O', "only", 0, "K=V,...", "only cases with these values (keys: axes, scenario)" },
+	{ 'F', "filter", 0, "EXPR", "only cases the expression selects" },
+	{ 'S', "shard", 0, "I/N", "the I-th of N shards" },
+	{ 'u', "artifact-url", 0, "BASE", "URL of OUT/artifacts as the LAVA worker sees it (default file://OUT/artifacts)" },
+	{ 'd', "jobs-dir", 0, "DIR", "write the jobs and artifacts here instead of OUT" },
+	{ 't', "device-type", 0, "TYPE", "LAVA device type of the QEMU jobs (default qemu)" },
+	{ 0 },
+};
+
 static const struct lp_cli_opt report_opts[] = {
 	{ 'J', "junit", 0, "FILE", "JUnit XML" },
 	{ 'j', "json", 0, "FILE", "JSON" },
@@ -80,6 +90,12 @@ static const struct lp_cli_cmd cmds[] = {
 	  "Failures are classified product (the subject misbehaved) or infra (not tested);\n"
 	  "infra failures are retried. Ctrl-C stops every process the run started.",
 	  run_opts, 1, 1, 0, mx_cmd_run },
+	{ "lava-jobs", "SPEC", "write one LAVA job per case (docs/lava.md)",
+	  "Builds the firmware each case needs, makes its disk (the packages the scenario\n"
+	  "installs on the data partition) and fills the lava-jobs/ templates with the\n"
+	  "scenario's recipe (matrix/scenarios/NAME.lava). Local-only scenarios and those\n"
+	  "without a recipe are listed as skipped, with the reason, in OUT/jobs.json.",
+	  lava_jobs_opts, 1, 1, 0, mx_cmd_lava_jobs },
 	{ "show", "[RUN]", "show a run's results (default: the latest)",
 	  NULL, NULL, 0, 1, LP_CLI_JSON, mx_cmd_show },
 	{ "history", "COMBO", "the results of one combo over the last runs",

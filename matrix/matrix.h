@@ -578,6 +578,7 @@ int mx_cmd_report(struct lp_cli *cli, void *ctx);
 int mx_cmd_gate(struct lp_cli *cli, void *ctx);
 int mx_cmd_fault_proxy(struct lp_cli *cli, void *ctx);
 int mx_cmd_net(struct lp_cli *cli, void *ctx);
+int mx_cmd_lava_jobs(struct lp_cli *cli, void *ctx);
 
 /* ---- netfault.c: the network fault state a combo's proxies obey ----
  *
