@@ -54,3 +54,55 @@ int mx_lava_fill(const char *tpl, const char *name, const char *const *vars, siz
 		 struct mx_buf *out, struct lp_diag *diag);
 /* text as a YAML single-quoted scalar. */
 void mx_lava_quote(struct mx_buf *out, const char *text);
+
+/* ---- lava-results.c: LAVA's results → the matrix's verdict ---- */
+
+enum mx_lava_verdict { MX_LAVA_PASS, MX_LAVA_FAIL, MX_LAVA_ERROR };
+
+struct mx_lava_outcome {
+	enum mx_lava_verdict verdict;  /* set by mx_lava_outcome_decide */
+	unsigned n_cases, n_pass;      /* the scenario's test cases (LAVA's own not counted) */
+	unsigned n_entries;            /* log entries read */
+	char failed[256];              /* "DEFINITION: CASE" of the first failed test case */
+	bool job_seen, job_passed;     /* the job's own result (log) or health (REST) */
+	char job_error[512];           /* why the job did not complete (error type: message) */
+	char first_error[512];         /* the log's first error line */
+	char message[1024];            /* the verdict in words */
+};
+
+/* Reads lava-run's log (or /api/v0.2/jobs/N/logs/): every non-empty line must be an
+ * entry "- {…}" with "lvl"; results entries need definition, case and result. The
+ * device's console lines ("target") are appended to console (may be NULL). Decides the
+ * verdict. -EBADMSG/-EFBIG with the line in diag. */
+int mx_lava_log_parse(const char *text, size_t len, struct mx_lava_outcome *out,
+		      struct mx_buf *console, struct lp_diag *diag);
+/* Adds the test cases of /api/v0.2/jobs/N/tests/ ({"results": [{suite, name, result}]})
+ * to out (not cleared: a paged list is read page by page). -EBADMSG with the element. */
+int mx_lava_tests_parse(const char *text, size_t len, struct mx_lava_outcome *out,
+			struct lp_diag *diag);
+/* The verdict from what was read: a failed test case: FAIL; else the job passed: PASS;
+ * else ERROR with LAVA's reason. */
+void mx_lava_outcome_decide(struct mx_lava_outcome *out);
+
+/* ---- lava-exec.c, lava-rest.c: an attempt of a case on LAVA ---- */
+
+struct mx_lava_attempt {
+	char dir[PATH_MAX];        /* the attempt's directory */
+	char job[PATH_MAX];        /* the generated job */
+	unsigned timeout_min;      /* the job's timeout */
+	bool rest;                 /* a lab's REST API (else lava-run here) */
+	char device[PATH_MAX];     /* lava-run: the device configuration */
+	char cache[PATH_MAX];      /* lava-run: OUT/cache (the appliance's kernel) */
+	char libexec[PATH_MAX];    /* lava-run: matrix/libexec */
+	char url[PATH_MAX];        /* REST: the lab's base URL (https://lava.example) */
+	char token[256];           /* REST: an API token */
+};
+
+/* Runs the job and writes DIR/result.json (pass/fail/error) and DIR/console.log. */
+int mx_lava_attempt_run(const struct mx_lava_attempt *a);
+int mx_lava_rest_attempt(const struct mx_lava_attempt *a);
+/* The verdict of a LAVA log into DIR/result.json and DIR/console.log. */
+int mx_lava_record(const char *dir, const char *log, size_t len);
+/* A decided outcome into DIR/result.json (a failure with the console's tail). */
+int mx_lava_write_outcome(const char *dir, const struct mx_lava_outcome *out,
+			  const struct mx_buf *console);

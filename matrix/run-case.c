@@ -83,9 +83,9 @@ static void on_event(void *userdata, const struct lp_hil_script_event *ev)
 	fflush(l->f);
 }
 
-static int write_result(const char *dir, const char *verdict, const char *error,
-			const char *failed_step, const char *message, const char *console,
-			uint64_t subject_ms)
+int mx_case_write_result(const char *dir, const char *verdict, const char *error,
+			 const char *failed_step, const char *message, const char *console,
+			 uint64_t subject_ms)
 {
 	cJSON *o = cJSON_CreateObject();
 	char path[PATH_MAX], *text;
@@ -260,7 +260,7 @@ static int case_setup(const struct mx_case_job *j, const char *state, char **var
 	int r = -EINVAL;
 
 	if (!setup) {
-		write_result(j->dir, "error", "script", "", "internal: bad setup description", "", 0);
+		mx_case_write_result(j->dir, "error", "script", "", "internal: bad setup description", "", 0);
 		return -EINVAL;
 	}
 	cJSON_AddStringToObject(setup, "state_dir", state);
@@ -275,7 +275,7 @@ static int case_setup(const struct mx_case_job *j, const char *state, char **var
 			 cJSON_GetStringValue(cJSON_GetObjectItem(p, "name")));
 		if ((r = tamper_copy(cJSON_GetStringValue(cJSON_GetObjectItem(p, "file")), dst)) < 0) {
 			snprintf(msg, sizeof(msg), "cannot make the tampered package: %s", strerror(-r));
-			write_result(j->dir, "error", "setup", "", msg, "", 0);
+			mx_case_write_result(j->dir, "error", "setup", "", msg, "", 0);
 			goto out;
 		}
 		cJSON_DeleteItemFromObject(p, "file");
@@ -286,7 +286,7 @@ static int case_setup(const struct mx_case_job *j, const char *state, char **var
 	text = cJSON_Print(setup);
 	snprintf(path, sizeof(path), "%s/setup.json", j->dir);
 	if (!text || lp_fs_write_atomic(path, text, strlen(text), 0644, 0) < 0) {
-		write_result(j->dir, "error", "setup", "", "cannot write setup.json", "", 0);
+		mx_case_write_result(j->dir, "error", "setup", "", "cannot write setup.json", "", 0);
 		r = -EIO;
 		goto out;
 	}
@@ -301,12 +301,12 @@ static int case_setup(const struct mx_case_job *j, const char *state, char **var
 			 r == -ETIMEDOUT ? "timed out" : "see setup.log",
 			 log && len > 600 ? log + len - 600 : log ? log : "");
 		free(log);
-		write_result(j->dir, "error", "setup", "", msg, "", 0);
+		mx_case_write_result(j->dir, "error", "setup", "", msg, "", 0);
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/vars", j->dir);
 	if ((r = read_vars(path, vars, n_vars)) < 0)
-		write_result(j->dir, "error", "setup", "", "case-setup wrote no vars", "", 0);
+		mx_case_write_result(j->dir, "error", "setup", "", "case-setup wrote no vars", "", 0);
 out:
 	free(text);
 	cJSON_Delete(setup);
@@ -367,7 +367,7 @@ static int provision(const struct mx_case_job *j, const struct lp_hil_board_conf
 	lp_diag_clear(&d);
 	if ((r = lp_hil_board_power_off(b, &d)) < 0) {
 		snprintf(msg, sizeof(msg), "%s: cannot power off for provisioning: %s", bc->name, d.msg);
-		write_result(j->dir, "error", "board", "", msg, "", 0);
+		mx_case_write_result(j->dir, "error", "board", "", msg, "", 0);
 		return r;
 	}
 	setenv("LP_BOARD", bc->name, 1);
@@ -388,7 +388,7 @@ static int provision(const struct mx_case_job *j, const struct lp_hil_board_conf
 	snprintf(msg, sizeof(msg), "%s: provisioning (%s) %s; see provision.log", bc->name,
 		 bc->provision.argv[0], r == -ETIMEDOUT ? "timed out" : r < 0 ? strerror(-r) :
 		 "failed");
-	write_result(j->dir, "error", "setup", "", msg, "", 0);
+	mx_case_write_result(j->dir, "error", "setup", "", msg, "", 0);
 	return r < 0 ? r : -EIO;
 }
 
@@ -412,7 +412,7 @@ static int rack_board_take(const struct mx_case_job *j, const struct lp_hil_inve
 				 holder.reason);
 		else
 			snprintf(msg, sizeof(msg), "board %s: lock: %s", name, d.msg);
-		write_result(j->dir, "error", "board", "", msg, "", 0);
+		mx_case_write_result(j->dir, "error", "board", "", msg, "", 0);
 		lp_hil_locks_close(*locks);
 		*locks = NULL;
 		return r;
@@ -440,7 +440,7 @@ int mx_case_attempt(const struct mx_case_job *j)
 
 	lp_diag_clear(&d);
 	if (!mkdtemp(state)) {
-		write_result(j->dir, "error", "board", "", "cannot make a state directory in /tmp", "", 0);
+		mx_case_write_result(j->dir, "error", "board", "", "cannot make a state directory in /tmp", "", 0);
 		return 1;
 	}
 	if (case_setup(j, state, vars, &n_vars) < 0)
@@ -453,7 +453,7 @@ int mx_case_attempt(const struct mx_case_job *j)
 	if ((r = lp_hil_inventory_load(path, &inv, &d)) < 0 ||
 	    (r = lp_hil_board_open(inv, board_name, &b, &d)) < 0) {
 		snprintf(msg, sizeof(msg), "the case's board: %s", d.msg);
-		write_result(j->dir, "error", "board", "", msg, "", 0);
+		mx_case_write_result(j->dir, "error", "board", "", msg, "", 0);
 		goto out;
 	}
 	if (rack) {
@@ -469,12 +469,12 @@ int mx_case_attempt(const struct mx_case_job *j)
 		char where[LP_DIAG_MSG_MAX + 64];
 
 		snprintf(where, sizeof(where), "%s:%u: %s", d.file, d.line, d.msg);
-		write_result(j->dir, "error", "script", "", where, "", 0);
+		mx_case_write_result(j->dir, "error", "script", "", where, "", 0);
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/" MX_STEP_LOG, j->dir);
 	if (!(sl.f = fopen(path, "we"))) {
-		write_result(j->dir, "error", "board", "", "cannot write steps.log", "", 0);
+		mx_case_write_result(j->dir, "error", "board", "", "cannot write steps.log", "", 0);
 		goto out;
 	}
 	{
@@ -491,10 +491,10 @@ int mx_case_attempt(const struct mx_case_job *j)
 		r = lp_hil_script_run(b, sc, &o, &res);
 	}
 	if (r < 0) {
-		write_result(j->dir, "error", "board", "", "out of memory", "", 0);
+		mx_case_write_result(j->dir, "error", "board", "", "out of memory", "", 0);
 	} else if (res->ok) {
 		fprintf(sl.f, "PASS (%.1f s)\n", (double)res->duration_ms / 1000.0);
-		write_result(j->dir, "pass", "ok", "", "", "", sl.subject_ms);
+		mx_case_write_result(j->dir, "pass", "ok", "", "", "", sl.subject_ms);
 	} else {
 		char step[LP_HIL_SCRIPT_TEXT_MAX + 64];
 		const char *err = lp_hil_script_error_name(res->error);
@@ -504,7 +504,7 @@ int mx_case_attempt(const struct mx_case_job *j)
 
 		snprintf(step, sizeof(step), "%s:%u: %s", j->scenario_name, res->line, res->step);
 		fprintf(sl.f, "FAIL %s: %s\n", step, res->message);
-		write_result(j->dir, product ? "fail" : "error", err, step, res->message,
+		mx_case_write_result(j->dir, product ? "fail" : "error", err, step, res->message,
 			     res->console_tail, sl.subject_ms);
 	}
 out:

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mx_case_job {
 	char dir[PATH_MAX];            /* the attempt's directory (absolute) */
@@ -25,3 +26,8 @@ struct mx_case_job {
 int mx_case_attempt(const struct mx_case_job *j);
 /* Powers off the case's board and kills its backend (after a killed attempt). */
 void mx_case_cleanup(const char *dir, const char *libexec);
+/* Writes DIR/result.json (what the runner reads of an attempt); verdict "pass", "fail"
+ * (product) or "error" (infra). */
+int mx_case_write_result(const char *dir, const char *verdict, const char *error,
+			 const char *failed_step, const char *message, const char *console,
+			 uint64_t subject_ms);
