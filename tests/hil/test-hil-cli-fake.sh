@@ -31,8 +31,8 @@ for code in "20 *busy" "21 *timed out" "23 *a failure pattern matched" "24 *not 
   grep -Eq "^  $code" "$work/out" || fail "--help lacks exit code $code"
 done
 grep -q "255 when loopline-hil itself" "$work/out" || fail "--help does not explain run's 255"
-commands=$(sed -n '/^Commands:/,/^$/p' "$work/out" | sed -n 's/^  \([a-z-]*\( on\| off\| cut\| cycle\| status\)\?\) .*/\1/p')
-[ "$(echo "$commands" | wc -l)" = 15 ] || fail "commands in --help: $commands"
+commands=$(sed -n '/^Commands:/,/^$/p' "$work/out" | sed -n 's/^  \([a-z-]*\( on\| off\| cut\| cycle\| status\| save\| restore\)\?\) .*/\1/p')
+[ "$(echo "$commands" | wc -l)" = 17 ] || fail "commands in --help: $commands"
 while read -r c; do
   # shellcheck disable=SC2086
   expect_rc 0 "$cli" $c --help
