@@ -34,6 +34,7 @@
 #include "loopline/fs.h"
 #include "loopline-hil/inventory.h"
 #include "loopline-hil/lock.h"
+#include "lava.h"
 #include "matrix.h"
 #include "run-case.h"
 #include "run.h"
@@ -59,7 +60,11 @@ struct prep {                  /* what one case needs, known before it starts */
 	char snap_key[MX_SNAP_KEY_LEN + 1]; /* "" : boots cold */
 	char restore[PATH_MAX];    /* the snapshot's state file once it was made */
 	const char *board;         /* a rack board (the target's name), NULL: QEMU */
+	char skip[512];            /* LAVA: why the case does not run there (SKIPPED) */
+	char lava_job[PATH_MAX];   /* LAVA: the generated job */
 };
+
+enum executor { EXEC_LOCAL, EXEC_LAVA_RUN, EXEC_LAVA };
 
 struct job {
 	size_t idx;                /* into plan->cases */
@@ -90,6 +95,9 @@ struct runner {
 	unsigned retries;
 	bool keep;
 	bool snapshots;            /* off with --no-snapshots */
+	enum executor executor;    /* --executor */
+	struct mx_lava_gen gen;    /* LAVA executors: the jobs go to RUN/lava */
+	const char *lava_url, *lava_token, *artifact_url, *device_type;
 	struct lp_hil_inventory *inv; /* the spec's rack inventory (NULL: none) */
 	struct lp_hil_locks *locks;   /* its HIL locks: a board someone holds waits */
 	size_t n_done;
@@ -148,43 +156,6 @@ static cJSON *case_axes(const struct mx_plan *p, const struct mx_case *cs)
 	return o;
 }
 
-/* {{FROM}} / {{TO}} in a directive value */
-static void subst(const char *in, const char *from, const char *to, char *out, size_t len)
-{
-	size_t w = 0;
-
-	for (const char *s = in; *s && w + 1 < len;) {
-		if (!strncmp(s, "{{FROM}}", 8)) {
-			w += (size_t)snprintf(out + w, len - w, "%s", from);
-			s += 8;
-		} else if (!strncmp(s, "{{TO}}", 6)) {
-			w += (size_t)snprintf(out + w, len - w, "%s", to);
-			s += 6;
-		} else {
-			out[w++] = *s++;
-		}
-		if (w >= len)
-			w = len - 1;
-	}
-	out[w] = '\0';
-}
-
-static void merge_settings(cJSON *dst, const cJSON *src)
-{
-	if (!src)
-		return;
-	for (const cJSON *e = src->child; e; e = e->next) {
-		cJSON *cur = cJSON_GetObjectItem(dst, e->string);
-
-		if (cur && cJSON_IsObject(cur) && cJSON_IsObject(e))
-			merge_settings(cur, e);
-		else if (cur)
-			cJSON_ReplaceItemInObject(dst, e->string, cJSON_Duplicate(e, true));
-		else
-			cJSON_AddItemToObject(dst, e->string, cJSON_Duplicate(e, true));
-	}
-}
-
 static int add_var(struct prep *pr, const char *name, const char *value)
 {
 	char **v = realloc(pr->vars, (pr->n_vars + 1) * sizeof(*v));
@@ -197,40 +168,6 @@ static int add_var(struct prep *pr, const char *name, const char *value)
 		return -ENOMEM;
 	snprintf(v[pr->n_vars++], n, "%s=%s", name, value);
 	return 0;
-}
-
-/* What the combo's configuration values apply, merged into settings {vars, agent,
- * package, backend}; the package options the runner itself reads. */
-static void combo_settings(const struct mx_spec *s, const struct mx_combo *c, cJSON *settings,
-			   const char **compression, const char **to_variant)
-{
-	const char *comp, *var;
-	cJSON *pkg;
-
-	cJSON_AddItemToObject(settings, "vars", cJSON_CreateObject());
-	cJSON_AddItemToObject(settings, "agent", cJSON_CreateObject());
-	cJSON_AddItemToObject(settings, "package", cJSON_CreateObject());
-	cJSON_AddItemToObject(settings, "backend", cJSON_CreateObject());
-	for (size_t a = MX_CORE_AXES; a < s->n_axes; a++) {
-		const struct mx_settings *st;
-
-		if (c->value[a] == MX_VALUE_NONE)
-			continue;
-		st = &s->axes[a].values[c->value[a]].settings;
-		merge_settings(cJSON_GetObjectItem(settings, "vars"), st->vars);
-		merge_settings(cJSON_GetObjectItem(settings, "agent"), st->agent);
-		merge_settings(cJSON_GetObjectItem(settings, "package"), st->package);
-		merge_settings(cJSON_GetObjectItem(settings, "backend"), st->backend);
-	}
-	pkg = cJSON_GetObjectItem(settings, "package");
-	comp = cJSON_GetStringValue(cJSON_GetObjectItem(pkg, "compression"));
-	var = cJSON_GetStringValue(cJSON_GetObjectItem(pkg, "variant"));
-	if (comp)
-		*compression = !strcmp(comp, "none") ? "none" : "zstd";
-	/* package: {variant: …} builds the offered (to) firmware as that reference variant:
-	 * a seeded regression (bad-health, no-boot, broken) */
-	if (var && (!strcmp(var, "bad-health") || !strcmp(var, "no-boot") || !strcmp(var, "broken")))
-		*to_variant = var;
 }
 
 /* Scenario variables: the combo's versions, configuration vars, extra keys. */
@@ -255,41 +192,145 @@ static void case_vars(struct prep *pr, const struct mx_case *cs, const cJSON *se
 		}
 }
 
-struct pkg_ctx {               /* what a case's package directives are read against */
-	const char *target, *from, *to, *compression, *from_agent, *to_agent;
-};
-
-/* The packages a scenario asks for (#@ package), built and added to pkgs. */
-static int add_packages(struct runner *rn, const struct mx_scenario_meta *meta,
-			const struct pkg_ctx *c, cJSON *pkgs, struct lp_diag *d)
+/* A rack board case: the board in the inventory, its firmware's target into *target;
+ * -1 with pr->prep_error when the matrix cannot use it. */
+static int board_of(struct runner *rn, const char *name, struct prep *pr, const char **target)
 {
-	for (size_t k = 0; k < meta->n_pkgs; k++) {
-		const struct mx_pkg_directive *pd = &meta->pkgs[k];
-		const struct mx_fw *f;
-		struct mx_fw_want w;
-		cJSON *pk;
-		int r;
+	const struct lp_hil_board_config *bc = rn->inv ? lp_hil_inventory_find(rn->inv, name) : NULL;
 
-		memset(&w, 0, sizeof(w));
-		snprintf(w.target, sizeof(w.target), "%s", c->target);
-		subst(pd->version, c->from, c->to, w.version, sizeof(w.version));
-		snprintf(w.variant, sizeof(w.variant), "%s", pd->variant);
-		w.security_version = pd->security_version;
-		snprintf(w.compression, sizeof(w.compression), "%s", c->compression);
-		snprintf(w.agent, sizeof(w.agent), "%s",
-			 !strcmp(pd->agent, "to") ? c->to_agent :
-			 !strcmp(pd->agent, "from") ? c->from_agent : pd->agent);
-		if ((r = mx_build_firmware(&rn->build, &w, &f, d)) < 0)
-			return r;
-		if (!(pk = cJSON_CreateObject()))
-			return -ENOMEM;
-		cJSON_AddStringToObject(pk, "name", pd->name);
-		cJSON_AddStringToObject(pk, "file", f->lpkg);
-		cJSON_AddStringToObject(pk, "version", w.version);
-		if (pd->tamper)
+	if (!bc || !bc->target || !bc->provision.argv) {
+		snprintf(pr->prep_error, sizeof(pr->prep_error),
+			 "board %s: %s", name, !bc ? "not in the inventory" : !bc->target ?
+			 "the inventory gives it no target (the firmware it runs)" :
+			 "the inventory gives it no provision section: the matrix cannot put "
+			 "firmware on it (docs/hil.md, \"Provisioning\")");
+		return -1;
+	}
+	pr->board = bc->name;
+	*target = bc->target;
+	return 0;
+}
+
+/* setup.json's packages: TO and the scenario's (#@ package). */
+static void setup_packages(cJSON *setup, const struct mx_case_fw *fw)
+{
+	cJSON *pkgs = cJSON_AddArrayToObject(setup, "packages"), *pk = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(pk, "name", "TO");
+	cJSON_AddStringToObject(pk, "file", fw->to->lpkg);
+	cJSON_AddItemToArray(pkgs, pk);
+	for (size_t k = 0; k < fw->n_pkgs; k++) {
+		pk = cJSON_CreateObject();
+		cJSON_AddStringToObject(pk, "name", fw->pkgs[k].name);
+		cJSON_AddStringToObject(pk, "file", fw->pkgs[k].fw->lpkg);
+		cJSON_AddStringToObject(pk, "version", fw->pkgs[k].version);
+		if (fw->pkgs[k].tamper)
 			cJSON_AddTrueToObject(pk, "tamper");
 		cJSON_AddItemToArray(pkgs, pk);
 	}
+}
+
+/* setup.json's board, this program and the run's PKI. */
+static void setup_paths(struct runner *rn, const struct prep *pr, cJSON *setup)
+{
+	char self[PATH_MAX], pki[PATH_MAX * 2], pub[PATH_MAX * 2];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (pr->board) {
+		const struct lp_hil_board_config *bc = lp_hil_inventory_find(rn->inv, pr->board);
+		cJSON *bo = cJSON_AddObjectToObject(setup, "board");
+		char inv_abs[PATH_MAX];
+
+		cJSON_AddStringToObject(bo, "name", bc->name);
+		cJSON_AddStringToObject(bo, "inventory", realpath(rn->spec->inventory, inv_abs) ?
+					inv_abs : rn->spec->inventory);
+		cJSON_AddStringToObject(bo, "backend_url", bc->provision.backend_url);
+		cJSON_AddStringToObject(bo, "listen", bc->provision.listen);
+	}
+	self[n > 0 ? n : 0] = '\0';
+	cJSON_AddStringToObject(setup, "matrix", self);
+	snprintf(pki, sizeof(pki), "%s/pki", rn->run_dir);
+	snprintf(pub, sizeof(pub), "%s/firmware/keys/lab.pub.pem", rn->build.cache);
+	cJSON_AddStringToObject(setup, "pki", pki);
+	cJSON_AddStringToObject(setup, "signpub", pub);
+}
+
+/* The local executor's case: its builds, variables, snapshot key and setup.json. */
+static int prepare_local(struct runner *rn, size_t i, const struct mx_case_spec *cs,
+			 const char *target, struct lp_diag *d)
+{
+	struct prep *pr = &rn->preps[i];
+	const struct mx_built *be;
+	struct mx_case_fw fw;
+	cJSON *setup;
+	char device[96];
+	int r;
+
+	if ((r = mx_build_component(&rn->build, MX_AXIS_BACKEND, cs->backend, target, &be, d)) < 0 ||
+	    (r = mx_case_fw_build(&rn->build, cs, target, &fw, d)) < 0)
+		return r;
+	case_vars(pr, &rn->plan->cases[i], cs->settings, cs->from, cs->to);
+	if (rn->snapshots && !pr->board) {
+		struct mx_snap_key_in in = {
+			.scenario_path = pr->scenario_path, .target = target,
+			.from_hash = fw.from->hash,
+			.agent_config = cJSON_GetObjectItem(cs->settings, "agent"),
+			.vars = (const char *const *)pr->vars, .n_vars = pr->n_vars,
+		};
+
+		if ((r = mx_snapshot_key(&in, pr->snap_key)) < 0)
+			return r;
+	}
+	/* the cases of one snapshot are one device (in backends of their own) */
+	if (pr->snap_key[0])
+		snprintf(device, sizeof(device), "dut-%.8s", pr->snap_key);
+	else
+		snprintf(device, sizeof(device), "dut-%zu", i);
+	if (!(setup = cJSON_CreateObject()))
+		return -ENOMEM;
+	cJSON_AddStringToObject(setup, "target", target);
+	cJSON_AddStringToObject(setup, "source_dir", rn->build.tools);
+	cJSON_AddStringToObject(setup, "device", device);
+	cJSON_AddStringToObject(setup, "from_build", fw.from->build);
+	cJSON_AddStringToObject(setup, "backend", be->bin);
+	cJSON_AddStringToObject(setup, "ctl", be->ctl);
+	setup_paths(rn, pr, setup);
+	setup_packages(setup, &fw);
+	cJSON_AddItemToObject(setup, "agent_config",
+			      cJSON_Duplicate(cJSON_GetObjectItem(cs->settings, "agent"), true));
+	cJSON_AddItemToObject(setup, "backend_config",
+			      cJSON_Duplicate(cJSON_GetObjectItem(cs->settings, "backend"), true));
+	pr->setup_json = cJSON_Print(setup);
+	cJSON_Delete(setup);
+	if (!pr->setup_json || !(pr->components = cJSON_CreateObject()))
+		return -ENOMEM;
+	cJSON_AddStringToObject(pr->components, "backend", be->hash);
+	cJSON_AddStringToObject(pr->components, "from", fw.from->hash);
+	cJSON_AddStringToObject(pr->components, "to", fw.to->hash);
+	return 0;
+}
+
+/* A LAVA executor's case: its job (lava-gen.c), or why it does not run on LAVA. */
+static int prepare_lava(struct runner *rn, size_t i)
+{
+	struct prep *pr = &rn->preps[i];
+	struct mx_lava_job job;
+	struct lp_diag d;
+	int r;
+
+	lp_diag_clear(&d);
+	if ((r = mx_lava_gen_case(&rn->gen, rn->plan, i, &job, &d)) < 0) {
+		if (r == -ENOMEM)
+			return r;
+		snprintf(pr->prep_error, sizeof(pr->prep_error), "LAVA job: %s", d.msg);
+		return 0;
+	}
+	snprintf(pr->skip, sizeof(pr->skip), "%s", job.skip);
+	if (job.error[0])
+		snprintf(pr->prep_error, sizeof(pr->prep_error), "%s", job.error);
+	snprintf(pr->lava_job, sizeof(pr->lava_job), "%s", job.path);
+	pr->timeout_ms = (uint64_t)job.timeout_min * 60000u;
+	pr->components = job.components;
 	return 0;
 }
 
@@ -297,155 +338,32 @@ static int add_packages(struct runner *rn, const struct mx_scenario_meta *meta,
  * (a build failed) go to pr->prep_error; only ENOMEM is returned. */
 static int prepare_case(struct runner *rn, size_t i)
 {
-	const struct mx_plan *p = rn->plan;
-	const struct mx_spec *s = rn->spec;
-	const struct mx_case *cs = &p->cases[i];
-	const struct mx_combo *c = &p->combos[cs->combo];
-	const struct mx_value *from_v = &s->axes[MX_AXIS_FROM].values[c->value[MX_AXIS_FROM]];
-	const struct mx_value *to_v = &s->axes[MX_AXIS_TO].values[c->value[MX_AXIS_TO]];
-	const char *target = combo_value(p, c, MX_AXIS_TARGET);
-	const char *agent = combo_value(p, c, MX_AXIS_AGENT);
-	const char *backend = combo_value(p, c, MX_AXIS_BACKEND);
-	const char *from = from_v->version[0] ? from_v->version : from_v->name;
-	const char *to = to_v->version[0] ? to_v->version : to_v->name;
 	struct prep *pr = &rn->preps[i];
-	struct mx_scenario_meta meta;
-	const struct mx_built *be;
-	const struct mx_fw *fw_from, *fw_to;
-	struct mx_fw_want w;
-	cJSON *settings = cJSON_CreateObject(), *setup = cJSON_CreateObject(), *pkgs;
-	const char *compression = "zstd", *to_variant = "good";
+	struct mx_case_spec cs;
+	const char *target;
 	struct lp_diag d;
-	char device[96];
-	int r = 0;
+	int r;
 
+	if (rn->executor != EXEC_LOCAL)
+		return prepare_lava(rn, i);
 	lp_diag_clear(&d);
-	combo_settings(s, c, settings, &compression, &to_variant);
-	snprintf(pr->scenario_path, sizeof(pr->scenario_path), "%s/%s.hil", s->scenario_dir,
-		 s->scenarios[cs->scenario].name);
-	if (mx_scenario_meta_load(pr->scenario_path, &meta, &d) < 0) {
+	if ((r = mx_case_spec_init(rn->plan, i, &cs, &d)) < 0) {
+		mx_case_spec_free(&cs);
+		if (r == -ENOMEM)
+			return r;
 		snprintf(pr->prep_error, sizeof(pr->prep_error), "%s:%u: %s", d.file, d.line, d.msg);
-		goto out;
+		return 0;
 	}
-	pr->timeout_ms = s->scenarios[cs->scenario].timeout_ms ? s->scenarios[cs->scenario].timeout_ms :
-			 meta.timeout_ms ? meta.timeout_ms : s->default_timeout_ms;
-	if (strncmp(target, "qemu-", 5) != 0) {
-		const struct lp_hil_board_config *bc = rn->inv ? lp_hil_inventory_find(rn->inv, target) : NULL;
-
-		if (!bc || !bc->target || !bc->provision.argv) {
-			snprintf(pr->prep_error, sizeof(pr->prep_error),
-				 "board %s: %s", target, !bc ? "not in the inventory" : !bc->target ?
-				 "the inventory gives it no target (the firmware it runs)" :
-				 "the inventory gives it no provision section: the matrix cannot put "
-				 "firmware on it (docs/hil.md, \"Provisioning\")");
-			goto out;
-		}
-		pr->board = bc->name;
-		target = bc->target; /* the firmware's target from here on */
+	snprintf(pr->scenario_path, sizeof(pr->scenario_path), "%s", cs.hil);
+	pr->timeout_ms = cs.timeout_ms;
+	target = cs.target;
+	if (strncmp(target, "qemu-", 5) == 0 || board_of(rn, cs.target, pr, &target) == 0) {
+		r = prepare_local(rn, i, &cs, target, &d);
+		if (r < 0 && r != -ENOMEM)
+			snprintf(pr->prep_error, sizeof(pr->prep_error), "build: %s", d.msg);
 	}
-	if ((r = mx_build_component(&rn->build, MX_AXIS_BACKEND, backend, target, &be, &d)) < 0)
-		goto build_fail;
-	memset(&w, 0, sizeof(w));
-	snprintf(w.target, sizeof(w.target), "%s", target);
-	snprintf(w.version, sizeof(w.version), "%s", from);
-	snprintf(w.variant, sizeof(w.variant), "good");
-	snprintf(w.compression, sizeof(w.compression), "%s", compression);
-	snprintf(w.agent, sizeof(w.agent), "%s", agent);
-	if ((r = mx_build_firmware(&rn->build, &w, &fw_from, &d)) < 0)
-		goto build_fail;
-	snprintf(w.version, sizeof(w.version), "%s", to);
-	snprintf(w.variant, sizeof(w.variant), "%s", to_variant);
-	snprintf(w.agent, sizeof(w.agent), "%s", to_v->to_agent[0] ? to_v->to_agent : "current");
-	if ((r = mx_build_firmware(&rn->build, &w, &fw_to, &d)) < 0)
-		goto build_fail;
-
-	case_vars(pr, cs, settings, from, to);
-	if (rn->snapshots && !pr->board) {
-		struct mx_snap_key_in in = {
-			.scenario_path = pr->scenario_path, .target = target,
-			.from_hash = fw_from->hash, .agent_config = cJSON_GetObjectItem(settings, "agent"),
-			.vars = (const char *const *)pr->vars, .n_vars = pr->n_vars,
-		};
-
-		if ((r = mx_snapshot_key(&in, pr->snap_key)) < 0)
-			goto out;
-	}
-	/* the cases of one snapshot are one device (in backends of their own) */
-	if (pr->snap_key[0])
-		snprintf(device, sizeof(device), "dut-%.8s", pr->snap_key);
-	else
-		snprintf(device, sizeof(device), "dut-%zu", i);
-	cJSON_AddStringToObject(setup, "target", target);
-	cJSON_AddStringToObject(setup, "source_dir", rn->build.tools);
-	cJSON_AddStringToObject(setup, "device", device);
-	cJSON_AddStringToObject(setup, "from_build", fw_from->build);
-	cJSON_AddStringToObject(setup, "backend", be->bin);
-	cJSON_AddStringToObject(setup, "ctl", be->ctl);
-	if (pr->board) {
-		const struct lp_hil_board_config *bc = lp_hil_inventory_find(rn->inv, pr->board);
-		cJSON *bo = cJSON_AddObjectToObject(setup, "board");
-		char inv_abs[PATH_MAX];
-
-		cJSON_AddStringToObject(bo, "name", bc->name);
-		cJSON_AddStringToObject(bo, "inventory", realpath(s->inventory, inv_abs) ? inv_abs :
-					s->inventory);
-		cJSON_AddStringToObject(bo, "backend_url", bc->provision.backend_url);
-		cJSON_AddStringToObject(bo, "listen", bc->provision.listen);
-	}
-	{
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-		self[n > 0 ? n : 0] = '\0';
-		cJSON_AddStringToObject(setup, "matrix", self);
-	}
-	{
-		char pki[PATH_MAX * 2], pub[PATH_MAX * 2];
-
-		snprintf(pki, sizeof(pki), "%s/pki", rn->run_dir);
-		snprintf(pub, sizeof(pub), "%s/firmware/keys/lab.pub.pem", rn->build.cache);
-		cJSON_AddStringToObject(setup, "pki", pki);
-		cJSON_AddStringToObject(setup, "signpub", pub);
-	}
-	pkgs = cJSON_AddArrayToObject(setup, "packages");
-	{
-		cJSON *pk = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(pk, "name", "TO");
-		cJSON_AddStringToObject(pk, "file", fw_to->lpkg);
-		cJSON_AddItemToArray(pkgs, pk);
-	}
-	{
-		struct pkg_ctx pc = { .target = target, .from = from, .to = to,
-				      .compression = compression, .from_agent = agent,
-				      .to_agent = to_v->to_agent[0] ? to_v->to_agent : "current" };
-
-		if ((r = add_packages(rn, &meta, &pc, pkgs, &d)) < 0)
-			goto build_fail;
-	}
-	cJSON_AddItemToObject(setup, "agent_config",
-			      cJSON_Duplicate(cJSON_GetObjectItem(settings, "agent"), true));
-	cJSON_AddItemToObject(setup, "backend_config",
-			      cJSON_Duplicate(cJSON_GetObjectItem(settings, "backend"), true));
-	if (!(pr->setup_json = cJSON_Print(setup))) {
-		r = -ENOMEM;
-		goto out;
-	}
-	pr->components = cJSON_CreateObject();
-	cJSON_AddStringToObject(pr->components, "backend", be->hash);
-	cJSON_AddStringToObject(pr->components, "from", fw_from->hash);
-	cJSON_AddStringToObject(pr->components, "to", fw_to->hash);
-	r = 0;
-	goto out;
-build_fail:
-	if (r == -ENOMEM)
-		goto out;
-	snprintf(pr->prep_error, sizeof(pr->prep_error), "build: %s", d.msg);
-	r = 0;
-out:
-	cJSON_Delete(settings);
-	cJSON_Delete(setup);
-	return r;
+	mx_case_spec_free(&cs);
+	return r == -ENOMEM ? r : 0;
 }
 
 static void case_label(const struct runner *rn, size_t i, char *buf, size_t len)
@@ -475,6 +393,37 @@ static void db_warn(struct runner *rn, const char *what)
 
 	fprintf(stderr, "loopline-matrix: warning: %s: %s\n", what,
 		lp_diag_format(mx_db_diag(rn->db), buf, sizeof(buf)));
+}
+
+/* What an attempt of a case on LAVA needs. */
+static void lava_attempt_fill(const struct runner *rn, const struct job *j,
+			      struct mx_lava_attempt *a)
+{
+	const char *target = combo_value(rn->plan, &rn->plan->combos[rn->plan->cases[j->idx].combo],
+					 MX_AXIS_TARGET);
+
+	memset(a, 0, sizeof(*a));
+	a->rest = rn->executor == EXEC_LAVA;
+	a->timeout_min = (unsigned)(rn->preps[j->idx].timeout_ms / 60000u);
+	snprintf(a->dir, sizeof(a->dir), "%s", j->dir);
+	snprintf(a->job, sizeof(a->job), "%s", rn->preps[j->idx].lava_job);
+	snprintf(a->device, sizeof(a->device), "%s/lava-jobs/devices/%s.yaml", rn->build.tools,
+		 !strcmp(target, "qemu-aarch64") ? "qemu-arm64" : "qemu-amd64");
+	snprintf(a->cache, sizeof(a->cache), "%s", rn->build.cache);
+	snprintf(a->libexec, sizeof(a->libexec), "%s", rn->libexec);
+	if (a->rest) {
+		snprintf(a->url, sizeof(a->url), "%s", rn->lava_url);
+		snprintf(a->token, sizeof(a->token), "%s", rn->lava_token);
+	}
+}
+
+/* An attempt of a case on LAVA (in the case's process). */
+static int lava_attempt(const struct runner *rn, const struct job *j)
+{
+	struct mx_lava_attempt a;
+
+	lava_attempt_fill(rn, j, &a);
+	return mx_lava_attempt_run(&a);
 }
 
 static int start_attempt(struct runner *rn, struct job *j)
@@ -512,6 +461,12 @@ static int start_attempt(struct runner *rn, struct job *j)
 	pid = fork();
 	if (pid < 0)
 		return -errno;
+	if (pid == 0 && rn->executor != EXEC_LOCAL) {
+		setsid();
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		_exit(lava_attempt(rn, j) == 0 ? 0 : 1);
+	}
 	if (pid == 0) {
 		struct mx_case_job cj = { .setup_json = rn->preps[j->idx].setup_json,
 					  .vars = (const char *const *)rn->preps[j->idx].vars,
@@ -692,6 +647,13 @@ static void kill_attempt(struct runner *rn, struct job *j)
 	kill(-j->pid, SIGKILL);
 	kill(j->pid, SIGKILL);
 	waitpid(j->pid, &ws, 0);
+	if (rn->executor != EXEC_LOCAL) {
+		struct mx_lava_attempt a;
+
+		lava_attempt_fill(rn, j, &a);
+		mx_lava_attempt_cleanup(&a);
+		return;
+	}
 	mx_case_cleanup(j->dir, rn->libexec);
 }
 
@@ -725,6 +687,11 @@ static unsigned start_cases(struct runner *rn, bool *started, unsigned running_q
 			continue;
 		started[i] = true;
 		j->idx = i;
+		if (rn->preps[i].skip[0]) {
+			snprintf(a.message, sizeof(a.message), "%s", rn->preps[i].skip);
+			finish_case(rn, j, MX_STATUS_SKIPPED, MX_CLASS_NONE, &a, "", 0);
+			continue;
+		}
 		if (rn->preps[i].prep_error[0]) {
 			snprintf(a.message, sizeof(a.message), "%s", rn->preps[i].prep_error);
 			finish_case(rn, j, MX_STATUS_ERROR, MX_CLASS_INFRA, &a, "", 0);
@@ -969,6 +936,52 @@ static void record_components(struct runner *rn)
 	}
 }
 
+/* The LAVA executors: jobs into RUN/lava (images: RUN/lava/artifacts). */
+static int lava_init(struct runner *rn, struct lp_diag *d)
+{
+	char dir[PATH_MAX + 8];
+
+	snprintf(dir, sizeof(dir), "%s/lava", rn->run_dir);
+	if (mx_lava_gen_init(&rn->gen, rn->spec, &rn->build, dir, rn->artifact_url, d) < 0)
+		return -EINVAL;
+	if (rn->device_type)
+		snprintf(rn->gen.device_type, sizeof(rn->gen.device_type), "%s", rn->device_type);
+	return 0;
+}
+
+/* Everything before the cases start: the builds, the inventory, the run's PKI, each case's
+ * preparation and the snapshots. 0, or the exit code. */
+static int prepare_run(struct runner *rn)
+{
+	const struct mx_spec *s = rn->spec;
+	size_t n = rn->plan->n_cases;
+	struct lp_diag d;
+	int r;
+
+	lp_diag_clear(&d);
+	if ((r = mx_build_init(&rn->build, s, rn->cli->out_dir, &d)) < 0)
+		return lp_cli_fail(r, &d, NULL);
+	snprintf(rn->libexec, sizeof(rn->libexec), "%s/matrix/libexec", rn->build.tools);
+	if (rn->executor != EXEC_LOCAL && (r = lava_init(rn, &d)) < 0)
+		return lp_cli_fail(r, &d, NULL);
+	if (s->inventory[0] && ((r = lp_hil_inventory_load(s->inventory, &rn->inv, &d)) < 0 ||
+				(r = lp_hil_locks_open(rn->inv->lock_db, &rn->locks, &d)) < 0))
+		return lp_cli_fail(r, &d, s->inventory);
+	if (rn->executor == EXEC_LOCAL && (r = make_pki(rn, &d)) < 0)
+		return lp_cli_fail(r, &d, "test PKI");
+	rn->preps = calloc(n, sizeof(*rn->preps));
+	rn->jobs = calloc(n, sizeof(*rn->jobs));
+	if (!rn->preps || !rn->jobs)
+		return LP_EXIT_FAILURE;
+	for (size_t i = 0; i < n && !stop_signal; i++)
+		if (prepare_case(rn, i) < 0)
+			return LP_EXIT_FAILURE;
+	record_components(rn);
+	if (rn->snapshots && !stop_signal && make_snapshots(rn) < 0)
+		return LP_EXIT_FAILURE;
+	return 0;
+}
+
 /* The run's row in the history and its directory (absolute in rn->run_dir). */
 static int begin_run(struct runner *rn, const char *only, const char *expr, const char *shard)
 {
@@ -1019,10 +1032,39 @@ static int run_options(struct lp_cli *cli, struct runner *rn, const char **only,
 		case 'k': rn->keep = true; break;
 		case 'n': rn->snapshots = false; break;
 		case 'x':
-			if (strcmp(arg, "local") != 0)
-				return lp_cli_usage_error(cli, "--executor: only \"local\" is supported");
+			if (!strcmp(arg, "local"))
+				rn->executor = EXEC_LOCAL;
+			else if (!strcmp(arg, "lava-run"))
+				rn->executor = EXEC_LAVA_RUN;
+			else if (!strcmp(arg, "lava"))
+				rn->executor = EXEC_LAVA;
+			else
+				return lp_cli_usage_error(cli, "--executor: \"%s\": one of local, "
+							  "lava-run, lava", arg);
 			break;
+		case 'U': rn->lava_url = arg; break;
+		case 'T': rn->lava_token = arg; break;
+		case 'u': rn->artifact_url = arg; break;
+		case 't': rn->device_type = arg; break;
 		}
+	if (rn->executor == EXEC_LAVA) {
+		if (!rn->lava_token)
+			rn->lava_token = getenv("LOOPLINE_LAVA_TOKEN");
+		if (!rn->lava_url || strncmp(rn->lava_url, "http", 4) != 0)
+			return lp_cli_usage_error(cli, "--executor lava needs --lava-url http(s)://…");
+		if (!rn->lava_token || !rn->lava_token[0])
+			return lp_cli_usage_error(cli, "--executor lava needs --lava-token or "
+						  "$LOOPLINE_LAVA_TOKEN");
+		if (strlen(rn->lava_token) >= sizeof(((struct mx_lava_attempt *)0)->token))
+			return lp_cli_usage_error(cli, "--lava-token: too long");
+	} else if (rn->lava_url || rn->lava_token) {
+		return lp_cli_usage_error(cli, "--lava-url and --lava-token are for --executor lava");
+	}
+	if (rn->executor != EXEC_LOCAL)
+		rn->snapshots = false; /* a LAVA job boots its device itself */
+	else if (rn->artifact_url || rn->device_type)
+		return lp_cli_usage_error(cli, "--artifact-url and --device-type are for the LAVA "
+					  "executors");
 	return 0;
 }
 
@@ -1086,37 +1128,8 @@ int mx_cmd_run(struct lp_cli *cli, void *ctx)
 	fflush(stdout);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	lp_diag_clear(&d);
-	if ((r = mx_build_init(&rn.build, s, rn.cli->out_dir, &d)) < 0) {
-		r = lp_cli_fail(r, &d, NULL);
+	if ((r = prepare_run(&rn)) != 0)
 		goto end;
-	}
-	snprintf(rn.libexec, sizeof(rn.libexec), "%s/matrix/libexec", rn.build.tools);
-	if (s->inventory[0] && ((r = lp_hil_inventory_load(s->inventory, &rn.inv, &d)) < 0 ||
-				(r = lp_hil_locks_open(rn.inv->lock_db, &rn.locks, &d)) < 0)) {
-		r = lp_cli_fail(r, &d, s->inventory);
-		goto end;
-	}
-	if ((r = make_pki(&rn, &d)) < 0) {
-		r = lp_cli_fail(r, &d, "test PKI");
-		goto end;
-	}
-	rn.preps = calloc(p->n_cases, sizeof(*rn.preps));
-	rn.jobs = calloc(p->n_cases, sizeof(*rn.jobs));
-	if (!rn.preps || !rn.jobs) {
-		r = LP_EXIT_FAILURE;
-		goto end;
-	}
-	for (size_t i = 0; i < p->n_cases && !stop_signal; i++)
-		if (prepare_case(&rn, i) < 0) {
-			r = LP_EXIT_FAILURE;
-			goto end;
-		}
-	record_components(&rn);
-	if (rn.snapshots && !stop_signal && make_snapshots(&rn) < 0) {
-		r = LP_EXIT_FAILURE;
-		goto end;
-	}
 	run_cases(&rn);
 	r = 0;
 end:
@@ -1130,6 +1143,8 @@ end:
 		printf("report: %s/report.html\n", rn.run_dir);
 		if (!rn.keep)
 			mx_snapshots_remove(rn.run_dir);
+		if (!rn.keep && rn.executor != EXEC_LOCAL && rn.gen.out[0])
+			mx_lava_artifacts_remove(rn.gen.out);
 		if (r == 0)
 			r = stop_signal ? 128 + (int)stop_signal : code;
 	}

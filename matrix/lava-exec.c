@@ -12,6 +12,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,44 +26,67 @@
 #define CONSOLE_TAIL 3000 /* bytes of the console in a failure's excerpt */
 #define LOG_MAX (256u << 20)
 
-/* result.json from a decided outcome, with the console's tail for a failure. */
-int mx_lava_write_outcome(const char *dir, const struct mx_lava_outcome *out,
-			  const struct mx_buf *console)
+void mx_lava_texts_free(struct mx_lava_texts *t)
 {
-	const char *tail = console->data ? console->data : "";
+	mx_buf_free(&t->console);
+	mx_buf_free(&t->steps);
+}
 
+/* result.json from a decided outcome, with the console's tail for a failure; the
+ * console and the test cases as the attempt's console.log and steps.log. */
+int mx_lava_write_outcome(const char *dir, const struct mx_lava_outcome *out,
+			  const struct mx_lava_texts *texts)
+{
+	const struct mx_buf *console = &texts->console;
+	const char *tail = console->data ? console->data : "";
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/" MX_CONSOLE_LOG, dir);
+	if (console->data)
+		mx_buf_write(console, path);
+	snprintf(path, sizeof(path), "%s/" MX_STEP_LOG, dir);
+	if (texts->steps.data)
+		mx_buf_write(&texts->steps, path);
 	if (console->len > CONSOLE_TAIL)
 		tail = console->data + console->len - CONSOLE_TAIL;
 	if (out->verdict == MX_LAVA_PASS)
-		return mx_case_write_result(dir, "pass", "ok", "", "", "", 0);
+		return mx_case_write_result(dir, "pass", "ok", "", out->message, "", 0);
 	if (out->verdict == MX_LAVA_FAIL)
 		return mx_case_write_result(dir, "fail", "lava-test-case", out->failed, out->message,
 					    tail, 0);
 	return mx_case_write_result(dir, "error", "lava", "", out->message, tail, 0);
 }
 
-/* The verdict of a LAVA log (lava-run's): result.json and console.log. */
+/* The verdict of a LAVA log (lava-run's): result.json, console.log, steps.log. */
 int mx_lava_record(const char *dir, const char *log, size_t len)
 {
 	struct mx_lava_outcome out;
-	struct mx_buf console = { 0 };
+	struct mx_lava_texts texts = { 0 };
 	struct lp_diag d;
-	char path[PATH_MAX + 32], msg[1200];
+	char msg[1200];
 	int r;
 
 	lp_diag_clear(&d);
-	r = mx_lava_log_parse(log, len, &out, &console, &d);
-	snprintf(path, sizeof(path), "%s/" MX_CONSOLE_LOG, dir);
-	if (console.data)
-		mx_buf_write(&console, path);
+	r = mx_lava_log_parse(log, len, &out, &texts, &d);
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "LAVA's log: %s", d.msg);
 		r = mx_case_write_result(dir, "error", "lava", "", msg, "", 0);
 	} else {
-		r = mx_lava_write_outcome(dir, &out, &console);
+		r = mx_lava_write_outcome(dir, &out, &texts);
 	}
-	mx_buf_free(&console);
+	mx_lava_texts_free(&texts);
 	return r;
+}
+
+void mx_lava_artifacts_remove(const char *jobs_dir)
+{
+	char dir[PATH_MAX + 16];
+	const char *argv[] = { "rm", "-rf", dir, NULL };
+	struct lp_proc_opts o = { .argv = argv, .out = LP_PROC_OUT_NULL, .err = LP_PROC_ERR_NULL };
+	struct lp_proc_result res;
+
+	snprintf(dir, sizeof(dir), "%s/artifacts", jobs_dir);
+	lp_proc_run(&o, 120000, NULL, NULL, 0, &res);
 }
 
 /* --executor lava-run: the job on this machine. */
@@ -100,6 +124,25 @@ static int run_local(const struct mx_lava_attempt *a)
 	r = mx_lava_record(a->dir, text, len);
 	free(text);
 	return r;
+}
+
+void mx_lava_attempt_cleanup(const struct mx_lava_attempt *a)
+{
+	char file[PATH_MAX + 32], *text = NULL;
+	size_t len;
+	long pid;
+
+	if (a->rest) {
+		mx_lava_rest_cancel(a);
+		return;
+	}
+	snprintf(file, sizeof(file), "%s/lava-run-job.pid", a->dir);
+	if (lp_fs_read_file(file, 64, &text, &len) < 0)
+		return;
+	pid = strtol(text, NULL, 10);
+	free(text);
+	if (pid > 1)
+		kill((pid_t)-pid, SIGKILL);
 }
 
 int mx_lava_attempt_run(const struct mx_lava_attempt *a)

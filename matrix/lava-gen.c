@@ -281,248 +281,189 @@ out:
 	return r;
 }
 
-static const char *combo_value(const struct mx_plan *p, const struct mx_combo *c, unsigned axis)
+/* Why case cs does not run on LAVA ("" if it does). */
+static void lava_skip(const struct mx_case_spec *cs, const char *recipe, char *skip, size_t len)
 {
-	const struct mx_axis *a = &p->spec->axes[axis];
-
-	return c->value[axis] == MX_VALUE_NONE ? NULL : a->values[c->value[axis]].name;
-}
-
-/* {{FROM}} / {{TO}} in a package directive's version */
-static void subst_version(const char *in, const char *from, const char *to, char *out, size_t len)
-{
-	size_t w = 0;
-
-	for (const char *s = in; *s && w + 1 < len;) {
-		if (!strncmp(s, "{{FROM}}", 8)) {
-			w += (size_t)snprintf(out + w, len - w, "%s", from);
-			s += 8;
-		} else if (!strncmp(s, "{{TO}}", 6)) {
-			w += (size_t)snprintf(out + w, len - w, "%s", to);
-			s += 6;
-		} else {
-			out[w++] = *s++;
-		}
-		if (w >= len)
-			w = len - 1;
-	}
-	out[w] = '\0';
-}
-
-int mx_lava_gen_case(struct mx_lava_gen *g, const struct mx_plan *p, size_t i,
-		     struct mx_lava_job *ret, struct lp_diag *diag)
-{
-	const struct mx_spec *s = g->spec;
-	const struct mx_case *cs = &p->cases[i];
-	const struct mx_combo *c = &p->combos[cs->combo];
-	const struct mx_value *from_v = &s->axes[MX_AXIS_FROM].values[c->value[MX_AXIS_FROM]];
-	const struct mx_value *to_v = &s->axes[MX_AXIS_TO].values[c->value[MX_AXIS_TO]];
-	const char *target = combo_value(p, c, MX_AXIS_TARGET);
-	const char *agent = combo_value(p, c, MX_AXIS_AGENT);
-	const char *from = from_v->version[0] ? from_v->version : from_v->name;
-	const char *to = to_v->version[0] ? to_v->version : to_v->name;
-	const char *scen = s->scenarios[cs->scenario].name;
-	const char *tmpl, *to_variant = "good", *compression = "zstd";
-	char hil[PATH_MAX + 64], recipe[PATH_MAX + 64], adir[PATH_MAX + 32], data[PATH_MAX * 2];
-	char disk[PATH_MAX * 2], pkgdir[PATH_MAX * 3], path[PATH_MAX * 4], log[PATH_MAX + 32];
-	char (*vars)[VAR_MAX] = NULL;
-	const char *varp[VARS_MAX];
-	size_t n_vars = 0;
-	struct mx_scenario_meta meta;
-	struct mx_fw_want w;
-	const struct mx_fw *fw_from, *fw_to, *f;
-	struct mx_buf actions = { 0 }, job = { 0 }, q = { 0 };
-	char *job_tpl = NULL;
-	size_t len;
-	struct lp_diag d;
-	int r = 0;
-
-	memset(ret, 0, sizeof(*ret));
-	lp_diag_clear(&d);
-	snprintf(hil, sizeof(hil), "%s/%s.hil", s->scenario_dir, scen);
-	snprintf(recipe, sizeof(recipe), "%s/%s.lava", s->scenario_dir, scen);
-	if (mx_scenario_meta_load(hil, &meta, &d) < 0) {
-		snprintf(ret->error, sizeof(ret->error), "%s:%u: %s", d.file, d.line, d.msg);
-		return 0;
-	}
-	if (meta.local_only) {
-		snprintf(ret->skip, sizeof(ret->skip), "local-only: %s", meta.local_only_reason);
-		return 0;
+	if (cs->meta.local_only) {
+		snprintf(skip, len, "local-only: %s", cs->meta.local_only_reason);
+		return;
 	}
 	if (access(recipe, R_OK) != 0) {
-		snprintf(ret->skip, sizeof(ret->skip), "no LAVA recipe (matrix/scenarios/%s.lava)", scen);
-		return 0;
+		snprintf(skip, len, "no LAVA recipe (matrix/scenarios/%s.lava)", cs->scenario);
+		return;
 	}
-	if (!strcmp(target, "qemu-x86_64")) {
-		tmpl = "qemu";
-	} else if (!strcmp(target, "qemu-aarch64")) {
-		tmpl = "qemu";
-	} else {
-		snprintf(ret->skip, sizeof(ret->skip), "target %s: the matrix builds reference "
-			 "firmware for QEMU targets only (lava-jobs/uboot.job.yaml needs the board's build)",
-			 target);
-		return 0;
+	if (strcmp(cs->target, "qemu-x86_64") != 0 && strcmp(cs->target, "qemu-aarch64") != 0) {
+		snprintf(skip, len, "target %s: the matrix builds reference firmware for QEMU "
+			 "targets only (lava-jobs/uboot.job.yaml needs the board's build)", cs->target);
+		return;
 	}
-	for (size_t a = MX_CORE_AXES; a < s->n_axes; a++) {
-		const cJSON *pk;
-		const char *v;
-
-		if (c->value[a] == MX_VALUE_NONE)
-			continue;
-		pk = s->axes[a].values[c->value[a]].settings.package;
-		if ((v = cJSON_GetStringValue(cJSON_GetObjectItem(pk, "compression"))))
-			compression = !strcmp(v, "none") ? "none" : "zstd";
-		if ((v = cJSON_GetStringValue(cJSON_GetObjectItem(pk, "variant"))) &&
-		    (!strcmp(v, "bad-health") || !strcmp(v, "no-boot") || !strcmp(v, "broken")))
-			to_variant = v;
-	}
-	for (size_t k = 0; k < meta.n_pkgs; k++)
-		if (meta.pkgs[k].tamper) {
-			snprintf(ret->skip, sizeof(ret->skip), "package %s: tampered packages are made "
-				 "by the local executor's case setup", meta.pkgs[k].name);
-			return 0;
+	for (size_t k = 0; k < cs->meta.n_pkgs; k++)
+		if (cs->meta.pkgs[k].tamper) {
+			snprintf(skip, len, "package %s: tampered packages are made by the local "
+				 "executor's case setup", cs->meta.pkgs[k].name);
+			return;
 		}
-	ret->timeout_min = (unsigned)((s->scenarios[cs->scenario].timeout_ms ? s->scenarios[cs->scenario].timeout_ms :
-				       meta.timeout_ms ? meta.timeout_ms : s->default_timeout_ms) / 60000) + 10;
-	if (!(vars = calloc(VARS_MAX, sizeof(*vars))))
-		return -ENOMEM;
+	skip[0] = '\0';
+}
 
-	/* the firmware: from (the disk), to and the scenario's packages */
-	memset(&w, 0, sizeof(w));
-	snprintf(w.target, sizeof(w.target), "%s", target);
-	snprintf(w.version, sizeof(w.version), "%s", from);
-	snprintf(w.variant, sizeof(w.variant), "good");
-	snprintf(w.compression, sizeof(w.compression), "%s", compression);
-	snprintf(w.agent, sizeof(w.agent), "%s", agent);
-	if (mx_build_firmware(g->build, &w, &fw_from, &d) < 0)
-		goto build_fail;
-	snprintf(w.version, sizeof(w.version), "%s", to);
-	snprintf(w.variant, sizeof(w.variant), "%s", to_variant);
-	snprintf(w.agent, sizeof(w.agent), "%s", to_v->to_agent[0] ? to_v->to_agent : "current");
-	if (mx_build_firmware(g->build, &w, &fw_to, &d) < 0)
-		goto build_fail;
+/* The case's images under adir: kernel, initramfs and the from firmware's disk whose
+ * data partition holds every package (MX_LAVA_PKG_DIR/NAME.lpkg); the packages'
+ * variables (PKG_TO, PKG_NAME) into vars. */
+static int gen_images(struct mx_lava_gen *g, const char *adir, const char *scen,
+		      const struct mx_case_fw *fw, char vars[][VAR_MAX], size_t *n_vars,
+		      struct lp_diag *d)
+{
+	char data[PATH_MAX * 2], pkgdir[PATH_MAX * 3], path[PATH_MAX * 4], src[PATH_MAX + 32];
+	char log[PATH_MAX + 32], mkdisk[PATH_MAX + 32];
+	const char *argv[] = { mkdisk, fw->from->build, path, "--data", data, NULL };
+	int r;
 
-	snprintf(adir, sizeof(adir), "%s/artifacts/%04u", g->out, c->index);
 	snprintf(data, sizeof(data), "%s/%s.data", adir, scen);
 	snprintf(pkgdir, sizeof(pkgdir), "%s/pkgs", data);
 	snprintf(log, sizeof(log), "%s/lava-jobs.log", g->out);
-	if ((r = lp_fs_mkdir_p(pkgdir, 0755)) < 0) {
-		r = dset(diag, pkgdir, 0, r, "%s", strerror(-r));
-		goto out;
-	}
+	if ((r = lp_fs_mkdir_p(pkgdir, 0755)) < 0)
+		return dset(d, pkgdir, 0, r, "%s", strerror(-r));
 	snprintf(path, sizeof(path), "%s/TO.lpkg", pkgdir);
-	if (copy_file(fw_to->lpkg, path, log, &d) < 0)
-		goto build_fail;
-	add(vars, &n_vars, "FROM", from);
-	add(vars, &n_vars, "TO", to);
-	add(vars, &n_vars, "PKG_TO", MX_LAVA_PKG_DIR "/TO.lpkg");
-	for (size_t k = 0; k < meta.n_pkgs; k++) {
-		const struct mx_pkg_directive *pd = &meta.pkgs[k];
+	if ((r = copy_file(fw->to->lpkg, path, log, d)) < 0)
+		return r;
+	add(vars, n_vars, "PKG_TO", MX_LAVA_PKG_DIR "/TO.lpkg");
+	for (size_t k = 0; k < fw->n_pkgs; k++) {
 		char name[MX_NAME_MAX + 8], where[PATH_MAX];
 
-		memset(&w, 0, sizeof(w));
-		snprintf(w.target, sizeof(w.target), "%s", target);
-		subst_version(pd->version, from, to, w.version, sizeof(w.version));
-		snprintf(w.variant, sizeof(w.variant), "%s", pd->variant);
-		w.security_version = pd->security_version;
-		snprintf(w.compression, sizeof(w.compression), "%s", compression);
-		snprintf(w.agent, sizeof(w.agent), "%s",
-			 !strcmp(pd->agent, "to") ? (to_v->to_agent[0] ? to_v->to_agent : "current") :
-			 !strcmp(pd->agent, "from") ? agent : pd->agent);
-		if (mx_build_firmware(g->build, &w, &f, &d) < 0)
-			goto build_fail;
-		snprintf(path, sizeof(path), "%s/%s.lpkg", pkgdir, pd->name);
-		if (copy_file(f->lpkg, path, log, &d) < 0)
-			goto build_fail;
-		snprintf(name, sizeof(name), "PKG_%s", pd->name);
-		snprintf(where, sizeof(where), "%s/%s.lpkg", MX_LAVA_PKG_DIR, pd->name);
-		add(vars, &n_vars, name, where);
+		snprintf(path, sizeof(path), "%s/%s.lpkg", pkgdir, fw->pkgs[k].name);
+		if ((r = copy_file(fw->pkgs[k].fw->lpkg, path, log, d)) < 0)
+			return r;
+		snprintf(name, sizeof(name), "PKG_%s", fw->pkgs[k].name);
+		snprintf(where, sizeof(where), "%s/%s.lpkg", MX_LAVA_PKG_DIR, fw->pkgs[k].name);
+		add(vars, n_vars, name, where);
 	}
-	/* the images: kernel and initramfs of the from build, its disk with the packages */
-	snprintf(path, sizeof(path), "%s/vmlinuz", adir);
-	snprintf(hil, sizeof(hil), "%s/vmlinuz", fw_from->build);
-	if (copy_file(hil, path, log, &d) < 0)
-		goto build_fail;
-	snprintf(path, sizeof(path), "%s/initramfs.cpio", adir);
-	snprintf(hil, sizeof(hil), "%s/initramfs.cpio", fw_from->build);
-	if (copy_file(hil, path, log, &d) < 0)
-		goto build_fail;
-	snprintf(disk, sizeof(disk), "%s/%s.img", adir, scen);
-	{
-		char mkdisk[PATH_MAX + 32];
-		const char *argv[] = { mkdisk, fw_from->build, disk, "--data", data, NULL };
+	for (size_t k = 0; k < 2; k++) {
+		const char *file = k ? "initramfs.cpio" : "vmlinuz";
 
-		snprintf(mkdisk, sizeof(mkdisk), "%s/qemu-images/mkdisk", g->build->tools);
-		unlink(disk);
-		if (mx_run_tool(argv, log, NULL, 0, &d) < 0)
-			goto build_fail;
+		snprintf(path, sizeof(path), "%s/%s", adir, file);
+		snprintf(src, sizeof(src), "%s/%s", fw->from->build, file);
+		if ((r = copy_file(src, path, log, d)) < 0)
+			return r;
 	}
+	snprintf(path, sizeof(path), "%s/%s.img", adir, scen);
+	snprintf(mkdisk, sizeof(mkdisk), "%s/qemu-images/mkdisk", g->build->tools);
+	unlink(path);
+	return mx_run_tool(argv, log, NULL, 0, d);
+}
 
-	/* the job */
+/* The job file: the device type's template with the recipe's actions. */
+static int gen_job(struct mx_lava_gen *g, const struct mx_combo *c, const struct mx_case_spec *cs,
+		   const struct mx_buf *actions, struct mx_lava_job *ret, struct lp_diag *diag)
+{
+	char (*vars)[VAR_MAX] = calloc(VARS_MAX, sizeof(*vars));
+	char url[PATH_MAX * 2], name[MX_KEY_MAX + 128], path[PATH_MAX + 64];
+	const char *varp[VARS_MAX];
+	struct mx_buf job = { 0 }, q = { 0 };
+	char *job_tpl = NULL;
+	size_t n_vars = 0, len;
+	int r;
+
+	if (!vars)
+		return -ENOMEM;
+	add(vars, &n_vars, "DEVICE_TYPE", g->device_type[0] ? g->device_type : "qemu");
+	snprintf(name, sizeof(name), "loopline %s %s", cs->scenario, c->key);
+	mx_lava_quote(&q, name);
+	add(vars, &n_vars, "JOB_NAME", q.data ? q.data : "''");
+	snprintf(url, sizeof(url), "%u", ret->timeout_min);
+	add(vars, &n_vars, "JOB_MINUTES", url);
+	snprintf(url, sizeof(url), "%s/%04u/vmlinuz", g->artifact_url, c->index);
+	add(vars, &n_vars, "KERNEL_URL", url);
+	snprintf(url, sizeof(url), "%s/%04u/initramfs.cpio", g->artifact_url, c->index);
+	add(vars, &n_vars, "INITRD_URL", url);
+	snprintf(url, sizeof(url), "%s/%04u/%s.img", g->artifact_url, c->index, cs->scenario);
+	add(vars, &n_vars, "DISK_URL", url);
+	add(vars, &n_vars, "KERNEL_TYPE", "image");
+	add(vars, &n_vars, "ACTIONS", actions->data ? actions->data : "");
+	if (actions->len && actions->data[actions->len - 1] == '\n')
+		vars[n_vars - 1][strlen(vars[n_vars - 1]) - 1] = '\0';
 	for (size_t k = 0; k < n_vars; k++)
 		varp[k] = vars[k];
-	if ((r = recipe_actions(g, tmpl, recipe, varp, n_vars, ret->timeout_min, &actions, &d)) < 0) {
-		if (r == -ENOMEM)
-			goto out;
-		snprintf(ret->error, sizeof(ret->error), "%s:%u: %s", d.file, d.line, d.msg);
-		r = 0;
-		goto out;
-	}
-	n_vars = 0;
-	{
-		char url[PATH_MAX * 2], name[MX_KEY_MAX + 128];
-
-		add(vars, &n_vars, "DEVICE_TYPE", g->device_type[0] ? g->device_type : "qemu");
-		snprintf(name, sizeof(name), "loopline %s %s", scen, c->key);
-		mx_lava_quote(&q, name);
-		add(vars, &n_vars, "JOB_NAME", q.data ? q.data : "''");
-		snprintf(url, sizeof(url), "%u", ret->timeout_min);
-		add(vars, &n_vars, "JOB_MINUTES", url);
-		snprintf(url, sizeof(url), "%s/%04u/vmlinuz", g->artifact_url, c->index);
-		add(vars, &n_vars, "KERNEL_URL", url);
-		snprintf(url, sizeof(url), "%s/%04u/initramfs.cpio", g->artifact_url, c->index);
-		add(vars, &n_vars, "INITRD_URL", url);
-		snprintf(url, sizeof(url), "%s/%04u/%s.img", g->artifact_url, c->index, scen);
-		add(vars, &n_vars, "DISK_URL", url);
-		add(vars, &n_vars, "KERNEL_TYPE", "image");
-		add(vars, &n_vars, "ACTIONS", actions.data ? actions.data : "");
-		if (actions.len && actions.data[actions.len - 1] == '\n')
-			vars[n_vars - 1][strlen(vars[n_vars - 1]) - 1] = '\0';
-		for (size_t k = 0; k < n_vars; k++)
-			varp[k] = vars[k];
-	}
 	snprintf(path, sizeof(path), "%s/%s.job.yaml", g->templates,
-		 !strcmp(target, "qemu-aarch64") ? "qemu-arm64" : "qemu-amd64");
+		 !strcmp(cs->target, "qemu-aarch64") ? "qemu-arm64" : "qemu-amd64");
 	if ((r = lp_fs_read_file(path, MX_LAVA_TEMPLATE_MAX, &job_tpl, &len)) < 0) {
 		r = dset(diag, path, 0, r, "%s", strerror(-r));
 		goto out;
 	}
-	mx_buf_puts(&job, "# generated by loopline-matrix lava-jobs: ");
+	mx_buf_puts(&job, "# generated by loopline-matrix: ");
 	mx_buf_puts(&job, c->key);
 	mx_buf_puts(&job, " / ");
-	mx_buf_puts(&job, scen);
+	mx_buf_puts(&job, cs->scenario);
 	mx_buf_puts(&job, "\n");
 	if ((r = mx_lava_fill(job_tpl, path, varp, n_vars, &job, diag)) < 0)
 		goto out;
-	snprintf(ret->path, sizeof(ret->path), "%s/%04u-%s.yaml", g->out, c->index, scen);
+	snprintf(ret->path, sizeof(ret->path), "%s/%04u-%s.yaml", g->out, c->index, cs->scenario);
 	if ((r = mx_buf_write(&job, ret->path)) < 0) {
 		r = dset(diag, ret->path, 0, r, "cannot write: %s", strerror(-r));
 		ret->path[0] = '\0';
-		goto out;
 	}
-	ret->components = cJSON_CreateObject();
-	cJSON_AddStringToObject(ret->components, "from", fw_from->hash);
-	cJSON_AddStringToObject(ret->components, "to", fw_to->hash);
-	r = 0;
-	goto out;
-build_fail:
-	snprintf(ret->error, sizeof(ret->error), "build: %s", d.msg);
-	r = 0;
 out:
-	mx_buf_free(&actions);
 	mx_buf_free(&job);
 	mx_buf_free(&q);
 	free(job_tpl);
 	free(vars);
 	return r;
+}
+
+int mx_lava_gen_case(struct mx_lava_gen *g, const struct mx_plan *p, size_t i,
+		     struct mx_lava_job *ret, struct lp_diag *diag)
+{
+	const struct mx_combo *c = &p->combos[p->cases[i].combo];
+	char recipe[PATH_MAX + 64], adir[PATH_MAX + 32];
+	char (*vars)[VAR_MAX] = NULL;
+	const char *varp[VARS_MAX];
+	size_t n_vars = 0;
+	struct mx_case_spec cs;
+	struct mx_case_fw fw;
+	struct mx_buf actions = { 0 };
+	struct lp_diag d;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	lp_diag_clear(&d);
+	if ((r = mx_case_spec_init(p, i, &cs, &d)) < 0) {
+		if (r != -ENOMEM)
+			snprintf(ret->error, sizeof(ret->error), "%s:%u: %s", d.file, d.line, d.msg);
+		goto out;
+	}
+	snprintf(recipe, sizeof(recipe), "%s/%s.lava", g->spec->scenario_dir, cs.scenario);
+	lava_skip(&cs, recipe, ret->skip, sizeof(ret->skip));
+	if (ret->skip[0])
+		goto out;
+	ret->timeout_min = (unsigned)(cs.timeout_ms / 60000) + 10;
+	if (!(vars = calloc(VARS_MAX, sizeof(*vars)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	add(vars, &n_vars, "FROM", cs.from);
+	add(vars, &n_vars, "TO", cs.to);
+	snprintf(adir, sizeof(adir), "%s/artifacts/%04u", g->out, c->index);
+	if ((r = mx_case_fw_build(g->build, &cs, cs.target, &fw, &d)) < 0 ||
+	    (r = gen_images(g, adir, cs.scenario, &fw, vars, &n_vars, &d)) < 0) {
+		if (r != -ENOMEM)
+			snprintf(ret->error, sizeof(ret->error), "build: %s", d.msg);
+		goto out;
+	}
+	for (size_t k = 0; k < n_vars; k++)
+		varp[k] = vars[k];
+	if ((r = recipe_actions(g, "qemu", recipe, varp, n_vars, ret->timeout_min, &actions, &d)) < 0) {
+		if (r != -ENOMEM)
+			snprintf(ret->error, sizeof(ret->error), "%s:%u: %s", d.file, d.line, d.msg);
+		goto out;
+	}
+	if ((r = gen_job(g, c, &cs, &actions, ret, diag)) < 0)
+		goto out;
+	ret->components = cJSON_CreateObject();
+	cJSON_AddStringToObject(ret->components, "from", fw.from->hash);
+	cJSON_AddStringToObject(ret->components, "to", fw.to->hash);
+out:
+	mx_case_spec_free(&cs);
+	mx_buf_free(&actions);
+	free(vars);
+	/* the case's own errors are in ret; only ENOMEM and the output's errors fail */
+	return r == -ENOMEM || (r < 0 && !ret->error[0] && !ret->skip[0]) ? r : 0;
 }

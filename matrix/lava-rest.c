@@ -4,7 +4,7 @@
  *   POST /api/v0.2/jobs/ {"definition": YAML}        → {"job_ids": [N]} (or "job_id")
  *   GET  /api/v0.2/jobs/N/                            → state, health, failure_comment
  *        polled with backoff (1 s doubling to 15 s) until state "Finished"
- *   GET  /api/v0.2/jobs/N/tests/?limit=500            → the test cases (the verdict)
+ *   GET  /api/v0.2/jobs/N/suites/, /tests/?limit=1000  → the test cases (the verdict)
  *   GET  /api/v0.2/jobs/N/logs/                       → the log (the device's console)
  *   POST /api/v0.2/jobs/N/cancel/                     when the case's time is up
  * with "Authorization: Token T". The job id goes to DIR/lava-job.json first, so a person
@@ -153,35 +153,66 @@ static int wait_finished(struct rest *r, struct mx_lava_outcome *out, char *msg,
 static int collect(struct rest *r, struct mx_lava_outcome *out, char *msg, size_t msg_len)
 {
 	struct mx_lava_outcome log_out;
-	struct mx_buf console = { 0 };
+	struct mx_lava_texts texts = { 0 };
 	struct lp_diag d;
-	char path[96], file[PATH_MAX + 32], *body = NULL;
-	size_t len;
+	char path[96], file[PATH_MAX + 32], *body = NULL, *suites = NULL;
+	size_t len, slen;
 	int e;
 
 	lp_diag_clear(&d);
-	snprintf(path, sizeof(path), "/api/v0.2/jobs/%ld/tests/?limit=500", r->job);
-	if ((e = call(r, "GET", path, NULL, &body, &len, msg, msg_len)) < 0)
+	snprintf(path, sizeof(path), "/api/v0.2/jobs/%ld/suites/?limit=500", r->job);
+	if ((e = call(r, "GET", path, NULL, &suites, &slen, msg, msg_len)) < 0)
 		return e;
-	e = mx_lava_tests_parse(body, len, out, &d);
+	snprintf(path, sizeof(path), "/api/v0.2/jobs/%ld/tests/?limit=1000", r->job);
+	if ((e = call(r, "GET", path, NULL, &body, &len, msg, msg_len)) == 0)
+		e = mx_lava_tests_parse(body, len, suites, slen, out, &d);
 	free(body);
+	free(suites);
 	if (e < 0) {
-		snprintf(msg, msg_len, "job %ld's tests: %s", r->job, d.msg);
+		if (d.msg[0])
+			snprintf(msg, msg_len, "job %ld's tests: %s", r->job, d.msg);
 		return e;
 	}
 	snprintf(path, sizeof(path), "/api/v0.2/jobs/%ld/logs/", r->job);
 	if (call(r, "GET", path, NULL, &body, &len, msg, msg_len) == 0) {
 		snprintf(file, sizeof(file), "%s/lava.log", r->a->dir);
 		lp_fs_write_atomic(file, body, len, 0644, 0);
-		if (mx_lava_log_parse(body, len, &log_out, &console, &d) == 0 && console.data) {
-			snprintf(file, sizeof(file), "%s/" MX_CONSOLE_LOG, r->a->dir);
-			mx_buf_write(&console, file);
-		}
+		mx_lava_log_parse(body, len, &log_out, &texts, &d); /* the texts; the verdict is
+								      * the test list's */
 		free(body);
 	}
 	mx_lava_outcome_decide(out);
-	e = mx_lava_write_outcome(r->a->dir, out, &console);
-	mx_buf_free(&console);
+	e = mx_lava_write_outcome(r->a->dir, out, &texts);
+	mx_lava_texts_free(&texts);
+	return e;
+}
+
+int mx_lava_rest_cancel(const struct mx_lava_attempt *a)
+{
+	struct lp_http_client_opts o = { .base_url = a->url, .timeout_s = 30 };
+	struct rest r = { .a = a };
+	char file[PATH_MAX + 32], path[96], msg[512], *text = NULL, *body = NULL;
+	size_t len;
+	cJSON *j;
+	int e;
+
+	snprintf(file, sizeof(file), "%s/lava-job.json", a->dir);
+	if ((e = lp_fs_read_file(file, 4096, &text, &len)) < 0)
+		return e == -ENOENT ? 0 : e; /* not submitted */
+	j = cJSON_Parse(text);
+	free(text);
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "job")))
+		r.job = (long)cJSON_GetObjectItemCaseSensitive(j, "job")->valuedouble;
+	cJSON_Delete(j);
+	if (r.job <= 0)
+		return -EBADMSG;
+	snprintf(r.auth, sizeof(r.auth), "Authorization: Token %s", a->token);
+	if ((e = lp_http_client_new(&o, &r.c)) < 0)
+		return e;
+	snprintf(path, sizeof(path), "/api/v0.2/jobs/%ld/cancel/", r.job);
+	if ((e = call(&r, "POST", path, NULL, &body, &len, msg, sizeof(msg))) == 0)
+		free(body);
+	lp_http_client_free(r.c);
 	return e;
 }
 

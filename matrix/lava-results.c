@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "loopline/yaml.h"
 #include "lava.h"
 
 #define LOG_LINE_MAX (1u << 20)
@@ -28,11 +29,17 @@ static const char *str(const cJSON *o, const char *key)
 
 /* One test case's result: "pass", "fail", "skip", "unknown". */
 static void add_case(struct mx_lava_outcome *out, const char *suite, const char *name,
-		     const char *result)
+		     const char *result, struct mx_buf *steps)
 {
 	if (strcmp(suite, "lava") == 0)
 		return; /* LAVA's own: the job, validate, its actions */
 	out->n_cases++;
+	if (steps) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "%-5s %s: %s\n", result, suite, name);
+		mx_buf_puts(steps, line);
+	}
 	if (strcmp(result, "pass") == 0) {
 		out->n_pass++;
 	} else if (strcmp(result, "fail") == 0 && !out->failed[0]) {
@@ -53,17 +60,36 @@ static void job_result(struct mx_lava_outcome *out, const cJSON *msg)
 			 type ? type : "the job did not complete", why ? ": " : "", why ? why : "");
 }
 
-/* One line of the log: "- {…}". Target (console) lines go to console. */
+/* A log line as an object: JSON as most lines are, else YAML's flow form (lava-run and
+ * the lab write YAML: a tag such as "size": ! "123", or an escape such as "\e", is not
+ * JSON). */
+static cJSON *parse_entry(const char *line, size_t len)
+{
+	cJSON *o = cJSON_ParseWithLength(line, len);
+	struct lp_yaml *y = NULL;
+
+	if (o)
+		return o;
+	if (lp_yaml_load(line, len, LOG_LINE_MAX, "log", &y, NULL) == 0 && lp_yaml_root(y))
+		lp_yaml_to_json(y, lp_yaml_root(y), "", &o);
+	lp_yaml_free(y);
+	return o;
+}
+
+/* One line of the log: "{…}" (lava-run) or "- {…}" (the lab's logs). Target (console)
+ * lines go to console. */
 static int log_line(const char *line, size_t len, unsigned lineno, struct mx_lava_outcome *out,
-		    struct mx_buf *console, struct lp_diag *diag)
+		    struct mx_lava_texts *texts, struct lp_diag *diag)
 {
 	cJSON *o, *msg;
 	const char *lvl;
 
-	if (len < 3 || line[0] != '-' || line[1] != ' ' || line[2] != '{')
-		return lp_diag_fail(diag, -EBADMSG, "line %u: not a LAVA log entry (\"- {…}\")",
-				    lineno);
-	if (!(o = cJSON_ParseWithLength(line + 2, len - 2)) || !cJSON_IsObject(o)) {
+	if (len >= 2 && line[0] == '-' && line[1] == ' ')
+		line += 2, len -= 2;
+	if (len < 1 || line[0] != '{')
+		return lp_diag_fail(diag, -EBADMSG, "line %u: not a LAVA log entry (\"{…}\" or "
+				    "\"- {…}\")", lineno);
+	if (!(o = parse_entry(line, len)) || !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return lp_diag_fail(diag, -EBADMSG, "line %u: a LAVA log entry that is not a "
 				    "JSON object", lineno);
@@ -88,10 +114,10 @@ static int log_line(const char *line, size_t len, unsigned lineno, struct mx_lav
 		if (strcmp(def, "lava") == 0 && strcmp(cs, "job") == 0)
 			job_result(out, msg);
 		else
-			add_case(out, def, cs, res);
-	} else if (strcmp(lvl, "target") == 0 && console && cJSON_IsString(msg)) {
-		mx_buf_puts(console, msg->valuestring);
-		mx_buf_puts(console, "\n");
+			add_case(out, def, cs, res, texts ? &texts->steps : NULL);
+	} else if (strcmp(lvl, "target") == 0 && texts && cJSON_IsString(msg)) {
+		mx_buf_puts(&texts->console, msg->valuestring);
+		mx_buf_puts(&texts->console, "\n");
 	} else if (strcmp(lvl, "error") == 0 && cJSON_IsString(msg) && !out->first_error[0]) {
 		snprintf(out->first_error, sizeof(out->first_error), "%s", msg->valuestring);
 	}
@@ -118,7 +144,7 @@ void mx_lava_outcome_decide(struct mx_lava_outcome *out)
 }
 
 int mx_lava_log_parse(const char *text, size_t len, struct mx_lava_outcome *out,
-		      struct mx_buf *console, struct lp_diag *diag)
+		      struct mx_lava_texts *texts, struct lp_diag *diag)
 {
 	unsigned lineno = 0;
 	size_t pos = 0;
@@ -132,7 +158,7 @@ int mx_lava_log_parse(const char *text, size_t len, struct mx_lava_outcome *out,
 		lineno++;
 		if (n > LOG_LINE_MAX)
 			return lp_diag_fail(diag, -EFBIG, "line %u: over %u bytes", lineno, LOG_LINE_MAX);
-		if (n > 0 && (r = log_line(text + pos, n, lineno, out, console, diag)) < 0)
+		if (n > 0 && (r = log_line(text + pos, n, lineno, out, texts, diag)) < 0)
 			return r;
 		pos += n + 1;
 	}
@@ -142,35 +168,70 @@ int mx_lava_log_parse(const char *text, size_t len, struct mx_lava_outcome *out,
 	return 0;
 }
 
-int mx_lava_tests_parse(const char *text, size_t len, struct mx_lava_outcome *out,
-			struct lp_diag *diag)
+/* The suite a test case names: by id in the REST API (its name from the suites list),
+ * or already by name. */
+static const char *suite_name(const cJSON *suite, const cJSON *suites, char *buf, size_t len)
 {
-	cJSON *o = cJSON_ParseWithLength(text, len), *list;
-	int i = 0;
+	if (cJSON_IsString(suite))
+		return suite->valuestring;
+	if (!cJSON_IsNumber(suite))
+		return NULL;
+	for (const cJSON *e = suites ? suites->child : NULL; e; e = e->next) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
 
-	if (!o || !cJSON_IsObject(o)) {
-		cJSON_Delete(o);
-		return lp_diag_fail(diag, -EBADMSG, "the test list is not a JSON object");
+		if (cJSON_IsNumber(id) && id->valuedouble == suite->valuedouble && str(e, "name"))
+			return str(e, "name");
 	}
-	list = cJSON_GetObjectItemCaseSensitive(o, "results");
-	if (!cJSON_IsArray(list)) {
-		cJSON_Delete(o);
-		return lp_diag_fail(diag, -EBADMSG, "the test list has no \"results\" array");
+	snprintf(buf, len, "suite-%.0f", suite->valuedouble);
+	return buf;
+}
+
+static cJSON *results_of(const char *text, size_t len, cJSON **root, const char *what,
+			 struct lp_diag *diag)
+{
+	cJSON *list;
+
+	*root = cJSON_ParseWithLength(text, len);
+	if (!cJSON_IsObject(*root)) {
+		lp_diag_fail(diag, -EBADMSG, "the %s list is not a JSON object", what);
+		return NULL;
+	}
+	list = cJSON_GetObjectItemCaseSensitive(*root, "results");
+	if (!cJSON_IsArray(list))
+		lp_diag_fail(diag, -EBADMSG, "the %s list has no \"results\" array", what);
+	return cJSON_IsArray(list) ? list : NULL;
+}
+
+int mx_lava_tests_parse(const char *tests, size_t tests_len, const char *suites,
+			size_t suites_len, struct mx_lava_outcome *out, struct lp_diag *diag)
+{
+	cJSON *troot = NULL, *sroot = NULL, *list, *slist = NULL;
+	int i = 0, r = 0;
+
+	if (!(list = results_of(tests, tests_len, &troot, "test", diag)) ||
+	    (suites && !(slist = results_of(suites, suites_len, &sroot, "suite", diag)))) {
+		r = -EBADMSG;
+		goto out;
 	}
 	for (cJSON *t = list->child; t; t = t->next, i++) {
-		const char *suite = str(t, "suite"), *name = str(t, "name"), *res = str(t, "result");
+		char buf[48];
+		const char *suite = suite_name(cJSON_GetObjectItemCaseSensitive(t, "suite"), slist, buf,
+					       sizeof(buf));
+		const char *name = str(t, "name"), *res = str(t, "result");
 
 		if (!suite || !name || !res) {
-			cJSON_Delete(o);
-			return lp_diag_fail(diag, -EBADMSG, "results[%d]: no suite, name or result", i);
+			r = lp_diag_fail(diag, -EBADMSG, "results[%d]: no suite, name or result", i);
+			goto out;
 		}
 		if (strcmp(suite, "lava") == 0 && strcmp(name, "job") == 0) {
 			out->job_seen = true;
 			out->job_passed = strcmp(res, "pass") == 0;
 		} else {
-			add_case(out, suite, name, res);
+			add_case(out, suite, name, res, NULL);
 		}
 	}
-	cJSON_Delete(o);
-	return 0;
+out:
+	cJSON_Delete(troot);
+	cJSON_Delete(sroot);
+	return r;
 }

@@ -2,7 +2,8 @@
 /*
  * The matrix on LAVA (docs/lava.md): lava-gen.c turns a case into a LAVA job from the
  * templates in lava-jobs/ and the scenario's recipe (matrix/scenarios/NAME.lava);
- * the executors that run such jobs (lava-run, LAVA's REST API) are still to come.
+ * lava-exec.c runs them (lava-run here, or a lab's REST API: lava-rest.c) and
+ * lava-results.c turns what LAVA reports into the attempt's result.
  */
 #pragma once
 
@@ -70,16 +71,23 @@ struct mx_lava_outcome {
 	char message[1024];            /* the verdict in words */
 };
 
+struct mx_lava_texts {             /* what a log gives a person (mx_buf_free both) */
+	struct mx_buf console;         /* the device's console ("target" entries) */
+	struct mx_buf steps;           /* one line per test case: "pass  0_install: CASE" */
+};
+
 /* Reads lava-run's log (or /api/v0.2/jobs/N/logs/): every non-empty line must be an
- * entry "- {…}" with "lvl"; results entries need definition, case and result. The
- * device's console lines ("target") are appended to console (may be NULL). Decides the
- * verdict. -EBADMSG/-EFBIG with the line in diag. */
+ * entry "{…}" or "- {…}" with "lvl"; results entries need definition, case and result.
+ * texts (may be NULL) gets the console and the test cases. Decides the verdict.
+ * -EBADMSG/-EFBIG with the line in diag. */
 int mx_lava_log_parse(const char *text, size_t len, struct mx_lava_outcome *out,
-		      struct mx_buf *console, struct lp_diag *diag);
+		      struct mx_lava_texts *texts, struct lp_diag *diag);
+void mx_lava_texts_free(struct mx_lava_texts *t);
 /* Adds the test cases of /api/v0.2/jobs/N/tests/ ({"results": [{suite, name, result}]})
- * to out (not cleared: a paged list is read page by page). -EBADMSG with the element. */
-int mx_lava_tests_parse(const char *text, size_t len, struct mx_lava_outcome *out,
-			struct lp_diag *diag);
+ * to out (not cleared: a paged list is read page by page). A suite given by id is named
+ * from /api/v0.2/jobs/N/suites/ (suites, may be NULL). -EBADMSG with the element. */
+int mx_lava_tests_parse(const char *tests, size_t tests_len, const char *suites,
+			size_t suites_len, struct mx_lava_outcome *out, struct lp_diag *diag);
 /* The verdict from what was read: a failed test case: FAIL; else the job passed: PASS;
  * else ERROR with LAVA's reason. */
 void mx_lava_outcome_decide(struct mx_lava_outcome *out);
@@ -101,8 +109,15 @@ struct mx_lava_attempt {
 /* Runs the job and writes DIR/result.json (pass/fail/error) and DIR/console.log. */
 int mx_lava_attempt_run(const struct mx_lava_attempt *a);
 int mx_lava_rest_attempt(const struct mx_lava_attempt *a);
+/* After the attempt's process was killed: cancels its job in the lab (REST) or kills what
+ * lava-run started (lava-run-job's process group, DIR/lava-run-job.pid). */
+void mx_lava_attempt_cleanup(const struct mx_lava_attempt *a);
+int mx_lava_rest_cancel(const struct mx_lava_attempt *a);
 /* The verdict of a LAVA log into DIR/result.json and DIR/console.log. */
 int mx_lava_record(const char *dir, const char *log, size_t len);
-/* A decided outcome into DIR/result.json (a failure with the console's tail). */
+/* A decided outcome into DIR/result.json (a failure with the console's tail), the
+ * texts into DIR/console.log and DIR/steps.log. */
 int mx_lava_write_outcome(const char *dir, const struct mx_lava_outcome *out,
-			  const struct mx_buf *console);
+			  const struct mx_lava_texts *texts);
+/* The jobs' images (JOBS/artifacts) once the run is over. */
+void mx_lava_artifacts_remove(const char *jobs_dir);

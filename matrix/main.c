@@ -31,7 +31,11 @@ static const struct lp_cli_opt run_opts[] = {
 	{ 'r', "retries", 0, "N", "run a failing case up to N more times (infra: always 2)" },
 	{ 'k', "keep", 0, NULL, "keep every case's work directory (disks, backend data)" },
 	{ 'n', "no-snapshots", 0, NULL, "cold-boot every case instead of restoring snapshots" },
-	{ 'x', "executor", 0, "local", "where cases run (local)" },
+	{ 'x', "executor", 0, "KIND", "local (default), lava-run (LAVA jobs on this machine) or lava (a LAVA lab)" },
+	{ 'U', "lava-url", 0, "URL", "the LAVA lab (--executor lava), e.g. https://lava.example" },
+	{ 'T', "lava-token", 0, "TOKEN", "its API token (default $LOOPLINE_LAVA_TOKEN)" },
+	{ 'u', "artifact-url", 0, "BASE", "URL of RUN/lava/artifacts as the LAVA worker sees it (default file://…)" },
+	{ 't', "device-type", 0, "TYPE", "LAVA device type of the QEMU jobs (default qemu)" },
 	{ 0 },
 };
 

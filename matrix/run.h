@@ -110,6 +110,45 @@ int mx_scenario_meta_parse(const char *text, size_t len, const char *name,
 			   struct mx_scenario_meta *ret, struct lp_diag *diag);
 int mx_scenario_meta_load(const char *path, struct mx_scenario_meta *ret, struct lp_diag *diag);
 
+/* ---- case-plan.c: what a case is made of (every executor's starting point) ---- */
+
+struct mx_case_spec {
+	const char *scenario;          /* its name */
+	const char *target, *agent, *backend;
+	const char *from, *to;         /* versions (or value names) */
+	const char *to_agent;          /* the agent in the to firmware ("current" by default) */
+	const char *compression;       /* zstd, none */
+	const char *to_variant;        /* good, or a seeded regression's variant */
+	cJSON *settings;               /* {vars, agent, package, backend} of the combo's
+					* configuration values (owned) */
+	char hil[PATH_MAX];            /* the scenario file */
+	struct mx_scenario_meta meta;
+	uint64_t timeout_ms;           /* the spec's, else the scenario's, else the default */
+};
+
+struct mx_case_pkg {               /* a package of "#@ package" */
+	char name[MX_NAME_MAX];
+	char version[MX_NAME_MAX];
+	bool tamper;
+	const struct mx_fw *fw;
+};
+
+struct mx_case_fw {                /* the firmware a case installs */
+	const struct mx_fw *from, *to;
+	struct mx_case_pkg pkgs[MX_PACKAGES_MAX];
+	size_t n_pkgs;
+};
+
+/* Case i of p; a scenario file that cannot be read: its error with FILE:LINE in diag. */
+int mx_case_spec_init(const struct mx_plan *p, size_t i, struct mx_case_spec *cs,
+		      struct lp_diag *diag);
+void mx_case_spec_free(struct mx_case_spec *cs);
+/* Builds the case's firmware for target (a board case: the board's firmware target). */
+int mx_case_fw_build(struct mx_build *b, const struct mx_case_spec *cs, const char *target,
+		     struct mx_case_fw *ret, struct lp_diag *diag);
+/* {{FROM}} and {{TO}} in a directive's value. */
+void mx_subst_versions(const char *in, const char *from, const char *to, char *out, size_t len);
+
 /* ---- run-snapshot.c: cases that start the same way share one boot ---- */
 
 #define MX_SNAP_KEY_LEN 16
