@@ -92,7 +92,8 @@ static const struct lp_cli_cmd cmds[] = {
 	  "Builds each component version once (cached by content hash), starts a backend per\n"
 	  "combo, boots or restores each starting point and runs every case's scenario.\n"
 	  "Failures are classified product (the subject misbehaved) or infra (not tested);\n"
-	  "infra failures are retried. Ctrl-C stops every process the run started.",
+	  "infra failures are retried. Ctrl-C stops every process the run started.\n"
+	  "--executor lava-run|lava runs each case as a LAVA job instead (docs/lava.md).",
 	  run_opts, 1, 1, 0, mx_cmd_run },
 	{ "lava-jobs", "SPEC", "write one LAVA job per case (docs/lava.md)",
 	  "Builds the firmware each case needs, makes its disk (the packages the scenario\n"

@@ -6,6 +6,10 @@
 #      polls its state and health with backoff until Finished
 #   4. checks health Complete and the test cases through /api/v0.2/jobs/N/tests/ and
 #      /junit/
+#   4b. loopline-matrix run --executor lava against the lab: a refused token is an infra
+#      error; update and rollback-health pass (their jobs Complete in the lab, steps.log and
+#      console.log from the lab's log), power-cut skipped as local-only; a seeded
+#      regression (tests/lava/lava-regression.yaml) fails as a product failure
 #   5. stops the lab and checks that nothing it started is left (daemons, their
 #      children, the jobs' lava-run and QEMU, PostgreSQL if the lab started it)
 # Needs root (apt-get, PostgreSQL, the lab's daemons); exit 77 (skipped) otherwise.
@@ -238,6 +242,45 @@ bad=$(jq -r '[.results[] | select(.result != "pass" and .result != "skip")] | le
 grep -q '<testcase[^>]*name="echo-hello"' "$work/job-$id.junit.xml" || fail "junit: no echo-hello testcase"
 if grep -q '<failure' "$work/job-$id.junit.xml"; then fail "junit has failures"; fi
 log "results: smoke/echo-hello, smoke/kernel-6x, smoke/measured (42 widgets) pass; lava/job pass"
+
+# --- 5b. the matrix's REST executor (run --executor lava) against this lab --------------------
+matrix=${MATRIX:-$build/matrix/loopline-matrix}
+if [ -x "$matrix" ]; then
+  mout=$work/matrix
+  mkdir -p "$mout" "${LP_MATRIX_CACHE:-$work/matrix-cache}"
+  ln -s "${LP_MATRIX_CACHE:-$work/matrix-cache}" "$mout/cache" # firmware builds are shared
+  mrun() { "$matrix" --out "$mout" run "$@" > "$work/m.out" 2>&1 || true; cat "$work/m.out" >&2
+           sed -n 's/^run \([0-9]*\): .*cases.*/\1/p' "$work/m.out" | head -1; }
+  mres() { jq -r --arg s "$2" '.results[] | select(.scenario == $s) | "\(.status) \(.class) \(.failed_step) \(.message)"' "$mout/runs/$1/report.json"; }
+  t=$SECONDS
+  # a token the lab refuses: an infrastructure error that says so (no job submitted)
+  r=$(LOOPLINE_LAVA_TOKEN=not-a-token mrun "$top/tests/lava/lava-x86_64.yaml" --only scenario=update --executor lava --lava-url "$url")
+  got=$(mres "$r" update)
+  case $got in "error infra  lava: POST /api/v0.2/jobs/: HTTP 40"[13]*) ;; *) fail "refused token: $got";; esac
+  # update and rollback-health pass; the local-only scenarios are skipped with a reason
+  r=$(mrun "$top/tests/lava/lava-x86_64.yaml" --filter 'scenario =~ "^(update|rollback-health|power-cut)$"' \
+        --executor lava --lava-url "$url" --lava-token "$token" -j2)
+  for s in update rollback-health; do
+    got=$(mres "$r" "$s")
+    case $got in "pass none  "*" LAVA test cases passed") ;; *) fail "REST executor $s: $got";; esac
+  done
+  mres "$r" power-cut | grep -q '^skipped none  local-only: ' || fail "power-cut: $(mres "$r" power-cut)"
+  att=$mout/runs/$r/cases/0000-update/attempt-1
+  jid=$(jq -r .job "$att/lava-job.json") || fail "no lava-job.json in $att"
+  j=$(get "jobs/$jid/") || fail "GET jobs/$jid/"
+  [ "$(jq -r '.health' <<<"$j")" = Complete ] || fail "the lab's job $jid: $(jq -c '{state, health}' <<<"$j")"
+  jq -r '.description' <<<"$j" | grep -q '^loopline update ' || fail "job $jid is not the matrix's update job"
+  grep -qx 'pass  1_after-reboot: committed' "$att/steps.log" || fail "steps.log: $(cat "$att/steps.log")"
+  grep -q 'lpfw: version=1.1.0 slot=B' "$att/console.log" || fail "console.log has no boot of 1.1.0 in slot B"
+  grep -q '<testcase classname="[^"]*" name="update"' "$mout/runs/$r/junit.xml" || fail "junit.xml: no update"
+  # a seeded regression comes back as the product failure LAVA reported
+  r=$(mrun "$top/tests/lava/lava-regression.yaml" --executor lava --lava-url "$url" --lava-token "$token")
+  got=$(mres "$r" update)
+  case $got in "fail product 1_after-reboot: "*"LAVA test case 1_after-reboot: "*) ;; *) fail "REST seeded regression: $got";; esac
+  log "REST executor: refused token → infra error; update, rollback-health pass (job $jid), power-cut skipped; seeded regression: ${got%% (*} ($((SECONDS - t)) s)"
+else
+  fail "$matrix missing (MATRIX): the REST executor is part of this test"
+fi
 
 # --- 6. stop, nothing left ------------------------------------------------------------------
 if [ $started = 0 ]; then

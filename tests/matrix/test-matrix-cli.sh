@@ -79,6 +79,18 @@ grep -q 'missing.yaml: cannot open' err || fail "missing file: $(cat err)"
 expect 2 "$MATRIX" check
 expect 2 "$MATRIX" check spec.yaml --bogus
 expect 0 "$MATRIX" check --help
+# run's executor options: usage errors (exit 2) before anything is built
+expect 2 "$MATRIX" --out o run spec.yaml --executor ssh
+grep -q -- '--executor: "ssh": one of local, lava-run, lava' err || fail "bad executor: $(cat err)"
+expect 2 env -u LOOPLINE_LAVA_TOKEN "$MATRIX" --out o run spec.yaml --executor lava --lava-url https://lava.example
+grep -q -- '--executor lava needs --lava-token or $LOOPLINE_LAVA_TOKEN' err || fail "no token: $(cat err)"
+expect 2 "$MATRIX" --out o run spec.yaml --executor lava --lava-token t
+grep -q -- '--executor lava needs --lava-url' err || fail "no url: $(cat err)"
+expect 2 "$MATRIX" --out o run spec.yaml --lava-url https://lava.example
+grep -q -- '--lava-url and --lava-token are for --executor lava' err || fail "url for local: $(cat err)"
+expect 2 "$MATRIX" --out o run spec.yaml --artifact-url http://x
+grep -q -- '--artifact-url and --device-type are for the LAVA executors' err || fail "artifact url for local: $(cat err)"
+[ ! -e o ] || fail "a usage error created the output directory"
 
 # ---- list ----
 expect 0 "$MATRIX" list spec.yaml
