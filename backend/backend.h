@@ -122,7 +122,7 @@ uint64_t be_ranges_bytes(const struct be_range *list, size_t n);
  * rows matching the filter, ignoring paging.
  */
 
-#define BE_SCHEMA_VERSION 1
+#define BE_SCHEMA_VERSION 2
 #define BE_TEXT_MAX 129            /* names, versions, parts, commands: at most 128 bytes */
 #define BE_FILENAME_MAX 256
 #define BE_IP_MAX 64
@@ -156,6 +156,11 @@ void be_store_tune_global(void);
 /* store-tokens.c: API tokens and the tenant's DDI gateway token, stored as hashes. */
 int be_store_token_add(struct be_store *s, const char *hash, enum be_role role, const char *label);
 int be_store_token_role(struct be_store *s, const char *hash, enum be_role *ret);
+/* Who a token is, for records: its label, or "token-ID". */
+int be_store_token_who(struct be_store *s, const char *hash, char *buf, size_t len);
+/* The tenant's release approval: operator (the default) or auto. */
+int be_store_approval_set(struct be_store *s, bool operator);
+int be_store_approval_operator(struct be_store *s, bool *ret);
 int be_store_gateway_set(struct be_store *s, const char *hash);
 /* -ENOENT when the tenant has no gateway token. */
 int be_store_gateway_hash(struct be_store *s, char ret[BE_HASH_HEX]);
@@ -381,6 +386,50 @@ int be_store_events_list(struct be_store *s, int64_t after, const char *type,
 			 const struct be_page *p, int (*cb)(void *ctx, const struct be_event *e),
 			 void *ctx, int64_t *ret_total);
 
+/* store-releases.c: a version and its packages on its way to the fleet */
+#define BE_RELEASE_PACKAGES_MAX 16
+#define BE_REASON_MAX 513
+
+struct be_gate_result {            /* what `loopline-matrix gate --post` sends */
+	char decision[16];             /* pass, fail, untested, … */
+	int64_t run;
+	char summary[BE_REASON_MAX];
+	char spec_sha256[BE_HASH_HEX];
+	char report[BE_REASON_MAX];    /* a link to the run's report ("" if none) */
+	int64_t passed, failed;        /* required cases */
+};
+
+struct be_release {
+	int64_t id, created, updated;
+	char version[BE_TEXT_MAX];
+	char state[16];                /* built, gate-passed, approved, rolling-out, done,
+					* paused, cancelled */
+	bool has_gate;
+	struct be_gate_result gate;
+	int64_t gate_time;
+	char approved_by[BE_TEXT_MAX]; /* "" : not approved; "auto" for approval: auto */
+	int64_t approved_time;
+	char override_reason[BE_REASON_MAX]; /* approved although the gate did not pass */
+	int64_t packages[BE_RELEASE_PACKAGES_MAX];
+	size_t n_packages;
+};
+
+/* -EEXIST: the version exists; -ENOENT: a package does not. */
+int be_store_release_create(struct be_store *s, const char *version, const int64_t *packages,
+			    size_t n_packages, struct be_release *ret);
+int be_store_release_get(struct be_store *s, const char *version, struct be_release *ret);
+int be_store_releases_list(struct be_store *s, const struct be_page *p,
+			   int (*cb)(void *ctx, const struct be_release *rel), void *ctx,
+			   int64_t *ret_total);
+/* Records a gate result; "pass" moves a built release to gate-passed, and with
+ * auto_approve on to approved (by "auto"). -EALREADY once it is approved or later. */
+int be_store_release_gate(struct be_store *s, const char *version, const struct be_gate_result *g,
+			  bool auto_approve, struct be_release *ret);
+/* Approves a gate-passed release; a built one only with an override reason (recorded).
+ * -EPERM: the gate did not pass and no reason; -EALREADY: approved or later. */
+int be_store_release_approve(struct be_store *s, const char *version, const char *who,
+			     const char *override_reason, struct be_release *ret);
+
 /* ---- tenant.c: CLI-side management ---- */
 
 int be_tenant_create(const char *data_dir, const char *name);
@@ -464,6 +513,24 @@ struct be_upload_req {
 
 int be_upload_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
 			struct be_upload_req *ret, struct lp_diag *diag);
+
+struct be_release_req {            /* POST /api/v1/releases */
+	char version[BE_TEXT_MAX];
+	int64_t packages[BE_RELEASE_PACKAGES_MAX];
+	size_t n_packages;
+};
+
+struct be_approve_req {            /* POST /api/v1/releases/V/approve */
+	char override_reason[BE_REASON_MAX];
+};
+
+int be_release_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_release_req *ret, struct lp_diag *diag);
+int be_gate_result_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_gate_result *ret, struct lp_diag *diag);
+int be_approve_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_approve_req *ret, struct lp_diag *diag);
+bool be_release_version_valid(const char *v);
 void be_upload_req_done(struct be_upload_req *q);
 
 struct be_device_req {

@@ -264,6 +264,28 @@ static int cmd_tenant_gateway_token(struct lp_cli *cli, void *ctx)
 	return 0;
 }
 
+/* tenant approval NAME auto|operator: how a release whose gate passed gets approved */
+static int cmd_tenant_approval(struct lp_cli *cli, void *ctx)
+{
+	struct be_main *m = ctx;
+	const char *mode = cli->args[1];
+	struct be_store *s = NULL;
+	int r;
+
+	if (strcmp(mode, "auto") != 0 && strcmp(mode, "operator") != 0)
+		return lp_cli_usage_error(cli, "approval: expected auto or operator, not \"%s\"", mode);
+	if ((r = start(cli, m)) != 0)
+		return r;
+	if ((r = be_store_open(m->cfg.data_dir, cli->args[0], false, &s)) < 0)
+		return fail(r, cli->args[0], r == -ENOENT ? "no such tenant" : NULL);
+	r = be_store_approval_set(s, strcmp(mode, "operator") == 0);
+	be_store_close(s);
+	if (r < 0)
+		return fail(r, cli->args[0], NULL);
+	printf("%s: release approval %s\n", cli->args[0], mode);
+	return 0;
+}
+
 struct token_args {
 	const char *tenant, *label;
 	enum be_role role;
@@ -425,6 +447,10 @@ static const struct lp_cli_cmd cmds[] = {
 	  NULL, config_opts, 2, 2, 0, cmd_tenant_add_key },
 	{ "tenant gateway-token", "NAME", "create or rotate the tenant's DDI gateway token",
 	  NULL, config_opts, 1, 1, 0, cmd_tenant_gateway_token },
+	{ "tenant approval", "NAME auto|operator", "how releases whose gate passed are approved",
+	  "operator (the default): an operator approves each release (loopline-ctl release\n"
+	  "approve); auto: a passed gate approves it (unattended continuous deployment).",
+	  config_opts, 2, 2, 0, cmd_tenant_approval },
 	{ "token create", "", "create a management API token (printed once)",
 	  NULL, token_opts, 0, 0, 0, cmd_token_create },
 	{ "device create", "ID...", "pre-register devices; prints \"ID TOKEN\" per line",

@@ -5,6 +5,7 @@
  * handlers so each parser has a fuzz target (tests/fuzz/fuzz-mgmt-*.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "loopline/json.h"
@@ -280,5 +281,162 @@ int be_installed_req_parse(const char *text, size_t len, size_t max_len, unsigne
 	return 0;
 fail:
 	cJSON_Delete(q.root);
+	return r;
+}
+
+/* ---- releases ---- */
+
+static bool version_valid(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= BE_TEXT_MAX)
+		return false;
+	for (const char *c = v; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      *c == '.' || *c == '-' || *c == '_' || *c == '+'))
+			return false;
+	return true;
+}
+
+bool be_release_version_valid(const char *v)
+{
+	return version_valid(v);
+}
+
+int be_release_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_release_req *ret, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "version", LP_JSON_STRING, true },
+		{ "packages", LP_JSON_ARRAY, true },
+	};
+	const char *version = NULL;
+	const cJSON *arr, *it;
+	cJSON *root = NULL;
+	int r = lp_json_parse(text, len, max_len, max_depth, &root, d);
+
+	if (r < 0)
+		return r;
+	if (!cJSON_IsObject(root)) {
+		r = lp_diag_fail(d, -EINVAL, "expected a JSON object");
+		goto out;
+	}
+	if ((r = lp_json_check(root, fields, LP_ARRAY_SIZE(fields), "", d)) < 0 ||
+	    (r = lp_json_get_string(root, "version", true, "", &version, d)) < 0)
+		goto out;
+	if (!version_valid(version)) {
+		r = lp_diag_fail_at(d, -EINVAL, "version", "1-128 characters of A-Z a-z 0-9 . _ + -");
+		goto out;
+	}
+	snprintf(ret->version, sizeof(ret->version), "%s", version);
+	arr = cJSON_GetObjectItemCaseSensitive(root, "packages");
+	ret->n_packages = 0;
+	cJSON_ArrayForEach(it, arr) {
+		char p[LP_JSON_PATH_MAX];
+		size_t i = ret->n_packages;
+
+		lp_json_path_index(p, sizeof(p), "packages", i);
+		if (i >= BE_RELEASE_PACKAGES_MAX) {
+			r = lp_diag_fail_at(d, -E2BIG, "packages", "more than %d packages",
+					    BE_RELEASE_PACKAGES_MAX);
+			goto out;
+		}
+		if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 9007199254740991.0 ||
+		    it->valuedouble != (double)(int64_t)it->valuedouble) {
+			r = lp_diag_fail_at(d, -EINVAL, p, "expected a package id (a positive integer)");
+			goto out;
+		}
+		ret->packages[i] = (int64_t)it->valuedouble;
+		for (size_t k = 0; k < i; k++)
+			if (ret->packages[k] == ret->packages[i]) {
+				r = lp_diag_fail_at(d, -EINVAL, p, "package %lld is listed twice",
+						    (long long)ret->packages[i]);
+				goto out;
+			}
+		ret->n_packages++;
+	}
+	if (ret->n_packages == 0)
+		r = lp_diag_fail_at(d, -EINVAL, "packages", "a release needs at least one package");
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+/* The gate's document (loopline-matrix gate --json/--post, docs/matrix.md): read, not
+ * strict — the matrix may add keys — but what the release records must be there. */
+int be_gate_result_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_gate_result *ret, struct lp_diag *d)
+{
+	const char *decision = NULL, *summary = "", *sha = NULL, *report = "";
+	const cJSON *spec, *counts;
+	cJSON *root = NULL;
+	int r = lp_json_parse(text, len, max_len, max_depth, &root, d);
+
+	if (r < 0)
+		return r;
+	memset(ret, 0, sizeof(*ret));
+	if (!cJSON_IsObject(root)) {
+		r = lp_diag_fail(d, -EINVAL, "expected a JSON object (loopline-matrix gate --json)");
+		goto out;
+	}
+	spec = cJSON_GetObjectItemCaseSensitive(root, "spec");
+	counts = cJSON_GetObjectItemCaseSensitive(root, "counts");
+	if ((r = lp_json_get_string(root, "decision", true, "", &decision, d)) < 0 ||
+	    (r = lp_json_get_int(root, "run", true, 1, INT64_MAX / 2, "", &ret->run, d)) < 0 ||
+	    (r = lp_json_get_string(root, "summary", false, "", &summary, d)) < 0 ||
+	    (r = lp_json_get_string(root, "report", false, "", &report, d)) < 0)
+		goto out;
+	if (!cJSON_IsObject(spec) || !cJSON_IsObject(counts)) {
+		r = lp_diag_fail(d, -EINVAL, "missing \"%s\" (an object)", cJSON_IsObject(spec) ? "counts" : "spec");
+		goto out;
+	}
+	if ((r = lp_json_get_string(spec, "sha256", true, "spec", &sha, d)) < 0 ||
+	    (r = lp_json_get_int(counts, "passed", true, 0, INT32_MAX, "counts", &ret->passed, d)) < 0 ||
+	    (r = lp_json_get_int(counts, "failed", true, 0, INT32_MAX, "counts", &ret->failed, d)) < 0)
+		goto out;
+	if (strlen(decision) == 0 || strlen(decision) >= sizeof(ret->decision) ||
+	    strspn(decision, "abcdefghijklmnopqrstuvwxyz-") != strlen(decision)) {
+		r = lp_diag_fail_at(d, -EINVAL, "decision", "expected a gate decision (pass, fail, …)");
+		goto out;
+	}
+	if (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
+		r = lp_diag_fail_at(d, -EINVAL, "spec.sha256", "expected 64 lowercase hex digits");
+		goto out;
+	}
+	if (strlen(summary) >= sizeof(ret->summary) || strlen(report) >= sizeof(ret->report)) {
+		r = lp_diag_fail(d, -E2BIG, "summary or report longer than %d bytes", BE_REASON_MAX - 1);
+		goto out;
+	}
+	snprintf(ret->decision, sizeof(ret->decision), "%s", decision);
+	snprintf(ret->spec_sha256, sizeof(ret->spec_sha256), "%s", sha);
+	snprintf(ret->summary, sizeof(ret->summary), "%s", summary);
+	snprintf(ret->report, sizeof(ret->report), "%s", report);
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+int be_approve_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_approve_req *ret, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "override_reason", LP_JSON_STRING, false },
+	};
+	const char *reason = "";
+	cJSON *root = NULL;
+	int r = lp_json_parse(text, len, max_len, max_depth, &root, d);
+
+	if (r < 0)
+		return r;
+	if (!cJSON_IsObject(root))
+		r = lp_diag_fail(d, -EINVAL, "expected a JSON object");
+	else if ((r = lp_json_check(root, fields, LP_ARRAY_SIZE(fields), "", d)) == 0 &&
+		 (r = lp_json_get_string(root, "override_reason", false, "", &reason, d)) == 0 &&
+		 strlen(reason) >= sizeof(ret->override_reason))
+		r = lp_diag_fail_at(d, -E2BIG, "override_reason", "longer than %d bytes", BE_REASON_MAX - 1);
+	if (r == 0)
+		snprintf(ret->override_reason, sizeof(ret->override_reason), "%s", reason);
+	cJSON_Delete(root);
 	return r;
 }

@@ -117,6 +117,7 @@ static int mgmt_auth(struct be_req *r, struct be_mgmt *m)
 	m->s = be_worker_store(r->w, tenant);
 	if (!m->s || be_token_hash(dot + 1, strlen(dot + 1), hash) < 0)
 		return -EACCES;
+	snprintf(m->token_hash, sizeof(m->token_hash), "%s", hash);
 	return be_store_token_role(m->s, hash, &m->role);
 }
 
@@ -165,7 +166,8 @@ static bool allowed(const struct be_mgmt *m, const char *res, bool write)
 {
 	if (!write)
 		return true; /* every role may read */
-	if (strcmp(res, "uploads") == 0 || strcmp(res, "packages") == 0)
+	if (strcmp(res, "uploads") == 0 || strcmp(res, "packages") == 0 ||
+	    strcmp(res, "releases") == 0) /* ci: create releases, post gate results */
 		return m->role == BE_ROLE_CI || m->role >= BE_ROLE_OPERATOR;
 	return m->role >= BE_ROLE_OPERATOR;
 }
@@ -179,6 +181,7 @@ void be_mgmt_handle(struct be_req *r)
 		{ "devices", mgmt_devices }, { "uploads", mgmt_uploads },
 		{ "packages", mgmt_packages }, { "deployments", mgmt_deployments },
 		{ "actions", mgmt_actions }, { "firmware", mgmt_firmware },
+		{ "releases", mgmt_releases },
 	};
 	struct be_mgmt m = { .r = r };
 	const char *res;

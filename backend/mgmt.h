@@ -8,6 +8,7 @@ struct be_mgmt {
 	struct be_req *r;
 	struct be_store *s;
 	enum be_role role;
+	char token_hash[BE_HASH_HEX]; /* the caller's token (who approved) */
 };
 
 /* A list being built: the callbacks of the store's list functions add to items. */
@@ -41,5 +42,6 @@ void mgmt_packages(struct be_mgmt *m);
 void mgmt_deployments(struct be_mgmt *m);
 void mgmt_actions(struct be_mgmt *m);
 void mgmt_firmware(struct be_mgmt *m);
+void mgmt_releases(struct be_mgmt *m);
 /* mgmt-deployments.c: an action as JSON, with its status history or without. */
 cJSON *mgmt_action_json(struct be_mgmt *m, const struct be_action *a, bool with_history);

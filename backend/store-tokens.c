@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* API tokens (hash, role, label) and the tenant's DDI gateway token (a hash in settings). */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "store-internal.h"
 
@@ -76,4 +78,53 @@ int be_store_gateway_hash(struct be_store *s, char ret[BE_HASH_HEX])
 	if (sq_finish(&q) < 0)
 		return q.rc;
 	return r > 0 ? 0 : -ENOENT;
+}
+
+static const char SQL_TOKEN_WHO[] = "SELECT id, label FROM tokens WHERE hash = ?";
+static const char SQL_APPROVAL_SET[] =
+	"INSERT OR REPLACE INTO settings(key, value) VALUES('approval', ?)";
+static const char SQL_APPROVAL_GET[] = "SELECT value FROM settings WHERE key = 'approval'";
+
+int be_store_token_who(struct be_store *s, const char *hash, char *buf, size_t len)
+{
+	struct sq q;
+	int r;
+
+	sq_prepare(&q, s, SQL_TOKEN_WHO);
+	sq_bind_text(&q, 1, hash);
+	if ((r = sq_step(&q)) > 0) {
+		if (sq_text(&q, 1)[0])
+			snprintf(buf, len, "%s", sq_text(&q, 1));
+		else
+			snprintf(buf, len, "token-%lld", (long long)sq_int(&q, 0));
+	}
+	if (sq_finish(&q) < 0)
+		return q.rc;
+	return r > 0 ? 0 : -ENOENT;
+}
+
+int be_store_approval_set(struct be_store *s, bool operator)
+{
+	struct sq q;
+	int r = be_store_begin(s);
+
+	if (r < 0)
+		return r;
+	sq_prepare(&q, s, SQL_APPROVAL_SET);
+	sq_bind_text(&q, 1, operator ? "operator" : "auto");
+	if ((r = sq_exec(&q)) == 0)
+		r = be_store_event(s, "tenant.approval", NULL, 0, operator ? "operator" : "auto");
+	return store_end(s, r);
+}
+
+int be_store_approval_operator(struct be_store *s, bool *ret)
+{
+	struct sq q;
+	int r;
+
+	*ret = true; /* the default: a person approves */
+	sq_prepare(&q, s, SQL_APPROVAL_GET);
+	if ((r = sq_step(&q)) > 0)
+		*ret = strcmp(sq_text(&q, 0), "auto") != 0;
+	return sq_finish(&q);
 }

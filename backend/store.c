@@ -49,6 +49,14 @@ static const char *const migrations[] = {
 	"CREATE INDEX action_status_action ON action_status(action_id, id);"
 	"CREATE TABLE events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, type TEXT NOT NULL,"
 	"  device TEXT, action_id INTEGER, message TEXT NOT NULL DEFAULT '');",
+	/* 2: releases and their gate results and approvals (docs/rollouts.md) */
+	"CREATE TABLE releases(id INTEGER PRIMARY KEY, version TEXT NOT NULL UNIQUE,"
+	"  state TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	"  gate_decision TEXT, gate_run INTEGER, gate_summary TEXT, gate_spec_sha256 TEXT,"
+	"  gate_report TEXT, gate_passed INTEGER, gate_failed INTEGER, gate_time INTEGER,"
+	"  approved_by TEXT, approved_time INTEGER, override_reason TEXT);"
+	"CREATE TABLE release_packages(release_id INTEGER NOT NULL REFERENCES releases(id),"
+	"  package_id INTEGER NOT NULL REFERENCES packages(id), PRIMARY KEY(release_id, package_id));",
 };
 
 static const char SQL_BEGIN_WRITE[] = "BEGIN IMMEDIATE";

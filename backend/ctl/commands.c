@@ -76,6 +76,7 @@ static int api_errno(int err, const struct lp_diag *d)
 		{ "untrusted_signature", -EKEYREJECTED }, { "no_trusted_keys", -EKEYREJECTED },
 		{ "invalid_package", -EBADMSG }, { "incomplete", -ENOTRECOVERABLE },
 		{ "not_active", -ENOTRECOVERABLE }, { "rate_limited", -EBUSY },
+		{ "gate_not_passed", -ENOTRECOVERABLE }, { "conflict", -ENOTRECOVERABLE },
 	};
 	const char *p = strstr(d->msg, " (HTTP ");
 
@@ -441,4 +442,124 @@ int ctl_firmware(struct lp_cli *cli, void *ctx)
 	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
 	return r ? r : get_and_print(cli, ctx, path, firmware_table);
+}
+
+/* ---- releases ---- */
+
+static void release_line(const cJSON *rel)
+{
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(rel, "gate");
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(rel, "approval");
+	char t[32];
+
+	printf("%-16s %-12s gate: ", str(rel, "version"), str(rel, "state"));
+	if (cJSON_IsObject(g))
+		printf("%s (run %lld, %lld passed, %lld failed)", str(g, "decision"), num(g, "run"),
+		       num(g, "passed"), num(g, "failed"));
+	else
+		printf("not run");
+	if (cJSON_IsObject(a)) {
+		fmt_time(num(a, "time"), t, sizeof(t));
+		printf("  approved by %s at %s", str(a, "by"), t);
+		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(a, "override_reason")))
+			printf(", overriding the gate: %s", str(a, "override_reason"));
+	}
+	printf("\n");
+}
+
+static void releases_table(const cJSON *page)
+{
+	const cJSON *rel;
+
+	cJSON_ArrayForEach(rel, cJSON_GetObjectItemCaseSensitive(page, "items"))
+		release_line(rel);
+	page_footer(page);
+}
+
+int ctl_releases(struct lp_cli *cli, void *ctx)
+{
+	char path[PATH_LEN] = "/api/v1/releases";
+	int r = list_query(cli, path, sizeof(path), NULL, 0);
+
+	return r ? r : get_and_print(cli, ctx, path, releases_table);
+}
+
+static int release_path(struct lp_cli *cli, const char *version, const char *suffix, char *path,
+			size_t len)
+{
+	if (strspn(version, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-") !=
+	    strlen(version) || !version[0] || strlen(version) > 128)
+		return lp_cli_usage_error(cli, "VERSION: 1-128 characters of A-Z a-z 0-9 . _ + -");
+	snprintf(path, len, "/api/v1/releases/%s%s", version, suffix);
+	return 0;
+}
+
+int ctl_release_show(struct lp_cli *cli, void *ctx)
+{
+	char path[PATH_LEN];
+	int r = release_path(cli, cli->args[0], "", path, sizeof(path));
+
+	return r ? r : get_and_print(cli, ctx, path, release_line);
+}
+
+/* POSTs body to path and prints the release it answers with. */
+static int release_post(struct lp_cli *cli, struct ctl *c, const char *path, const cJSON *body)
+{
+	struct lp_diag d;
+	cJSON *out = NULL;
+	int r;
+
+	lp_diag_clear(&d);
+	r = lp_http_json(c->client, "POST", path, body, NULL, &out, &d);
+	if (r < 0)
+		return ctl_fail(r, &d);
+	if (want_json(cli, c))
+		print_json(out);
+	else
+		release_line(out);
+	cJSON_Delete(out);
+	return 0;
+}
+
+int ctl_release_create(struct lp_cli *cli, void *ctx)
+{
+	cJSON *body = cJSON_CreateObject(), *pk;
+	const char *val;
+	uint64_t id;
+	int key, r = 0;
+
+	if (!body || !(pk = cJSON_AddArrayToObject(body, "packages")) ||
+	    !cJSON_AddStringToObject(body, "version", cli->args[0])) {
+		cJSON_Delete(body);
+		return LP_EXIT_FAILURE;
+	}
+	while ((key = lp_cli_next(cli, &val)) > 0 && r == 0)
+		if (key == CTL_PACKAGE) {
+			if (lp_cli_parse_uint(cli, "--package", val, 1, INT64_MAX / 2, &id) != 0)
+				r = LP_EXIT_USAGE;
+			else
+				cJSON_AddItemToArray(pk, cJSON_CreateNumber((double)id));
+		}
+	if (r == 0 && cJSON_GetArraySize(pk) == 0)
+		r = lp_cli_usage_error(cli, "give the release's packages with --package ID");
+	if (r == 0)
+		r = release_post(cli, ctx, "/api/v1/releases", body);
+	cJSON_Delete(body);
+	return r;
+}
+
+int ctl_release_approve(struct lp_cli *cli, void *ctx)
+{
+	cJSON *body = cJSON_CreateObject();
+	char path[PATH_LEN];
+	const char *val;
+	int key, r = release_path(cli, cli->args[0], "/approve", path, sizeof(path));
+
+	while (r == 0 && (key = lp_cli_next(cli, &val)) > 0)
+		if (key == CTL_OVERRIDE)
+			cJSON_AddStringToObject(body, "override_reason", val);
+	if (r == 0)
+		r = body ? release_post(cli, ctx, path, body) : LP_EXIT_FAILURE;
+	cJSON_Delete(body);
+	return r;
 }

@@ -17,7 +17,7 @@ enum {
 	CTL_TAG = 't', CTL_TEXT = 'q', CTL_VERSION = 'V', CTL_LIMIT = 'l', CTL_OFFSET = 'o',
 	CTL_DEVICE = 'd', CTL_ACTIVE = 'a', CTL_AFTER = 'A', CTL_TYPE = 'T', CTL_PACKAGE = 'p',
 	CTL_ACTION = 'n', CTL_OPAQUE = 'O', CTL_PART = 'P', CTL_NAME = 'N', CTL_FILENAME = 'f',
-	CTL_CHUNK = 'c', CTL_COMPATIBLE = 'C',
+	CTL_CHUNK = 'c', CTL_COMPATIBLE = 'C', CTL_OVERRIDE = 'R',
 };
 
 /* Logs a failed request once and returns its exit code (the API's error code mapped
@@ -32,3 +32,7 @@ int ctl_cancel(struct lp_cli *cli, void *ctx);
 int ctl_actions(struct lp_cli *cli, void *ctx);
 int ctl_events(struct lp_cli *cli, void *ctx);
 int ctl_firmware(struct lp_cli *cli, void *ctx);
+int ctl_releases(struct lp_cli *cli, void *ctx);
+int ctl_release_show(struct lp_cli *cli, void *ctx);
+int ctl_release_create(struct lp_cli *cli, void *ctx);
+int ctl_release_approve(struct lp_cli *cli, void *ctx);

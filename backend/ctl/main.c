@@ -72,6 +72,22 @@ static const struct lp_cli_opt firmware_opts[] = {
 	{ 0 },
 };
 
+static const struct lp_cli_opt page_opts[] = {
+	{ CTL_LIMIT, "limit", 0, "N", "at most N (1-1000, default 50)" },
+	{ CTL_OFFSET, "offset", 0, "N", "skip the first N" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt release_create_opts[] = {
+	{ CTL_PACKAGE, "package", 'p', "ID", "a package of the release (repeat for each)" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt release_approve_opts[] = {
+	{ CTL_OVERRIDE, "override", 0, "REASON", "approve although the gate did not pass (recorded)" },
+	{ 0 },
+};
+
 static const struct lp_cli_cmd cmds[] = {
 	{ "devices", "", "list devices (inventory)", NULL, devices_opts, 0, 0, LP_CLI_JSON,
 	  ctl_devices },
@@ -93,6 +109,17 @@ static const struct lp_cli_cmd cmds[] = {
 	  LP_CLI_JSON, ctl_events },
 	{ "firmware", "", "firmware versions in use, with device counts", NULL, firmware_opts, 0, 0,
 	  LP_CLI_JSON, ctl_firmware },
+	{ "releases", "", "list releases, newest first", NULL, page_opts, 0, 0, LP_CLI_JSON,
+	  ctl_releases },
+	{ "release show", "VERSION", "one release: state, gate result, approval", NULL, NULL, 1, 1,
+	  LP_CLI_JSON, ctl_release_show },
+	{ "release create", "VERSION", "create a release from uploaded packages",
+	  "Its state is built until loopline-matrix gate --post …/releases/VERSION/gate\n"
+	  "records a passing gate.", release_create_opts, 1, 1, LP_CLI_JSON, ctl_release_create },
+	{ "release approve", "VERSION", "approve a release whose gate passed (operator role)",
+	  "A release whose gate failed or never ran needs --override REASON; the reason, who\n"
+	  "approved and when are recorded.", release_approve_opts, 1, 1, LP_CLI_JSON,
+	  ctl_release_approve },
 };
 
 static const int exits[] = { LP_EXIT_SIGNATURE, LP_EXIT_CORRUPT, LP_EXIT_EXISTS, LP_EXIT_BUSY,
