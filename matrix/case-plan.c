@@ -5,7 +5,9 @@
  * once in the build cache. Shared by every executor: the local runner (cmd-run.c) sets a
  * device and a backend up with it, the LAVA generator (lava-gen.c) puts it into a job.
  */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,9 @@
  * images under DIR/artifacts, and DIR/jobs.json listing every case with its job file or
  * why it has none (docs/lava.md).
  */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

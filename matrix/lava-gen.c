@@ -18,7 +18,9 @@
  * every package the scenario installs (MX_LAVA_PKG_DIR/NAME.lpkg: {{PKG_NAME}}), and the
  * firmware's kernel and initramfs, all under out/artifacts/<combo>/.
  */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
