@@ -61,6 +61,7 @@ struct be_config {
 	unsigned rate_limit_per_s; /* 0 = off */
 	unsigned rate_limit_burst;
 	unsigned last_seen_flush_s;
+	unsigned rollout_tick_ms;  /* how often the rollout engine looks at rollouts */
 	unsigned shutdown_grace_s;
 	bool log_requests;
 	char log_level[16];
@@ -122,7 +123,7 @@ uint64_t be_ranges_bytes(const struct be_range *list, size_t n);
  * rows matching the filter, ignoring paging.
  */
 
-#define BE_SCHEMA_VERSION 2
+#define BE_SCHEMA_VERSION 3
 #define BE_TEXT_MAX 129            /* names, versions, parts, commands: at most 128 bytes */
 #define BE_FILENAME_MAX 256
 #define BE_IP_MAX 64
@@ -430,6 +431,131 @@ int be_store_release_gate(struct be_store *s, const char *version, const struct 
 int be_store_release_approve(struct be_store *s, const char *version, const char *who,
 			     const char *override_reason, struct be_release *ret);
 
+/* store-rollouts.c: a release rolled out to the devices a target selects, in waves
+ * (docs/rollouts.md). The engine (rollout.c) moves rollouts on; the store keeps what it
+ * needs to continue after a restart at exactly the same point. */
+#define BE_WAVES_MAX 10
+#define BE_TARGET_TAGS_MAX 8
+#define BE_TARGET_ATTRS_MAX 8
+
+struct be_rollout_target {
+	bool all;                                  /* every device of the tenant */
+	char tags[BE_TARGET_TAGS_MAX][BE_TAG_MAX]; /* any of them */
+	size_t n_tags;
+	struct {
+		char key[BE_TEXT_MAX];
+		char pattern[BE_TEXT_MAX];         /* fnmatch(3) glob over the value */
+	} attrs[BE_TARGET_ATTRS_MAX];              /* all of them */
+	size_t n_attrs;
+};
+
+struct be_rollout_spec {                           /* what an operator asks for */
+	char release[BE_TEXT_MAX];
+	char name[BE_TEXT_MAX];
+	struct be_rollout_target target;
+	unsigned waves[BE_WAVES_MAX];              /* cumulative percentages, the last 100 */
+	size_t n_waves;
+	int64_t soak_s;                            /* minimum time a wave runs */
+	unsigned success_pct, error_pct;           /* thresholds per wave */
+	int64_t seed;
+	int type;                                  /* be_deploy_type_name(): forced, soft, … */
+	bool has_window;                           /* a daily maintenance window, UTC */
+	unsigned window_start_min, window_minutes;
+};
+
+struct be_rollout {
+	int64_t id, release_id, created, updated;
+	struct be_rollout_spec spec;
+	char state[20];         /* waiting-approval, running, paused, done, cancelled */
+	int wave;               /* the current wave (0-based); -1 before the start */
+	int64_t wave_started;   /* when the current wave started */
+	int64_t errors_acked;   /* failures of the current wave an operator resumed past */
+	char reason[BE_REASON_MAX]; /* why it paused or was cancelled */
+	char created_by[BE_TEXT_MAX];
+};
+
+struct be_wave_counts {
+	int64_t size;           /* members */
+	int64_t assigned;       /* have an action */
+	int64_t skipped;        /* ran the release's version already (count as success) */
+	int64_t success, failed, canceled;
+	int64_t running;        /* assigned, not closed */
+};
+
+/* The rollout's counts per wave (out[0..n_waves-1], zeroed first). */
+int be_store_rollout_counts(struct be_store *s, const struct be_rollout *ro,
+			    struct be_wave_counts *out);
+/* -ENOENT: no such release; -EPERM: its gate did not pass (and no override approval);
+ * -EBUSY: the release has an unfinished rollout. */
+int be_store_rollout_create(struct be_store *s, const struct be_rollout_spec *spec,
+			    const char *who, struct be_rollout *ret);
+int be_store_rollout_get(struct be_store *s, int64_t id, struct be_rollout *ret);
+int be_store_rollouts_list(struct be_store *s, const char *state, const struct be_page *p,
+			   int (*cb)(void *ctx, const struct be_rollout *ro), void *ctx,
+			   int64_t *ret_total);
+/* The ids of unfinished rollouts (waiting-approval, running, paused), oldest first. */
+int be_store_rollouts_active(struct be_store *s, int64_t *ids, size_t max, size_t *ret_n);
+
+struct be_rollout_member {
+	const char *cid;
+	int wave;
+	int64_t action;         /* 0 = none yet */
+	const char *status;     /* the action's status, "SKIPPED" or "PENDING" */
+	int64_t joined;
+};
+
+/* wave < 0: all waves. */
+int be_store_rollout_devices(struct be_store *s, int64_t id, int wave, const struct be_page *p,
+			     int (*cb)(void *ctx, const struct be_rollout_member *mb), void *ctx,
+			     int64_t *ret_total);
+
+enum be_rollout_op { BE_ROLLOUT_PAUSE, BE_ROLLOUT_RESUME, BE_ROLLOUT_CANCEL };
+/* An operator's pause, resume or cancel. -EALREADY: not possible in the current state. */
+int be_store_rollout_control(struct be_store *s, int64_t id, enum be_rollout_op op,
+			     const char *who, const char *reason, struct be_rollout *ret);
+
+/* The engine's steps, each one transaction (rollout.c decides which to take). */
+/* Starts a rollout whose release is approved: cuts the matching devices into waves. */
+int be_store_rollout_start(struct be_store *s, int64_t id, int64_t now);
+/* Adds devices that match now and are not members yet (late joiners). */
+int be_store_rollout_join(struct be_store *s, int64_t id, int64_t now, size_t *ret_n);
+/* Gives every member of waves up to the current one its action (max per call; 0 = all). */
+int be_store_rollout_assign(struct be_store *s, int64_t id, int64_t now, size_t max,
+			    size_t *ret_n);
+/* Moves the rollout (and its release) to a new state or wave, with an event. */
+int be_store_rollout_advance(struct be_store *s, int64_t id, int to_wave, int64_t now,
+			     const char *msg);
+int be_store_rollout_set_state(struct be_store *s, int64_t id, const char *state,
+			       const char *event, const char *reason);
+
+/* rollout.c: the rollout engine. */
+enum be_rollout_decision { BE_RO_STAY = 0, BE_RO_ADVANCE, BE_RO_PAUSE, BE_RO_DONE };
+
+/* What a running rollout does next, given the current wave's counts (a pure function).
+ * why (may be NULL) receives the reason for a pause or an advance. */
+enum be_rollout_decision be_rollout_decide(const struct be_rollout *ro,
+					   const struct be_wave_counts *cur, int64_t now,
+					   char *why, size_t why_len);
+/* Whether now lies in the rollout's daily maintenance window; *ret_end gets the window's
+ * end (true) or the next start (false). Always true without a window. */
+bool be_rollout_window(const struct be_rollout_spec *sp, int64_t now, int64_t *ret_edge);
+/* Seeded, reproducible rank of a device in a rollout (not its registration order). */
+uint64_t be_rollout_rank(int64_t seed, const char *cid);
+/* One pass over a tenant's unfinished rollouts. */
+int be_rollout_tick(struct be_store *s, int64_t now);
+
+/* ---- ticker.c: background work over every tenant ---- */
+
+/* A thread that calls fn(store, now, ctx) for every tenant every interval_ms, with its own
+ * store connections (tenants created while it runs are picked up). Errors are logged by
+ * the ticker (once per tenant until the tick succeeds again). */
+struct be_ticker;
+typedef int (*be_tick_fn)(struct be_store *s, int64_t now, void *ctx);
+
+int be_ticker_start(const char *data_dir, const char *name, unsigned interval_ms, be_tick_fn fn,
+		    void *ctx, struct be_ticker **ret);
+void be_ticker_stop(struct be_ticker *t); /* NULL is fine */
+
 /* ---- tenant.c: CLI-side management ---- */
 
 int be_tenant_create(const char *data_dir, const char *name);
@@ -531,6 +657,16 @@ int be_gate_result_parse(const char *text, size_t len, size_t max_len, unsigned 
 int be_approve_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
 			 struct be_approve_req *ret, struct lp_diag *diag);
 bool be_release_version_valid(const char *v);
+
+/* mgmt-rollout-body.c: POST /api/v1/rollouts and /rollouts/ID/pause|resume|cancel */
+struct be_rollout_control_req {
+	char reason[BE_REASON_MAX];
+};
+
+int be_rollout_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_rollout_spec *ret, struct lp_diag *diag);
+int be_rollout_control_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			     struct be_rollout_control_req *ret, struct lp_diag *diag);
 void be_upload_req_done(struct be_upload_req *q);
 
 struct be_device_req {

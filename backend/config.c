@@ -31,6 +31,7 @@ void be_config_defaults(struct be_config *c)
 	c->rate_limit_per_s = 0;
 	c->rate_limit_burst = 0;
 	c->last_seen_flush_s = 5;
+	c->rollout_tick_ms = 1000;
 	c->shutdown_grace_s = 10;
 	c->log_requests = false;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
@@ -294,6 +295,7 @@ static int parse_root(const cJSON *root, struct be_config *c, struct lp_diag *d)
 		{ "limits", LP_JSON_OBJECT, false },
 		{ "rate_limit", LP_JSON_OBJECT, false },
 		{ "last_seen_flush_s", LP_JSON_INT, false },
+		{ "rollout_tick_ms", LP_JSON_INT, false },
 		{ "shutdown_grace_s", LP_JSON_INT, false },
 		{ "log_requests", LP_JSON_BOOL, false },
 		{ "log_level", LP_JSON_STRING, false },
@@ -314,6 +316,7 @@ static int parse_root(const cJSON *root, struct be_config *c, struct lp_diag *d)
 	    (r = section(root, "limits", c, d, parse_limits)) < 0 ||
 	    (r = section(root, "rate_limit", c, d, parse_rate_limit)) < 0 ||
 	    (r = get_uint(root, "last_seen_flush_s", "", 1, 3600, &c->last_seen_flush_s, d)) < 0 ||
+	    (r = get_uint(root, "rollout_tick_ms", "", 50, 60000, &c->rollout_tick_ms, d)) < 0 ||
 	    (r = get_uint(root, "shutdown_grace_s", "", 0, 600, &c->shutdown_grace_s, d)) < 0)
 		return r;
 	b = c->log_requests;

@@ -181,7 +181,7 @@ void be_mgmt_handle(struct be_req *r)
 		{ "devices", mgmt_devices }, { "uploads", mgmt_uploads },
 		{ "packages", mgmt_packages }, { "deployments", mgmt_deployments },
 		{ "actions", mgmt_actions }, { "firmware", mgmt_firmware },
-		{ "releases", mgmt_releases },
+		{ "releases", mgmt_releases }, { "rollouts", mgmt_rollouts },
 	};
 	struct be_mgmt m = { .r = r };
 	const char *res;

@@ -348,6 +348,12 @@ static int serve(struct be_server *srv, sigset_t *set)
 	return r;
 }
 
+static int rollout_tick(struct be_store *s, int64_t now, void *ctx)
+{
+	(void)ctx;
+	return be_rollout_tick(s, now);
+}
+
 int be_server_run(const struct be_config *cfg)
 {
 	struct be_server srv = { .cfg = cfg };
@@ -366,7 +372,11 @@ int be_server_run(const struct be_config *cfg)
 	if (r == 0)
 		r = be_seen_writer_start(cfg->data_dir, &srv.writer);
 	if (r == 0)
+		r = be_ticker_start(cfg->data_dir, "rollouts", cfg->rollout_tick_ms, rollout_tick,
+				    NULL, &srv.rollouts);
+	if (r == 0)
 		r = serve(&srv, &set);
+	be_ticker_stop(srv.rollouts);
 	/* The workers handed over their last batches; the writer drains them and ends. */
 	be_seen_writer_stop(srv.writer);
 	if (r == 0)

@@ -24,6 +24,7 @@ struct wlisten {
 struct be_server {
 	const struct be_config *cfg;
 	struct be_seen_writer *writer;
+	struct be_ticker *rollouts;  /* the rollout engine (rollout.c) */
 	SSL_CTX *ssl;
 	struct be_ratelimit *rl;     /* NULL: no rate limit */
 	struct be_worker *workers;

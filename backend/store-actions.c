@@ -304,7 +304,8 @@ int be_store_action_change(struct be_store *s, const struct be_action *a,
 	return store_end(s, apply_change(s, a, c));
 }
 
-static int cancel_open(struct be_store *s, int64_t device, int64_t only_action, const char *why)
+int store_action_cancel_open(struct be_store *s, int64_t device, int64_t only_action,
+			     const char *why)
 {
 	int64_t ids[CANCEL_BATCH];
 	size_t n = 0;
@@ -337,18 +338,18 @@ int be_store_action_cancel(struct be_store *s, int64_t device, int64_t only_acti
 
 	if (r < 0)
 		return r;
-	return store_end(s, cancel_open(s, device, only_action, why));
+	return store_end(s, store_action_cancel_open(s, device, only_action, why));
 }
 
-static int create_action(struct be_store *s, const struct be_deployment *d, int64_t device,
-			 const char *cid, int64_t *ret_id)
+int store_action_create(struct be_store *s, const struct be_deployment *d, int64_t device,
+			const char *cid, int64_t *ret_id)
 {
 	const char *msgp;
 	char msg[256];
 	struct sq q;
 	int r;
 
-	r = cancel_open(s, device, 0, "Canceled by a new deployment");
+	r = store_action_cancel_open(s, device, 0, "Canceled by a new deployment");
 	if (r < 0)
 		return r;
 	sq_prepare(&q, s, SQL_ACTION_ADD);
@@ -430,7 +431,7 @@ static int deploy(struct be_store *s, const struct be_deployment *d,
 			r = -E2BIG;
 			break;
 		}
-		r = create_action(s, d, sq_int(&q, 0), sq_text(&q, 1), &action);
+		r = store_action_create(s, d, sq_int(&q, 0), sq_text(&q, 1), &action);
 		if (r == 0)
 			r = cb(ctx, action, sq_text(&q, 1));
 		if (r < 0)

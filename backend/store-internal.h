@@ -67,6 +67,13 @@ int64_t store_last_rowid(struct be_store *s);
  * rolls back. Returns r, or the commit's error. */
 int store_end(struct be_store *s, int r);
 
+/* store-actions.c, for store-rollouts.c: a new action of one device (its open actions are
+ * canceled first), and asking a device to cancel its open actions. */
+int store_action_create(struct be_store *s, const struct be_deployment *d, int64_t device,
+			const char *cid, int64_t *ret_id);
+int store_action_cancel_open(struct be_store *s, int64_t device, int64_t only_action,
+			     const char *why);
+
 /* store-uploads.c, for store-packages.c: the upload's file, and forgetting its row. */
 int store_upload_file(struct be_store *s, const struct be_upload *u, char *buf, size_t len);
 int store_upload_forget(struct be_store *s, const struct be_upload *u);

@@ -57,6 +57,21 @@ static const char *const migrations[] = {
 	"  approved_by TEXT, approved_time INTEGER, override_reason TEXT);"
 	"CREATE TABLE release_packages(release_id INTEGER NOT NULL REFERENCES releases(id),"
 	"  package_id INTEGER NOT NULL REFERENCES packages(id), PRIMARY KEY(release_id, package_id));",
+	/* 3: rollouts in waves and their members (docs/rollouts.md) */
+	"CREATE TABLE rollouts(id INTEGER PRIMARY KEY, release_id INTEGER NOT NULL REFERENCES releases(id),"
+	"  name TEXT NOT NULL, state TEXT NOT NULL, target TEXT NOT NULL, waves TEXT NOT NULL,"
+	"  soak_s INTEGER NOT NULL, success_pct INTEGER NOT NULL, error_pct INTEGER NOT NULL,"
+	"  seed INTEGER NOT NULL, type TEXT NOT NULL, window_start INTEGER, window_minutes INTEGER,"
+	"  wave INTEGER NOT NULL DEFAULT -1, wave_started INTEGER NOT NULL DEFAULT 0,"
+	"  errors_acked INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
+	"  created_by TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+	"CREATE INDEX rollouts_state ON rollouts(state);"
+	"CREATE TABLE rollout_devices(rollout_id INTEGER NOT NULL REFERENCES rollouts(id),"
+	"  device_id INTEGER NOT NULL REFERENCES devices(id), wave INTEGER NOT NULL,"
+	"  rank INTEGER NOT NULL, action_id INTEGER REFERENCES actions(id),"
+	"  skipped INTEGER NOT NULL DEFAULT 0, joined INTEGER NOT NULL,"
+	"  PRIMARY KEY(rollout_id, device_id));"
+	"CREATE INDEX rollout_devices_wave ON rollout_devices(rollout_id, wave, action_id);",
 };
 
 static const char SQL_BEGIN_WRITE[] = "BEGIN IMMEDIATE";

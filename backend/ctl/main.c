@@ -88,6 +88,40 @@ static const struct lp_cli_opt release_approve_opts[] = {
 	{ 0 },
 };
 
+static const struct lp_cli_opt rollouts_opts[] = {
+	{ CTL_STATE, "state", 0, "S", "only rollouts in this state (running, paused, …)" },
+	{ CTL_LIMIT, "limit", 0, "N", "at most N (1-1000, default 50)" },
+	{ CTL_OFFSET, "offset", 0, "N", "skip the first N" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt rollout_devices_opts[] = {
+	{ CTL_WAVE, "wave", 0, "N", "only the members of wave N (1 = the first)" },
+	{ CTL_LIMIT, "limit", 0, "N", "at most N (1-1000, default 50)" },
+	{ CTL_OFFSET, "offset", 0, "N", "skip the first N" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt rollout_create_opts[] = {
+	{ CTL_TAG, "tag", 't', "T", "devices with this tag (repeatable: any of them)" },
+	{ CTL_ATTR, "attr", 'a', "NAME=GLOB", "devices whose attribute matches (repeatable: all)" },
+	{ CTL_ALL, "all", 0, NULL, "every device of the tenant" },
+	{ CTL_WAVES, "waves", 0, "P,P,…", "cumulative wave sizes in percent (default 1,10,50,100)" },
+	{ CTL_SOAK, "soak", 0, "SECONDS", "minimum time each wave runs (default 600)" },
+	{ CTL_SUCCESS, "success", 0, "PERCENT", "successes a wave needs to advance (default 95)" },
+	{ CTL_ERROR, "error", 0, "PERCENT", "failures in a wave that pause the rollout (default 10)" },
+	{ CTL_SEED, "seed", 0, "N", "seed of the wave membership (default: from the version)" },
+	{ CTL_TYPE, "type", 0, "TYPE", "forced (default), soft or download-only" },
+	{ CTL_WINDOW, "window", 0, "HH:MM+MIN", "daily maintenance window, UTC" },
+	{ CTL_NAME, "name", 0, "NAME", "a name (default: the release's version)" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt reason_opts[] = {
+	{ CTL_REASON, "reason", 0, "TEXT", "why (recorded in the event log)" },
+	{ 0 },
+};
+
 static const struct lp_cli_cmd cmds[] = {
 	{ "devices", "", "list devices (inventory)", NULL, devices_opts, 0, 0, LP_CLI_JSON,
 	  ctl_devices },
@@ -120,6 +154,23 @@ static const struct lp_cli_cmd cmds[] = {
 	  "A release whose gate failed or never ran needs --override REASON; the reason, who\n"
 	  "approved and when are recorded.", release_approve_opts, 1, 1, LP_CLI_JSON,
 	  ctl_release_approve },
+	{ "rollouts", "", "list rollouts, newest first", NULL, rollouts_opts, 0, 0, LP_CLI_JSON,
+	  ctl_rollouts },
+	{ "rollout show", "ID", "a rollout with every wave's progress", NULL, NULL, 1, 1,
+	  LP_CLI_JSON, ctl_rollout_show },
+	{ "rollout devices", "ID", "a rollout's devices: wave, action, status", NULL,
+	  rollout_devices_opts, 1, 1, LP_CLI_JSON, ctl_rollout_devices },
+	{ "rollout create", "VERSION", "roll a release out in waves (operator role)",
+	  "Refused while the release's gate has not passed (unless an operator approved it with\n"
+	  "--override); waits, assigning nothing, while it is pending operator approval.",
+	  rollout_create_opts, 1, 1, LP_CLI_JSON, ctl_rollout_create },
+	{ "rollout pause", "ID", "stop handing out the update", NULL, reason_opts, 1, 1,
+	  LP_CLI_JSON, ctl_rollout_control },
+	{ "rollout resume", "ID", "continue a paused rollout",
+	  "The failures seen so far are accepted: only new ones count against the error\n"
+	  "threshold.", reason_opts, 1, 1, LP_CLI_JSON, ctl_rollout_control },
+	{ "rollout cancel", "ID", "end a rollout; devices are asked to cancel open actions", NULL,
+	  reason_opts, 1, 1, LP_CLI_JSON, ctl_rollout_control },
 };
 
 static const int exits[] = { LP_EXIT_SIGNATURE, LP_EXIT_CORRUPT, LP_EXIT_EXISTS, LP_EXIT_BUSY,
