@@ -147,6 +147,19 @@ static bool approved_or_later(const char *state)
 	return strcmp(state, "built") != 0 && strcmp(state, "gate-passed") != 0;
 }
 
+/* Opens the transaction of a change that is only possible before approval and reads the
+ * release; on error the transaction is ended already. -EALREADY: approved or later. */
+static int begin_unapproved(struct be_store *s, const char *version, struct be_release *cur)
+{
+	int r = be_store_begin(s);
+
+	if (r < 0)
+		return r;
+	if ((r = be_store_release_get(s, version, cur)) == 0 && approved_or_later(cur->state))
+		r = -EALREADY;
+	return r < 0 ? store_end(s, r) : 0;
+}
+
 int be_store_release_gate(struct be_store *s, const char *version, const struct be_gate_result *g,
 			  bool auto_approve, struct be_release *ret)
 {
@@ -156,14 +169,10 @@ int be_store_release_gate(struct be_store *s, const char *version, const struct 
 	struct sq q;
 	int64_t now = be_now();
 	char msg[BE_REASON_MAX + BE_TEXT_MAX + 64];
-	int r = be_store_begin(s);
+	int r = begin_unapproved(s, version, &cur);
 
 	if (r < 0)
 		return r;
-	if ((r = be_store_release_get(s, version, &cur)) < 0)
-		return store_end(s, r);
-	if (approved_or_later(cur.state))
-		return store_end(s, -EALREADY);
 	sq_prepare(&q, s, SQL_REL_GATE);
 	sq_bind_int(&q, 1, cur.id);
 	sq_bind_text(&q, 2, g->decision);
@@ -201,14 +210,10 @@ int be_store_release_approve(struct be_store *s, const char *version, const char
 	struct sq q;
 	char msg[BE_REASON_MAX + 2 * BE_TEXT_MAX + 64];
 	bool override = override_reason && override_reason[0];
-	int r = be_store_begin(s);
+	int r = begin_unapproved(s, version, &cur);
 
 	if (r < 0)
 		return r;
-	if ((r = be_store_release_get(s, version, &cur)) < 0)
-		return store_end(s, r);
-	if (approved_or_later(cur.state))
-		return store_end(s, -EALREADY);
 	if (strcmp(cur.state, "gate-passed") != 0 && !override)
 		return store_end(s, -EPERM);
 	sq_prepare(&q, s, SQL_REL_APPROVE);
