@@ -351,6 +351,7 @@ static int serve(struct be_server *srv, sigset_t *set)
 int be_server_run(const struct be_config *cfg)
 {
 	struct be_server srv = { .cfg = cfg };
+	struct be_alarms *alarms = NULL;
 	sigset_t set;
 	int r;
 
@@ -366,8 +367,12 @@ int be_server_run(const struct be_config *cfg)
 	if (r == 0)
 		r = be_seen_writer_start(cfg->data_dir, &srv.writer);
 	if (r == 0)
+		r = be_alarms_start(cfg, &alarms);
+	if (r == 0)
 		r = serve(&srv, &set);
-	/* The workers handed over their last batches; the writer drains them and ends. */
+	/* The workers handed over their last batches; the writer drains them and ends. An
+	 * alarm delivery in flight finishes (bounded by alarms.send_timeout_s). */
+	be_alarms_stop(alarms);
 	be_seen_writer_stop(srv.writer);
 	if (r == 0)
 		log_info("stopped");
