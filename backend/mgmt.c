@@ -181,7 +181,8 @@ void be_mgmt_handle(struct be_req *r)
 		{ "devices", mgmt_devices }, { "uploads", mgmt_uploads },
 		{ "packages", mgmt_packages }, { "deployments", mgmt_deployments },
 		{ "actions", mgmt_actions }, { "firmware", mgmt_firmware },
-		{ "releases", mgmt_releases },
+		{ "releases", mgmt_releases }, { "alarm-channels", mgmt_alarms },
+		{ "alarm-rules", mgmt_alarms }, { "alarms", mgmt_alarms },
 	};
 	struct be_mgmt m = { .r = r };
 	const char *res;

@@ -145,7 +145,7 @@ static int setup_http(struct be_worker *w, struct wlisten *l, bool tls, int fd)
 		return -ENOMEM;
 	}
 	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-				   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+				   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
 	evhttp_set_max_headers_size(l->http, (ev_ssize_t)cfg->max_header_bytes);
 	evhttp_set_max_body_size(l->http, (ev_ssize_t)cfg->max_body_bytes);
 	evhttp_set_timeout(l->http, (int)cfg->timeout_s);
