@@ -28,7 +28,7 @@ static int qs_add(char *path, size_t len, const char *k, const char *v)
 	return (w < 0 || (size_t)w >= len - n) ? -E2BIG : 0;
 }
 
-static void print_json(const cJSON *j)
+void ctl_print_json(const cJSON *j)
 {
 	char *t = cJSON_Print(j);
 
@@ -38,21 +38,21 @@ static void print_json(const cJSON *j)
 	}
 }
 
-static const char *str(const cJSON *o, const char *key)
+const char *ctl_str(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	return cJSON_IsString(v) ? v->valuestring : "-";
 }
 
-static long long num(const cJSON *o, const char *key)
+long long ctl_num(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
-static void fmt_time(long long t, char *buf, size_t len)
+void ctl_fmt_time(long long t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -94,12 +94,12 @@ int ctl_fail(int err, const struct lp_diag *d)
 	return lp_cli_fail(api_errno(err, d), d, NULL);
 }
 
-static bool want_json(const struct lp_cli *cli, const struct ctl *c)
+bool ctl_want_json(const struct lp_cli *cli, const struct ctl *c)
 {
 	return cli->json || c->json;
 }
 
-static int get_and_print(struct lp_cli *cli, struct ctl *c, const char *path,
+int ctl_get_and_print(struct lp_cli *cli, struct ctl *c, const char *path,
 			 void (*table)(const cJSON *))
 {
 	struct lp_diag d;
@@ -110,8 +110,8 @@ static int get_and_print(struct lp_cli *cli, struct ctl *c, const char *path,
 	r = lp_http_json(c->client, "GET", path, NULL, NULL, &j, &d);
 	if (r < 0)
 		return ctl_fail(r, &d);
-	if (want_json(cli, c))
-		print_json(j);
+	if (ctl_want_json(cli, c))
+		ctl_print_json(j);
 	else
 		table(j);
 	cJSON_Delete(j);
@@ -126,7 +126,7 @@ struct query_key {
 	const char *value; /* for flags: the parameter's value (NULL: the option's) */
 };
 
-static int list_query(struct lp_cli *cli, char *path, size_t len, const struct query_key *keys,
+int ctl_list_query(struct lp_cli *cli, char *path, size_t len, const struct query_key *keys,
 		      size_t n_keys)
 {
 	const char *val;
@@ -149,9 +149,9 @@ static int list_query(struct lp_cli *cli, char *path, size_t len, const struct q
 	return r < 0 ? lp_cli_usage_error(cli, "the options are too long") : 0;
 }
 
-static void page_footer(const cJSON *page)
+void ctl_page_footer(const cJSON *page)
 {
-	long long total = num(page, "total"), off = num(page, "offset");
+	long long total = ctl_num(page, "total"), off = ctl_num(page, "offset");
 	int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "items"));
 
 	if (off + n < total)
@@ -168,7 +168,7 @@ static void devices_table(const cJSON *page)
 		const cJSON *t;
 		size_t n = 0;
 
-		fmt_time(num(d, "last_seen"), seen, sizeof(seen));
+		ctl_fmt_time(ctl_num(d, "last_seen"), seen, sizeof(seen));
 		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(d, "tags")) {
 			int w = snprintf(tags + n, sizeof(tags) - n, "%s%s", n ? "," : "", t->valuestring);
 
@@ -176,10 +176,10 @@ static void devices_table(const cJSON *page)
 				break;
 			n += (size_t)w;
 		}
-		printf("%-32s %-12s %-20s %s\n", str(d, "controller_id"),
-		       str(cJSON_GetObjectItemCaseSensitive(d, "installed"), "version"), seen, tags);
+		printf("%-32s %-12s %-20s %s\n", ctl_str(d, "controller_id"),
+		       ctl_str(cJSON_GetObjectItemCaseSensitive(d, "installed"), "version"), seen, tags);
 	}
-	page_footer(page);
+	ctl_page_footer(page);
 }
 
 int ctl_devices(struct lp_cli *cli, void *ctx)
@@ -188,9 +188,9 @@ int ctl_devices(struct lp_cli *cli, void *ctx)
 		{ CTL_TAG, "tag", NULL }, { CTL_TEXT, "q", NULL }, { CTL_VERSION, "version", NULL },
 	};
 	char path[PATH_LEN] = "/api/v1/devices";
-	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
+	int r = ctl_list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
-	return r ? r : get_and_print(cli, ctx, path, devices_table);
+	return r ? r : ctl_get_and_print(cli, ctx, path, devices_table);
 }
 
 static void device_table(const cJSON *d)
@@ -198,11 +198,11 @@ static void device_table(const cJSON *d)
 	const cJSON *it, *act = cJSON_GetObjectItemCaseSensitive(d, "active_action");
 	char seen[32];
 
-	fmt_time(num(d, "last_seen"), seen, sizeof(seen));
-	printf("device:     %s\n", str(d, "controller_id"));
-	printf("installed:  %s %s\n", str(cJSON_GetObjectItemCaseSensitive(d, "installed"), "name"),
-	       str(cJSON_GetObjectItemCaseSensitive(d, "installed"), "version"));
-	printf("last seen:  %s from %s\n", seen, str(d, "last_ip"));
+	ctl_fmt_time(ctl_num(d, "last_seen"), seen, sizeof(seen));
+	printf("device:     %s\n", ctl_str(d, "controller_id"));
+	printf("installed:  %s %s\n", ctl_str(cJSON_GetObjectItemCaseSensitive(d, "installed"), "name"),
+	       ctl_str(cJSON_GetObjectItemCaseSensitive(d, "installed"), "version"));
+	printf("last seen:  %s from %s\n", seen, ctl_str(d, "last_ip"));
 	if (cJSON_IsNumber(act))
 		printf("action:     %lld (open)\n", (long long)act->valuedouble);
 	else
@@ -223,7 +223,7 @@ int ctl_device_show(struct lp_cli *cli, void *ctx)
 		return LP_EXIT_FAILURE;
 	snprintf(path, sizeof(path), "/api/v1/devices/%s", e);
 	free(e);
-	return get_and_print(cli, ctx, path, device_table);
+	return ctl_get_and_print(cli, ctx, path, device_table);
 }
 
 static void progress(void *ctx, uint64_t done, uint64_t total)
@@ -270,20 +270,20 @@ int ctl_upload(struct lp_cli *cli, void *ctx)
 
 	if (r)
 		return r;
-	if (isatty(STDERR_FILENO) && !want_json(cli, c))
+	if (isatty(STDERR_FILENO) && !ctl_want_json(cli, c))
 		o.progress = progress;
 	lp_diag_clear(&d);
 	r = lp_http_upload(c->client, cli->args[0], &o, &pkg, &resumed, &d);
 	if (r < 0)
 		return ctl_fail(r, &d);
-	if (want_json(cli, c)) {
-		print_json(pkg);
+	if (ctl_want_json(cli, c)) {
+		ctl_print_json(pkg);
 	} else {
 		if (resumed)
 			printf("resumed: the server already had %llu bytes\n", (unsigned long long)resumed);
-		printf("package %lld: %s %s (%s, %lld bytes, sha256 %s)\n", num(pkg, "id"),
-		       str(pkg, "name"), str(pkg, "version"), str(pkg, "kind"), num(pkg, "size"),
-		       str(pkg, "sha256"));
+		printf("package %lld: %s %s (%s, %lld bytes, sha256 %s)\n", ctl_num(pkg, "id"),
+		       ctl_str(pkg, "name"), ctl_str(pkg, "version"), ctl_str(pkg, "kind"), ctl_num(pkg, "size"),
+		       ctl_str(pkg, "sha256"));
 	}
 	cJSON_Delete(pkg);
 	return 0;
@@ -301,11 +301,11 @@ static void actions_table(const cJSON *page)
 		if (cJSON_IsString(cmd))
 			snprintf(what, sizeof(what), "action %s", cmd->valuestring);
 		else
-			snprintf(what, sizeof(what), "package %lld", num(a, "package"));
-		printf("%-8lld %-32s %-18s %-14s %s\n", num(a, "id"), str(a, "device"), what,
-		       str(a, "type"), str(a, "status"));
+			snprintf(what, sizeof(what), "package %lld", ctl_num(a, "package"));
+		printf("%-8lld %-32s %-18s %-14s %s\n", ctl_num(a, "id"), ctl_str(a, "device"), what,
+		       ctl_str(a, "type"), ctl_str(a, "status"));
 	}
-	page_footer(page);
+	ctl_page_footer(page);
 }
 
 /* The deployment's JSON body from the options; 0 or an exit code. */
@@ -349,11 +349,11 @@ int ctl_deploy(struct lp_cli *cli, void *ctx)
 		r = lp_http_json(c->client, "POST", "/api/v1/deployments", body, NULL, &out, &d);
 		if (r < 0)
 			r = ctl_fail(r, &d);
-		else if (want_json(cli, c))
-			print_json(out);
+		else if (ctl_want_json(cli, c))
+			ctl_print_json(out);
 		else
 			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(out, "actions"))
-				printf("action %lld for %s\n", num(a, "id"), str(a, "device"));
+				printf("action %lld for %s\n", ctl_num(a, "id"), ctl_str(a, "device"));
 	}
 	cJSON_Delete(out);
 	cJSON_Delete(body);
@@ -376,11 +376,11 @@ int ctl_cancel(struct lp_cli *cli, void *ctx)
 	r = lp_http_json(c->client, "POST", path, NULL, NULL, &out, &d);
 	if (r < 0)
 		return ctl_fail(r, &d);
-	if (want_json(cli, c))
-		print_json(out);
+	if (ctl_want_json(cli, c))
+		ctl_print_json(out);
 	else
 		printf("action %llu: %s (the device confirms the cancellation)\n",
-		       (unsigned long long)id, str(out, "status"));
+		       (unsigned long long)id, ctl_str(out, "status"));
 	cJSON_Delete(out);
 	return 0;
 }
@@ -391,9 +391,9 @@ int ctl_actions(struct lp_cli *cli, void *ctx)
 		{ CTL_DEVICE, "device", NULL }, { CTL_ACTIVE, "active", "1" },
 	};
 	char path[PATH_LEN] = "/api/v1/actions";
-	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
+	int r = ctl_list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
-	return r ? r : get_and_print(cli, ctx, path, actions_table);
+	return r ? r : ctl_get_and_print(cli, ctx, path, actions_table);
 }
 
 static void events_table(const cJSON *page)
@@ -403,20 +403,20 @@ static void events_table(const cJSON *page)
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(page, "items")) {
 		char t[32];
 
-		fmt_time(num(e, "time"), t, sizeof(t));
-		printf("%-6lld %s %-20s %-20s %s\n", num(e, "id"), t, str(e, "type"), str(e, "device"),
-		       str(e, "message"));
+		ctl_fmt_time(ctl_num(e, "time"), t, sizeof(t));
+		printf("%-6lld %s %-20s %-20s %s\n", ctl_num(e, "id"), t, ctl_str(e, "type"), ctl_str(e, "device"),
+		       ctl_str(e, "message"));
 	}
-	page_footer(page);
+	ctl_page_footer(page);
 }
 
 int ctl_events(struct lp_cli *cli, void *ctx)
 {
 	static const struct query_key keys[] = { { CTL_AFTER, "after", NULL }, { CTL_TYPE, "type", NULL } };
 	char path[PATH_LEN] = "/api/v1/events";
-	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
+	int r = ctl_list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
-	return r ? r : get_and_print(cli, ctx, path, events_table);
+	return r ? r : ctl_get_and_print(cli, ctx, path, events_table);
 }
 
 static void firmware_table(const cJSON *page)
@@ -427,10 +427,10 @@ static void firmware_table(const cJSON *page)
 	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(page, "items")) {
 		char seen[32];
 
-		fmt_time(num(f, "last_seen"), seen, sizeof(seen));
-		printf("%-24s %8lld  %s\n", str(f, "version"), num(f, "devices"), seen);
+		ctl_fmt_time(ctl_num(f, "last_seen"), seen, sizeof(seen));
+		printf("%-24s %8lld  %s\n", ctl_str(f, "version"), ctl_num(f, "devices"), seen);
 	}
-	page_footer(page);
+	ctl_page_footer(page);
 }
 
 int ctl_firmware(struct lp_cli *cli, void *ctx)
@@ -439,9 +439,9 @@ int ctl_firmware(struct lp_cli *cli, void *ctx)
 		{ CTL_COMPATIBLE, "compatible", NULL }, { CTL_TAG, "tag", NULL },
 	};
 	char path[PATH_LEN] = "/api/v1/firmware/in-use";
-	int r = list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
+	int r = ctl_list_query(cli, path, sizeof(path), keys, LP_ARRAY_SIZE(keys));
 
-	return r ? r : get_and_print(cli, ctx, path, firmware_table);
+	return r ? r : ctl_get_and_print(cli, ctx, path, firmware_table);
 }
 
 /* ---- releases ---- */
@@ -452,17 +452,17 @@ static void release_line(const cJSON *rel)
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(rel, "approval");
 	char t[32];
 
-	printf("%-16s %-12s gate: ", str(rel, "version"), str(rel, "state"));
+	printf("%-16s %-12s gate: ", ctl_str(rel, "version"), ctl_str(rel, "state"));
 	if (cJSON_IsObject(g))
-		printf("%s (run %lld, %lld passed, %lld failed)", str(g, "decision"), num(g, "run"),
-		       num(g, "passed"), num(g, "failed"));
+		printf("%s (run %lld, %lld passed, %lld failed)", ctl_str(g, "decision"), ctl_num(g, "run"),
+		       ctl_num(g, "passed"), ctl_num(g, "failed"));
 	else
 		printf("not run");
 	if (cJSON_IsObject(a)) {
-		fmt_time(num(a, "time"), t, sizeof(t));
-		printf("  approved by %s at %s", str(a, "by"), t);
+		ctl_fmt_time(ctl_num(a, "time"), t, sizeof(t));
+		printf("  approved by %s at %s", ctl_str(a, "by"), t);
 		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(a, "override_reason")))
-			printf(", overriding the gate: %s", str(a, "override_reason"));
+			printf(", overriding the gate: %s", ctl_str(a, "override_reason"));
 	}
 	printf("\n");
 }
@@ -473,15 +473,15 @@ static void releases_table(const cJSON *page)
 
 	cJSON_ArrayForEach(rel, cJSON_GetObjectItemCaseSensitive(page, "items"))
 		release_line(rel);
-	page_footer(page);
+	ctl_page_footer(page);
 }
 
 int ctl_releases(struct lp_cli *cli, void *ctx)
 {
 	char path[PATH_LEN] = "/api/v1/releases";
-	int r = list_query(cli, path, sizeof(path), NULL, 0);
+	int r = ctl_list_query(cli, path, sizeof(path), NULL, 0);
 
-	return r ? r : get_and_print(cli, ctx, path, releases_table);
+	return r ? r : ctl_get_and_print(cli, ctx, path, releases_table);
 }
 
 static int release_path(struct lp_cli *cli, const char *version, const char *suffix, char *path,
@@ -499,7 +499,7 @@ int ctl_release_show(struct lp_cli *cli, void *ctx)
 	char path[PATH_LEN];
 	int r = release_path(cli, cli->args[0], "", path, sizeof(path));
 
-	return r ? r : get_and_print(cli, ctx, path, release_line);
+	return r ? r : ctl_get_and_print(cli, ctx, path, release_line);
 }
 
 /* POSTs body to path and prints the release it answers with. */
@@ -513,8 +513,8 @@ static int release_post(struct lp_cli *cli, struct ctl *c, const char *path, con
 	r = lp_http_json(c->client, "POST", path, body, NULL, &out, &d);
 	if (r < 0)
 		return ctl_fail(r, &d);
-	if (want_json(cli, c))
-		print_json(out);
+	if (ctl_want_json(cli, c))
+		ctl_print_json(out);
 	else
 		release_line(out);
 	cJSON_Delete(out);

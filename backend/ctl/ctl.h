@@ -17,12 +17,28 @@ enum {
 	CTL_TAG = 't', CTL_TEXT = 'q', CTL_VERSION = 'V', CTL_LIMIT = 'l', CTL_OFFSET = 'o',
 	CTL_DEVICE = 'd', CTL_ACTIVE = 'a', CTL_AFTER = 'A', CTL_TYPE = 'T', CTL_PACKAGE = 'p',
 	CTL_ACTION = 'n', CTL_OPAQUE = 'O', CTL_PART = 'P', CTL_NAME = 'N', CTL_FILENAME = 'f',
-	CTL_CHUNK = 'c', CTL_COMPATIBLE = 'C', CTL_OVERRIDE = 'R',
+	CTL_CHUNK = 'c', CTL_COMPATIBLE = 'C', CTL_OVERRIDE = 'R', CTL_KIND = 'k', CTL_CONFIG = 'F',
+	CTL_CHANNEL = 'H', CTL_DEDUPE = 'D', CTL_INTERVALS = 'I', CTL_COUNT = 'K', CTL_WINDOW = 'W',
 };
 
 /* Logs a failed request once and returns its exit code (the API's error code mapped
  * through lp_exit_from_errno: not_found 24, exists 14, untrusted_signature 10, …). */
 int ctl_fail(int err, const struct lp_diag *d);
+
+/* commands.c's helpers, shared with the other command files. */
+struct query_key;
+void ctl_print_json(const cJSON *j);
+const char *ctl_str(const cJSON *o, const char *key); /* "-" unless a string */
+long long ctl_num(const cJSON *o, const char *key);   /* 0 unless a number */
+void ctl_fmt_time(long long t, char *buf, size_t len);
+bool ctl_want_json(const struct lp_cli *cli, const struct ctl *c);
+/* GETs path and prints the JSON (--json) or table(answer). */
+int ctl_get_and_print(struct lp_cli *cli, struct ctl *c, const char *path,
+		      void (*table)(const cJSON *));
+/* Appends the options (filters per keys, --limit, --offset) to path as a query. */
+int ctl_list_query(struct lp_cli *cli, char *path, size_t len, const struct query_key *keys,
+		   size_t n_keys);
+void ctl_page_footer(const cJSON *page);
 
 int ctl_devices(struct lp_cli *cli, void *ctx);
 int ctl_device_show(struct lp_cli *cli, void *ctx);
@@ -36,3 +52,13 @@ int ctl_releases(struct lp_cli *cli, void *ctx);
 int ctl_release_show(struct lp_cli *cli, void *ctx);
 int ctl_release_create(struct lp_cli *cli, void *ctx);
 int ctl_release_approve(struct lp_cli *cli, void *ctx);
+
+/* alarms.c */
+int ctl_alarms(struct lp_cli *cli, void *ctx);
+int ctl_alarm_channel_add(struct lp_cli *cli, void *ctx);
+int ctl_alarm_channel_list(struct lp_cli *cli, void *ctx);
+int ctl_alarm_channel_test(struct lp_cli *cli, void *ctx);
+int ctl_alarm_channel_remove(struct lp_cli *cli, void *ctx);
+int ctl_alarm_rule_add(struct lp_cli *cli, void *ctx);
+int ctl_alarm_rule_list(struct lp_cli *cli, void *ctx);
+int ctl_alarm_rule_remove(struct lp_cli *cli, void *ctx);

@@ -79,6 +79,19 @@ check_eq "rule boot_failures" 201 "$(rule '{"name":"boots","kind":"boot_failures
 check_eq "rules list" "rollbacks:rollback:3600 failures:update_failed:3600 boots:boot_failures:3600" \
   "$(api alarm-rules | jq -r '[.items[] | "\(.name):\(.kind):\(.dedupe_s)"] | join(" ")')"
 
+# --- loopline-ctl ---
+jq '.config' <<<"$HOOK" > "$TMP/hook2.json"
+check_eq "ctl alarm-channel add (config from a file)" "hook2 webhook enabled secret set" \
+  "$(ctl alarm-channel add hook2 --kind webhook --config "$TMP/hook2.json" | awk '{print $2, $3, $4, $5, $6}')"
+check_eq "ctl alarm-channel list" "tg hook mail hook2" "$(ctl alarm-channel list | awk '$1 ~ /^[0-9]+$/ {print $2}' | paste -sd' ')"
+check_eq "ctl alarm-rule add" "spare rollout_paused dedupe 600s -> hook2" \
+  "$(ctl alarm-rule add spare --kind rollout_paused --channel hook2 --dedupe 600 | awk '{$1=""; print substr($0, 2)}' | tr -s ' ')"
+SPARE=$(ctl --json alarm-rule list | jq '.items[] | select(.name=="spare") | .id')
+check_eq "ctl alarm-rule remove" "0 3" "$(ctl alarm-rule remove "$SPARE"; echo "$? $(ctl --json alarm-rule list | jq .total)")"
+H2=$(ctl --json alarm-channel list | jq '.items[] | select(.name=="hook2") | .id')
+check_eq "ctl alarm-channel remove" "0 3" "$(ctl alarm-channel remove "$H2"; echo "$? $(ctl --json alarm-channel list | jq .total)")"
+check_eq "ctl usage error without --kind: exit 2" 2 "$(ctl alarm-rule add x --channel hook 2>/dev/null; echo $?)"
+
 # --- devices report through the real DDI API ---
 head -c 50000 /dev/urandom > "$TMP/payload"
 "$MKPKG" build "$TMP/sign.key" "$TMP/fw.lpkg" 1.1.0 "$TMP/payload"
@@ -152,6 +165,9 @@ wait_for "marked sent" "[ \"\$(api alarms | jq -r '.items[] | select(.id==$TEST_
 check_eq "delivered once after the restart" 1 "$(grep -c '"kind": "test"' "$TMP/out/webhook.jsonl")"
 check_eq "no signature was refused" 0 "$(cat "$TMP/out/refused.log" 2>/dev/null | wc -l)"
 check_eq "each webhook alarm delivered once" 0 "$(jq -r .id "$TMP/out/webhook.jsonl" | sort | uniq -d | wc -l)"
+
+check_eq "ctl alarms shows the deliveries" "sent" "$(ctl alarms | awk -v id="$TEST_ALARM" '$1==id {getline; print $3}')"
+check_eq "ctl alarms --json" "$(api alarms | jq .total)" "$(ctl --json alarms | jq .total)"
 
 # --- secrets never logged; clean shutdown ---
 stop_server
