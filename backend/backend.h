@@ -65,6 +65,14 @@ struct be_config {
 	unsigned shutdown_grace_s;
 	bool log_requests;
 	char log_level[16];
+	struct {                   /* "alarms" (docs/alarms.md) */
+		unsigned eval_interval_s;  /* how often rules are evaluated */
+		unsigned retry_min_s;      /* first retry delay, doubled per attempt */
+		unsigned retry_max_s;      /* … up to this */
+		unsigned max_attempts;     /* then the delivery fails for good */
+		unsigned max_age_s;        /* or when the alarm is this old */
+		unsigned send_timeout_s;   /* one attempt */
+	} alarms;
 };
 
 void be_config_defaults(struct be_config *c);
@@ -123,7 +131,7 @@ uint64_t be_ranges_bytes(const struct be_range *list, size_t n);
  * rows matching the filter, ignoring paging.
  */
 
-#define BE_SCHEMA_VERSION 3
+#define BE_SCHEMA_VERSION 4
 #define BE_TEXT_MAX 129            /* names, versions, parts, commands: at most 128 bytes */
 #define BE_FILENAME_MAX 256
 #define BE_IP_MAX 64
@@ -789,3 +797,221 @@ void be_ddi_handle(struct be_req *r);
 /* ---- mgmt*.c: the management API ---- */
 
 void be_mgmt_handle(struct be_req *r);
+
+/* ---- alarms (docs/alarms.md): rules over the event log fan out to channels through a
+ * persistent outbox. alarm-match.c: the rule kinds as pure functions; alarm-body.c: the
+ * management bodies and channel configurations (strict); store-alarms.c: the SQL;
+ * alarm-send.c: one send per channel kind (libcurl); alarms.c: the evaluator and
+ * delivery threads. ---- */
+
+#define BE_ALARM_TITLE_MAX 256
+#define BE_ALARM_TEXT_MAX 1024
+#define BE_ALARM_URL_MAX 512
+#define BE_ALARM_ADDR_MAX 256
+#define BE_ALARM_SECRET_MAX 256
+#define BE_ALARM_TO_MAX 8             /* recipients of an smtp channel */
+#define BE_ALARM_RULE_CHANNELS_MAX 16
+#define BE_ALARM_RULES_MAX 256        /* rules of a tenant */
+#define BE_ALARM_DEDUPE_DEFAULT 3600
+
+enum be_channel_kind { BE_CHANNEL_TELEGRAM = 0, BE_CHANNEL_SMTP, BE_CHANNEL_WEBHOOK };
+enum be_alarm_kind {
+	BE_ALARM_UPDATE_FAILED = 0, BE_ALARM_ROLLBACK, BE_ALARM_ROLLOUT_PAUSED, BE_ALARM_ROLLOUT_DONE,
+	BE_ALARM_DEVICE_SILENT, BE_ALARM_BOOT_FAILURES,
+};
+
+extern const char *const be_channel_kinds[]; /* NULL-terminated, in enum order */
+extern const char *const be_alarm_kinds[];
+
+/* A channel's configuration. secret is the kind's secret (telegram bot_token, smtp
+ * password, webhook key): stored, never returned by the API and never logged. */
+struct be_channel_config {
+	char url[BE_ALARM_URL_MAX];       /* smtp: smtp://host:port; webhook: https://… */
+	char base_url[BE_ALARM_URL_MAX];  /* telegram ("" = https://api.telegram.org) */
+	char chat_id[BE_TEXT_MAX];        /* telegram */
+	char username[BE_TEXT_MAX];       /* smtp, "" = no login */
+	char from[BE_ALARM_ADDR_MAX];     /* smtp */
+	char to[BE_ALARM_TO_MAX][BE_ALARM_ADDR_MAX];
+	size_t n_to;
+	char secret[BE_ALARM_SECRET_MAX];
+	char cacert[BE_PATH_MAX];         /* CA bundle for this channel, "" = the system's */
+};
+
+struct be_alarm_channel {
+	int64_t id, created;
+	char name[BE_TEXT_MAX];
+	enum be_channel_kind kind;
+	bool enabled;
+	struct be_channel_config config;
+};
+
+struct be_alarm_rule {
+	int64_t id, created;
+	char name[BE_TEXT_MAX];
+	enum be_alarm_kind kind;
+	int64_t intervals;                /* device_silent: poll intervals (default 3) */
+	int64_t count, window_s;          /* boot_failures: fallbacks within window_s */
+	int64_t dedupe_s;
+	bool enabled;
+	size_t n_channels;
+	int64_t channels[BE_ALARM_RULE_CHANNELS_MAX];
+	char channel_names[BE_ALARM_RULE_CHANNELS_MAX][BE_TEXT_MAX];
+};
+
+/* An alarm to raise: what be_alarm_match (or the engine) found. */
+struct be_alarm_hit {
+	const char *level;                /* error, warning, info */
+	char device[BE_ID_MAX];           /* "" = none */
+	char rollout[BE_TEXT_MAX];        /* "rollout 3 (release 1.1.0)", "" = none */
+	char title[BE_ALARM_TITLE_MAX];
+	char text[BE_ALARM_TEXT_MAX];
+	char key[BE_ALARM_TITLE_MAX + BE_ID_MAX]; /* dedupe key: same key within dedupe_s = suppressed */
+	int64_t event;                    /* the event it came from, 0 = none */
+};
+
+/* A raised alarm (list callbacks: strings valid during the call). */
+struct be_alarm {
+	int64_t id, time, rule_id, event;
+	const char *rule, *kind, *level, *device, *rollout, *title, *text; /* device, rollout: NULL = none */
+	bool suppressed;
+};
+
+struct be_alarm_delivery {
+	const char *channel, *state, *last_error; /* state: pending, sent, failed */
+	int64_t channel_id, attempts, next_attempt, sent_time;
+};
+
+/* One outbox row due for delivery, with its alarm and channel (copies). */
+struct be_outbox_item {
+	int64_t id, attempts, alarm_id, alarm_time;
+	char rule[BE_TEXT_MAX], kind[32], level[16], device[BE_ID_MAX], rollout[BE_TEXT_MAX];
+	char title[BE_ALARM_TITLE_MAX], text[BE_ALARM_TEXT_MAX];
+	struct be_alarm_channel channel;
+};
+
+/* alarm-match.c */
+enum be_rollback { BE_ROLLBACK_NONE = 0, BE_ROLLBACK_HEALTH, BE_ROLLBACK_BOOT };
+/* Whether an agent's first failure detail reports a rollback: "rolled back to slot A
+ * (version 1.0.0): <health check output>" (health) or "slot B with version 1.1.0 did not
+ * come up: the bootloader fell back to slot A" (boot). reason (may be NULL) gets what the
+ * agent gave as the reason. */
+enum be_rollback be_alarm_rollback(const char *message, char *reason, size_t len);
+/* Whether an event raises an alarm of a rule kind (device_silent never does: it is
+ * evaluated from last-seen times; boot_failures matches each boot fallback, the engine
+ * then counts them). Fills ret: level, device, rollout, title, text, key (rule_id:…). */
+bool be_alarm_match(enum be_alarm_kind kind, int64_t rule_id, const struct be_event *e,
+		    struct be_alarm_hit *ret);
+
+/* alarm-body.c: strict bodies of the alarm endpoints (unknown keys are errors). */
+struct be_channel_req {            /* POST /alarm-channels, PATCH /alarm-channels/ID */
+	char name[BE_TEXT_MAX];        /* "" = not given (PATCH) */
+	int kind;                      /* -1 = not given (PATCH) */
+	int enabled;                   /* -1 = not given */
+	bool has_config;
+	bool has_secret;               /* the config carried the secret (else PATCH keeps it) */
+	struct be_channel_config config;
+	cJSON *config_json;            /* owned when has_config: checked per kind by the caller */
+};
+
+struct be_rule_req {               /* POST /alarm-rules */
+	struct be_alarm_rule rule;     /* channel_names filled, channels (ids) not */
+};
+
+int be_channel_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_channel_req *ret, struct lp_diag *diag);
+void be_channel_req_done(struct be_channel_req *q);
+/* A channel configuration of a kind (the API's "config" object, or the store's copy):
+ * strict; with need_secret the kind's secret key is required. *ret_has_secret tells
+ * whether it was there. */
+int be_channel_config_parse(enum be_channel_kind kind, const cJSON *o, const char *path,
+			    bool need_secret, struct be_channel_config *ret, bool *ret_has_secret,
+			    struct lp_diag *diag);
+/* The configuration as JSON; without with_secret the secret is left out and
+ * "secret_set": true/false says whether there is one. */
+cJSON *be_channel_config_json(enum be_channel_kind kind, const struct be_channel_config *c,
+			      bool with_secret);
+int be_rule_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+		      struct be_rule_req *ret, struct lp_diag *diag);
+bool be_alarm_name_valid(const char *s);
+
+/* store-alarms.c */
+/* -EEXIST: the name is taken. */
+int be_store_alarm_channel_add(struct be_store *s, const char *name, enum be_channel_kind kind,
+			       bool enabled, const struct be_channel_config *c, int64_t *ret_id);
+int be_store_alarm_channel_get(struct be_store *s, int64_t id, struct be_alarm_channel *ret);
+int be_store_alarm_channels_list(struct be_store *s, const struct be_page *p,
+				 int (*cb)(void *ctx, const struct be_alarm_channel *ch), void *ctx,
+				 int64_t *ret_total);
+/* Changes what is given: name (NULL = keep), enabled (-1 = keep), config (NULL = keep). */
+int be_store_alarm_channel_update(struct be_store *s, int64_t id, const char *name, int enabled,
+				  const struct be_channel_config *c);
+/* Removes the channel from its rules; its undelivered outbox rows fail ("channel removed"). */
+int be_store_alarm_channel_delete(struct be_store *s, int64_t id);
+/* Queues a test alarm to one channel. */
+int be_store_alarm_channel_test(struct be_store *s, int64_t id, int64_t *ret_alarm);
+/* rule->channel_names name the channels; -ENOENT names the first missing one in
+ * ret_missing; -EEXIST: the name is taken. */
+int be_store_alarm_rule_add(struct be_store *s, const struct be_alarm_rule *rule, int64_t *ret_id,
+			    char ret_missing[BE_TEXT_MAX]);
+int be_store_alarm_rule_get(struct be_store *s, int64_t id, struct be_alarm_rule *ret);
+int be_store_alarm_rules_list(struct be_store *s, const struct be_page *p, bool only_enabled,
+			      int (*cb)(void *ctx, const struct be_alarm_rule *rule), void *ctx,
+			      int64_t *ret_total);
+int be_store_alarm_rule_delete(struct be_store *s, int64_t id);
+/* The evaluator's cursor: the last event id evaluated. */
+int be_store_alarm_cursor(struct be_store *s, int64_t *ret);
+int be_store_alarm_set_cursor(struct be_store *s, int64_t id);
+/* Records an alarm of a rule (NULL: a test alarm to only_channel). An alarm whose key was
+ * raised (not suppressed) within rule->dedupe_s is recorded as suppressed, with no
+ * deliveries; else each enabled channel of the rule gets a pending outbox row.
+ * *ret_suppressed (may be NULL) says which. */
+int be_store_alarm_raise(struct be_store *s, const struct be_alarm_rule *rule,
+			 int64_t only_channel, const struct be_alarm_hit *h, int64_t *ret_id,
+			 bool *ret_suppressed);
+/* Whether an alarm with this key was ever recorded (1) or not (0). */
+int be_store_alarm_key_exists(struct be_store *s, const char *key);
+/* Devices seen at least once but not since before (cb gets controller id and last seen). */
+int be_store_alarm_silent_devices(struct be_store *s, int64_t before,
+				  int (*cb)(void *ctx, const char *cid, int64_t last_seen), void *ctx);
+/* A device's events of a type with since <= time and id <= upto, newest first. */
+int be_store_device_events(struct be_store *s, const char *device, const char *type,
+			   int64_t since, int64_t upto, int (*cb)(void *ctx, const struct be_event *e),
+			   void *ctx);
+/* Newest first, with suppressed ones. */
+int be_store_alarms_list(struct be_store *s, const struct be_page *p,
+			 int (*cb)(void *ctx, const struct be_alarm *a), void *ctx,
+			 int64_t *ret_total);
+int be_store_alarm_deliveries(struct be_store *s, int64_t alarm,
+			      int (*cb)(void *ctx, const struct be_alarm_delivery *d), void *ctx);
+/* Pending rows of enabled channels with next_attempt <= now, oldest first (at most max). */
+int be_store_outbox_due(struct be_store *s, int64_t now, struct be_outbox_item *items, size_t max,
+			size_t *ret_n);
+/* Takes a due row for one attempt: moves its next_attempt to until (another sender, or
+ * this one after a crash, retries it then). 1: taken, 0: not due any more. */
+int be_store_outbox_claim(struct be_store *s, int64_t id, int64_t now, int64_t until);
+/* After an attempt: sent, or a failure retried at next_attempt, or given up (failed,
+ * with an event alarm.delivery_failed). error is recorded as last_error. */
+enum be_outbox_result { BE_OUTBOX_SENT = 0, BE_OUTBOX_RETRY, BE_OUTBOX_GIVE_UP };
+int be_store_outbox_done(struct be_store *s, const struct be_outbox_item *it,
+			 enum be_outbox_result res, const char *error, int64_t next_attempt);
+
+/* alarm-send.c: one delivery attempt. 0 when the channel accepted it; else a negative
+ * errno and a short reason in err (the URL and the secrets never appear in it). */
+int be_alarm_send(const struct be_outbox_item *it, const char *tenant, unsigned timeout_s,
+		  char *err, size_t err_len);
+/* HMAC-SHA256(key, timestamp "." body) as "sha256=<hex>" (webhook signature). */
+int be_alarm_signature(const char *key, const char *timestamp, const char *body, size_t body_len,
+		       char *out, size_t out_len);
+/* The webhook/JSON form of an alarm (also the Telegram text's source). */
+cJSON *be_alarm_json(const struct be_outbox_item *it, const char *tenant);
+
+/* alarms.c: the evaluator and delivery threads of a server. */
+struct be_alarms;
+
+int be_alarms_start(const struct be_config *cfg, struct be_alarms **ret);
+/* Ends both threads (an attempt in flight finishes, bounded by send_timeout_s); NULL is fine. */
+void be_alarms_stop(struct be_alarms *a);
+/* One evaluation of a tenant: new events, then silent devices; in one transaction. */
+int be_alarms_evaluate(struct be_store *s, const struct be_config *cfg);
+/* One delivery round of a tenant: sends what is due. */
+int be_alarms_deliver(struct be_store *s, const struct be_config *cfg);

@@ -34,6 +34,12 @@ void be_config_defaults(struct be_config *c)
 	c->rollout_tick_ms = 1000;
 	c->shutdown_grace_s = 10;
 	c->log_requests = false;
+	c->alarms.eval_interval_s = 5;
+	c->alarms.retry_min_s = 2;
+	c->alarms.retry_max_s = 300;
+	c->alarms.max_attempts = 30;
+	c->alarms.max_age_s = 86400;
+	c->alarms.send_timeout_s = 10;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 }
 
@@ -208,6 +214,32 @@ static int parse_poll(const cJSON *o, struct be_config *c, struct lp_diag *d)
 	return 0;
 }
 
+static int parse_alarms(const cJSON *o, struct be_config *c, struct lp_diag *d)
+{
+	static const struct lp_json_field fields[] = {
+		{ "eval_interval_s", LP_JSON_INT, false },
+		{ "retry_min_s", LP_JSON_INT, false },
+		{ "retry_max_s", LP_JSON_INT, false },
+		{ "max_attempts", LP_JSON_INT, false },
+		{ "max_age_s", LP_JSON_INT, false },
+		{ "send_timeout_s", LP_JSON_INT, false },
+	};
+	int r;
+
+	if ((r = lp_json_check(o, fields, LP_ARRAY_SIZE(fields), "alarms", d)) < 0)
+		return r;
+	if ((r = get_uint(o, "eval_interval_s", "alarms", 1, 3600, &c->alarms.eval_interval_s, d)) < 0 ||
+	    (r = get_uint(o, "retry_min_s", "alarms", 1, 3600, &c->alarms.retry_min_s, d)) < 0 ||
+	    (r = get_uint(o, "retry_max_s", "alarms", 1, 86400, &c->alarms.retry_max_s, d)) < 0 ||
+	    (r = get_uint(o, "max_attempts", "alarms", 1, 1000, &c->alarms.max_attempts, d)) < 0 ||
+	    (r = get_uint(o, "max_age_s", "alarms", 60, 30 * 86400, &c->alarms.max_age_s, d)) < 0 ||
+	    (r = get_uint(o, "send_timeout_s", "alarms", 1, 120, &c->alarms.send_timeout_s, d)) < 0)
+		return r;
+	if (c->alarms.retry_min_s > c->alarms.retry_max_s)
+		return lp_diag_fail_at(d, -EINVAL, "alarms.retry_min_s", "larger than alarms.retry_max_s");
+	return 0;
+}
+
 static int parse_limits(const cJSON *o, struct be_config *c, struct lp_diag *d)
 {
 	static const struct lp_json_field fields[] = {
@@ -299,6 +331,7 @@ static int parse_root(const cJSON *root, struct be_config *c, struct lp_diag *d)
 		{ "shutdown_grace_s", LP_JSON_INT, false },
 		{ "log_requests", LP_JSON_BOOL, false },
 		{ "log_level", LP_JSON_STRING, false },
+		{ "alarms", LP_JSON_OBJECT, false },
 	};
 	enum lp_log_level level;
 	bool b;
@@ -315,6 +348,7 @@ static int parse_root(const cJSON *root, struct be_config *c, struct lp_diag *d)
 	    (r = section(root, "poll", c, d, parse_poll)) < 0 ||
 	    (r = section(root, "limits", c, d, parse_limits)) < 0 ||
 	    (r = section(root, "rate_limit", c, d, parse_rate_limit)) < 0 ||
+	    (r = section(root, "alarms", c, d, parse_alarms)) < 0 ||
 	    (r = get_uint(root, "last_seen_flush_s", "", 1, 3600, &c->last_seen_flush_s, d)) < 0 ||
 	    (r = get_uint(root, "rollout_tick_ms", "", 50, 60000, &c->rollout_tick_ms, d)) < 0 ||
 	    (r = get_uint(root, "shutdown_grace_s", "", 0, 600, &c->shutdown_grace_s, d)) < 0)

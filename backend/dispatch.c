@@ -58,6 +58,7 @@ static const char *method_name(int m)
 	case EVHTTP_REQ_PUT: return "PUT";
 	case EVHTTP_REQ_DELETE: return "DELETE";
 	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PATCH: return "PATCH";
 	default: return "OTHER";
 	}
 }

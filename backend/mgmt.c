@@ -182,6 +182,8 @@ void be_mgmt_handle(struct be_req *r)
 		{ "packages", mgmt_packages }, { "deployments", mgmt_deployments },
 		{ "actions", mgmt_actions }, { "firmware", mgmt_firmware },
 		{ "releases", mgmt_releases }, { "rollouts", mgmt_rollouts },
+		{ "alarm-channels", mgmt_alarms }, { "alarm-rules", mgmt_alarms },
+		{ "alarms", mgmt_alarms },
 	};
 	struct be_mgmt m = { .r = r };
 	const char *res;

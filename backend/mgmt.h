@@ -44,5 +44,7 @@ void mgmt_actions(struct be_mgmt *m);
 void mgmt_firmware(struct be_mgmt *m);
 void mgmt_releases(struct be_mgmt *m);
 void mgmt_rollouts(struct be_mgmt *m);
+/* mgmt-alarms.c: alarm-channels, alarm-rules and alarms. */
+void mgmt_alarms(struct be_mgmt *m);
 /* mgmt-deployments.c: an action as JSON, with its status history or without. */
 cJSON *mgmt_action_json(struct be_mgmt *m, const struct be_action *a, bool with_history);

@@ -145,7 +145,7 @@ static int setup_http(struct be_worker *w, struct wlisten *l, bool tls, int fd)
 		return -ENOMEM;
 	}
 	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-				   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+				   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
 	evhttp_set_max_headers_size(l->http, (ev_ssize_t)cfg->max_header_bytes);
 	evhttp_set_max_body_size(l->http, (ev_ssize_t)cfg->max_body_bytes);
 	evhttp_set_timeout(l->http, (int)cfg->timeout_s);
@@ -357,6 +357,7 @@ static int rollout_tick(struct be_store *s, int64_t now, void *ctx)
 int be_server_run(const struct be_config *cfg)
 {
 	struct be_server srv = { .cfg = cfg };
+	struct be_alarms *alarms = NULL;
 	sigset_t set;
 	int r;
 
@@ -375,9 +376,13 @@ int be_server_run(const struct be_config *cfg)
 		r = be_ticker_start(cfg->data_dir, "rollouts", cfg->rollout_tick_ms, rollout_tick,
 				    NULL, &srv.rollouts);
 	if (r == 0)
+		r = be_alarms_start(cfg, &alarms);
+	if (r == 0)
 		r = serve(&srv, &set);
 	be_ticker_stop(srv.rollouts);
-	/* The workers handed over their last batches; the writer drains them and ends. */
+	/* The workers handed over their last batches; the writer drains them and ends. An
+	 * alarm delivery in flight finishes (bounded by alarms.send_timeout_s). */
+	be_alarms_stop(alarms);
 	be_seen_writer_stop(srv.writer);
 	if (r == 0)
 		log_info("stopped");

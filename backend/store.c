@@ -3,7 +3,7 @@
  * The store's core: opening and migrating a tenant's database, the per-connection cache
  * of prepared statements, the query helper (store-internal.h) and transactions. What the
  * store holds is in store-devices.c, store-actions.c, store-packages.c, store-uploads.c,
- * store-events.c and store-tokens.c.
+ * store-events.c, store-tokens.c, store-releases.c and store-alarms.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +72,33 @@ static const char *const migrations[] = {
 	"  skipped INTEGER NOT NULL DEFAULT 0, joined INTEGER NOT NULL,"
 	"  PRIMARY KEY(rollout_id, device_id));"
 	"CREATE INDEX rollout_devices_wave ON rollout_devices(rollout_id, wave, action_id);",
+	/* 4: alarms: channels, rules, raised alarms, the delivery outbox and the evaluator's
+	 * cursor over the event log (docs/alarms.md); history before this migration raises
+	 * nothing */
+	"CREATE TABLE alarm_channels(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL, config TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE alarm_rules(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}', dedupe_s INTEGER NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL);"
+	"CREATE TABLE alarm_rule_channels(rule_id INTEGER NOT NULL REFERENCES alarm_rules(id),"
+	"  channel_id INTEGER NOT NULL REFERENCES alarm_channels(id), PRIMARY KEY(rule_id, channel_id));"
+	"CREATE TABLE alarms(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, rule_id INTEGER,"
+	"  rule TEXT NOT NULL, kind TEXT NOT NULL, level TEXT NOT NULL, device TEXT,"
+	"  rollout TEXT, title TEXT NOT NULL, text TEXT NOT NULL, dedupe_key TEXT NOT NULL,"
+	"  event_id INTEGER, suppressed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX alarms_dedupe ON alarms(dedupe_key, suppressed, time);"
+	"CREATE TABLE outbox(id INTEGER PRIMARY KEY, alarm_id INTEGER NOT NULL REFERENCES alarms(id),"
+	"  channel_id INTEGER NOT NULL, channel TEXT NOT NULL, state TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL,"
+	"  last_error TEXT NOT NULL DEFAULT '', sent_time INTEGER);"
+	"CREATE INDEX outbox_due ON outbox(state, next_attempt);"
+	"CREATE INDEX outbox_alarm ON outbox(alarm_id);"
+	"INSERT INTO settings(key, value) SELECT 'alarm_cursor', coalesce(max(id), 0) FROM events;",
 };
+
+_Static_assert(LP_ARRAY_SIZE(migrations) == BE_SCHEMA_VERSION,
+	       "BE_SCHEMA_VERSION must be the number of migrations");
 
 static const char SQL_BEGIN_WRITE[] = "BEGIN IMMEDIATE";
 static const char SQL_BEGIN_READ[] = "BEGIN";

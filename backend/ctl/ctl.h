@@ -19,7 +19,9 @@ enum {
 	CTL_ACTION = 'n', CTL_OPAQUE = 'O', CTL_PART = 'P', CTL_NAME = 'N', CTL_FILENAME = 'f',
 	CTL_CHUNK = 'c', CTL_COMPATIBLE = 'C', CTL_OVERRIDE = 'R', CTL_STATE = 's', CTL_ATTR = 'K',
 	CTL_ALL = 'L', CTL_WAVES = 'W', CTL_SOAK = 'S', CTL_SUCCESS = 'U', CTL_ERROR = 'E',
-	CTL_SEED = 'D', CTL_WINDOW = 'w', CTL_REASON = 'r', CTL_WAVE = 'v',
+	CTL_SEED = 'D', CTL_WINDOW = 'w', CTL_REASON = 'r', CTL_WAVE = 'v', CTL_KIND = 'k',
+	CTL_CONFIG = 'F', CTL_CHANNEL = 'H', CTL_DEDUPE = 'e', CTL_INTERVALS = 'I', CTL_COUNT = 'j',
+	CTL_BOOT_WINDOW = 'b',
 };
 
 /* Logs a failed request once and returns its exit code (the API's error code mapped
@@ -65,3 +67,13 @@ int ctl_releases(struct lp_cli *cli, void *ctx);
 int ctl_release_show(struct lp_cli *cli, void *ctx);
 int ctl_release_create(struct lp_cli *cli, void *ctx);
 int ctl_release_approve(struct lp_cli *cli, void *ctx);
+
+/* alarms.c */
+int ctl_alarms(struct lp_cli *cli, void *ctx);
+int ctl_alarm_channel_add(struct lp_cli *cli, void *ctx);
+int ctl_alarm_channel_list(struct lp_cli *cli, void *ctx);
+int ctl_alarm_channel_test(struct lp_cli *cli, void *ctx);
+int ctl_alarm_channel_remove(struct lp_cli *cli, void *ctx);
+int ctl_alarm_rule_add(struct lp_cli *cli, void *ctx);
+int ctl_alarm_rule_list(struct lp_cli *cli, void *ctx);
+int ctl_alarm_rule_remove(struct lp_cli *cli, void *ctx);

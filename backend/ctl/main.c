@@ -122,6 +122,23 @@ static const struct lp_cli_opt reason_opts[] = {
 	{ 0 },
 };
 
+static const struct lp_cli_opt channel_add_opts[] = {
+	{ CTL_KIND, "kind", 0, "KIND", "telegram, smtp or webhook" },
+	{ CTL_CONFIG, "config", 0, "FILE", "the channel's configuration (JSON, with its secret)" },
+	{ 0 },
+};
+
+static const struct lp_cli_opt rule_add_opts[] = {
+	{ CTL_KIND, "kind", 0, "KIND", "update_failed, rollback, rollout_paused, rollout_done, "
+	  "device_silent or boot_failures" },
+	{ CTL_CHANNEL, "channel", 0, "NAME", "a channel to notify (repeatable)" },
+	{ CTL_DEDUPE, "dedupe", 0, "S", "suppress repeats (same rule and device) for S seconds (3600)" },
+	{ CTL_INTERVALS, "intervals", 0, "N", "device_silent: poll intervals without a poll (3)" },
+	{ CTL_COUNT, "count", 0, "K", "boot_failures: boot fallbacks of a device (3) ..." },
+	{ CTL_BOOT_WINDOW, "window", 0, "S", "... within S seconds (3600)" },
+	{ 0 },
+};
+
 static const struct lp_cli_cmd cmds[] = {
 	{ "devices", "", "list devices (inventory)", NULL, devices_opts, 0, 0, LP_CLI_JSON,
 	  ctl_devices },
@@ -171,6 +188,24 @@ static const struct lp_cli_cmd cmds[] = {
 	  "threshold.", reason_opts, 1, 1, LP_CLI_JSON, ctl_rollout_control },
 	{ "rollout cancel", "ID", "end a rollout; devices are asked to cancel open actions", NULL,
 	  reason_opts, 1, 1, LP_CLI_JSON, ctl_rollout_control },
+	{ "alarms", "", "raised alarms, newest first, with their deliveries", NULL, page_opts, 0, 0,
+	  LP_CLI_JSON, ctl_alarms },
+	{ "alarm-channel add", "NAME", "add an alarm channel (operator role)",
+	  "FILE holds the channel's configuration, e.g. for telegram {\"bot_token\": …,\n"
+	  "\"chat_id\": …}; docs/alarms.md lists the keys of each kind.", channel_add_opts, 1, 1,
+	  LP_CLI_JSON, ctl_alarm_channel_add },
+	{ "alarm-channel list", "", "alarm channels (secrets are never shown)", NULL, page_opts, 0, 0,
+	  LP_CLI_JSON, ctl_alarm_channel_list },
+	{ "alarm-channel test", "ID", "queue a test alarm to a channel", NULL, NULL, 1, 1,
+	  LP_CLI_JSON, ctl_alarm_channel_test },
+	{ "alarm-channel remove", "ID", "remove a channel (its undelivered alarms fail)", NULL, NULL,
+	  1, 1, 0, ctl_alarm_channel_remove },
+	{ "alarm-rule add", "NAME", "add an alarm rule (operator role)", NULL, rule_add_opts, 1, 1,
+	  LP_CLI_JSON, ctl_alarm_rule_add },
+	{ "alarm-rule list", "", "alarm rules", NULL, page_opts, 0, 0, LP_CLI_JSON,
+	  ctl_alarm_rule_list },
+	{ "alarm-rule remove", "ID", "remove a rule (its alarms stay)", NULL, NULL, 1, 1, 0,
+	  ctl_alarm_rule_remove },
 };
 
 static const int exits[] = { LP_EXIT_SIGNATURE, LP_EXIT_CORRUPT, LP_EXIT_EXISTS, LP_EXIT_BUSY,
