@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The alarm engine of a server (docs/alarms.md): two threads, each going over every
- * tenant with its own store connections.
+ * The alarm engine of a server (docs/alarms.md): two tickers (ticker.c), each a thread
+ * going over every tenant with its own store connections.
  *
  * Evaluator (every alarms.eval_interval_s): in ONE transaction per tenant it reads the
  * cursor (the last event id evaluated), matches the newer events against the enabled
@@ -16,7 +16,6 @@
  * A kill between a send and its mark sends that one alarm once more: at-least-once.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,6 @@
 #include "loopline/log.h"
 #include "backend.h"
 
-#define ENGINE_TENANTS 1024
 #define EVENTS_PER_ROUND 500
 #define DUE_PER_ROUND 16
 
@@ -224,90 +222,22 @@ int be_alarms_deliver(struct be_store *s, const struct be_config *cfg)
 	return r < 0 ? r : 0;
 }
 
-/* ---- the threads ---- */
-
-struct engine_thread {
-	struct be_alarms *a;
-	pthread_t thread;
-	bool started;
-	unsigned interval_s;
-	int (*round)(struct be_store *s, const struct be_config *cfg);
-	const char *what;
-	struct be_store *stores[ENGINE_TENANTS];
-	char (*names)[BE_NAME_MAX];
-};
+/* ---- the threads: evaluation and delivery, each a ticker over every tenant ---- */
 
 struct be_alarms {
-	const struct be_config *cfg;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop;
-	struct engine_thread eval, deliver;
+	struct be_ticker *eval, *deliver;
 };
 
-static struct be_store *thread_store(struct engine_thread *t, size_t i, const char *tenant)
+static int eval_tick(struct be_store *s, int64_t now, void *ctx)
 {
-	if (t->stores[i] && strcmp(be_store_tenant(t->stores[i]), tenant) != 0) {
-		be_store_close(t->stores[i]);
-		t->stores[i] = NULL;
-	}
-	if (!t->stores[i] && be_store_open(t->a->cfg->data_dir, tenant, false, &t->stores[i]) < 0)
-		t->stores[i] = NULL;
-	return t->stores[i];
+	(void)now;
+	return be_alarms_evaluate(s, ctx);
 }
 
-static void run_round(struct engine_thread *t)
+static int deliver_tick(struct be_store *s, int64_t now, void *ctx)
 {
-	size_t n = 0;
-
-	if (be_tenant_list(t->a->cfg->data_dir, t->names, ENGINE_TENANTS, &n) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct be_store *s = thread_store(t, i, t->names[i]);
-		int r = s ? t->round(s, t->a->cfg) : -EIO;
-
-		if (r < 0)
-			log_warn("%s: alarm %s failed: %s", t->names[i], t->what, strerror(-r));
-	}
-}
-
-static void *engine_main(void *arg)
-{
-	struct engine_thread *t = arg;
-	struct be_alarms *a = t->a;
-
-	pthread_mutex_lock(&a->lock);
-	while (!a->stop) {
-		struct timespec ts;
-
-		pthread_mutex_unlock(&a->lock);
-		run_round(t);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += t->interval_s;
-		pthread_mutex_lock(&a->lock);
-		while (!a->stop && pthread_cond_timedwait(&a->cond, &a->lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&a->lock);
-	for (size_t i = 0; i < ENGINE_TENANTS; i++)
-		be_store_close(t->stores[i]);
-	return NULL;
-}
-
-static int thread_start(struct be_alarms *a, struct engine_thread *t, unsigned interval_s,
-			int (*round)(struct be_store *, const struct be_config *), const char *what)
-{
-	t->a = a;
-	t->interval_s = interval_s;
-	t->round = round;
-	t->what = what;
-	t->names = calloc(ENGINE_TENANTS, BE_NAME_MAX);
-	if (!t->names)
-		return -ENOMEM;
-	if (pthread_create(&t->thread, NULL, engine_main, t) != 0)
-		return -EAGAIN;
-	t->started = true;
-	return 0;
+	(void)now;
+	return be_alarms_deliver(s, ctx);
 }
 
 int be_alarms_start(const struct be_config *cfg, struct be_alarms **ret)
@@ -321,12 +251,11 @@ int be_alarms_start(const struct be_config *cfg, struct be_alarms **ret)
 		free(a);
 		return -EIO;
 	}
-	a->cfg = cfg;
-	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->cond, NULL);
-	if ((r = thread_start(a, &a->eval, cfg->alarms.eval_interval_s, be_alarms_evaluate,
-			      "evaluation")) < 0 ||
-	    (r = thread_start(a, &a->deliver, 1, be_alarms_deliver, "delivery")) < 0) {
+	/* The configuration outlives the threads (be_server_run stops them first). */
+	if ((r = be_ticker_start(cfg->data_dir, "alarm evaluation", cfg->alarms.eval_interval_s * 1000,
+				 eval_tick, (void *)cfg, &a->eval)) < 0 ||
+	    (r = be_ticker_start(cfg->data_dir, "alarm delivery", 1000, deliver_tick, (void *)cfg,
+				 &a->deliver)) < 0) {
 		be_alarms_stop(a);
 		return r;
 	}
@@ -338,18 +267,8 @@ void be_alarms_stop(struct be_alarms *a)
 {
 	if (!a)
 		return;
-	pthread_mutex_lock(&a->lock);
-	a->stop = true;
-	pthread_cond_broadcast(&a->cond);
-	pthread_mutex_unlock(&a->lock);
-	if (a->eval.started)
-		pthread_join(a->eval.thread, NULL);
-	if (a->deliver.started)
-		pthread_join(a->deliver.thread, NULL);
-	free(a->eval.names);
-	free(a->deliver.names);
-	pthread_mutex_destroy(&a->lock);
-	pthread_cond_destroy(&a->cond);
+	be_ticker_stop(a->eval);
+	be_ticker_stop(a->deliver);
 	curl_global_cleanup();
 	free(a);
 }
