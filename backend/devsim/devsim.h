@@ -187,7 +187,7 @@ void sim_stats_poll_latency(struct sim_stats *s, uint64_t us);
 /* The latency below which pct percent of the polls were, in milliseconds (0 if none). */
 double sim_stats_percentile_ms(const struct sim_stats *s, double pct);
 uint64_t sim_stats_errors(const struct sim_stats *s);
-long sim_rss_kb(void);
+long sim_rss_kb(void); /* peak resident set (VmHWM), -1 if unknown */
 /* The report (docs/devsim.md, "Report"); NULL on ENOMEM. */
 cJSON *sim_report_json(const struct sim_opts *o, const struct sim_fleet *f,
 		       const struct sim_stats *s, uint64_t now_ms);

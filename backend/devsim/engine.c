@@ -454,8 +454,15 @@ static int step_start(struct engine *e, struct sim_device *d)
 		curl_easy_setopt(x->h, CURLOPT_HTTPGET, 1L);
 	}
 	x->t_us = lp_clock_mono_us();
-	if (curl_multi_add_handle(e->m, x->h) != CURLM_OK)
+	if (curl_multi_add_handle(e->m, x->h) != CURLM_OK) {
+		curl_slist_free_all(x->hdrs);
+		x->hdrs = NULL;
+		lp_hash_free(x->sha);
+		x->sha = NULL;
+		x->dev = NULL;
+		e->free_x[e->n_free++] = (unsigned)(x - e->x);
 		return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -92,7 +92,7 @@ long sim_rss_kb(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb;
@@ -194,7 +194,7 @@ static cJSON *totals_json(const struct sim_fleet *f, const struct sim_stats *s, 
 	    !add_time(t, "last_update_time", s->last_update_ms) ||
 	    !cJSON_AddNumberToObject(t, "updated_per_s", updated_per_s(s)) ||
 	    !cJSON_AddNumberToObject(t, "download_bytes", (double)s->download_bytes) ||
-	    !cJSON_AddNumberToObject(t, "rss_kb", (double)sim_rss_kb()))
+	    !cJSON_AddNumberToObject(t, "rss_peak_kb", (double)sim_rss_kb()))
 		goto fail;
 	return t;
 fail:
@@ -238,7 +238,7 @@ fail:
 void sim_print_summary(const struct sim_fleet *f, const struct sim_stats *s, uint64_t now_ms)
 {
 	printf("devsim: %zu devices, %.1f s, %llu polls (p50 %.2f ms, p99 %.2f ms), updated %llu, "
-	       "failed %llu, rolled back %llu, %.2f updated/s, errors %llu, registered %zu, RSS %ld kB\n",
+	       "failed %llu, rolled back %llu, %.2f updated/s, errors %llu, registered %zu, peak RSS %ld kB\n",
 	       f->n, (double)(now_ms - s->t0_ms) / 1000.0, (unsigned long long)s->polls,
 	       sim_stats_percentile_ms(s, 50), sim_stats_percentile_ms(s, 99),
 	       (unsigned long long)s->updated, (unsigned long long)s->failed,

@@ -12,6 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define SLEEP_MAX (9999u * 3600 + 59 * 60 + 59)
+
 static void deployment(const char *text, size_t len)
 {
 	struct sim_deployment d;
@@ -28,52 +30,51 @@ static void deployment(const char *text, size_t len)
 		abort();
 }
 
+static void poll(const char *text, size_t len)
+{
+	struct sim_poll p;
+	struct lp_diag diag;
+
+	lp_diag_clear(&diag);
+	if (sim_parse_poll(text, len, &p, &diag) < 0) {
+		if (!diag.msg[0])
+			abort();
+		return;
+	}
+	if (strnlen(p.deployment, sizeof(p.deployment)) == sizeof(p.deployment) ||
+	    (p.has_sleep && p.sleep_s > SLEEP_MAX))
+		abort();
+}
+
+static void cancel(const char *text, size_t len)
+{
+	char id[SIM_ID_MAX];
+	struct lp_diag diag;
+
+	lp_diag_clear(&diag);
+	if (sim_parse_cancel(text, len, id, &diag) < 0 ? !diag.msg[0] : !id[0])
+		abort();
+}
+
+static void sleep_value(const char *text, size_t len)
+{
+	char buf[64];
+	unsigned s;
+
+	if (len >= sizeof(buf))
+		return;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	if (sim_parse_sleep(buf, &s) == 0 && s > SLEEP_MAX)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct lp_diag diag;
-	const char *text;
-	size_t len;
+	static void (*const parsers[4])(const char *, size_t) = { poll, deployment, cancel,
+								   sleep_value };
 
-	if (size < 1)
-		return 0;
-	text = (const char *)data + 1;
-	len = size - 1;
-	lp_diag_clear(&diag);
-	switch (data[0] % 4) {
-	case 0: {
-		struct sim_poll p;
-
-		if (sim_parse_poll(text, len, &p, &diag) == 0) {
-			if (strnlen(p.deployment, sizeof(p.deployment)) == sizeof(p.deployment) ||
-			    (p.has_sleep && p.sleep_s > 9999u * 3600 + 59 * 60 + 59))
-				abort();
-		} else if (!diag.msg[0]) {
-			abort();
-		}
-		break;
-	}
-	case 1:
-		deployment(text, len);
-		break;
-	case 2: {
-		char id[SIM_ID_MAX];
-
-		if (sim_parse_cancel(text, len, id, &diag) < 0 && !diag.msg[0])
-			abort();
-		break;
-	}
-	default: {
-		char buf[64];
-		unsigned s;
-
-		if (len >= sizeof(buf))
-			return 0;
-		memcpy(buf, text, len);
-		buf[len] = '\0';
-		if (sim_parse_sleep(buf, &s) == 0 && s > 9999u * 3600 + 59 * 60 + 59)
-			abort();
-		break;
-	}
-	}
+	if (size >= 1)
+		parsers[data[0] % 4]((const char *)data + 1, size - 1);
 	return 0;
 }
