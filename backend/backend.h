@@ -665,6 +665,9 @@ int be_gate_result_parse(const char *text, size_t len, size_t max_len, unsigned 
 int be_approve_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
 			 struct be_approve_req *ret, struct lp_diag *diag);
 bool be_release_version_valid(const char *v);
+/* A body {KEY?: "text"} (nothing else) whose text goes to buf ("" when absent). */
+int be_reason_body_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 const char *key, char *buf, size_t size, struct lp_diag *diag);
 
 /* mgmt-rollout-body.c: POST /api/v1/rollouts and /rollouts/ID/pause|resume|cancel */
 struct be_rollout_control_req {

@@ -417,12 +417,10 @@ out:
 	return r;
 }
 
-int be_approve_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
-			 struct be_approve_req *ret, struct lp_diag *d)
+int be_reason_body_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 const char *key, char *buf, size_t size, struct lp_diag *d)
 {
-	static const struct lp_json_field fields[] = {
-		{ "override_reason", LP_JSON_STRING, false },
-	};
+	const struct lp_json_field fields[] = { { key, LP_JSON_STRING, false } };
 	const char *reason = "";
 	cJSON *root = NULL;
 	int r = lp_json_parse(text, len, max_len, max_depth, &root, d);
@@ -432,11 +430,18 @@ int be_approve_req_parse(const char *text, size_t len, size_t max_len, unsigned 
 	if (!cJSON_IsObject(root))
 		r = lp_diag_fail(d, -EINVAL, "expected a JSON object");
 	else if ((r = lp_json_check(root, fields, LP_ARRAY_SIZE(fields), "", d)) == 0 &&
-		 (r = lp_json_get_string(root, "override_reason", false, "", &reason, d)) == 0 &&
-		 strlen(reason) >= sizeof(ret->override_reason))
-		r = lp_diag_fail_at(d, -E2BIG, "override_reason", "longer than %d bytes", BE_REASON_MAX - 1);
+		 (r = lp_json_get_string(root, key, false, "", &reason, d)) == 0 &&
+		 strlen(reason) >= size)
+		r = lp_diag_fail_at(d, -E2BIG, key, "longer than %zu bytes", size - 1);
 	if (r == 0)
-		snprintf(ret->override_reason, sizeof(ret->override_reason), "%s", reason);
+		snprintf(buf, size, "%s", reason);
 	cJSON_Delete(root);
 	return r;
+}
+
+int be_approve_req_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
+			 struct be_approve_req *ret, struct lp_diag *d)
+{
+	return be_reason_body_parse(text, len, max_len, max_depth, "override_reason",
+				    ret->override_reason, sizeof(ret->override_reason), d);
 }

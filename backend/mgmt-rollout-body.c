@@ -235,26 +235,9 @@ out:
 int be_rollout_control_parse(const char *text, size_t len, size_t max_len, unsigned max_depth,
 			     struct be_rollout_control_req *ret, struct lp_diag *d)
 {
-	static const struct lp_json_field fields[] = {
-		{ "reason", LP_JSON_STRING, false },
-	};
-	const char *reason = "";
-	cJSON *root = NULL;
-	int r;
-
 	memset(ret, 0, sizeof(*ret));
 	if (len == 0)
 		return 0; /* no body: no reason */
-	if ((r = lp_json_parse(text, len, max_len, max_depth, &root, d)) < 0)
-		return r;
-	if (!cJSON_IsObject(root))
-		r = lp_diag_fail(d, -EINVAL, "expected a JSON object");
-	else if ((r = lp_json_check(root, fields, LP_ARRAY_SIZE(fields), "", d)) == 0 &&
-		 (r = lp_json_get_string(root, "reason", false, "", &reason, d)) == 0 &&
-		 strlen(reason) >= sizeof(ret->reason))
-		r = lp_diag_fail_at(d, -E2BIG, "reason", "longer than %d bytes", BE_REASON_MAX - 1);
-	if (r == 0)
-		snprintf(ret->reason, sizeof(ret->reason), "%s", reason);
-	cJSON_Delete(root);
-	return r;
+	return be_reason_body_parse(text, len, max_len, max_depth, "reason", ret->reason,
+				    sizeof(ret->reason), d);
 }

@@ -67,25 +67,6 @@ int ctl_alarm_channel_list(struct lp_cli *cli, void *ctx)
 	return r ? r : ctl_get_and_print(cli, ctx, path, channels_table);
 }
 
-/* METHOD path with body; prints the answer with line() (or the JSON), or "done". */
-static int request(struct lp_cli *cli, struct ctl *c, const char *method, const char *path,
-		   const cJSON *body, void (*line)(const cJSON *))
-{
-	struct lp_diag d;
-	cJSON *out = NULL;
-	int r;
-
-	lp_diag_clear(&d);
-	r = lp_http_json(c->client, method, path, body, NULL, &out, &d);
-	if (r < 0)
-		return ctl_fail(r, &d);
-	if (ctl_want_json(cli, c) && out)
-		ctl_print_json(out);
-	else if (line && out)
-		line(out);
-	cJSON_Delete(out);
-	return 0;
-}
 
 static int id_path(struct lp_cli *cli, const char *what, const char *suffix, char *path, size_t len)
 {
@@ -123,7 +104,7 @@ int ctl_alarm_channel_add(struct lp_cli *cli, void *ctx)
 		cJSON_Delete(cfg);
 		r = LP_EXIT_FAILURE;
 	} else {
-		r = request(cli, ctx, "POST", "/api/v1/alarm-channels", body, channel_line);
+		r = ctl_request(cli, ctx, "POST", "/api/v1/alarm-channels", body, channel_line);
 	}
 	cJSON_Delete(body);
 	return r;
@@ -139,7 +120,7 @@ int ctl_alarm_channel_test(struct lp_cli *cli, void *ctx)
 	char path[PATH_LEN];
 	int r = id_path(cli, "alarm-channels", "/test", path, sizeof(path));
 
-	return r ? r : request(cli, ctx, "POST", path, NULL, test_line);
+	return r ? r : ctl_request(cli, ctx, "POST", path, NULL, test_line);
 }
 
 int ctl_alarm_channel_remove(struct lp_cli *cli, void *ctx)
@@ -147,7 +128,7 @@ int ctl_alarm_channel_remove(struct lp_cli *cli, void *ctx)
 	char path[PATH_LEN];
 	int r = id_path(cli, "alarm-channels", "", path, sizeof(path));
 
-	return r ? r : request(cli, ctx, "DELETE", path, NULL, NULL);
+	return r ? r : ctl_request(cli, ctx, "DELETE", path, NULL, NULL);
 }
 
 static void rule_line(const cJSON *rule)
@@ -230,7 +211,7 @@ int ctl_alarm_rule_add(struct lp_cli *cli, void *ctx)
 		params = NULL;
 	}
 	if (r == 0)
-		r = request(cli, ctx, "POST", "/api/v1/alarm-rules", body, rule_line);
+		r = ctl_request(cli, ctx, "POST", "/api/v1/alarm-rules", body, rule_line);
 	cJSON_Delete(params);
 	cJSON_Delete(body);
 	return r;
@@ -241,5 +222,5 @@ int ctl_alarm_rule_remove(struct lp_cli *cli, void *ctx)
 	char path[PATH_LEN];
 	int r = id_path(cli, "alarm-rules", "", path, sizeof(path));
 
-	return r ? r : request(cli, ctx, "DELETE", path, NULL, NULL);
+	return r ? r : ctl_request(cli, ctx, "DELETE", path, NULL, NULL);
 }

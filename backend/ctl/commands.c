@@ -99,23 +99,29 @@ bool ctl_want_json(const struct lp_cli *cli, const struct ctl *c)
 	return cli->json || c->json;
 }
 
-int ctl_get_and_print(struct lp_cli *cli, struct ctl *c, const char *path,
-		      void (*table)(const cJSON *))
+int ctl_request(struct lp_cli *cli, struct ctl *c, const char *method, const char *path,
+		const cJSON *body, void (*table)(const cJSON *))
 {
 	struct lp_diag d;
-	cJSON *j = NULL;
+	cJSON *out = NULL;
 	int r;
 
 	lp_diag_clear(&d);
-	r = lp_http_json(c->client, "GET", path, NULL, NULL, &j, &d);
+	r = lp_http_json(c->client, method, path, body, NULL, &out, &d);
 	if (r < 0)
 		return ctl_fail(r, &d);
-	if (ctl_want_json(cli, c))
-		ctl_print_json(j);
-	else
-		table(j);
-	cJSON_Delete(j);
+	if (ctl_want_json(cli, c) && out)
+		ctl_print_json(out);
+	else if (table && out)
+		table(out);
+	cJSON_Delete(out);
 	return 0;
+}
+
+int ctl_get_and_print(struct lp_cli *cli, struct ctl *c, const char *path,
+		      void (*table)(const cJSON *))
+{
+	return ctl_request(cli, c, "GET", path, NULL, table);
 }
 
 int ctl_list_query(struct lp_cli *cli, char *path, size_t len, const struct ctl_query_key *keys,
@@ -497,20 +503,7 @@ int ctl_release_show(struct lp_cli *cli, void *ctx)
 /* POSTs body to path and prints the release it answers with. */
 static int release_post(struct lp_cli *cli, struct ctl *c, const char *path, const cJSON *body)
 {
-	struct lp_diag d;
-	cJSON *out = NULL;
-	int r;
-
-	lp_diag_clear(&d);
-	r = lp_http_json(c->client, "POST", path, body, NULL, &out, &d);
-	if (r < 0)
-		return ctl_fail(r, &d);
-	if (ctl_want_json(cli, c))
-		ctl_print_json(out);
-	else
-		release_line(out);
-	cJSON_Delete(out);
-	return 0;
+	return ctl_request(cli, c, "POST", path, body, release_line);
 }
 
 int ctl_release_create(struct lp_cli *cli, void *ctx)

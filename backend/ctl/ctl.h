@@ -34,6 +34,10 @@ const char *ctl_str(const cJSON *o, const char *key);   /* "-" when absent */
 long long ctl_num(const cJSON *o, const char *key);     /* 0 when absent */
 void ctl_fmt_time(long long t, char *buf, size_t len);  /* ISO 8601 UTC or "never" */
 bool ctl_want_json(const struct lp_cli *cli, const struct ctl *c);
+/* METHOD path with body (may be NULL); prints the answer's JSON (--json) or table(answer)
+ * (nothing for an empty answer or a NULL table). Returns the exit code. */
+int ctl_request(struct lp_cli *cli, struct ctl *c, const char *method, const char *path,
+		const cJSON *body, void (*table)(const cJSON *));
 /* GETs path and prints the JSON (--json) or table(answer). */
 int ctl_get_and_print(struct lp_cli *cli, struct ctl *c, const char *path,
 		      void (*table)(const cJSON *));

@@ -155,20 +155,7 @@ int ctl_rollout_devices(struct lp_cli *cli, void *ctx)
 
 static int rollout_post(struct lp_cli *cli, struct ctl *c, const char *path, const cJSON *body)
 {
-	struct lp_diag d;
-	cJSON *out = NULL;
-	int r;
-
-	lp_diag_clear(&d);
-	r = lp_http_json(c->client, "POST", path, body, NULL, &out, &d);
-	if (r < 0)
-		return ctl_fail(r, &d);
-	if (ctl_want_json(cli, c))
-		ctl_print_json(out);
-	else
-		rollout_show(out);
-	cJSON_Delete(out);
-	return 0;
+	return ctl_request(cli, c, "POST", path, body, rollout_show);
 }
 
 /* "1,10,50,100" into a JSON array (the server checks the values). */

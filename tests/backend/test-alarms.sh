@@ -8,15 +8,8 @@
 # secrets never in API answers or the log.
 . "$(dirname "$0")/lib.sh"
 : "${MKPKG:?}" "${CTL:?}"
-SINKS=$(dirname "$0")/../tools/alarm-sinks.py
-PY=/usr/bin/python3 # Debian's python3 with python3-aiosmtpd
-HTTPS_PID= SMTP_PID=
-stop_sinks() {
-  for p in $HTTPS_PID $SMTP_PID; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-}
-trap 'stop_sinks; cleanup' EXIT
 make_certs
-SPORT=$(free_port); MPORT=$(free_port)
+. "$(dirname "$0")/lib-alarms.sh"
 write_config '.poll = {sleep_s: 1, min_sleep_s: 1} | .alarms = {eval_interval_s: 1, retry_min_s: 1, retry_max_s: 2, send_timeout_s: 3}'
 admin tenant create t1 >/dev/null
 "$MKPKG" keygen "$TMP/sign.key" "$TMP/sign.pub"
@@ -24,21 +17,7 @@ admin tenant add-key t1 "$TMP/sign.pub" >/dev/null
 admin device create --tenant t1 dev1 dev2 > "$TMP/devices"
 OPER=$(admin token create --tenant t1 --role operator)
 VIEW=$(admin token create --tenant t1 --role viewer)
-BOT=123456:SecretBotTokenXyz; SMTPPW=Smtp-Secret-Pw-42; WKEY=Whk-Secret-Key-77
-mkdir -p "$TMP/out"
-start_https() {
-  "$PY" "$SINKS" https "$SPORT" "$TMP/pki/server.pem" "$TMP/pki/server.key" "$TMP/out" "$BOT" "$WKEY" > "$TMP/https.out" 2>&1 &
-  HTTPS_PID=$!
-  wait_for "the HTTPS sink listens" "grep -q ready $TMP/https.out"
-}
-stop_https() { kill -TERM "$HTTPS_PID"; wait "$HTTPS_PID" 2>/dev/null || true; HTTPS_PID=; }
-wait_for() { # DESC COMMAND: polls COMMAND (bounded, 20 s) until it succeeds
-  for _ in $(seq 1 200); do if eval "$2" >/dev/null 2>&1; then return 0; fi; sleep 0.1; done
-  fail "timed out waiting: $1"
-}
-"$PY" "$SINKS" smtp "$MPORT" "$TMP/pki/server.pem" "$TMP/pki/server.key" "$TMP/out" alarms "$SMTPPW" > "$TMP/smtp.out" 2>&1 &
-SMTP_PID=$!
-wait_for "the SMTP sink listens" "grep -q ready $TMP/smtp.out"
+start_smtp
 start_server
 API=$URL/api/v1
 AUTH=(-H "Authorization: Bearer $OPER")
@@ -47,13 +26,6 @@ ctl() { "$CTL" --url "$URL" --token "$OPER" --cacert "$TMP/pki/ca.pem" "$@"; }
 api() { "${CURL[@]}" "${VAUTH[@]}" "$API/$1"; }
 
 # --- channels and rules ---
-CA=$TMP/pki/ca.pem
-TG=$(jq -nc --arg t "$BOT" --arg u "https://127.0.0.1:$SPORT" --arg ca "$CA" \
-  '{name: "tg", kind: "telegram", config: {bot_token: $t, chat_id: -1001, base_url: $u, cacert: $ca}}')
-HOOK=$(jq -nc --arg k "$WKEY" --arg u "https://127.0.0.1:$SPORT/hook" --arg ca "$CA" \
-  '{name: "hook", kind: "webhook", config: {url: $u, key: $k, cacert: $ca}}')
-MAIL=$(jq -nc --arg p "$SMTPPW" --arg u "smtp://127.0.0.1:$MPORT" --arg ca "$CA" \
-  '{name: "mail", kind: "smtp", config: {url: $u, username: "alarms", password: $p, from: "loopline@example.com", to: ["ops@example.com", "oncall@example.com"], cacert: $ca}}')
 check_eq "viewer cannot add a channel: 403" 403 "$(http_code POST "$API/alarm-channels" "${VAUTH[@]}" -d "$TG")"
 check_eq "unknown config key: 400" 400 "$(http_code POST "$API/alarm-channels" "${AUTH[@]}" -d "$(jq -c '.config.colour = 1' <<<"$TG")")"
 check_eq "the message names the path" "config.colour" "$(jq -r '.error.message | split(":")[0]' "$TMP/body")"
