@@ -448,6 +448,59 @@ static void test_cancel_and_skip(void **state)
 	assert_true(has_event(f->s, "rollout.cancelled", "cancelled by bob: bad idea"));
 }
 
+/* A daily window: nothing is handed out outside it; inside, actions carry its end; an
+ * action the window closed on (canceled) is handed out again in the next window. */
+static void test_window_assign(void **state)
+{
+	struct fixture *f = *state;
+	struct be_wave_counts c[BE_WAVES_MAX];
+	struct close_ctx cc = { .s = f->s };
+	struct be_page p = { 0, 1000 };
+	struct be_rollout_spec sp;
+	struct be_rollout ro;
+	struct be_action a, b;
+	int64_t day = 20000 * 86400LL, total = 0;
+	const char *msg = "maintenance window lapsed";
+	struct be_action_change lapse = {
+		.entry = { .time = 1, .status = "CANCELED", .messages = &msg, .n_messages = 1 },
+		.closes = true,
+	};
+
+	release(f, "2.0", "pass", true);
+	spec_fleet(&sp, "2.0");
+	sp.has_window = true;
+	sp.window_start_min = 120; /* 02:00-03:00 UTC */
+	sp.window_minutes = 60;
+	assert_int_equal(be_store_rollout_create(f->s, &sp, "alice", &ro), 0);
+	assert_int_equal(be_rollout_tick(f->s, day + 3600), 0);
+	counts(f->s, ro.id, c);
+	assert_int_equal(c[0].size, 2);
+	assert_int_equal(c[0].assigned, 0); /* 01:00: outside the window */
+	assert_int_equal(be_rollout_tick(f->s, day + 2 * 3600 + 600), 0);
+	counts(f->s, ro.id, c);
+	assert_int_equal(c[0].assigned, 2);
+	assert_int_equal(be_store_rollout_devices(f->s, ro.id, 0, &p, collect_any, &cc, &total), 0);
+	assert_int_equal(be_store_action_get(f->s, 0, cc.ids[0], &a), 0);
+	assert_true(a.maint);
+	assert_int_equal(a.maint_start, day + 2 * 3600 + 600);
+	assert_int_equal(a.maint_end, day + 3 * 3600);
+	/* the window closes before the device started: the backend cancels the action */
+	assert_int_equal(be_store_action_change(f->s, &a, &lapse), 0);
+	assert_int_equal(be_rollout_tick(f->s, day + 4 * 3600), 0);
+	counts(f->s, ro.id, c);
+	assert_int_equal(c[0].canceled, 1);
+	/* the next day's window: a new action for that device */
+	assert_int_equal(be_rollout_tick(f->s, day + 86400 + 2 * 3600 + 60), 0);
+	cc.n = 0;
+	assert_int_equal(be_store_rollout_devices(f->s, ro.id, 0, &p, collect_any, &cc, &total), 0);
+	assert_int_equal(cc.n, 2);
+	assert_true(cc.ids[0] != a.id && cc.ids[1] != a.id);
+	assert_int_equal(be_store_action_get(f->s, 0, cc.ids[0], &b), 0);
+	assert_int_equal(b.maint_end, day + 86400 + 3 * 3600);
+	counts(f->s, ro.id, c);
+	assert_int_equal(c[0].canceled, 0);
+}
+
 struct ev_find {
 	const char *needle;
 	bool found;
@@ -480,6 +533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_waits_for_approval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_join_resume_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_skip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_assign, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
