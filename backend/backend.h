@@ -131,7 +131,7 @@ uint64_t be_ranges_bytes(const struct be_range *list, size_t n);
  * rows matching the filter, ignoring paging.
  */
 
-#define BE_SCHEMA_VERSION 4
+#define BE_SCHEMA_VERSION 5
 #define BE_TEXT_MAX 129            /* names, versions, parts, commands: at most 128 bytes */
 #define BE_FILENAME_MAX 256
 #define BE_IP_MAX 64
@@ -256,6 +256,8 @@ struct be_action {
 	int64_t device;                 /* row id */
 	char device_cid[BE_ID_MAX];     /* "" from be_store_action_open */
 	int64_t package;                /* 0 = a configured action */
+	int64_t offered;                /* the package deploymentBase offered: package, or a
+					 * delta of it for the device's running version (0: not yet) */
 	char command[BE_TEXT_MAX];      /* configured action name, "" for packages */
 	char type[16];                  /* forced, soft, download-only */
 	char status[32];                /* RUNNING, RETRIEVED, …, FINISHED, ERROR, CANCELED */
@@ -330,8 +332,13 @@ int be_store_deploy(struct be_store *s, const struct be_deployment *d,
 		    char ret_missing[BE_ID_MAX]);
 /* A device downloads a package of one of its open actions: a DOWNLOAD history entry. */
 int be_store_action_download(struct be_store *s, int64_t device, int64_t package, const char *what);
-/* Whether one of the device's actions uses the package (1) or not (0). */
+/* Whether one of the device's actions uses or was offered the package (1) or not (0). */
 int be_store_package_visible(struct be_store *s, int64_t device, int64_t package);
+/* The package to offer for an open package action (deploymentBase): a delta package of
+ * the same release whose base is the version the device reports running (configData
+ * "version", else the installed version), unless that delta failed on this device before;
+ * else the action's package. Records it in the action (a->offered too). */
+int be_store_action_offer(struct be_store *s, struct be_action *a, int64_t *ret_package);
 
 /* store-packages.c and store-uploads.c */
 struct be_package {
@@ -343,6 +350,8 @@ struct be_package {
 	char sha256[65], sha1[41], md5[33];
 	int64_t created;
 	char *manifest;                 /* JSON text (lpkg) or NULL; the caller frees it */
+	char delta_base[BE_TEXT_MAX];   /* a delta package: the version it patches ("" full) */
+	char delta_base_sha256[65];     /* … and that version's image hash */
 };
 
 struct be_upload {

@@ -66,10 +66,11 @@ static int add_history_messages(void *ctx, const struct be_status_entry *e)
 	return 0;
 }
 
-static int add_chunk(struct ddi *d, const struct be_action *a, cJSON *chunks)
+static int add_chunk(struct ddi *d, struct be_action *a, cJSON *chunks)
 {
 	cJSON *chunk = cJSON_CreateObject(), *meta, *m;
 	struct be_package p;
+	int64_t pkg = 0;
 	int rc;
 
 	cJSON_AddItemToArray(chunks, chunk);
@@ -85,8 +86,10 @@ static int add_chunk(struct ddi *d, const struct be_action *a, cJSON *chunks)
 		cJSON_AddItemToArray(meta, m);
 		return 0;
 	}
-	rc = be_store_package_get(d->s, a->package, false, &p);
-	if (rc < 0)
+	/* A delta for the version the device runs, when the release has one (else the full
+	 * package); the choice is recorded so the download and a failure know it. */
+	if ((rc = be_store_action_offer(d->s, a, &pkg)) < 0 ||
+	    (rc = be_store_package_get(d->s, pkg, false, &p)) < 0)
 		return rc;
 	cJSON_AddStringToObject(chunk, "part", p.part);
 	cJSON_AddStringToObject(chunk, "version", p.version);
@@ -95,7 +98,7 @@ static int add_chunk(struct ddi *d, const struct be_action *a, cJSON *chunks)
 	return 0;
 }
 
-static void reply_deployment(struct ddi *d, const struct be_action *a)
+static void reply_deployment(struct ddi *d, struct be_action *a)
 {
 	struct be_req *r = d->r;
 	cJSON *root, *dep, *hist;

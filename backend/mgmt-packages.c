@@ -192,6 +192,14 @@ static cJSON *package_json(const struct be_package *p)
 	cJSON_AddStringToObject(o, "sha1", p->sha1);
 	cJSON_AddStringToObject(o, "md5", p->md5);
 	cJSON_AddNumberToObject(o, "created", (double)p->created);
+	if (p->delta_base[0]) {
+		cJSON *d = cJSON_AddObjectToObject(o, "delta");
+
+		cJSON_AddStringToObject(d, "base_version", p->delta_base);
+		cJSON_AddStringToObject(d, "base_sha256", p->delta_base_sha256);
+	} else {
+		cJSON_AddNullToObject(o, "delta");
+	}
 	return o;
 }
 
@@ -284,6 +292,13 @@ static int verify_lpkg(struct be_mgmt *m, const struct be_upload *u, int fd,
 	snprintf(pkg->name, sizeof(pkg->name), "%s", man->product);
 	snprintf(pkg->version, sizeof(pkg->version), "%s", man->version);
 	snprintf(pkg->part, sizeof(pkg->part), "os");
+	/* A delta package patches one version: the backend offers it to devices running it. */
+	for (size_t i = 0; i < man->n_payloads; i++)
+		if (man->payloads[i].type == LP_PAYLOAD_DELTA) {
+			snprintf(pkg->delta_base, sizeof(pkg->delta_base), "%s",
+				 man->payloads[i].delta.base_version);
+			lp_hex_encode(man->payloads[i].delta.base_sha256, 32, pkg->delta_base_sha256);
+		}
 	pkg->manifest = lp_manifest_serialize(man);
 out:
 	lp_manifest_free(man);

@@ -16,7 +16,7 @@
 #define CANCEL_BATCH 64 /* open actions of one device canceled at once (there is one, normally) */
 
 #define ACTION_COLS "a.id, a.device_id, d.controller_id, a.package_id, a.command, a.type," \
-	" a.status, a.active, a.maint_start, a.maint_end, a.created, a.updated"
+	" a.status, a.active, a.maint_start, a.maint_end, a.created, a.updated, a.offered_package"
 #define ACTION_WHERE " FROM actions a JOIN devices d ON d.id = a.device_id WHERE" \
 	" (?1 IS NULL OR d.controller_id = ?1) AND (?2 = 0 OR a.device_id = ?2) AND" \
 	" (?3 < 0 OR a.active = ?3)"
@@ -24,7 +24,7 @@
 /* The poll's lookups use the actions_device index and no join. */
 static const char SQL_OPEN[] =
 	"SELECT id, device_id, '', package_id, command, type, status, active, maint_start,"
-	" maint_end, created, updated FROM actions WHERE device_id = ? AND active = 1"
+	" maint_end, created, updated, offered_package FROM actions WHERE device_id = ? AND active = 1"
 	" ORDER BY id LIMIT 1";
 static const char SQL_INSTALLED[] =
 	"SELECT id FROM actions WHERE device_id = ? AND active = 0 AND status = 'FINISHED'"
@@ -69,10 +69,26 @@ static const char SQL_TARGET_TAG[] =
 	" JOIN device_tags t ON t.device_id = d.id WHERE t.tag = ?";
 static const char SQL_TARGETS[] = "SELECT id, cid FROM temp.deploy_targets ORDER BY cid";
 static const char SQL_DOWNLOAD[] =
-	"INSERT INTO action_status(action_id, time, status, messages) SELECT id, ?, 'DOWNLOAD', ?"
-	" FROM actions WHERE device_id = ? AND package_id = ? AND active = 1";
+	"INSERT INTO action_status(action_id, time, status, messages) SELECT id, ?1, 'DOWNLOAD', ?2"
+	" FROM actions WHERE device_id = ?3 AND (package_id = ?4 OR offered_package = ?4)"
+	" AND active = 1";
 static const char SQL_VISIBLE[] =
-	"SELECT 1 FROM actions WHERE device_id = ? AND package_id = ? LIMIT 1";
+	"SELECT 1 FROM actions WHERE device_id = ?1 AND (package_id = ?2 OR offered_package = ?2)"
+	" LIMIT 1";
+/* A delta of the action's package, from the same release, for the running version. */
+static const char SQL_DELTA_FOR[] =
+	"SELECT p.id FROM release_packages x JOIN release_packages y ON y.release_id = x.release_id"
+	" JOIN packages p ON p.id = y.package_id"
+	" WHERE x.package_id = ?1 AND p.delta_base = ?2"
+	" AND p.version = (SELECT version FROM packages WHERE id = ?1)"
+	" AND NOT EXISTS (SELECT 1 FROM delta_failures f WHERE f.device_id = ?3 AND f.package_id = p.id)"
+	" ORDER BY p.id LIMIT 1";
+static const char SQL_RUNNING[] =
+	"SELECT coalesce((SELECT value FROM device_attributes WHERE device_id = d.id"
+	"  AND key = 'version'), d.installed_version) FROM devices d WHERE d.id = ?";
+static const char SQL_SET_OFFERED[] = "UPDATE actions SET offered_package = ?2 WHERE id = ?1";
+static const char SQL_DELTA_FAILED[] =
+	"INSERT OR IGNORE INTO delta_failures(device_id, package_id, time) VALUES(?, ?, ?)";
 
 static void action_row(struct sq *q, struct be_action *a)
 {
@@ -90,6 +106,7 @@ static void action_row(struct sq *q, struct be_action *a)
 	a->maint_end = sq_int(q, 9);
 	a->created = sq_int(q, 10);
 	a->updated = sq_int(q, 11);
+	a->offered = sq_null(q, 12) ? 0 : sq_int(q, 12);
 }
 
 int be_store_action_open(struct be_store *s, int64_t device, struct be_action *ret)
@@ -282,6 +299,16 @@ static int apply_change(struct be_store *s, const struct be_action *a,
 		return -ESTALE; /* closed meanwhile (another feedback, a lapsed window) */
 	r = store_action_status(s, a->id, e->time, e->status, e->has_code ? &e->code : NULL,
 				e->messages, e->n_messages);
+	/* A delta that failed is not offered to this device again: its next attempt gets
+	 * the full package (the base may differ from what the device reports). */
+	if (r == 0 && c->closes && strcmp(e->status, "ERROR") == 0 && a->offered &&
+	    a->offered != a->package) {
+		sq_prepare(&q, s, SQL_DELTA_FAILED);
+		sq_bind_int(&q, 1, a->device);
+		sq_bind_int(&q, 2, a->offered);
+		sq_bind_int(&q, 3, be_now());
+		r = sq_exec(&q);
+	}
 	if (r == 0 && c->installs && a->package) {
 		sq_prepare(&q, s, SQL_INSTALLS);
 		sq_bind_int(&q, 1, a->package);
@@ -469,6 +496,61 @@ int be_store_action_download(struct be_store *s, int64_t device, int64_t package
 	r = sq_exec(&q);
 	free(text);
 	return r;
+}
+
+static int running_version(struct be_store *s, int64_t device, char *buf, size_t len)
+{
+	struct sq q;
+
+	buf[0] = '\0';
+	sq_prepare(&q, s, SQL_RUNNING);
+	sq_bind_int(&q, 1, device);
+	if (sq_step(&q) > 0)
+		sq_copy(&q, 0, buf, len);
+	return sq_finish(&q);
+}
+
+static int offer(struct be_store *s, struct be_action *a, int64_t *ret_package)
+{
+	char running[BE_TEXT_MAX];
+	int64_t pkg = a->package;
+	struct sq q;
+	int r = running_version(s, a->device, running, sizeof(running));
+
+	if (r < 0)
+		return r;
+	if (running[0]) {
+		sq_prepare(&q, s, SQL_DELTA_FOR);
+		sq_bind_int(&q, 1, a->package);
+		sq_bind_text(&q, 2, running);
+		sq_bind_int(&q, 3, a->device);
+		if (sq_step(&q) > 0)
+			pkg = sq_int(&q, 0);
+		if ((r = sq_finish(&q)) < 0)
+			return r;
+	}
+	if (pkg != a->offered) {
+		sq_prepare(&q, s, SQL_SET_OFFERED);
+		sq_bind_int(&q, 1, a->id);
+		sq_bind_int(&q, 2, pkg);
+		if ((r = sq_exec(&q)) < 0)
+			return r;
+		a->offered = pkg;
+	}
+	*ret_package = pkg;
+	return 0;
+}
+
+int be_store_action_offer(struct be_store *s, struct be_action *a, int64_t *ret_package)
+{
+	int r;
+
+	*ret_package = a->offered ? a->offered : a->package;
+	if (!a->package || !a->active)
+		return 0; /* a configured action, or history: what it was */
+	if ((r = be_store_begin(s)) < 0)
+		return r;
+	return store_end(s, offer(s, a, ret_package));
 }
 
 int be_store_package_visible(struct be_store *s, int64_t device, int64_t package)

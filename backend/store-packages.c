@@ -14,7 +14,8 @@
 #include "loopline/log.h"
 #include "store-internal.h"
 
-#define PACKAGE_COLS "id, kind, name, version, part, filename, size, sha256, sha1, md5, created"
+#define PACKAGE_COLS "id, kind, name, version, part, filename, size, sha256, sha1, md5, created," \
+	" delta_base, delta_base_sha256"
 
 static const char SQL_GET[] = "SELECT " PACKAGE_COLS " FROM packages WHERE id = ?";
 static const char SQL_GET_MANIFEST[] =
@@ -24,7 +25,8 @@ static const char SQL_LIST[] =
 	"SELECT " PACKAGE_COLS " FROM packages ORDER BY id DESC LIMIT ? OFFSET ?";
 static const char SQL_ADD[] =
 	"INSERT INTO packages(kind, name, version, part, filename, size, sha256, sha1, md5,"
-	" created, manifest) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	" created, manifest, delta_base, delta_base_sha256) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+	" ?, ?)";
 
 static void package_row(struct sq *q, struct be_package *p)
 {
@@ -40,6 +42,8 @@ static void package_row(struct sq *q, struct be_package *p)
 	sq_copy(q, 8, p->sha1, sizeof(p->sha1));
 	sq_copy(q, 9, p->md5, sizeof(p->md5));
 	p->created = sq_int(q, 10);
+	sq_copy(q, 11, p->delta_base, sizeof(p->delta_base));
+	sq_copy(q, 12, p->delta_base_sha256, sizeof(p->delta_base_sha256));
 }
 
 int be_store_package_get(struct be_store *s, int64_t id, bool with_manifest,
@@ -53,7 +57,7 @@ int be_store_package_get(struct be_store *s, int64_t id, bool with_manifest,
 	r = sq_step(&q);
 	if (r > 0) {
 		package_row(&q, ret);
-		if (with_manifest && !sq_null(&q, 11) && !(ret->manifest = strdup(sq_text(&q, 11))))
+		if (with_manifest && !sq_null(&q, 13) && !(ret->manifest = strdup(sq_text(&q, 13))))
 			q.rc = -ENOMEM;
 	}
 	if (sq_finish(&q) < 0) {
@@ -135,6 +139,8 @@ static int add_package(struct be_store *s, const struct be_upload *u,
 	sq_bind_text(&q, 9, pkg->md5);
 	sq_bind_int(&q, 10, be_now());
 	sq_bind_text(&q, 11, pkg->manifest);
+	sq_bind_text(&q, 12, pkg->delta_base[0] ? pkg->delta_base : NULL);
+	sq_bind_text(&q, 13, pkg->delta_base[0] ? pkg->delta_base_sha256 : NULL);
 	if ((r = sq_exec(&q)) < 0)
 		return r;
 	*ret_id = store_last_rowid(s);

@@ -74,6 +74,11 @@ static const char SQL_RO_SET_ACTION[] =
 static const char SQL_RO_OPEN[] =
 	"SELECT rd.device_id, rd.action_id FROM rollout_devices rd JOIN actions a"
 	" ON a.id = rd.action_id WHERE rd.rollout_id = ? AND a.active = 1";
+/* What a member is assigned: the release's full package (deltas are chosen per device
+ * when it fetches the deployment, store-actions.c). */
+static const char SQL_RO_FULL_PKG[] =
+	"SELECT rp.package_id FROM release_packages rp JOIN packages p ON p.id = rp.package_id"
+	" WHERE rp.release_id = ? AND p.delta_base IS NULL ORDER BY rp.package_id LIMIT 1";
 static const char SQL_RO_DEV_COUNT[] =
 	"SELECT count(*) FROM rollout_devices WHERE rollout_id = ?1 AND (?2 < 0 OR wave = ?2)";
 static const char SQL_RO_DEV_LIST[] =
@@ -772,7 +777,6 @@ int be_store_rollout_assign(struct be_store *s, int64_t id, int64_t now, size_t 
 			    size_t *ret_n)
 {
 	struct be_deployment d = { 0 };
-	struct be_release rel;
 	struct be_rollout ro;
 	struct { int64_t device; char cid[BE_ID_MAX]; } *todo = NULL;
 	int64_t edge = 0;
@@ -786,13 +790,16 @@ int be_store_rollout_assign(struct be_store *s, int64_t id, int64_t now, size_t 
 	if ((r = be_store_rollout_get(s, id, &ro)) < 0 || strcmp(ro.state, "running") != 0 ||
 	    ro.wave < 0)
 		return store_end(s, r);
-	if ((r = be_store_release_get(s, ro.spec.release, &rel)) < 0)
+	sq_prepare(&q, s, SQL_RO_FULL_PKG);
+	sq_bind_int(&q, 1, ro.release_id);
+	if (sq_step(&q) > 0)
+		d.package = sq_int(&q, 0);
+	if ((r = sq_finish(&q)) < 0)
 		return store_end(s, r);
 	/* With a maintenance window, actions are handed out inside it and carry its end;
 	 * one the window closed on is handed out again in the next window. */
-	if (!be_rollout_window(&ro.spec, now, &edge) || rel.n_packages == 0)
+	if (!be_rollout_window(&ro.spec, now, &edge) || d.package == 0)
 		return store_end(s, 0);
-	d.package = rel.packages[0];
 	d.type = be_deploy_type_name(ro.spec.type);
 	d.has_window = ro.spec.has_window;
 	d.window_start = now;

@@ -95,6 +95,13 @@ static const char *const migrations[] = {
 	"CREATE INDEX outbox_due ON outbox(state, next_attempt);"
 	"CREATE INDEX outbox_alarm ON outbox(alarm_id);"
 	"INSERT INTO settings(key, value) SELECT 'alarm_cursor', coalesce(max(id), 0) FROM events;",
+	/* 5: delta packages and which package a device was offered (docs/backend.md, "Deltas") */
+	"ALTER TABLE packages ADD COLUMN delta_base TEXT;"
+	"ALTER TABLE packages ADD COLUMN delta_base_sha256 TEXT;"
+	"ALTER TABLE actions ADD COLUMN offered_package INTEGER;"
+	"CREATE TABLE delta_failures(device_id INTEGER NOT NULL REFERENCES devices(id),"
+	"  package_id INTEGER NOT NULL REFERENCES packages(id), time INTEGER NOT NULL,"
+	"  PRIMARY KEY(device_id, package_id));",
 };
 
 _Static_assert(LP_ARRAY_SIZE(migrations) == BE_SCHEMA_VERSION,

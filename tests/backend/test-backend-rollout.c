@@ -26,7 +26,15 @@ struct fixture {
 	int64_t pkg;
 };
 
+static int64_t add_package_as(struct be_store *s, const char *file, int sha, const char *delta_base);
+
 static int64_t add_package(struct be_store *s)
+{
+	return add_package_as(s, "fw.swu", 7, NULL);
+}
+
+/* A package of version 2.0; with delta_base, a delta of it for devices running that. */
+static int64_t add_package_as(struct be_store *s, const char *file, int sha, const char *delta_base)
 {
 	struct be_upload *u = calloc(1, sizeof(*u));
 	struct be_package p = { .size = 3 };
@@ -34,7 +42,7 @@ static int64_t add_package(struct be_store *s)
 	int fd;
 
 	assert_non_null(u);
-	snprintf(u->filename, sizeof(u->filename), "fw.swu");
+	snprintf(u->filename, sizeof(u->filename), "%s", file);
 	snprintf(u->version, sizeof(u->version), "2.0");
 	snprintf(u->part, sizeof(u->part), "os");
 	u->size = 3;
@@ -47,8 +55,12 @@ static int64_t add_package(struct be_store *s)
 	snprintf(p.name, sizeof(p.name), "fw");
 	snprintf(p.version, sizeof(p.version), "2.0");
 	snprintf(p.part, sizeof(p.part), "os");
-	snprintf(p.filename, sizeof(p.filename), "fw.swu");
-	snprintf(p.sha256, sizeof(p.sha256), "%064d", 7);
+	snprintf(p.filename, sizeof(p.filename), "%s", file);
+	snprintf(p.sha256, sizeof(p.sha256), "%064d", sha);
+	if (delta_base) {
+		snprintf(p.delta_base, sizeof(p.delta_base), "%s", delta_base);
+		snprintf(p.delta_base_sha256, sizeof(p.delta_base_sha256), "%064d", 1);
+	}
 	assert_int_equal(be_store_package_add(s, u, &p, &id), 0);
 	free(u);
 	return id;
@@ -196,6 +208,15 @@ static void counts(struct be_store *s, int64_t id, struct be_wave_counts *c)
 }
 
 static bool has_event(struct be_store *s, const char *type, const char *needle);
+
+static int ignore_deployed(void *ctx, int64_t action, const char *cid)
+{
+	(void)ctx;
+	(void)action;
+	(void)cid;
+	return 0;
+}
+#define NULL_CB ignore_deployed
 
 /* ---- pure functions ---- */
 
@@ -501,6 +522,81 @@ static void test_window_assign(void **state)
 	assert_int_equal(c[0].canceled, 0);
 }
 
+/* The backend offers a delta of the release for the version a device runs, the full
+ * package otherwise, and the full package after the delta failed on that device. */
+static void test_delta_offer(void **state)
+{
+	struct fixture *f = *state;
+	int64_t pkgs[2], dev[3], offered = 0;
+	struct be_attribute v10 = { "version", "1.0" }, v09 = { "version", "0.9" };
+	const char *msg = "base mismatch";
+	struct be_action_change fail = {
+		.entry = { .time = 1, .status = "ERROR", .messages = &msg, .n_messages = 1 },
+		.closes = true, .event = "action.failed", .event_message = msg,
+	};
+	struct be_deployment dep = { .type = "forced", .max_targets = 10, .n_devices = 1 };
+	char missing[BE_ID_MAX];
+	struct be_release rel;
+	struct be_action a;
+	const char *cids[] = { "dev000", "dev001", "dev002" };
+
+	pkgs[0] = f->pkg;
+	pkgs[1] = add_package_as(f->s, "fw-from-1.0.lpkg", 8, "1.0");
+	assert_int_equal(be_store_release_create(f->s, "2.0", pkgs, 2, &rel), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(be_store_device_id(f->s, cids[i], &dev[i]), 0);
+	assert_int_equal(be_store_device_set_attributes(f->s, dev[0], BE_ATTR_MERGE, &v10, 1, 10), 0);
+	assert_int_equal(be_store_device_set_attributes(f->s, dev[1], BE_ATTR_MERGE, &v09, 1, 10), 0);
+	dep.package = f->pkg;
+	dep.devices = cids;
+	dep.n_devices = 3;
+	assert_int_equal(be_store_deploy(f->s, &dep, NULL_CB, NULL, missing), 0);
+	/* 1.0: the delta; 0.9 and unknown: the full package */
+	assert_int_equal(be_store_action_open(f->s, dev[0], &a), 0);
+	assert_int_equal(be_store_action_offer(f->s, &a, &offered), 0);
+	assert_int_equal(offered, pkgs[1]);
+	assert_int_equal(be_store_package_visible(f->s, dev[0], pkgs[1]), 1);
+	assert_int_equal(be_store_package_visible(f->s, dev[1], pkgs[1]), 0);
+	assert_int_equal(be_store_action_open(f->s, dev[1], &a), 0);
+	assert_int_equal(be_store_action_offer(f->s, &a, &offered), 0);
+	assert_int_equal(offered, f->pkg);
+	assert_int_equal(be_store_action_open(f->s, dev[2], &a), 0);
+	assert_int_equal(be_store_action_offer(f->s, &a, &offered), 0);
+	assert_int_equal(offered, f->pkg);
+	/* the delta fails on dev000: its next action gets the full package */
+	assert_int_equal(be_store_action_open(f->s, dev[0], &a), 0);
+	assert_int_equal(a.offered, pkgs[1]);
+	assert_int_equal(be_store_action_change(f->s, &a, &fail), 0);
+	dep.n_devices = 1;
+	assert_int_equal(be_store_deploy(f->s, &dep, NULL_CB, NULL, missing), 0);
+	assert_int_equal(be_store_action_open(f->s, dev[0], &a), 0);
+	assert_int_equal(a.offered, 0);
+	assert_int_equal(be_store_action_offer(f->s, &a, &offered), 0);
+	assert_int_equal(offered, f->pkg);
+	/* a rollout of the release assigns the full package, never the delta */
+	{
+		struct be_gate_result g = { .run = 1, .passed = 1 };
+		struct be_rollout_spec sp;
+		struct be_rollout ro;
+
+		snprintf(g.decision, sizeof(g.decision), "pass");
+		snprintf(g.spec_sha256, sizeof(g.spec_sha256), "%064d", 1);
+		assert_int_equal(be_store_release_gate(f->s, "2.0", &g, true, &rel), 0);
+		spec_fleet(&sp, "2.0");
+		sp.waves[0] = 100;
+		sp.n_waves = 1;
+		assert_int_equal(be_store_rollout_create(f->s, &sp, "alice", &ro), 0);
+		assert_int_equal(be_rollout_tick(f->s, 1000), 0);
+		assert_int_equal(be_store_action_open(f->s, dev[1], &a), 0);
+		assert_int_equal(a.package, f->pkg);
+		assert_int_equal(be_store_action_open(f->s, dev[0], &a), 0);
+		assert_int_equal(a.package, f->pkg);
+		/* dev000's delta failed before: the full package again */
+		assert_int_equal(be_store_action_offer(f->s, &a, &offered), 0);
+		assert_int_equal(offered, f->pkg);
+	}
+}
+
 struct ev_find {
 	const char *needle;
 	bool found;
@@ -534,6 +630,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pause_join_resume_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_skip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_window_assign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_offer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
