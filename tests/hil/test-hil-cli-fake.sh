@@ -8,7 +8,9 @@
 # Needs LP_HIL_CLI (the binary).
 set -euo pipefail
 cli=${LP_HIL_CLI:?}
-work=$(mktemp -d "${LP_HIL_TMP:-/tmp/lp-hil}-fake.XXXXXX")
+# Not under LP_HIL_TMP: hil-qemu-cleanup removes LP_HIL_TMP-* when the QEMU tests end,
+# which may be while this (QEMU-less) test still runs.
+work=$(mktemp -d /tmp/lp-hil-fake.XXXXXX)
 socat_pid=""
 cleanup() {
   [ -z "$socat_pid" ] || kill "$socat_pid" 2>/dev/null || true
