@@ -367,6 +367,46 @@ static void test_refused_packages(void **state)
 	EXPECT_RC(at_agent(d, "C", NULL, NULL, "status", NULL), LP_EXIT_USAGE);
 }
 
+/* Encrypted payloads: installed with a key of decryption_keys (decrypted while they
+ * stream into the slot); refused before a byte is written without one; a tampered chunk
+ * fails its tag and the slot is never activated. */
+static void test_encrypted(void **state)
+{
+	struct at_dev *d = *state;
+	struct lp_aes_key *other = NULL;
+	char pkg[AT_PATH + 32];
+	char *data = NULL;
+	size_t len;
+	FILE *f;
+
+	/* a key the device does not have: refused, slot B untouched */
+	assert_int_equal(lp_aes_key_generate(&other), 0);
+	pkg_path(d, pkg, sizeof(pkg), "other-key.lpkg");
+	at_make_encrypted_package(d, pkg, "1.1.0", other, image, sizeof(image));
+	expect_refused(d, pkg, LP_EXIT_UNSUPPORTED, "not among this agent's decryption_keys");
+	assert_non_null(strstr(d->out, lp_aes_key_id(other)));
+	assert_true(at_slot_equals(d, AGENT_SLOT_B, (const uint8_t *)"slot B: old contents\n", 21));
+	lp_aes_key_free(other);
+
+	/* a flipped byte in the ciphertext: the chunk's tag fails, nothing is activated */
+	pkg_path(d, pkg, sizeof(pkg), "tampered.lpkg");
+	at_make_encrypted_package(d, pkg, "1.1.0", d->aes, image, sizeof(image));
+	assert_int_equal(lp_fs_read_file(pkg, 4u << 20, &data, &len), 0);
+	data[len / 2] ^= 0x04; /* inside the payload, which is most of the file */
+	f = fopen(pkg, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+	free(data);
+	expect_refused(d, pkg, LP_EXIT_CORRUPT, "authentication failed");
+
+	/* the device's key: installed, the slot holds the plaintext image */
+	pkg_path(d, pkg, sizeof(pkg), "encrypted.lpkg");
+	at_make_encrypted_package(d, pkg, "1.1.0", d->aes, image, sizeof(image));
+	install_ok(d, pkg, "main:7");
+	assert_true(at_slot_equals(d, AGENT_SLOT_B, image, sizeof(image)));
+}
+
 static void test_mark_good_and_bad(void **state)
 {
 	struct at_dev *d = *state;
@@ -502,6 +542,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slot_never_boots, setup_grub, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_never_boots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_encrypted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_good_and_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
