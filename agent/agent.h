@@ -115,6 +115,8 @@ struct agent_config {
 	bool allow_scripts;
 	char **trusted_keys;
 	size_t n_trusted_keys;
+	char **decryption_keys; /* AES key files for encrypted payloads (none: refused) */
+	size_t n_decryption_keys;
 };
 
 /* Parses and validates text (len bytes); source names the input in messages. */

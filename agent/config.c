@@ -33,6 +33,7 @@ static const struct lp_json_field root_fields[] = {
 	{ "actions", LP_JSON_OBJECT, false },
 	{ "allow_scripts", LP_JSON_BOOL, false },
 	{ "trusted_keys", LP_JSON_ARRAY, true },
+	{ "decryption_keys", LP_JSON_ARRAY, false },
 	{ "reboot_command", LP_JSON_ARRAY, false },
 	{ "device_config", LP_JSON_STRING, false },
 	{ "version_file", LP_JSON_STRING, false },
@@ -144,6 +145,7 @@ void agent_config_free(struct agent_config *c)
 	free(c->actions);
 	command_clear(&c->reboot);
 	free_strv(c->trusted_keys, c->n_trusted_keys);
+	free_strv(c->decryption_keys, c->n_decryption_keys);
 	free(c);
 }
 
@@ -628,8 +630,12 @@ static int parse_root(const cJSON *root, struct agent_config *c, struct lp_diag 
 	c->health = elems;
 	if ((r = parse_actions(root, c, diag)) < 0 || (r = parse_reboot(root, c, diag)) < 0)
 		return r;
-	return get_strv(root, "trusted_keys", "", &path_rules, AGENT_MAX_KEYS, &c->trusted_keys,
-			&c->n_trusted_keys, diag);
+	r = get_strv(root, "trusted_keys", "", &path_rules, AGENT_MAX_KEYS, &c->trusted_keys,
+		     &c->n_trusted_keys, diag);
+	if (r < 0 || !cJSON_GetObjectItemCaseSensitive(root, "decryption_keys"))
+		return r;
+	return get_strv(root, "decryption_keys", "", &path_rules, AGENT_MAX_KEYS,
+			&c->decryption_keys, &c->n_decryption_keys, diag);
 }
 
 /* The device config's keys: any top-level key of the main file, none required. */

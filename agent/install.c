@@ -2,8 +2,9 @@
 /*
  * Package → inactive slot. The package reader checks the signature and the policy
  * (trusted keys, compatible hardware, security_version, min_agent_version) before it
- * hands out a payload byte; the image streams into the inactive slot with bounded memory;
- * the bootloader is switched only after every hash matched.
+ * hands out a payload byte; the image streams into the inactive slot with bounded memory
+ * (decrypted on the way with a key of decryption_keys when it is encrypted); the
+ * bootloader is switched only after every hash matched.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "loopline/fs.h"
 #include "loopline/io.h"
 #include "loopline/log.h"
+#include "loopline/package-crypt.h"
 #include "loopline/package.h"
 #include "loopline/sign.h"
 
@@ -27,8 +29,14 @@ static int sink_to_slot(void *ctx, const void *data, size_t len)
 
 /* Only whole images of the rootfs are installed by this agent version; anything else is
  * refused before a byte is written, so nothing is half-applied. */
-static int check_payloads(const struct agent_config *cfg, const struct lp_manifest *m,
-			  struct lp_diag *diag)
+/* The keys an install uses: trusted signers and decryption keys. */
+struct install_keys {
+	struct lp_keyring *trusted;
+	struct lp_aes_keyring *decrypt;
+};
+
+static int check_payloads(const struct agent_config *cfg, const struct install_keys *keys,
+			  const struct lp_manifest *m, struct lp_diag *diag)
 {
 	size_t images = 0;
 
@@ -43,10 +51,10 @@ static int check_payloads(const struct agent_config *cfg, const struct lp_manife
 			return lp_diag_fail(diag, -EOPNOTSUPP,
 					    "payload \"%s\": type \"%s\" is not supported by this agent",
 					    p->name, lp_payload_type_name(p->type));
-		if (p->encryption.present)
+		if (p->encryption.present && !lp_aes_keyring_find(keys->decrypt, p->encryption.key_id))
 			return lp_diag_fail(diag, -EOPNOTSUPP,
-					    "payload \"%s\" is encrypted; this agent has no decryption keys",
-					    p->name);
+					    "payload \"%s\" is encrypted with key %s, which is not among this agent's decryption_keys",
+					    p->name, p->encryption.key_id);
 		if (strcmp(p->target, ROOTFS_TARGET) != 0)
 			return lp_diag_fail(diag, -EOPNOTSUPP,
 					    "payload \"%s\": unknown target \"%s\" (expected \"rootfs\")",
@@ -59,41 +67,38 @@ static int check_payloads(const struct agent_config *cfg, const struct lp_manife
 	return 0;
 }
 
-static int load_keyring(const struct agent_config *cfg, struct lp_keyring **ret_ring,
-			struct lp_diag *diag)
+/* The trusted keys and the decryption keys (the caller frees both, also on failure). */
+static int load_keys(const struct agent_config *cfg, struct install_keys *keys,
+		     struct lp_diag *diag)
 {
-	struct lp_keyring *ring = NULL;
 	int r;
 
-	r = lp_keyring_new(&ring);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < cfg->n_trusted_keys; i++) {
-		r = lp_keyring_load(ring, cfg->trusted_keys[i], diag);
-		if (r < 0) {
-			lp_keyring_free(ring);
-			return r;
-		}
-	}
-	*ret_ring = ring;
-	return 0;
+	r = lp_keyring_new(&keys->trusted);
+	if (r == 0)
+		r = lp_aes_keyring_new(&keys->decrypt);
+	for (size_t i = 0; r == 0 && i < cfg->n_trusted_keys; i++)
+		r = lp_keyring_load(keys->trusted, cfg->trusted_keys[i], diag);
+	for (size_t i = 0; r == 0 && i < cfg->n_decryption_keys; i++)
+		r = lp_aes_keyring_load(keys->decrypt, cfg->decryption_keys[i], diag);
+	return r;
 }
 
 /* Reads the package up to its verified manifest: signature, hardware, security version
  * and agent version are checked by the reader before it hands out a payload byte. */
 static int open_package(const struct agent_config *cfg, const struct agent_source *src,
-			uint64_t min_security_version, struct lp_keyring **ret_ring,
+			uint64_t min_security_version, struct install_keys *keys,
 			struct lp_pkg_reader **ret_reader, const struct lp_manifest **ret_m,
 			struct lp_diag *diag)
 {
 	struct lp_pkg_policy policy = { 0 };
 	int r;
 
-	r = load_keyring(cfg, ret_ring, diag);
+	r = load_keys(cfg, keys, diag);
 	if (r < 0)
 		return r;
 	lp_diag_set_file(diag, NULL); /* later messages are about the package */
-	policy.trusted = *ret_ring;
+	policy.trusted = keys->trusted;
+	policy.decryption_keys = keys->decrypt;
 	policy.compatible = cfg->hardware_id;
 	policy.check_security_version = true;
 	policy.min_security_version = min_security_version;
@@ -104,7 +109,7 @@ static int open_package(const struct agent_config *cfg, const struct agent_sourc
 	r = lp_pkg_reader_open(*ret_reader, ret_m, diag);
 	if (r < 0)
 		return r;
-	return check_payloads(cfg, *ret_m, diag);
+	return check_payloads(cfg, keys, *ret_m, diag);
 }
 
 /* Streams every payload into the slot; the reader checks each size and hash. */
@@ -165,7 +170,7 @@ int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source 
 	const struct agent_config *cfg = ctx->cfg;
 	struct lp_pkg_reader *reader = NULL;
 	const struct lp_manifest *m = NULL;
-	struct lp_keyring *ring = NULL;
+	struct install_keys keys = { 0 };
 	struct agent_state st;
 	bool activating = false;
 	int r;
@@ -173,7 +178,7 @@ int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source 
 	r = agent_attempt_start(ctx, backend, action_id, NULL, &st, diag);
 	if (r < 0)
 		return r;
-	r = open_package(cfg, src, st.security_version, &ring, &reader, &m, diag);
+	r = open_package(cfg, src, st.security_version, &keys, &reader, &m, diag);
 	if (m) {
 		snprintf(st.to_version, sizeof(st.to_version), "%s", m->version);
 		st.to_security_version = m->security_version;
@@ -208,7 +213,8 @@ refused:
 	install_failed(cfg, src, &st, activating, r, diag);
 out:
 	lp_pkg_reader_free(reader);
-	lp_keyring_free(ring);
+	lp_keyring_free(keys.trusted);
+	lp_aes_keyring_free(keys.decrypt);
 	return r;
 }
 

@@ -3,8 +3,9 @@
  * Reading .lpkg packages as a stream. lp_pkg_reader_open reads manifest.json and
  * manifest.sig, verifies the signatures over the exact manifest bytes and only then
  * parses the manifest and applies the policy; payloads can be reached only after that
- * succeeded. Each payload then flows: stored bytes -> stored SHA-256 -> zstd -> size
- * limit -> SHA-256 -> sink, and is accepted only if every check matches at its end.
+ * succeeded. Each payload then flows: stored bytes -> stored SHA-256 -> decryption
+ * (package-crypt.c) -> zstd -> size limit -> SHA-256 -> sink, and is accepted only if
+ * every check matches at its end.
  *
  * The tar layer is the native reader of loopline/tar-read.h, and this file uses nothing
  * from package-writer.c: a program that only reads packages (the agent) pulls no writer
@@ -19,6 +20,7 @@
 #include "loopline/compress.h"
 #include "loopline/hash.h"
 #include "loopline/io.h"
+#include "loopline/package-crypt.h"
 #include "loopline/semver.h"
 #include "loopline/tar-read.h"
 #include "package-internal.h"
@@ -36,6 +38,7 @@ struct lp_pkg_reader {
 	struct lp_tar_in *tar;
 	int fd;
 	const struct lp_keyring *trusted;
+	const struct lp_aes_keyring *decryption_keys;
 	char *compatible;
 	bool check_security_version;
 	uint64_t min_security_version;
@@ -132,6 +135,7 @@ static int reader_create(lp_pkg_read_fn read, void *ctx, const struct lp_pkg_pol
 	if (!policy || !policy->trusted)
 		return -EINVAL;
 	r->trusted = policy->trusted;
+	r->decryption_keys = policy->decryption_keys;
 	r->check_security_version = policy->check_security_version;
 	r->min_security_version = policy->min_security_version;
 	if (policy->compatible) {
@@ -374,6 +378,8 @@ struct stream_state {
 	void *sink_ctx;
 	struct lp_diag *diag;
 	int out_err;            /* an error with its message already set */
+	struct lp_pkg_crypt *crypt; /* stored bytes -> plaintext (NULL: not encrypted) */
+	struct lp_zstd *z;          /* plaintext -> target bytes (NULL: not compressed) */
 };
 
 static int target_out(void *ctx, const void *data, size_t len)
@@ -402,13 +408,38 @@ static int target_out(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+/* The plaintext of the stored bytes (after decryption, if any) into zstd or the target. */
+static int plain_out(void *ctx, const void *data, size_t len)
+{
+	struct stream_state *st = ctx;
+	int rc = st->z ? lp_zstd_write(st->z, data, len) : target_out(st, data, len);
+
+	if (rc < 0 && !st->out_err)
+		st->out_err = lp_diag_fail(st->diag, rc, "payload %s: zstd: corrupt data", st->pl->name);
+	return rc;
+}
+
+/* The decryption stage of an encrypted payload when its plaintext is wanted (a sink) or
+ * can be checked (a key for it). Without both, only its stored bytes are checked, so a
+ * package verifies without the key. */
+static int stream_decryptor(const struct lp_pkg_reader *r, struct stream_state *st, bool sink,
+			    struct lp_diag *diag)
+{
+	const struct lp_payload_info *pl = st->pl;
+
+	if (!pl->encryption.present || pl->type == LP_PAYLOAD_DELTA)
+		return 0;
+	if (!sink && !lp_aes_keyring_find(r->decryption_keys, pl->encryption.key_id))
+		return 0;
+	return lp_pkg_crypt_for_payload(r->decryption_keys, pl, plain_out, st, diag, &st->crypt);
+}
+
 int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sink_ctx,
 			 struct lp_diag *diag)
 {
 	const struct lp_payload_info *pl;
 	struct stream_state st = { .sink = sink, .sink_ctx = sink_ctx, .diag = diag };
 	struct lp_hash *stored = NULL;
-	struct lp_zstd *z = NULL;
 	uint8_t digest[LP_HASH_MAX_LEN];
 	bool stored_only, separate;
 	const void *data;
@@ -421,14 +452,17 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 		return lp_diag_fail(diag, -EINVAL, "package: no payload to stream");
 	pl = &r->m->payloads[r->cur];
 	st.pl = pl;
-	/* Encrypted and delta payloads need engines this reader does not have yet; without a
-	 * sink their stored bytes are still checked. */
-	stored_only = pl->encryption.present || pl->type == LP_PAYLOAD_DELTA;
+	rc = stream_decryptor(r, &st, sink != NULL, diag);
+	if (rc < 0)
+		return reader_fail(r, rc);
+	/* Delta payloads need an engine this reader does not have yet; without a sink their
+	 * stored bytes are still checked (so are those of encrypted ones without a key). */
+	stored_only = pl->type == LP_PAYLOAD_DELTA || (pl->encryption.present && !st.crypt);
 	if (stored_only && sink)
 		return reader_fail(r, lp_diag_fail(diag, -EOPNOTSUPP,
-						   "payload %s: %s payloads are not supported by this reader",
-						   pl->name, pl->encryption.present ? "encrypted" : "delta"));
-	separate = stored_only || pl->compression != LP_COMPRESSION_NONE;
+						   "payload %s: delta payloads are not supported by this reader",
+						   pl->name));
+	separate = stored_only || pl->encryption.present || pl->compression != LP_COMPRESSION_NONE;
 
 	rc = lp_hash_new(LP_HASH_SHA256, &st.hash);
 	if (rc == 0 && separate)
@@ -436,7 +470,7 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 	if (rc < 0)
 		goto out;
 	if (!stored_only && pl->compression == LP_COMPRESSION_ZSTD) {
-		rc = lp_zstd_new(LP_ZSTD_DECOMPRESS, 0, target_out, &st, &z);
+		rc = lp_zstd_new(LP_ZSTD_DECOMPRESS, 0, target_out, &st, &st.z);
 		if (rc < 0)
 			goto out;
 	}
@@ -448,17 +482,16 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 		}
 		if (stored_only)
 			continue;
-		rc = z ? lp_zstd_write(z, data, len) : target_out(&st, data, len);
-		if (rc < 0) {
-			if (!st.out_err)
-				lp_diag_fail(diag, rc, "payload %s: zstd: corrupt data", pl->name);
+		rc = st.crypt ? lp_pkg_crypt_write(st.crypt, data, len) : plain_out(&st, data, len);
+		if (rc < 0)
 			goto out;
-		}
 	}
+	if (rc == 0 && st.crypt)
+		rc = lp_pkg_crypt_finish(st.crypt);
 	if (rc < 0)
 		goto out;
-	if (z) {
-		rc = lp_zstd_finish(z);
+	if (st.z) {
+		rc = lp_zstd_finish(st.z);
 		if (rc < 0) {
 			if (!st.out_err)
 				lp_diag_fail(diag, rc, "payload %s: zstd: truncated frame", pl->name);
@@ -493,7 +526,8 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 	rc = 0;
 	r->state = READER_STREAMED;
 out:
-	lp_zstd_free(z);
+	lp_pkg_crypt_free(st.crypt);
+	lp_zstd_free(st.z);
 	lp_hash_free(stored);
 	lp_hash_free(st.hash);
 	return rc < 0 ? reader_fail(r, rc) : 0;

@@ -3,7 +3,8 @@
  * Building and re-signing .lpkg packages.
  *
  * lp_pkg_build reads each source once: read -> SHA-256 of the raw bytes -> zstd
- * (optional) -> SHA-256 of the stored bytes -> tar. On a seekable output the archive is
+ * (optional) -> AES-256-GCM in chunks (optional, package-crypt.c) -> SHA-256 of the
+ * stored bytes -> tar. On a seekable output the archive is
  * written in one pass: manifest.json and manifest.sig get reserved space up front (an
  * upper bound computed with maximum-width numbers; the final JSON is padded with spaces
  * and a newline to exactly that size) and are filled in with pwrite at the end; payloads
@@ -32,6 +33,7 @@
 #include "loopline/compress.h"
 #include "loopline/hash.h"
 #include "loopline/io.h"
+#include "loopline/package-crypt.h"
 #include "package-internal.h"
 
 #define PKG_IO_BUF (1024 * 1024)
@@ -72,18 +74,22 @@ static int process_source(const struct lp_pkg_source *src, uint8_t *buf, emit_fn
 	struct stored_state st = { .emit = emit, .emit_ctx = emit_ctx, .diag = diag };
 	struct lp_hash *raw = NULL;
 	struct lp_zstd *z = NULL;
+	struct lp_pkg_crypt *crypt = NULL;
 	uint8_t digest[LP_HASH_MAX_LEN];
 	uint64_t size = 0;
 	int rc;
 
 	rc = lp_hash_new(LP_HASH_SHA256, &raw);
+	if (rc == 0 && (src->compression == LP_COMPRESSION_ZSTD || src->encrypt_key))
+		rc = lp_hash_new(LP_HASH_SHA256, &st.hash);
+	if (rc == 0 && src->encrypt_key)
+		rc = lp_pkg_crypt_new(LP_PKG_ENCRYPT, src->encrypt_key, &info->encryption, src->name,
+				      stored_out, &st, diag, &crypt);
 	if (rc < 0)
 		goto out;
 	if (src->compression == LP_COMPRESSION_ZSTD) {
-		rc = lp_hash_new(LP_HASH_SHA256, &st.hash);
-		if (rc < 0)
-			goto out;
-		rc = lp_zstd_new(LP_ZSTD_COMPRESS, src->zstd_level, stored_out, &st, &z);
+		rc = lp_zstd_new(LP_ZSTD_COMPRESS, src->zstd_level, crypt ? lp_pkg_crypt_push : stored_out,
+				 crypt ? (void *)crypt : &st, &z);
 		if (rc < 0) {
 			lp_diag_fail(diag, rc, "payload %s: cannot set up zstd level %d", src->name,
 				     src->zstd_level);
@@ -109,15 +115,16 @@ static int process_source(const struct lp_pkg_source *src, uint8_t *buf, emit_fn
 		rc = lp_hash_update(raw, buf, (size_t)n);
 		if (rc < 0)
 			goto out;
-		rc = z ? lp_zstd_write(z, buf, (size_t)n) : stored_out(&st, buf, (size_t)n);
+		rc = z ? lp_zstd_write(z, buf, (size_t)n)
+		       : crypt ? lp_pkg_crypt_write(crypt, buf, (size_t)n) : stored_out(&st, buf, (size_t)n);
 		if (rc < 0)
 			goto fail_stream;
 	}
-	if (z) {
-		rc = lp_zstd_finish(z);
-		if (rc < 0)
-			goto fail_stream;
-	}
+	rc = z ? lp_zstd_finish(z) : 0;
+	if (rc == 0 && crypt)
+		rc = lp_pkg_crypt_finish(crypt);
+	if (rc < 0)
+		goto fail_stream;
 	rc = lp_hash_final(raw, digest);
 	if (rc < 0)
 		goto out;
@@ -133,10 +140,11 @@ static int process_source(const struct lp_pkg_source *src, uint8_t *buf, emit_fn
 	rc = 0;
 	goto out;
 fail_stream:
-	if (!st.emit_err)
+	if (!st.emit_err && !lp_pkg_crypt_failed(crypt))
 		lp_diag_fail(diag, rc, "payload %s: %s failed: %s", src->name,
 			     z ? "compression" : "hashing", strerror(-rc));
 out:
+	lp_pkg_crypt_free(crypt);
 	lp_zstd_free(z);
 	lp_hash_free(st.hash);
 	lp_hash_free(raw);
@@ -288,6 +296,12 @@ static int manifest_from_build(const struct lp_pkg_build *b, const char *created
 		COPY(pl->target, b->sources[i].target);
 		pl->type = b->sources[i].type;
 		pl->compression = b->sources[i].compression;
+		if (b->sources[i].encrypt_key &&
+		    lp_pkg_crypt_describe(b->sources[i].encrypt_key, b->sources[i].chunk_size,
+					  &pl->encryption) < 0) {
+			lp_manifest_free(m);
+			return lp_diag_fail(diag, -EIO, "payload %s: no random nonce", pl->name);
+		}
 		/* Placeholders of maximum width: the reserved size is an upper bound. */
 		pl->size = LP_PKG_INT_MAX;
 		pl->stored_size = LP_PKG_INT_MAX;
@@ -494,6 +508,14 @@ static int write_spooled(struct build_state *s, size_t i, struct lp_diag *diag)
 
 /* ---- seekable output: reserve the head, stream the payloads, fill the head in ---- */
 
+/* The stored bytes of plain_size bytes before encryption (the same without it). */
+static uint64_t stored_size(const struct lp_payload_info *pl, uint64_t plain_size)
+{
+	if (!pl->encryption.present)
+		return plain_size;
+	return lp_pkg_crypt_stored_size(plain_size, pl->encryption.chunk_size);
+}
+
 /* Writes one payload member straight into the archive: an ordinary member when the
  * stored size is known up front, a deferred header when only the end tells it; a source
  * that is not a regular file (or too large for a one-block header) is spooled. */
@@ -518,18 +540,20 @@ static int seekable_payload(struct build_state *s, size_t i, struct lp_diag *dia
 	remaining = (uint64_t)(st.st_size - pos);
 	if (src->compression == LP_COMPRESSION_NONE) {
 		/* Size known up front: an ordinary member (pax header above 8 GiB). */
-		rc = lp_tar_writer_add(s->w, src->name, remaining, s->mtime, diag);
+		uint64_t stored = stored_size(pl, remaining);
+
+		rc = lp_tar_writer_add(s->w, src->name, stored, s->mtime, diag);
 		if (rc < 0)
 			return rc;
-		t.limit = remaining;
+		t.limit = stored;
 		rc = process_source(src, s->buf, emit_tar, &t, pl, diag);
-		if (rc == 0 && t.done != remaining)
+		if (rc == 0 && t.done != stored)
 			rc = lp_diag_fail(diag, -EIO, "payload %s: read %llu bytes, the file had %llu",
-					  src->name, (unsigned long long)t.done,
+					  src->name, (unsigned long long)pl->size,
 					  (unsigned long long)remaining);
 		return rc;
 	}
-	if (ZSTD_compressBound((size_t)remaining) > LP_TAR_USTAR_SIZE_MAX ||
+	if (stored_size(pl, ZSTD_compressBound((size_t)remaining)) > LP_TAR_USTAR_SIZE_MAX ||
 	    strlen(src->name) > 100) {
 		/* Too large for a one-block header: spool it. */
 		rc = spool_payload(s, i, diag);
@@ -646,6 +670,11 @@ static int build_check(const struct lp_pkg_build *b, char created[32], int64_t *
 					    b->sources[i].name ? b->sources[i].name : "?");
 		if (!b->sources[i].name || !b->sources[i].target)
 			return lp_diag_fail(diag, -EINVAL, "payload %zu: name and target are required", i);
+		if (b->sources[i].encrypt_key && b->sources[i].chunk_size &&
+		    (b->sources[i].chunk_size < LP_PKG_CHUNK_MIN || b->sources[i].chunk_size > LP_PKG_CHUNK_MAX))
+			return lp_diag_fail(diag, -EINVAL, "payload %s: encryption chunk size %u is not in %u … %u",
+					    b->sources[i].name, b->sources[i].chunk_size, LP_PKG_CHUNK_MIN,
+					    LP_PKG_CHUNK_MAX);
 	}
 	return build_check_lengths(b, diag);
 }

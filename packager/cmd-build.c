@@ -10,12 +10,13 @@
 
 #include "loopline/io.h"
 #include "loopline/log.h"
+#include "loopline/package-crypt.h"
 #include "loopline/sign.h"
 #include "pack.h"
 
 #define MAX_KEYS LP_PKG_MAX_SIGNATURES
 
-enum { OPT_IMAGE_NAME = LP_CLI_KEY_LONG, OPT_FSTYPE };
+enum { OPT_IMAGE_NAME = LP_CLI_KEY_LONG, OPT_FSTYPE, OPT_ENCRYPT_KEY };
 
 const struct lp_cli_opt pack_build_opts[] = {
 	{ 'k', "key", 'k', "FILE", "private signing key (repeatable, at least one)" },
@@ -25,6 +26,8 @@ const struct lp_cli_opt pack_build_opts[] = {
 	{ 'f', "force", 'f', NULL, "overwrite an existing output, ignore the repository checks" },
 	{ OPT_IMAGE_NAME, "image-name", 0, "NAME", "image to take from a Yocto/Buildroot directory" },
 	{ OPT_FSTYPE, "fstype", 0, "TYPE", "image type to take from it (ext4, squashfs, tar.bz2, wic …)" },
+	{ OPT_ENCRYPT_KEY, "encrypt-key", 0, "FILE", "encrypt every payload with this AES key "
+	  "(keygen --aes); the package still verifies without it" },
 	{ 0 },
 };
 
@@ -39,11 +42,12 @@ struct build_ctx {
 	/* the command line */
 	const char *keyfiles[MAX_KEYS];
 	size_t n_keyfiles;
-	const char *out, *repo_dir, *image_name, *fstype, *desc_path;
+	const char *out, *repo_dir, *image_name, *fstype, *desc_path, *encrypt_keyfile;
 	bool force;
 	/* what the build holds */
 	struct pack_description *desc;
 	struct lp_key *keys[MAX_KEYS];
+	struct lp_aes_key *encrypt_key; /* NULL = payloads not encrypted */
 	char created[32];             /* "" = now */
 	struct lp_pkg_source *sources;
 	const char **compat;
@@ -74,6 +78,7 @@ static int parse_options(struct lp_cli *cli, struct build_ctx *c)
 		case 'f': c->force = true; break;
 		case OPT_IMAGE_NAME: c->image_name = arg; break;
 		case OPT_FSTYPE: c->fstype = arg; break;
+		case OPT_ENCRYPT_KEY: c->encrypt_keyfile = arg; break;
 		}
 	}
 	c->desc_path = cli->args[0];
@@ -105,6 +110,14 @@ static int load_inputs(struct lp_cli *cli, struct build_ctx *c)
 		if (r < 0) {
 			lp_diag_set_file(&diag, c->keyfiles[i]);
 			lp_cli_fail(r, &diag, "signing key");
+			return LP_EXIT_USAGE;
+		}
+	}
+	if (c->encrypt_keyfile) {
+		lp_diag_clear(&diag);
+		r = lp_aes_key_load(c->encrypt_keyfile, &c->encrypt_key, &diag);
+		if (r < 0) {
+			lp_cli_fail(r, &diag, "encryption key");
 			return LP_EXIT_USAGE;
 		}
 	}
@@ -164,6 +177,7 @@ static int open_sources(struct build_ctx *c)
 			.fd = c->fds[i],
 			.compression = pd->compression,
 			.zstd_level = pd->zstd_level,
+			.encrypt_key = c->encrypt_key,
 		};
 		log_debug("payload %s <- %s (%s)", pd->name, c->paths[i], kind);
 	}
@@ -328,6 +342,8 @@ static void print_result(const struct build_ctx *c)
 		lp_key_id(c->keys[i], keyid);
 		printf(" %s", keyid);
 	}
+	if (c->encrypt_key)
+		printf(", encrypted for key %s", lp_aes_key_id(c->encrypt_key));
 	printf("\n");
 }
 
@@ -347,6 +363,7 @@ static void build_clear(struct build_ctx *c)
 	free(c->compat);
 	for (size_t i = 0; i < MAX_KEYS; i++)
 		lp_key_free(c->keys[i]);
+	lp_aes_key_free(c->encrypt_key);
 	pack_description_free(c->desc);
 }
 

@@ -85,6 +85,9 @@ static void print_text(const char *path, const struct pack_peek *p)
 		       pl->delta.present ? " delta" : "");
 		printf("    sha256        %s\n", lp_hex_encode(pl->sha256, 32, hex));
 		printf("    stored_sha256 %s\n", lp_hex_encode(pl->stored_sha256, 32, hex));
+		if (pl->encryption.present)
+			printf("    encryption    %s, key_id %s, chunks of %u bytes\n",
+			       pl->encryption.alg, pl->encryption.key_id, pl->encryption.chunk_size);
 		if (pl->delta.present)
 			printf("    delta         %s from %s\n", pl->delta.algorithm,
 			       pl->delta.base_version);

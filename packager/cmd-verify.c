@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "loopline/log.h"
+#include "loopline/package-crypt.h"
 #include "loopline/semver.h"
 #include "loopline/sign.h"
 #include "pack.h"
@@ -17,13 +18,18 @@ const struct lp_cli_opt pack_verify_opts[] = {
 	{ 'c', "compatible", 'c', "HW", "refuse unless the package lists this hardware id (exit 12)" },
 	{ 's', "min-security-version", 's', "N", "refuse a lower security_version (anti-rollback, exit 13)" },
 	{ 'a', "agent-version", 'a', "V", "refuse if min_agent_version is higher than V (exit 15)" },
+	{ 'd', "decrypt-key", 'd', "FILE", "AES key to decrypt encrypted payloads with (repeatable); "
+	  "without one they are checked as stored bytes" },
 	{ 0 },
 };
 
 const char pack_verify_about[] =
 	"Verifies a package as a device would: a signature by a trusted key (exit 10), the\n"
 	"policy, then every payload's sizes and hashes while streaming it (exit 11 for any\n"
-	"damage). A private key file works as --trusted too (its public half is used).";
+	"damage). A private key file works as --trusted too (its public half is used).\n"
+	"Encrypted payloads are checked against stored_size and stored_sha256, which the\n"
+	"signed manifest covers; with their --decrypt-key also decrypted, every chunk's tag,\n"
+	"size and sha256 checked.";
 
 #define MAX_TRUSTED 32
 
@@ -34,7 +40,9 @@ struct verify_result {
 	const struct lp_signature_info *sigs;
 	size_t n_sigs;
 	size_t n_verified;
+	size_t n_stored_only; /* encrypted payloads checked without their key */
 	uint64_t bytes;
+	const struct lp_aes_keyring *decryption_keys;
 };
 
 static void verify_stream(int fd, uint64_t total, struct lp_pkg_reader *reader,
@@ -57,6 +65,9 @@ static void verify_stream(int fd, uint64_t total, struct lp_pkg_reader *reader,
 			break; /* the library's message names the payload */
 		res->n_verified++;
 		res->bytes += info->size;
+		if (info->encryption.present &&
+		    !lp_aes_keyring_find(res->decryption_keys, info->encryption.key_id))
+			res->n_stored_only++;
 	}
 	pack_progress_stop(progress);
 out:
@@ -132,11 +143,16 @@ static void print_text(const char *path, const struct verify_result *res)
 								 : "key not trusted (ignored)");
 	printf("  %zu payload%s verified (%s)\n", res->n_verified, res->n_verified == 1 ? "" : "s",
 	       pack_size_text(res->bytes, size_s, sizeof(size_s)));
+	if (res->n_stored_only)
+		printf("  %zu encrypted payload%s checked as stored bytes only (no --decrypt-key for it)\n",
+		       res->n_stored_only, res->n_stored_only == 1 ? "" : "s");
 }
 
 struct verify_opts {
 	const char *trusted[MAX_TRUSTED];
 	size_t n_trusted;
+	const char *decrypt[MAX_TRUSTED];
+	size_t n_decrypt;
 	struct lp_pkg_policy policy;
 };
 
@@ -168,6 +184,11 @@ static int parse_options(struct lp_cli *cli, struct verify_opts *o)
 				return lp_cli_usage_error(cli, "--agent-version: '%s' is not a semantic version",
 							  arg);
 			o->policy.agent_version = arg;
+			break;
+		case 'd':
+			if (o->n_decrypt >= MAX_TRUSTED)
+				return lp_cli_usage_error(cli, "at most %d --decrypt-key options", MAX_TRUSTED);
+			o->decrypt[o->n_decrypt++] = arg;
 			break;
 		}
 	}
@@ -206,11 +227,32 @@ static int load_trusted(const struct verify_opts *o, struct lp_keyring **ret_rin
 	return 0;
 }
 
+/* The --decrypt-key files; a bad one is a usage error (exit 2) like a bad trusted key. */
+static int load_decrypt(const struct verify_opts *o, struct lp_aes_keyring **ret_ring)
+{
+	struct lp_diag diag;
+	int r;
+
+	r = lp_aes_keyring_new(ret_ring);
+	if (r < 0)
+		return lp_cli_fail(r, NULL, "keyring");
+	for (size_t i = 0; i < o->n_decrypt; i++) {
+		lp_diag_clear(&diag);
+		r = lp_aes_keyring_load(*ret_ring, o->decrypt[i], &diag);
+		if (r < 0) {
+			lp_cli_fail(r, &diag, "decryption key");
+			return LP_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 int pack_cmd_verify(struct lp_cli *cli, void *ctx)
 {
 	const char *path = cli->args[0];
 	struct verify_opts o = { 0 };
 	struct lp_keyring *ring = NULL;
+	struct lp_aes_keyring *aes = NULL;
 	struct lp_pkg_reader *reader = NULL;
 	struct verify_result res = { 0 };
 	struct stat st;
@@ -219,9 +261,13 @@ int pack_cmd_verify(struct lp_cli *cli, void *ctx)
 	ret = parse_options(cli, &o);
 	if (ret == 0)
 		ret = load_trusted(&o, &ring);
+	if (ret == 0)
+		ret = load_decrypt(&o, &aes);
 	if (ret != 0)
-		return ret;
+		goto out;
 	o.policy.trusted = ring;
+	o.policy.decryption_keys = aes;
+	res.decryption_keys = aes;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = lp_cli_fail(-errno, NULL, path);
@@ -247,5 +293,6 @@ out:
 	if (fd >= 0)
 		close(fd);
 	lp_keyring_free(ring);
+	lp_aes_keyring_free(aes);
 	return ret;
 }

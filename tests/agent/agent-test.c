@@ -57,7 +57,7 @@ void at_setup_grub(struct at_dev *d)
 static void setup(struct at_dev *d, bool grub)
 {
 	const char *build = getenv("LP_BUILD_DIR");
-	char keydir[AT_PATH], pub[AT_PATH + 16], text[8192];
+	char keydir[AT_PATH], pub[AT_PATH + 16], aes[AT_PATH + 16], text[8192];
 	int n;
 
 	assert_non_null(build);
@@ -91,6 +91,9 @@ static void setup(struct at_dev *d, bool grub)
 	assert_int_equal(lp_key_generate(&d->other_key), 0);
 	snprintf(pub, sizeof(pub), "%s/release.pem", keydir);
 	assert_int_equal(lp_key_save_public(d->key, pub, false), 0);
+	assert_int_equal(lp_aes_key_generate(&d->aes), 0);
+	snprintf(aes, sizeof(aes), "%s/fw.aes", d->dir); /* not in keydir: PEM files only there */
+	assert_int_equal(lp_aes_key_save(d->aes, aes, false), 0);
 
 	n = snprintf(text, sizeof(text),
 		     "{\n"
@@ -104,10 +107,11 @@ static void setup(struct at_dev *d, bool grub)
 		     "  \"health_checks\": [{\"name\": \"app\", \"argv\": [\"/bin/sh\", \"-c\", \"test ! -e %s\"],\n"
 		     "                      \"timeout_s\": 10}],\n"
 		     "  \"trusted_keys\": [\"%s\"],\n"
+		     "  \"decryption_keys\": [\"%s\"],\n"
 		     "  \"reboot_command\": [\"/bin/sh\", \"-c\", \"echo reboot >> %s\"]\n"
 		     "}\n",
 		     d->data_dir, d->slot[0], d->slot[1], grub ? "grub" : "uboot",
-		     grub ? "grubenv" : "fw_env_config", d->fwenv, d->health_flag, keydir,
+		     grub ? "grubenv" : "fw_env_config", d->fwenv, d->health_flag, keydir, aes,
 		     d->reboot_log);
 	write_file(d->config, text, (size_t)n);
 
@@ -141,18 +145,21 @@ void at_teardown(struct at_dev *d)
 		nftw(d->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	lp_key_free(d->key);
 	lp_key_free(d->other_key);
+	lp_aes_key_free(d->aes);
 	d->key = d->other_key = NULL;
+	d->aes = NULL;
 }
 
-void at_make_package(struct at_dev *d, const char *path, const char *version, uint64_t security_version,
-		     const char *compatible, const struct lp_key *key, const uint8_t *image, size_t len)
+static void make_package(struct at_dev *d, const char *path, const char *version,
+			 uint64_t security_version, const char *compatible, const struct lp_key *key,
+			 const struct lp_aes_key *aes, const uint8_t *image, size_t len)
 {
 	char img[AT_PATH + 16];
 	const char *compat[] = { compatible };
 	const struct lp_key *keys[] = { key };
 	struct lp_pkg_source src = {
 		.name = "rootfs.img.zst", .type = LP_PAYLOAD_IMAGE, .target = "rootfs",
-		.compression = LP_COMPRESSION_ZSTD,
+		.compression = LP_COMPRESSION_ZSTD, .encrypt_key = aes,
 	};
 	struct lp_pkg_build b = {
 		.product = "agent-test", .version = version, .security_version = security_version,
@@ -175,6 +182,18 @@ void at_make_package(struct at_dev *d, const char *path, const char *version, ui
 	close(out);
 	close(src.fd);
 	unlink(img);
+}
+
+void at_make_package(struct at_dev *d, const char *path, const char *version, uint64_t security_version,
+		     const char *compatible, const struct lp_key *key, const uint8_t *image, size_t len)
+{
+	make_package(d, path, version, security_version, compatible, key, NULL, image, len);
+}
+
+void at_make_encrypted_package(struct at_dev *d, const char *path, const char *version,
+			       const struct lp_aes_key *aes, const uint8_t *image, size_t len)
+{
+	make_package(d, path, version, 1, "test-board", d->key, aes, image, len);
 }
 
 static int argc_last(char *const argv[])

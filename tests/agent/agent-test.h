@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "loopline/bootenv.h"
+#include "loopline/package-crypt.h"
 #include "loopline/sign.h"
 
 #define AT_PATH 512
@@ -30,6 +31,7 @@ struct at_dev {
 	bool grub;                 /* grubenv instead of a U-Boot environment */
 	struct lp_key *key;        /* signing key, its public half is trusted */
 	struct lp_key *other_key;  /* not trusted */
+	struct lp_aes_key *aes;    /* in the config's decryption_keys */
 	char out[AT_OUT];          /* output of the last command */
 };
 
@@ -43,6 +45,9 @@ void at_teardown(struct at_dev *d);
 /* Builds a signed package at path with one zstd-compressed rootfs image. */
 void at_make_package(struct at_dev *d, const char *path, const char *version, uint64_t security_version,
 		     const char *compatible, const struct lp_key *key, const uint8_t *image, size_t len);
+/* The same with the payload encrypted with aes (loopline/package-crypt.h). */
+void at_make_encrypted_package(struct at_dev *d, const char *path, const char *version,
+			       const struct lp_aes_key *aes, const uint8_t *image, size_t len);
 /* Deterministic pseudo-random bytes. */
 void at_fill(uint8_t *buf, size_t len, uint32_t seed);
 

@@ -109,8 +109,28 @@ static void test_defaults(void **state)
 	assert_false(cfg->allow_scripts);
 	assert_false(cfg->health_backend_reachable);
 	assert_int_equal(cfg->dl_max_attempts, 10);
+	assert_int_equal(cfg->n_decryption_keys, 0);
 	agent_config_free(cfg);
 	agent_config_free(NULL);
+}
+
+/* decryption_keys: optional, a non-empty list of paths; strict like the rest. */
+static void test_decryption_keys(void **state)
+{
+	struct agent_config *cfg = NULL;
+	struct lp_diag diag;
+
+	(void)state;
+	assert_int_equal(parse(BASE_HEAD "\"decryption_keys\":[\"/etc/loopline/keys/fw.aes\",\"/k2.aes\"],"
+			       BASE_TAIL, &cfg, &diag), 0);
+	assert_int_equal(cfg->n_decryption_keys, 2);
+	assert_string_equal(cfg->decryption_keys[0], "/etc/loopline/keys/fw.aes");
+	assert_string_equal(cfg->decryption_keys[1], "/k2.aes");
+	agent_config_free(cfg);
+	expect_error(BASE_HEAD "\"decryption_keys\":[]," BASE_TAIL, "decryption_keys", "");
+	expect_error(BASE_HEAD "\"decryption_keys\":\"/k.aes\"," BASE_TAIL, "decryption_keys", "");
+	expect_error(BASE_HEAD "\"decryption_keys\":[7]," BASE_TAIL, "decryption_keys[0]", "");
+	expect_error(BASE_HEAD "\"decryption_key\":[\"/k.aes\"]," BASE_TAIL, "decryption_key", "unknown");
 }
 
 static void test_errors(void **state)
@@ -383,6 +403,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_decryption_keys),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_syntax_error_position),
 		cmocka_unit_test(test_device_config),

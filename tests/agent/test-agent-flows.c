@@ -275,6 +275,25 @@ static void expect_refused(struct at_dev *d, const char *pkg, int code, const ch
 	assert_false(b.upgrade_available);
 }
 
+/* Flips mask in byte off of the file at path (SIZE_MAX: its middle byte). */
+static void flip_byte(const char *path, size_t off, uint8_t mask)
+{
+	char *data = NULL;
+	size_t len;
+	FILE *f;
+
+	assert_int_equal(lp_fs_read_file(path, 4u << 20, &data, &len), 0);
+	if (off == SIZE_MAX)
+		off = len / 2;
+	assert_true(off < len);
+	data[off] ^= mask;
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+	free(data);
+}
+
 static void test_refused_packages(void **state)
 {
 	struct at_dev *d = *state;
@@ -284,7 +303,6 @@ static void test_refused_packages(void **state)
 	size_t len;
 	long n;
 	char *ob;
-	FILE *f;
 
 	/* wrong hardware: refused before any byte reaches the slot */
 	pkg_path(d, pkg, sizeof(pkg), "other-board.lpkg");
@@ -301,13 +319,7 @@ static void test_refused_packages(void **state)
 	/* tampered payload: bytes may reach the inactive slot, but it is never activated */
 	pkg_path(d, pkg, sizeof(pkg), "tampered.lpkg");
 	at_make_package(d, pkg, "1.1.0", 1, "test-board", d->key, image, sizeof(image));
-	assert_int_equal(lp_fs_read_file(pkg, 4u << 20, &data, &len), 0);
-	data[len / 2] ^= 0x40;
-	f = fopen(pkg, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	fclose(f);
-	free(data);
+	flip_byte(pkg, SIZE_MAX, 0x40);
 	expect_refused(d, pkg, LP_EXIT_CORRUPT, "payload rootfs.img.zst");
 
 	/* tampered manifest (the first member, right after its 512-byte tar header) */
@@ -315,12 +327,8 @@ static void test_refused_packages(void **state)
 	assert_int_equal(lp_fs_read_file(pkg, 4u << 20, &data, &len), 0);
 	assert_true(len > 600);
 	assert_int_equal(memcmp(data + 512, "{", 1), 0);
-	data[512 + 20] ^= 0x01;
-	f = fopen(pkg, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	fclose(f);
 	free(data);
+	flip_byte(pkg, 512 + 20, 0x01);
 	expect_refused(d, pkg, LP_EXIT_SIGNATURE, "manifest");
 
 	/* install and commit security version 5, then offer security version 3 */
@@ -365,6 +373,37 @@ static void test_refused_packages(void **state)
 		  LP_EXIT_USAGE);
 	EXPECT_RC(at_agent(d, "A", NULL, NULL, "frobnicate", NULL), LP_EXIT_USAGE);
 	EXPECT_RC(at_agent(d, "C", NULL, NULL, "status", NULL), LP_EXIT_USAGE);
+}
+
+/* Encrypted payloads: installed with a key of decryption_keys (decrypted while they
+ * stream into the slot); refused before a byte is written without one; a tampered chunk
+ * fails its tag and the slot is never activated. */
+static void test_encrypted(void **state)
+{
+	struct at_dev *d = *state;
+	struct lp_aes_key *other = NULL;
+	char pkg[AT_PATH + 32];
+
+	/* a key the device does not have: refused, slot B untouched */
+	assert_int_equal(lp_aes_key_generate(&other), 0);
+	pkg_path(d, pkg, sizeof(pkg), "other-key.lpkg");
+	at_make_encrypted_package(d, pkg, "1.1.0", other, image, sizeof(image));
+	expect_refused(d, pkg, LP_EXIT_UNSUPPORTED, "not among this agent's decryption_keys");
+	assert_non_null(strstr(d->out, lp_aes_key_id(other)));
+	assert_true(at_slot_equals(d, AGENT_SLOT_B, (const uint8_t *)"slot B: old contents\n", 21));
+	lp_aes_key_free(other);
+
+	/* a flipped byte in the ciphertext: the chunk's tag fails, nothing is activated */
+	pkg_path(d, pkg, sizeof(pkg), "tampered.lpkg");
+	at_make_encrypted_package(d, pkg, "1.1.0", d->aes, image, sizeof(image));
+	flip_byte(pkg, SIZE_MAX, 0x04); /* inside the payload, which is most of the file */
+	expect_refused(d, pkg, LP_EXIT_CORRUPT, "authentication failed");
+
+	/* the device's key: installed, the slot holds the plaintext image */
+	pkg_path(d, pkg, sizeof(pkg), "encrypted.lpkg");
+	at_make_encrypted_package(d, pkg, "1.1.0", d->aes, image, sizeof(image));
+	install_ok(d, pkg, "main:7");
+	assert_true(at_slot_equals(d, AGENT_SLOT_B, image, sizeof(image)));
 }
 
 static void test_mark_good_and_bad(void **state)
@@ -502,6 +541,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slot_never_boots, setup_grub, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_never_boots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_encrypted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_good_and_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Component tests for loopline-pack: drives the real binary on real files.
 # Usage: test-cli.sh PATH/TO/loopline-pack GROUP
-# GROUP: general keygen build adapters repo inspect verify sign list-keys
+# GROUP: general keygen build adapters repo inspect verify sign list-keys encrypt
 set -euo pipefail
 
 pack=$(realpath "$1")
@@ -531,6 +531,61 @@ list-keys)
 	out_has "^$ida +private"
 	run 1 "$pack" list-keys missing.pem
 	run 2 "$pack" list-keys
+	;;
+
+encrypt)
+	# keygen --aes: a 0600 key file of 64 hex digits; the key id is printed
+	run 0 "$pack" keygen --aes --out fw.aes
+	aesid=$(cat out)
+	check '[[ "$aesid" =~ ^[0-9a-f]{16}$ ]]' "keygen --aes printed '$aesid', not a key id"
+	check '[ "$(stat -c %a fw.aes)" = 600 ]' "fw.aes is not mode 0600"
+	check 'grep -qE "^[0-9a-f]{64}$" fw.aes' "fw.aes is not 64 hex digits"
+	check '! grep -q "$aesid" fw.aes' "the key file holds its key id"
+	run 14 "$pack" keygen --aes --out fw.aes
+	run 0 "$pack" keygen --aes --out other.aes
+	# build --encrypt-key: every payload encrypted (plain and zstd)
+	key k1.pem
+	image rootfs.img $((200 * 1024 + 3))
+	head -c 300000 /dev/zero >app.bin
+	desc d.json demo 1.0.0 3 rootfs.img \
+		'}, {"name": "app.bin.zst", "type": "file", "target": "/opt/app", "source": "app.bin", "compression": "zstd"'
+	run 0 "$pack" build --key k1.pem --encrypt-key fw.aes --out e.lpkg d.json
+	out_has "encrypted for key $aesid"
+	check '! cmp -s <(head -c 4096 rootfs.img) <(tar -xOf e.lpkg rootfs.img | head -c 4096)' \
+		"the stored payload is the plaintext"
+	# inspect shows the encryption without any key
+	run 0 "$pack" inspect e.lpkg
+	out_has "encryption +aes-256-gcm-chunked, key_id $aesid, chunks of 65536 bytes"
+	run 0 "$pack" inspect --json e.lpkg
+	json "d['manifest']['payloads'][0]['encryption']['key_id'] == '$aesid' and d['manifest']['payloads'][1]['encryption']['alg'] == 'aes-256-gcm-chunked'"
+	# verify without the key: signature, stored sizes and hashes
+	run 0 "$pack" verify --trusted k1.pub.pem e.lpkg
+	out_has "2 encrypted payloads checked as stored bytes only"
+	# with the key: decrypted, every hash checked
+	run 0 "$pack" verify --trusted k1.pub.pem --decrypt-key fw.aes e.lpkg
+	out_lacks "stored bytes only"
+	# another key does not open it (and verify says nothing is decrypted)
+	run 0 "$pack" verify --trusted k1.pub.pem --decrypt-key other.aes e.lpkg
+	out_has "2 encrypted payloads checked as stored bytes only"
+	# a flipped byte inside the encrypted payload: exit 11 with the chunk named
+	off=$(python3 -c "
+import tarfile; t = tarfile.open('e.lpkg'); m = t.getmember('rootfs.img'); print(m.offset_data + 70000)")
+	cp e.lpkg bad.lpkg
+	printf '\x5a' | dd of=bad.lpkg bs=1 seek="$off" conv=notrunc status=none
+	run 11 "$pack" verify --trusted k1.pub.pem --decrypt-key fw.aes bad.lpkg
+	err_has "payload rootfs.img: chunk 1: authentication failed"
+	run 11 "$pack" verify --trusted k1.pub.pem bad.lpkg
+	err_has "stored_sha256 mismatch"
+	# bad keys: clear usage errors (exit 2)
+	run 2 "$pack" build --key k1.pem --encrypt-key k1.pem --out x.lpkg d.json
+	err_has "k1.pem.*PEM file"
+	echo 1234 >short.aes
+	run 2 "$pack" build --key k1.pem --encrypt-key short.aes --out x.lpkg d.json
+	err_has "short.aes.*64 hex digits"
+	run 2 "$pack" build --key k1.pem --encrypt-key missing.aes --out x.lpkg d.json
+	err_has "missing.aes"
+	run 2 "$pack" verify --trusted k1.pub.pem --decrypt-key short.aes e.lpkg
+	check '[ ! -e x.lpkg ]' "a package was written with a bad key"
 	;;
 
 *)

@@ -17,6 +17,7 @@
  *   -EPERM         security_version lower than the installed one (anti-rollback)
  *   -EPROTONOSUPPORT  min_agent_version higher than the running agent
  *   -E2BIG         a hard limit was exceeded (manifest size, payload count, name length)
+ *   -ENOKEY        an encrypted payload to stream whose key is not in the policy
  *   other          I/O errors from the stream or the sink
  */
 #pragma once
@@ -27,6 +28,9 @@
 #include "loopline/diag.h"
 #include "loopline/semver.h"
 #include "loopline/sign.h"
+
+struct lp_aes_key;     /* loopline/package-crypt.h */
+struct lp_aes_keyring;
 
 /* Hard limits. */
 #define LP_PKG_MANIFEST_MAX (256 * 1024) /* bytes of manifest.json */
@@ -120,6 +124,8 @@ struct lp_pkg_source {
 	int fd;                   /* read until EOF; not closed by the builder */
 	enum lp_compression compression;
 	int zstd_level;           /* 0 = default (3) */
+	const struct lp_aes_key *encrypt_key; /* NULL = not encrypted (loopline/package-crypt.h) */
+	uint32_t chunk_size;      /* of the encryption; 0 = default (65536) */
 };
 
 struct lp_pkg_build {
@@ -170,6 +176,10 @@ struct lp_pkg_policy {
 	bool check_security_version;
 	uint64_t min_security_version;    /* refuse anything lower */
 	const char *agent_version;        /* NULL = do not check min_agent_version */
+	/* Keys for encrypted payloads (NULL = none). Streaming an encrypted payload into a
+	 * sink needs its key (-ENOKEY otherwise); without a sink and without its key only
+	 * its stored bytes are checked (stored_size, stored_sha256). */
+	const struct lp_aes_keyring *decryption_keys;
 };
 
 struct lp_signature_info {
