@@ -38,6 +38,11 @@ cJSON *mgmt_action_json(struct be_mgmt *m, const struct be_action *a, bool with_
 		cJSON_AddNumberToObject(o, "package", (double)a->package);
 	else
 		cJSON_AddNullToObject(o, "package");
+	/* what the device was given when it fetched the deployment: the package or a delta */
+	if (a->offered)
+		cJSON_AddNumberToObject(o, "offered_package", (double)a->offered);
+	else
+		cJSON_AddNullToObject(o, "offered_package");
 	if (!a->package && a->command[0])
 		cJSON_AddStringToObject(o, "command", a->command);
 	else

@@ -85,6 +85,8 @@ static int combo_settings(const struct mx_spec *s, const struct mx_combo *c, str
 	comp = cJSON_GetStringValue(cJSON_GetObjectItem(pkg, "compression"));
 	var = cJSON_GetStringValue(cJSON_GetObjectItem(pkg, "variant"));
 	cs->compression = comp && !strcmp(comp, "none") ? "none" : "zstd";
+	cs->encrypt = cJSON_IsTrue(cJSON_GetObjectItem(pkg, "encrypt"));
+	cs->delta = cJSON_IsTrue(cJSON_GetObjectItem(pkg, "delta"));
 	/* package: {variant: …} builds the offered (to) firmware as that reference variant:
 	 * a seeded regression (bad-health, no-boot, broken) */
 	cs->to_variant = "good";
@@ -117,6 +119,7 @@ int mx_case_spec_init(const struct mx_plan *p, size_t i, struct mx_case_spec *cs
 	snprintf(cs->hil, sizeof(cs->hil), "%s/%s.hil", s->scenario_dir, sc->name);
 	if ((r = mx_scenario_meta_load(cs->hil, &cs->meta, diag)) < 0)
 		return r;
+	cs->delta = cs->delta || cs->meta.delta;
 	cs->timeout_ms = sc->timeout_ms ? sc->timeout_ms :
 			 cs->meta.timeout_ms ? cs->meta.timeout_ms : s->default_timeout_ms;
 	return 0;
@@ -129,8 +132,8 @@ void mx_case_spec_free(struct mx_case_spec *cs)
 }
 
 static int build_fw(struct mx_build *b, const char *target, const char *version,
-		    const char *variant, unsigned security_version, const char *compression,
-		    const char *agent, const struct mx_fw **ret, struct lp_diag *diag)
+		    const char *variant, unsigned security_version, const struct mx_case_spec *cs,
+		    const char *agent, bool offered, const struct mx_fw **ret, struct lp_diag *diag)
 {
 	struct mx_fw_want w;
 
@@ -139,8 +142,9 @@ static int build_fw(struct mx_build *b, const char *target, const char *version,
 	snprintf(w.version, sizeof(w.version), "%s", version);
 	snprintf(w.variant, sizeof(w.variant), "%s", variant);
 	w.security_version = security_version;
-	snprintf(w.compression, sizeof(w.compression), "%s", compression);
+	snprintf(w.compression, sizeof(w.compression), "%s", cs->compression);
 	snprintf(w.agent, sizeof(w.agent), "%s", agent);
+	w.encrypt = offered && cs->encrypt; /* FROM goes onto the disk, not through the agent */
 	return mx_build_firmware(b, &w, ret, diag);
 }
 
@@ -150,10 +154,10 @@ int mx_case_fw_build(struct mx_build *b, const struct mx_case_spec *cs, const ch
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if ((r = build_fw(b, target, cs->from, "good", 0, cs->compression, cs->agent, &ret->from,
+	if ((r = build_fw(b, target, cs->from, "good", 0, cs, cs->agent, false, &ret->from,
 			  diag)) < 0 ||
-	    (r = build_fw(b, target, cs->to, cs->to_variant, 0, cs->compression, cs->to_agent,
-			  &ret->to, diag)) < 0)
+	    (r = build_fw(b, target, cs->to, cs->to_variant, 0, cs, cs->to_agent, true, &ret->to,
+			  diag)) < 0)
 		return r;
 	for (size_t k = 0; k < cs->meta.n_pkgs; k++) {
 		const struct mx_pkg_directive *pd = &cs->meta.pkgs[k];
@@ -164,10 +168,12 @@ int mx_case_fw_build(struct mx_build *b, const struct mx_case_spec *cs, const ch
 		snprintf(pk->name, sizeof(pk->name), "%s", pd->name);
 		mx_subst_versions(pd->version, cs->from, cs->to, pk->version, sizeof(pk->version));
 		pk->tamper = pd->tamper;
-		if ((r = build_fw(b, target, pk->version, pd->variant, pd->security_version,
-				  cs->compression, agent, &pk->fw, diag)) < 0)
+		if ((r = build_fw(b, target, pk->version, pd->variant, pd->security_version, cs,
+				  agent, true, &pk->fw, diag)) < 0)
 			return r;
 		ret->n_pkgs++;
 	}
+	if (cs->delta)
+		return mx_build_delta(b, ret->from, ret->to, ret->delta, sizeof(ret->delta), diag);
 	return 0;
 }

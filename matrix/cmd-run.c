@@ -211,14 +211,27 @@ static int board_of(struct runner *rn, const char *name, struct prep *pr, const 
 	return 0;
 }
 
-/* setup.json's packages: TO and the scenario's (#@ package). */
-static void setup_packages(cJSON *setup, const struct mx_case_fw *fw)
+/* setup.json's packages: TO, its delta from FROM (then both are one release, so the
+ * backend offers the delta to a device running FROM) and the scenario's (#@ package). */
+static void setup_packages(cJSON *setup, const struct mx_case_fw *fw, const char *to)
 {
 	cJSON *pkgs = cJSON_AddArrayToObject(setup, "packages"), *pk = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(pk, "name", "TO");
 	cJSON_AddStringToObject(pk, "file", fw->to->lpkg);
 	cJSON_AddItemToArray(pkgs, pk);
+	if (fw->delta[0]) {
+		cJSON *rel = cJSON_AddObjectToObject(setup, "release"), *names;
+
+		pk = cJSON_CreateObject();
+		cJSON_AddStringToObject(pk, "name", "TO_DELTA");
+		cJSON_AddStringToObject(pk, "file", fw->delta);
+		cJSON_AddItemToArray(pkgs, pk);
+		cJSON_AddStringToObject(rel, "version", to);
+		names = cJSON_AddArrayToObject(rel, "packages");
+		cJSON_AddItemToArray(names, cJSON_CreateString("TO"));
+		cJSON_AddItemToArray(names, cJSON_CreateString("TO_DELTA"));
+	}
 	for (size_t k = 0; k < fw->n_pkgs; k++) {
 		pk = cJSON_CreateObject();
 		cJSON_AddStringToObject(pk, "name", fw->pkgs[k].name);
@@ -295,7 +308,13 @@ static int prepare_local(struct runner *rn, size_t i, const struct mx_case_spec 
 	cJSON_AddStringToObject(setup, "backend", be->bin);
 	cJSON_AddStringToObject(setup, "ctl", be->ctl);
 	setup_paths(rn, pr, setup);
-	setup_packages(setup, &fw);
+	setup_packages(setup, &fw, cs->to);
+	if (cs->encrypt) { /* the device gets the key its packages are encrypted with */
+		char aes[PATH_MAX + 32];
+
+		snprintf(aes, sizeof(aes), "%s/firmware/keys/lab.aes", rn->build.cache);
+		cJSON_AddStringToObject(setup, "aes_key", aes);
+	}
 	cJSON_AddItemToObject(setup, "agent_config",
 			      cJSON_Duplicate(cJSON_GetObjectItem(cs->settings, "agent"), true));
 	cJSON_AddItemToObject(setup, "backend_config",

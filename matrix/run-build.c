@@ -357,6 +357,8 @@ int mx_build_firmware(struct mx_build *b, const struct mx_fw_want *w, const stru
 	argv[n++] = secver;
 	argv[n++] = "--compression";
 	argv[n++] = w->compression;
+	if (w->encrypt)
+		argv[n++] = "--encrypt";
 	argv[n++] = "--pack";
 	argv[n++] = b->pack;
 	argv[n++] = "--agent";
@@ -390,5 +392,49 @@ int mx_build_firmware(struct mx_build *b, const struct mx_fw_want *w, const stru
 	}
 	b->n_fw++;
 	*ret = f;
+	return 0;
+}
+
+int mx_build_delta(struct mx_build *b, const struct mx_fw *from, const struct mx_fw *to,
+		   char *ret, size_t len, struct lp_diag *diag)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX + 16], key[PATH_MAX + 32], aes[PATH_MAX + 32];
+	const char *argv[16];
+	size_t n = 0;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/deltas", b->cache);
+	if ((r = lp_fs_mkdir_p(dir, 0755)) < 0)
+		return lp_diag_fail(diag, r, "%s: %s", dir, strerror(-r));
+	if ((size_t)snprintf(ret, len, "%s/%.16s-%.16s.lpkg", dir, from->hash, to->hash) >= len)
+		return lp_diag_fail(diag, -ENAMETOOLONG, "%s: path too long", dir);
+	if (is_file(ret))
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ret);
+	snprintf(key, sizeof(key), "%s/firmware/keys/lab.pem", b->cache);
+	snprintf(aes, sizeof(aes), "%s/firmware/keys/lab.aes", b->cache);
+	argv[n++] = b->pack;
+	argv[n++] = "delta";
+	argv[n++] = "--from";
+	argv[n++] = from->lpkg;
+	argv[n++] = "--to";
+	argv[n++] = to->lpkg;
+	argv[n++] = "--key";
+	argv[n++] = key;
+	if (to->want.encrypt) { /* reads the new image with the key, writes it encrypted */
+		argv[n++] = "--decrypt-key";
+		argv[n++] = aes;
+		argv[n++] = "--encrypt-key";
+		argv[n++] = aes;
+	}
+	argv[n++] = "--out";
+	argv[n++] = tmp;
+	argv[n] = NULL;
+	fprintf(stderr, "loopline-matrix: delta %s -> %s (%s)\n", from->want.version, to->want.version,
+		to->want.target);
+	if ((r = mx_run_tool(argv, b->log, NULL, 0, diag)) < 0)
+		return r;
+	if (rename(tmp, ret) < 0)
+		return lp_diag_fail(diag, -errno, "%s: %s", ret, strerror(errno));
 	return 0;
 }

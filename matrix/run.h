@@ -41,6 +41,7 @@ struct mx_fw_want {            /* one firmware package (compared with memcmp: ze
 	unsigned security_version;
 	char compression[8];       /* zstd, none */
 	char agent[MX_NAME_MAX];   /* a name in components.agent */
+	bool encrypt;              /* payload encrypted with the cache's firmware/keys/lab.aes */
 };
 
 struct mx_fw {
@@ -76,6 +77,10 @@ int mx_build_firmware(struct mx_build *b, const struct mx_fw_want *w, const stru
 		      struct lp_diag *diag);
 /* Runs argv to its end (an hour at most); stdout captured into out (trailing newlines
  * removed) or, without out, appended to log with stderr. Exit status != 0: -EIO. */
+/* A delta package of to from from (loopline-pack delta, signed with the firmware key;
+ * encrypted like to), cached by the two packages' hashes; its path into ret. */
+int mx_build_delta(struct mx_build *b, const struct mx_fw *from, const struct mx_fw *to,
+		   char *ret, size_t len, struct lp_diag *diag);
 int mx_run_tool(const char *const *argv, const char *log, char *out, size_t out_size,
 		struct lp_diag *diag);
 
@@ -103,6 +108,7 @@ struct mx_scenario_meta {
 	uint64_t timeout_ms;           /* 0: none given */
 	bool local_only;
 	char local_only_reason[256];
+	bool delta;                    /* #@ delta: the case needs a delta of TO from FROM */
 };
 
 /* Reads the "#@" lines of a scenario file; errors name FILE:LINE. */
@@ -119,6 +125,9 @@ struct mx_case_spec {
 	const char *to_agent;          /* the agent in the to firmware ("current" by default) */
 	const char *compression;       /* zstd, none */
 	const char *to_variant;        /* good, or a seeded regression's variant */
+	bool encrypt;                  /* package: {encrypt: true}: offered packages encrypted */
+	bool delta;                    /* package: {delta: true}: the backend may offer a delta
+					* of TO from FROM (a release of both) */
 	cJSON *settings;               /* {vars, agent, package, backend} of the combo's
 					* configuration values (owned) */
 	char hil[PATH_MAX];            /* the scenario file */
@@ -137,6 +146,7 @@ struct mx_case_fw {                /* the firmware a case installs */
 	const struct mx_fw *from, *to;
 	struct mx_case_pkg pkgs[MX_PACKAGES_MAX];
 	size_t n_pkgs;
+	char delta[PATH_MAX];          /* a delta package of to from from ("" without delta) */
 };
 
 /* Case i of p; a scenario file that cannot be read: its error with FILE:LINE in diag. */

@@ -133,9 +133,12 @@ int mx_scenario_meta_parse(const char *text, size_t len, const char *name,
 				m->local_only = true;
 				snprintf(m->local_only_reason, sizeof(m->local_only_reason), "%s",
 					 rest[10] ? rest + 11 + strspn(rest + 11, " \t") : "");
+			} else if (!strcmp(rest, "delta") || !strncmp(rest, "delta ", 6) ||
+				   !strncmp(rest, "delta\t", 6)) {
+				m->delta = true; /* the rest of the line is a comment */
 			} else {
-				return fail(d, name, line,
-					    "unknown directive (#@ package, #@ timeout, #@ local-only)");
+				return fail(d, name, line, "unknown directive (#@ package, #@ timeout, "
+					    "#@ local-only, #@ delta)");
 			}
 		}
 		at += n + (nl ? 1 : 0);

@@ -9,7 +9,7 @@ set_tests_properties(matrix-run-regression PROPERTIES LABELS "qemu;matrix" TIMEO
 add_test(NAME matrix-run-rack COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test-matrix-run.sh --rack)
 set_tests_properties(matrix-run-rack PROPERTIES LABELS "qemu;matrix" TIMEOUT 900
   RESOURCE_LOCK hil-qemu ENVIRONMENT "${LP_MX_RUN_ENV}")
-foreach(spec ci-x86_64 ci-aarch64)
+foreach(spec ci-x86_64 ci-aarch64 ci-packages)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/specs/${spec}.yaml)
     add_test(NAME matrix-run-${spec} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test-matrix-run.sh
              ${CMAKE_CURRENT_LIST_DIR}/specs/${spec}.yaml)
