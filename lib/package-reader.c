@@ -45,6 +45,8 @@ struct lp_pkg_reader {
 	size_t n_sigs;
 	size_t next;         /* index of the next payload member */
 	size_t cur;
+	struct lp_delta_base base; /* checked for payload cur when has_base */
+	bool has_base;
 	enum reader_state state;
 	int err;
 };
@@ -361,9 +363,22 @@ int lp_pkg_reader_next(struct lp_pkg_reader *r, const struct lp_payload_info **r
 						   pl->name, (unsigned long long)e.size,
 						   (unsigned long long)pl->stored_size));
 	r->cur = r->next++;
+	r->has_base = false;
 	r->state = READER_PAYLOAD;
 	*ret_info = pl;
 	return 1;
+}
+
+int lp_pkg_reader_set_base(struct lp_pkg_reader *r, const struct lp_delta_base *base,
+			   struct lp_diag *diag)
+{
+	int rc;
+
+	if (r->state != READER_PAYLOAD)
+		return lp_diag_fail(diag, -EINVAL, "package: no payload to set a base for");
+	rc = lp_pkg_delta_base_check(&r->m->payloads[r->cur], base, &r->base, diag);
+	r->has_base = rc == 0;
+	return rc;
 }
 
 struct stream_state {
@@ -409,8 +424,9 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 	struct stream_state st = { .sink = sink, .sink_ctx = sink_ctx, .diag = diag };
 	struct lp_hash *stored = NULL;
 	struct lp_zstd *z = NULL;
+	struct lp_delta_apply *d = NULL;
 	uint8_t digest[LP_HASH_MAX_LEN];
-	bool stored_only, separate;
+	bool stored_only, separate, delta;
 	const void *data;
 	size_t len;
 	int rc;
@@ -423,19 +439,28 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 	st.pl = pl;
 	/* Encrypted and delta payloads need engines this reader does not have yet; without a
 	 * sink their stored bytes are still checked. */
-	stored_only = pl->encryption.present || pl->type == LP_PAYLOAD_DELTA;
-	if (stored_only && sink)
+	delta = pl->type == LP_PAYLOAD_DELTA && sink;
+	stored_only = pl->encryption.present || (pl->type == LP_PAYLOAD_DELTA && !sink);
+	if (pl->encryption.present && sink)
 		return reader_fail(r, lp_diag_fail(diag, -EOPNOTSUPP,
-						   "payload %s: %s payloads are not supported by this reader",
-						   pl->name, pl->encryption.present ? "encrypted" : "delta"));
-	separate = stored_only || pl->compression != LP_COMPRESSION_NONE;
+						   "payload %s: encrypted payloads are not supported by this reader",
+						   pl->name));
+	if (delta && !r->has_base)
+		return lp_diag_fail(diag, -EINVAL,
+				    "payload %s: a delta needs its base (lp_pkg_reader_set_base) first",
+				    pl->name);
+	separate = stored_only || delta || pl->compression != LP_COMPRESSION_NONE;
 
 	rc = lp_hash_new(LP_HASH_SHA256, &st.hash);
 	if (rc == 0 && separate)
 		rc = lp_hash_new(LP_HASH_SHA256, &stored);
 	if (rc < 0)
 		goto out;
-	if (!stored_only && pl->compression == LP_COMPRESSION_ZSTD) {
+	if (delta) {
+		rc = lp_delta_apply_new(&r->base, target_out, &st, &d);
+		if (rc < 0)
+			goto out;
+	} else if (!stored_only && pl->compression == LP_COMPRESSION_ZSTD) {
 		rc = lp_zstd_new(LP_ZSTD_DECOMPRESS, 0, target_out, &st, &z);
 		if (rc < 0)
 			goto out;
@@ -448,15 +473,21 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 		}
 		if (stored_only)
 			continue;
-		rc = z ? lp_zstd_write(z, data, len) : target_out(&st, data, len);
+		rc = z ? lp_zstd_write(z, data, len)
+		       : d ? lp_delta_apply_write(d, data, len, diag) : target_out(&st, data, len);
 		if (rc < 0) {
-			if (!st.out_err)
+			if (!st.out_err && !d)
 				lp_diag_fail(diag, rc, "payload %s: zstd: corrupt data", pl->name);
 			goto out;
 		}
 	}
 	if (rc < 0)
 		goto out;
+	if (d) {
+		rc = lp_delta_apply_finish(d, diag);
+		if (rc < 0)
+			goto out;
+	}
 	if (z) {
 		rc = lp_zstd_finish(z);
 		if (rc < 0) {
@@ -493,6 +524,7 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 	rc = 0;
 	r->state = READER_STREAMED;
 out:
+	lp_delta_apply_free(d);
 	lp_zstd_free(z);
 	lp_hash_free(stored);
 	lp_hash_free(st.hash);
