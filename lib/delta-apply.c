@@ -17,6 +17,7 @@
 #include "delta-internal.h"
 #include "loopline/delta.h"
 #include "loopline/hash.h"
+#include "loopline/io.h"
 
 enum apply_state {
 	APPLY_HEADER = 0, /* collecting the 32-byte header */
@@ -49,24 +50,9 @@ struct lp_delta_apply {
 
 int lp_delta_fd_pread(void *ctx, void *buf, size_t len, uint64_t off)
 {
-	int fd = *(int *)ctx;
-	uint8_t *p = buf;
+	int rc = lp_io_pread_all(*(int *)ctx, buf, len, off);
 
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return rc == -ENODATA ? -EIO : rc;
 }
 
 int lp_delta_base_sha256(const struct lp_delta_base *base, uint8_t out[32])
@@ -296,11 +282,35 @@ static int consume(struct lp_delta_apply *a, struct lp_diag *diag, const uint8_t
 	return 0;
 }
 
+/* One ZSTD_decompressStream call into zbuf, its output parsed; the frame's end must fall
+ * between records. */
+static int decompress_step(struct lp_delta_apply *a, ZSTD_inBuffer *in, size_t *ret_produced,
+			   struct lp_diag *diag)
+{
+	ZSTD_outBuffer o = { a->zbuf, LP_DELTA_APPLY_BUF, 0 };
+	size_t r = ZSTD_decompressStream(a->dctx, &o, in);
+	int rc;
+
+	if (ZSTD_isError(r))
+		return apply_fail(a, diag, -EBADMSG, ZSTD_getErrorName(r));
+	*ret_produced = o.pos;
+	rc = consume(a, diag, a->zbuf, o.pos);
+	if (rc < 0)
+		return rc;
+	if (r == 0) {
+		if (a->state != APPLY_HEAD || a->n_vals != 0 || a->shift != 0)
+			return apply_fail(a, diag, -EBADMSG, "the patch ends inside a record");
+		a->state = APPLY_END;
+	}
+	return 0;
+}
+
 int lp_delta_apply_write(struct lp_delta_apply *a, const void *patch, size_t len,
 			 struct lp_diag *diag)
 {
 	const uint8_t *p = patch;
 	ZSTD_inBuffer in;
+	size_t produced;
 	int rc;
 
 	if (a->err)
@@ -321,22 +331,11 @@ int lp_delta_apply_write(struct lp_delta_apply *a, const void *patch, size_t len
 	}
 	in = (ZSTD_inBuffer){ p, len, 0 };
 	while (in.pos < in.size) {
-		ZSTD_outBuffer o = { a->zbuf, LP_DELTA_APPLY_BUF, 0 };
-		size_t r;
-
 		if (a->state == APPLY_END)
 			return apply_fail(a, diag, -EBADMSG, "data after the end of the patch");
-		r = ZSTD_decompressStream(a->dctx, &o, &in);
-		if (ZSTD_isError(r))
-			return apply_fail(a, diag, -EBADMSG, ZSTD_getErrorName(r));
-		rc = consume(a, diag, a->zbuf, o.pos);
+		rc = decompress_step(a, &in, &produced, diag);
 		if (rc < 0)
 			return rc;
-		if (r == 0) {
-			if (a->state != APPLY_HEAD || a->n_vals != 0 || a->shift != 0)
-				return apply_fail(a, diag, -EBADMSG, "the patch ends inside a record");
-			a->state = APPLY_END;
-		}
 	}
 	return 0;
 }
@@ -348,22 +347,13 @@ int lp_delta_apply_finish(struct lp_delta_apply *a, struct lp_diag *diag)
 	/* A full output buffer may still hold data: drain without input. */
 	while (a->state != APPLY_END && a->state != APPLY_HEADER) {
 		ZSTD_inBuffer in = { NULL, 0, 0 };
-		ZSTD_outBuffer o = { a->zbuf, LP_DELTA_APPLY_BUF, 0 };
-		size_t r = ZSTD_decompressStream(a->dctx, &o, &in);
-		int rc;
+		size_t produced;
+		int rc = decompress_step(a, &in, &produced, diag);
 
-		if (ZSTD_isError(r))
-			return apply_fail(a, diag, -EBADMSG, ZSTD_getErrorName(r));
-		rc = consume(a, diag, a->zbuf, o.pos);
 		if (rc < 0)
 			return rc;
-		if (r == 0) {
-			if (a->n_vals != 0 || a->shift != 0 || a->state != APPLY_HEAD)
-				return apply_fail(a, diag, -EBADMSG, "the patch ends inside a record");
-			a->state = APPLY_END;
-		} else if (o.pos == 0) {
+		if (a->state != APPLY_END && produced == 0)
 			break;
-		}
 	}
 	if (a->state != APPLY_END)
 		return apply_fail(a, diag, -EBADMSG, "the patch is truncated");

@@ -90,19 +90,30 @@ static int stage_flush(struct emitter *e, ZSTD_EndDirective end)
 	return 0;
 }
 
+/* Room in the stage for up to want bytes (flushing a full stage first): 0 and *ret_n. */
+static int stage_room(struct emitter *e, size_t want, size_t *ret_n)
+{
+	size_t n = STAGE_SIZE - e->staged;
+
+	if (n == 0) {
+		int rc = stage_flush(e, ZSTD_e_continue);
+
+		if (rc < 0)
+			return rc;
+		n = STAGE_SIZE;
+	}
+	*ret_n = n < want ? n : want;
+	return 0;
+}
+
 static int stage_put(struct emitter *e, const uint8_t *p, size_t len)
 {
 	while (len > 0) {
-		size_t n = STAGE_SIZE - e->staged;
-		int rc;
+		size_t n;
+		int rc = stage_room(e, len, &n);
 
-		if (n == 0) {
-			rc = stage_flush(e, ZSTD_e_continue);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		n = n < len ? n : len;
+		if (rc < 0)
+			return rc;
 		memcpy(e->stage + e->staged, p, n);
 		e->staged += n;
 		p += n;
@@ -115,16 +126,11 @@ static int stage_put(struct emitter *e, const uint8_t *p, size_t len)
 static int stage_diff(struct emitter *e, const uint8_t *old, const uint8_t *nw, size_t len)
 {
 	while (len > 0) {
-		size_t n = STAGE_SIZE - e->staged;
-		int rc;
+		size_t n;
+		int rc = stage_room(e, len, &n);
 
-		if (n == 0) {
-			rc = stage_flush(e, ZSTD_e_continue);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		n = n < len ? n : len;
+		if (rc < 0)
+			return rc;
 		for (size_t i = 0; i < n; i++)
 			e->stage[e->staged + i] = (uint8_t)(nw[i] - old[i]);
 		e->staged += n;
