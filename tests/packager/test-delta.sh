@@ -12,22 +12,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lp-delta-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
-fails=0
-checks=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-run() {
-	local want=$1 rc=0
-	shift
-	checks=$((checks + 1))
-	"$@" >out 2>err || rc=$?
-	if [ "$rc" != "$want" ]; then
-		fail "'$*' exited $rc, expected $want"
-		sed 's/^/  stdout: /' out >&2
-		sed 's/^/  stderr: /' err >&2
-	fi
-}
-out_has() { checks=$((checks + 1)); grep -qE -- "$1" out || { fail "stdout lacks /$1/"; sed 's/^/  stdout: /' out >&2; }; }
-err_has() { checks=$((checks + 1)); grep -qE -- "$1" err || { fail "stderr lacks /$1/"; sed 's/^/  stderr: /' err >&2; }; }
+. "$here/lib.sh"
 same() { checks=$((checks + 1)); cmp -s "$1" "$2" || fail "$1 and $2 differ"; }
 
 python3 "$here/delta-images.py" img "$size" small added all
