@@ -292,6 +292,9 @@ int agent_reboot(const struct agent_config *cfg, struct lp_diag *diag);
 int agent_slot_current(const struct agent_config *cfg, const char *override,
 		       enum agent_slot *ret_slot, struct lp_diag *diag);
 
+/* Opens the (running) slot's file or block device read-only, as a delta's base. */
+int agent_slot_open_base(const struct agent_config *cfg, enum agent_slot slot, int *ret_fd,
+			 uint64_t *ret_size, struct lp_diag *diag);
 struct agent_slot_writer;
 /* Opens the slot's file or block device for writing; refuses if size does not fit. */
 int agent_slot_writer_open(const struct agent_config *cfg, enum agent_slot slot, uint64_t size,

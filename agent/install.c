@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "loopline/delta.h"
 #include "loopline/fs.h"
 #include "loopline/io.h"
 #include "loopline/log.h"
@@ -27,14 +28,15 @@ static int sink_to_slot(void *ctx, const void *data, size_t len)
 	return agent_slot_writer_write(ctx, data, len);
 }
 
-/* Only whole images of the rootfs are installed by this agent version; anything else is
- * refused before a byte is written, so nothing is half-applied. */
 /* The keys an install uses: trusted signers and decryption keys. */
 struct install_keys {
 	struct lp_keyring *trusted;
 	struct lp_aes_keyring *decrypt;
 };
 
+/* Only the rootfs is installed by this agent version, as a whole image or as a delta
+ * against the running slot; anything else is refused before a byte is written, so
+ * nothing is half-applied. */
 static int check_payloads(const struct agent_config *cfg, const struct install_keys *keys,
 			  const struct lp_manifest *m, struct lp_diag *diag)
 {
@@ -47,7 +49,12 @@ static int check_payloads(const struct agent_config *cfg, const struct install_k
 			return lp_diag_fail(diag, -EOPNOTSUPP, /* "not allowed here", not -EPERM */
 					    "payload \"%s\" is a script and the config does not allow scripts",
 					    p->name);
-		if (p->type != LP_PAYLOAD_IMAGE)
+		if (p->type == LP_PAYLOAD_DELTA && strcmp(p->delta.algorithm, LP_DELTA_ALGORITHM) != 0)
+			return lp_diag_fail(diag, -EOPNOTSUPP,
+					    "payload \"%s\": delta algorithm \"%s\" is not supported "
+					    "(this agent knows " LP_DELTA_ALGORITHM ")", p->name,
+					    p->delta.algorithm);
+		if (p->type != LP_PAYLOAD_IMAGE && p->type != LP_PAYLOAD_DELTA)
 			return lp_diag_fail(diag, -EOPNOTSUPP,
 					    "payload \"%s\": type \"%s\" is not supported by this agent",
 					    p->name, lp_payload_type_name(p->type));
@@ -112,12 +119,27 @@ static int open_package(const struct agent_config *cfg, const struct agent_sourc
 	return check_payloads(cfg, keys, *ret_m, diag);
 }
 
+/* A delta's base is the running slot, checked against base_sha256 by the reader before
+ * the inactive slot is opened for writing. */
+static int set_base(const struct agent_config *cfg, struct lp_pkg_reader *reader,
+		    enum agent_slot running, int *base_fd, struct lp_diag *diag)
+{
+	struct lp_delta_base base = { .pread = lp_delta_fd_pread, .ctx = base_fd };
+	int r = agent_slot_open_base(cfg, running, base_fd, &base.size, diag);
+
+	if (r < 0)
+		return r;
+	log_info("checking the running slot %s against the delta's base",
+		 agent_slot_name(running));
+	return lp_pkg_reader_set_base(reader, &base, diag);
+}
+
 /* Streams every payload into the slot; the reader checks each size and hash. */
 static int write_payloads(const struct agent_config *cfg, struct lp_pkg_reader *reader,
-			  enum agent_slot slot, struct lp_diag *diag)
+			  enum agent_slot running, enum agent_slot slot, struct lp_diag *diag)
 {
 	struct agent_slot_writer *w = NULL;
-	int r;
+	int base_fd = -1, r;
 
 	for (;;) {
 		const struct lp_payload_info *info;
@@ -125,13 +147,22 @@ static int write_payloads(const struct agent_config *cfg, struct lp_pkg_reader *
 		r = lp_pkg_reader_next(reader, &info, diag);
 		if (r <= 0)
 			return r;
+		if (info->type == LP_PAYLOAD_DELTA) {
+			r = set_base(cfg, reader, running, &base_fd, diag);
+			if (r < 0)
+				goto out;
+		}
 		r = agent_slot_writer_open(cfg, slot, info->size, &w, diag);
 		if (r < 0)
-			return r;
+			goto out;
 		r = lp_pkg_reader_stream(reader, sink_to_slot, w, diag);
 		if (r == 0)
 			r = agent_slot_writer_finish(w, diag);
 		agent_slot_writer_free(w);
+out:
+		if (base_fd >= 0)
+			close(base_fd);
+		base_fd = -1;
 		if (r < 0)
 			return r;
 	}
@@ -192,7 +223,7 @@ int agent_install_stream(const struct agent_ctx *ctx, const struct agent_source 
 		goto out;
 	log_info("installing %s %s (security version %llu) to slot %s", m->product, m->version,
 		 (unsigned long long)m->security_version, agent_slot_name(st.to_slot));
-	r = write_payloads(cfg, reader, st.to_slot, diag);
+	r = write_payloads(cfg, reader, st.from_slot, st.to_slot, diag);
 	if (r < 0)
 		goto refused;
 	agent_test_point("slot-written");

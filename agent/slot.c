@@ -74,6 +74,32 @@ out:
 	return r;
 }
 
+int agent_slot_open_base(const struct agent_config *cfg, enum agent_slot slot, int *ret_fd,
+			 uint64_t *ret_size, struct lp_diag *diag)
+{
+	struct stat st;
+	uint64_t size = 0;
+	int fd, r;
+
+	if (slot != AGENT_SLOT_A && slot != AGENT_SLOT_B)
+		return -EINVAL;
+	fd = open(cfg->slot_path[slot], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return lp_diag_fail(diag, -errno, "running slot %s (%s): %s", agent_slot_name(slot),
+				    cfg->slot_path[slot], strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	else if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode) || ioctl(fd, BLKGETSIZE64, &size) < 0) {
+		r = lp_diag_fail(diag, -EINVAL, "running slot %s (%s): not a file or a block device "
+				 "whose size can be read", agent_slot_name(slot), cfg->slot_path[slot]);
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	*ret_size = size;
+	return 0;
+}
+
 struct agent_slot_writer {
 	int fd;
 	bool regular;

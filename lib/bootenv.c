@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bootenv-internal.h"
+#include "loopline/io.h"
 #include "loopline/fs.h"
 
 int lp_bootenv_kind_parse(const char *s, enum lp_bootenv_kind *ret_kind)
@@ -543,24 +544,7 @@ int bootenv_rename(struct lp_bootenv *env, const char *from, const char *to)
 
 int bootenv_pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
-	size_t done = 0;
-
-	if (off > (uint64_t)INT64_MAX - len)
-		return -EOVERFLOW;
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -ENODATA;
-		done += (size_t)n;
-	}
-	return 0;
+	return lp_io_pread_all(fd, buf, len, off);
 }
 
 int bootenv_replace_file(struct lp_bootenv *env, const char *path, const void *buf, size_t len,

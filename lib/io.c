@@ -78,3 +78,25 @@ int lp_io_fd_write(void *ctx, const void *buf, size_t len)
 {
 	return lp_io_write_all(*(const int *)ctx, buf, len);
 }
+
+int lp_io_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t done = 0;
+
+	if (off > (uint64_t)INT64_MAX - len)
+		return -EOVERFLOW;
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENODATA;
+		done += (size_t)n;
+	}
+	return 0;
+}

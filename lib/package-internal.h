@@ -58,3 +58,15 @@ struct lp_pkg_head {
 int lp_pkg_head_read(struct lp_tar_in *r, struct lp_pkg_head *ret_head, struct lp_diag *diag);
 /* Frees what a head holds (accepts NULL). */
 void lp_pkg_head_clear(struct lp_pkg_head *h);
+
+/* ---- delta payloads (package-delta.c) ---- */
+
+/* Checks base against payload pl (algorithm, size, SHA-256 of its first base_size bytes):
+ * 0 and *ret_base (base cut to base_size), or -EOPNOTSUPP / -EINVAL / -ESTALE / a read
+ * error with a message. */
+int lp_pkg_delta_base_check(const struct lp_payload_info *pl, const struct lp_delta_base *base,
+			    struct lp_delta_base *ret_base, struct lp_diag *diag);
+/* The writer's part: a delta source's manifest facts into info (after its stored bytes
+ * were counted), and the checks of a source's delta fields. */
+void lp_pkg_delta_fill(const struct lp_pkg_source *src, struct lp_payload_info *info);
+int lp_pkg_delta_source_check(const struct lp_pkg_source *src, struct lp_diag *diag);

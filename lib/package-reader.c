@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "loopline/compress.h"
+#include "loopline/delta.h"
 #include "loopline/hash.h"
 #include "loopline/io.h"
 #include "loopline/package-crypt.h"
@@ -48,6 +49,8 @@ struct lp_pkg_reader {
 	size_t n_sigs;
 	size_t next;         /* index of the next payload member */
 	size_t cur;
+	struct lp_delta_base base; /* checked for payload cur when has_base */
+	bool has_base;
 	enum reader_state state;
 	int err;
 };
@@ -365,9 +368,22 @@ int lp_pkg_reader_next(struct lp_pkg_reader *r, const struct lp_payload_info **r
 						   pl->name, (unsigned long long)e.size,
 						   (unsigned long long)pl->stored_size));
 	r->cur = r->next++;
+	r->has_base = false;
 	r->state = READER_PAYLOAD;
 	*ret_info = pl;
 	return 1;
+}
+
+int lp_pkg_reader_set_base(struct lp_pkg_reader *r, const struct lp_delta_base *base,
+			   struct lp_diag *diag)
+{
+	int rc;
+
+	if (r->state != READER_PAYLOAD)
+		return lp_diag_fail(diag, -EINVAL, "package: no payload to set a base for");
+	rc = lp_pkg_delta_base_check(&r->m->payloads[r->cur], base, &r->base, diag);
+	r->has_base = rc == 0;
+	return rc;
 }
 
 struct stream_state {
@@ -379,7 +395,8 @@ struct stream_state {
 	struct lp_diag *diag;
 	int out_err;            /* an error with its message already set */
 	struct lp_pkg_crypt *crypt; /* stored bytes -> plaintext (NULL: not encrypted) */
-	struct lp_zstd *z;          /* plaintext -> target bytes (NULL: not compressed) */
+	struct lp_zstd *z;          /* plaintext -> unpacked (NULL: not compressed) */
+	struct lp_delta_apply *d;   /* unpacked patch -> target bytes (NULL: not a delta) */
 };
 
 static int target_out(void *ctx, const void *data, size_t len)
@@ -408,11 +425,26 @@ static int target_out(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* The plaintext of the stored bytes (after decryption, if any) into zstd or the target. */
+/* Unpacked bytes: a patch into the delta engine (which writes the target), else the
+ * target itself. */
+static int unpacked_out(void *ctx, const void *data, size_t len)
+{
+	struct stream_state *st = ctx;
+	int rc;
+
+	if (!st->d)
+		return target_out(st, data, len);
+	rc = lp_delta_apply_write(st->d, data, len, st->diag);
+	if (rc < 0 && !st->out_err)
+		st->out_err = rc; /* the engine said why */
+	return rc;
+}
+
+/* The plaintext of the stored bytes (after decryption, if any) into zstd or on. */
 static int plain_out(void *ctx, const void *data, size_t len)
 {
 	struct stream_state *st = ctx;
-	int rc = st->z ? lp_zstd_write(st->z, data, len) : target_out(st, data, len);
+	int rc = st->z ? lp_zstd_write(st->z, data, len) : unpacked_out(st, data, len);
 
 	if (rc < 0 && !st->out_err)
 		st->out_err = lp_diag_fail(st->diag, rc, "payload %s: zstd: corrupt data", st->pl->name);
@@ -427,7 +459,7 @@ static int stream_decryptor(const struct lp_pkg_reader *r, struct stream_state *
 {
 	const struct lp_payload_info *pl = st->pl;
 
-	if (!pl->encryption.present || pl->type == LP_PAYLOAD_DELTA)
+	if (!pl->encryption.present)
 		return 0;
 	if (!sink && !lp_aes_keyring_find(r->decryption_keys, pl->encryption.key_id))
 		return 0;
@@ -441,7 +473,7 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 	struct stream_state st = { .sink = sink, .sink_ctx = sink_ctx, .diag = diag };
 	struct lp_hash *stored = NULL;
 	uint8_t digest[LP_HASH_MAX_LEN];
-	bool stored_only, separate;
+	bool stored_only, separate, delta;
 	const void *data;
 	size_t len;
 	int rc;
@@ -455,22 +487,28 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 	rc = stream_decryptor(r, &st, sink != NULL, diag);
 	if (rc < 0)
 		return reader_fail(r, rc);
-	/* Delta payloads need an engine this reader does not have yet; without a sink their
-	 * stored bytes are still checked (so are those of encrypted ones without a key). */
-	stored_only = pl->type == LP_PAYLOAD_DELTA || (pl->encryption.present && !st.crypt);
-	if (stored_only && sink)
-		return reader_fail(r, lp_diag_fail(diag, -EOPNOTSUPP,
-						   "payload %s: delta payloads are not supported by this reader",
-						   pl->name));
-	separate = stored_only || pl->encryption.present || pl->compression != LP_COMPRESSION_NONE;
+	/* Without a sink, a delta's result cannot be made (no base) and an encrypted
+	 * payload without its key cannot be read: their stored bytes are still checked. */
+	delta = pl->type == LP_PAYLOAD_DELTA && sink;
+	stored_only = (pl->type == LP_PAYLOAD_DELTA && !sink) || (pl->encryption.present && !st.crypt);
+	if (delta && !r->has_base) {
+		lp_pkg_crypt_free(st.crypt);
+		return lp_diag_fail(diag, -EINVAL,
+				    "payload %s: a delta needs its base (lp_pkg_reader_set_base) first",
+				    pl->name);
+	}
+	separate = stored_only || delta || pl->encryption.present ||
+		   pl->compression != LP_COMPRESSION_NONE;
 
 	rc = lp_hash_new(LP_HASH_SHA256, &st.hash);
 	if (rc == 0 && separate)
 		rc = lp_hash_new(LP_HASH_SHA256, &stored);
 	if (rc < 0)
 		goto out;
+	if (delta && (rc = lp_delta_apply_new(&r->base, target_out, &st, &st.d)) < 0)
+		goto out;
 	if (!stored_only && pl->compression == LP_COMPRESSION_ZSTD) {
-		rc = lp_zstd_new(LP_ZSTD_DECOMPRESS, 0, target_out, &st, &st.z);
+		rc = lp_zstd_new(LP_ZSTD_DECOMPRESS, 0, unpacked_out, &st, &st.z);
 		if (rc < 0)
 			goto out;
 	}
@@ -498,6 +536,8 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 			goto out;
 		}
 	}
+	if (st.d && (rc = lp_delta_apply_finish(st.d, diag)) < 0)
+		goto out;
 	rc = lp_hash_final(separate ? stored : st.hash, digest);
 	if (rc < 0)
 		goto out;
@@ -528,6 +568,7 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 out:
 	lp_pkg_crypt_free(st.crypt);
 	lp_zstd_free(st.z);
+	lp_delta_apply_free(st.d);
 	lp_hash_free(stored);
 	lp_hash_free(st.hash);
 	return rc < 0 ? reader_fail(r, rc) : 0;

@@ -137,6 +137,7 @@ static int process_source(const struct lp_pkg_source *src, uint8_t *buf, emit_fn
 	}
 	memcpy(info->stored_sha256, digest, 32);
 	info->stored_size = st.size;
+	lp_pkg_delta_fill(src, info); /* a delta's size and sha256 are its result's */
 	rc = 0;
 	goto out;
 fail_stream:
@@ -305,6 +306,7 @@ static int manifest_from_build(const struct lp_pkg_build *b, const char *created
 		/* Placeholders of maximum width: the reserved size is an upper bound. */
 		pl->size = LP_PKG_INT_MAX;
 		pl->stored_size = LP_PKG_INT_MAX;
+		lp_pkg_delta_fill(&b->sources[i], pl);
 	}
 #undef COPY
 	m->n_payloads = b->n_sources;
@@ -675,6 +677,9 @@ static int build_check(const struct lp_pkg_build *b, char created[32], int64_t *
 			return lp_diag_fail(diag, -EINVAL, "payload %s: encryption chunk size %u is not in %u … %u",
 					    b->sources[i].name, b->sources[i].chunk_size, LP_PKG_CHUNK_MIN,
 					    LP_PKG_CHUNK_MAX);
+		rc = lp_pkg_delta_source_check(&b->sources[i], diag);
+		if (rc < 0)
+			return rc;
 	}
 	return build_check_lengths(b, diag);
 }

@@ -88,9 +88,13 @@ static void print_text(const char *path, const struct pack_peek *p)
 		if (pl->encryption.present)
 			printf("    encryption    %s, key_id %s, chunks of %u bytes\n",
 			       pl->encryption.alg, pl->encryption.key_id, pl->encryption.chunk_size);
-		if (pl->delta.present)
+		if (pl->delta.present) {
 			printf("    delta         %s from %s\n", pl->delta.algorithm,
 			       pl->delta.base_version);
+			printf("    base_size     %llu (%s)\n", (unsigned long long)pl->delta.base_size,
+			       pack_size_text(pl->delta.base_size, a, sizeof(a)));
+			printf("    base_sha256   %s\n", lp_hex_encode(pl->delta.base_sha256, 32, hex));
+		}
 	}
 	printf("signatures:        %zu (NOT verified; use '%s verify --trusted KEY')\n",
 	       p->n_sigs, PACK_PROG);

@@ -7,6 +7,8 @@ static const struct lp_cli_cmd commands[] = {
 	  pack_keygen_opts, 0, 0, 0, pack_cmd_keygen },
 	{ "build", "DESCRIPTION.json", "build and sign a package from a description",
 	  pack_build_about, pack_build_opts, 1, 1, 0, pack_cmd_build },
+	{ "delta", "", "build a signed delta package between two releases", pack_delta_about,
+	  pack_delta_opts, 0, 0, 0, pack_cmd_delta },
 	{ "inspect", "FILE.lpkg", "show a package's manifest and signatures (unverified)",
 	  pack_inspect_about, pack_inspect_opts, 1, 1, LP_CLI_JSON, pack_cmd_inspect },
 	{ "verify", "FILE.lpkg", "verify a package against trusted keys and a policy",

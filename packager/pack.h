@@ -42,6 +42,9 @@ int pack_cmd_sign(struct lp_cli *cli, void *ctx);
 extern const struct lp_cli_opt pack_list_keys_opts[];
 extern const char pack_list_keys_about[];
 int pack_cmd_list_keys(struct lp_cli *cli, void *ctx);
+extern const struct lp_cli_opt pack_delta_opts[];
+extern const char pack_delta_about[];
+int pack_cmd_delta(struct lp_cli *cli, void *ctx);
 extern const struct lp_cli_opt pack_upload_opts[];
 extern const char pack_upload_about[];
 int pack_cmd_upload(struct lp_cli *cli, void *ctx);
@@ -182,3 +185,25 @@ int pack_repo_package_path(const struct pack_repo *r, const char *version, char 
 int pack_repo_add(struct pack_repo *r, const struct lp_manifest *m, uint64_t file_size,
 		  struct lp_diag *diag);
 void pack_repo_close(struct pack_repo *r);
+/* The n highest versions in the repository lower than version, highest first. */
+int pack_repo_bases(const struct pack_repo *r, const char *version, size_t n,
+		    char (*ret_versions)[LP_SEMVER_MAX], size_t *ret_n);
+/* DIR/<product>/deltas/<to>/<from>.lpkg into buf, creating its directory. */
+int pack_repo_delta_path(const struct pack_repo *r, const char *from, const char *to, char *buf,
+			 size_t len);
+
+/* ---- deltas (delta.c) ---- */
+
+struct pack_delta_in {
+	const char *from, *to;                 /* OLD.lpkg, NEW.lpkg */
+	const struct lp_keyring *trusted;      /* both must verify against it */
+	const struct lp_key *const *keys;      /* signing keys of the delta package */
+	size_t n_keys;
+	int level;                             /* zstd level of the patch, 0 = default */
+};
+
+/* Verifies both packages, makes the lpdiff1 patch between their rootfs images and writes
+ * a signed delta package to out_fd. ret_manifest (may be NULL) gets its manifest and
+ * ret_stats (may be NULL) the engine's figures. */
+int pack_delta_build(const struct pack_delta_in *in, int out_fd, struct lp_manifest **ret_manifest,
+		     struct lp_delta_stats *ret_stats, struct lp_diag *diag);

@@ -265,3 +265,48 @@ void pack_repo_close(struct pack_repo *r)
 	free(r->entries);
 	free(r);
 }
+
+int pack_repo_bases(const struct pack_repo *r, const char *version, size_t n,
+		    char (*ret_versions)[LP_SEMVER_MAX], size_t *ret_n)
+{
+	size_t got = 0;
+	int cmp;
+
+	/* n passes over at most REPO_MAX_ENTRIES entries: pick the highest lower one each time */
+	while (got < n) {
+		const char *best = NULL;
+
+		for (size_t i = 0; i < r->n; i++) {
+			const char *v = r->entries[i].version;
+
+			if (lp_semver_compare_str(v, version, &cmp) < 0 || cmp >= 0)
+				continue;
+			if (got && (lp_semver_compare_str(v, ret_versions[got - 1], &cmp) < 0 || cmp >= 0))
+				continue;
+			if (best && (lp_semver_compare_str(v, best, &cmp) < 0 || cmp <= 0))
+				continue;
+			best = v;
+		}
+		if (!best)
+			break;
+		snprintf(ret_versions[got++], LP_SEMVER_MAX, "%s", best);
+	}
+	*ret_n = got;
+	return 0;
+}
+
+int pack_repo_delta_path(const struct pack_repo *r, const char *from, const char *to, char *buf,
+			 size_t len)
+{
+	char dir[PATH_MAX + 64];
+	int ret;
+
+	if (!pack_safe_name(from) || !pack_safe_name(to))
+		return -EINVAL;
+	if (snprintf(dir, sizeof(dir), "%s/deltas/%s", r->dir, to) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	ret = lp_fs_mkdir_p(dir, 0755);
+	if (ret < 0)
+		return ret;
+	return snprintf(buf, len, "%s/%s.lpkg", dir, from) < (int)len ? 0 : -ENAMETOOLONG;
+}

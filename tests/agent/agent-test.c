@@ -17,6 +17,8 @@
 
 #include "agent-test.h"
 #include "loopline/fs.h"
+#include "loopline/hash.h"
+#include "loopline/io.h"
 #include "loopline/package.h"
 
 #define RUN_TIMEOUT_MS 60000
@@ -194,6 +196,59 @@ void at_make_encrypted_package(struct at_dev *d, const char *path, const char *v
 			       const struct lp_aes_key *aes, const uint8_t *image, size_t len)
 {
 	make_package(d, path, version, 1, "test-board", d->key, aes, image, len);
+}
+
+static int mem_out(void *ctx, const void *data, size_t len)
+{
+	return lp_io_write_all(*(int *)ctx, data, len);
+}
+
+void at_make_delta(struct at_dev *d, const char *path, const char *version, const char *base_version,
+		   const uint8_t *base, size_t base_len, const uint8_t *image, size_t len)
+{
+	char patch[AT_PATH + 16];
+	const char *compat[] = { "test-board" };
+	const struct lp_key *keys[] = { d->key };
+	struct lp_pkg_delta delta = { .size = len };
+	struct lp_pkg_source src = {
+		.name = "rootfs.lpdiff1", .type = LP_PAYLOAD_DELTA, .target = "rootfs",
+		.compression = LP_COMPRESSION_NONE, .delta = &delta,
+	};
+	struct lp_pkg_build b = {
+		.product = "agent-test", .version = version, .security_version = 2,
+		.compatible = compat, .n_compatible = 1, .min_agent_version = "0.1.0",
+		.sources = &src, .n_sources = 1, .keys = keys, .n_keys = 1,
+	};
+	struct lp_diag diag;
+	int fd, out, r;
+
+	snprintf(delta.base.algorithm, sizeof(delta.base.algorithm), "%s", LP_DELTA_ALGORITHM);
+	snprintf(delta.base.base_version, sizeof(delta.base.base_version), "%s", base_version);
+	delta.base.base_size = base_len;
+	assert_int_equal(lp_hash_buffer(LP_HASH_SHA256, base, base_len, delta.base.base_sha256), 0);
+	assert_int_equal(lp_hash_buffer(LP_HASH_SHA256, image, len, delta.sha256), 0);
+	snprintf(patch, sizeof(patch), "%s/patch.tmp", d->dir);
+	fd = open(patch, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	lp_diag_clear(&diag);
+	r = lp_delta_create(base, base_len, image, len, NULL, mem_out, &fd, NULL, &diag);
+	if (r < 0)
+		fail_msg("lp_delta_create: %s", diag.msg);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	src.fd = fd;
+	out = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(out >= 0);
+	r = lp_pkg_build(&b, out, NULL, &diag);
+	if (r < 0)
+		fail_msg("lp_pkg_build: %s", diag.msg);
+	close(out);
+	close(fd);
+	unlink(patch);
+}
+
+void at_write_slot(struct at_dev *d, enum agent_slot s, const uint8_t *data, size_t len)
+{
+	write_file(d->slot[s], data, len);
 }
 
 static int argc_last(char *const argv[])

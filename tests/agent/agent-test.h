@@ -50,6 +50,11 @@ void at_make_encrypted_package(struct at_dev *d, const char *path, const char *v
 			       const struct lp_aes_key *aes, const uint8_t *image, size_t len);
 /* Deterministic pseudo-random bytes. */
 void at_fill(uint8_t *buf, size_t len, uint32_t seed);
+/* A signed delta package (lpdiff1, security_version 2, "test-board") from base to image. */
+void at_make_delta(struct at_dev *d, const char *path, const char *version, const char *base_version,
+		   const uint8_t *base, size_t base_len, const uint8_t *image, size_t len);
+/* Overwrites a slot file. */
+void at_write_slot(struct at_dev *d, enum agent_slot s, const uint8_t *data, size_t len);
 
 /* Runs the agent: `loopline-agent --config C --slot SLOT ARGS...` with boot id and crash
  * point given (either may be NULL). Output (stdout+stderr) lands in d->out. Returns the

@@ -406,6 +406,40 @@ static void test_encrypted(void **state)
 	assert_true(at_slot_equals(d, AGENT_SLOT_B, image, sizeof(image)));
 }
 
+/* A delta against the running slot: applied into the inactive one; a delta for another
+ * base is refused before the inactive slot is opened for writing. */
+static void test_delta_install(void **state)
+{
+	struct at_dev *d = *state;
+	struct agent_state st;
+	char pkg[AT_PATH + 32];
+	static uint8_t marker[4096];
+
+	at_fill(image, sizeof(image), 5);
+	memcpy(image2, image, sizeof(image2));
+	memcpy(image2 + 1000, "a changed region of the new image", 33);
+	at_fill(image2 + 200000, 5000, 6);
+	at_write_slot(d, AGENT_SLOT_A, image, sizeof(image));
+	memset(marker, 0x5a, sizeof(marker));
+	at_write_slot(d, AGENT_SLOT_B, marker, sizeof(marker));
+
+	/* wrong base: the running slot holds something else */
+	pkg_path(d, pkg, sizeof(pkg), "wrong-base.lpkg");
+	at_make_delta(d, pkg, "1.1.0", "1.0.1", image2, sizeof(image2), image, sizeof(image));
+	EXPECT_RC(at_agent(d, "A", "boot-0", NULL, "install", pkg, NULL), 1);
+	assert_non_null(strstr(d->out, "base mismatch: the running slot holds"));
+	assert_true(at_slot_equals(d, AGENT_SLOT_B, marker, sizeof(marker)));
+	at_state(d, &st);
+	assert_int_equal(st.state, AGENT_STATE_IDLE);
+
+	/* the right base */
+	pkg_path(d, pkg, sizeof(pkg), "delta.lpkg");
+	at_make_delta(d, pkg, "1.1.0", "1.0.0", image, sizeof(image), image2, sizeof(image2));
+	install_ok(d, pkg, "main:43");
+	assert_true(at_slot_equals(d, AGENT_SLOT_B, image2, sizeof(image2)));
+	assert_true(at_slot_equals(d, AGENT_SLOT_A, image, sizeof(image)));
+}
+
 static void test_mark_good_and_bad(void **state)
 {
 	struct at_dev *d = *state;
@@ -542,6 +576,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slot_never_boots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_packages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encrypted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_install, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_good_and_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),

@@ -17,24 +17,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$work"
 
-fails=0
-checks=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-
-# run RC CMD...: runs CMD, captures out/err, checks the exit code.
-run() {
-	local want=$1 rc=0
-	shift
-	checks=$((checks + 1))
-	"$@" >out 2>err || rc=$?
-	if [ "$rc" != "$want" ]; then
-		fail "'$*' exited $rc, expected $want"
-		sed 's/^/  stdout: /' out >&2
-		sed 's/^/  stderr: /' err >&2
-	fi
-}
-out_has() { checks=$((checks + 1)); grep -qE -- "$1" out || { fail "stdout lacks /$1/"; sed 's/^/  stdout: /' out >&2; }; }
-err_has() { checks=$((checks + 1)); grep -qE -- "$1" err || { fail "stderr lacks /$1/"; sed 's/^/  stderr: /' err >&2; }; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out_lacks() { checks=$((checks + 1)); if grep -qE -- "$1" out; then fail "stdout has /$1/"; fi; }
 check() { checks=$((checks + 1)); if ! eval "$1"; then fail "$2"; fi; }
 json() { python3 -c "import json,sys; d=json.load(open('out')); sys.exit(0 if ($1) else 1)" || fail "json: $1"; checks=$((checks + 1)); }

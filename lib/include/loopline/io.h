@@ -25,6 +25,11 @@ LP_EXPORT int lp_io_write_all(int fd, const void *buf, size_t len);
  * a negative offset); the file offset does not move. */
 LP_EXPORT int lp_io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 
+/* Reads exactly len bytes at offset off with pread(2), retrying EINTR and short reads:
+ * 0, -ENODATA if the file ends first, -EOVERFLOW for an offset past INT64_MAX, or -errno.
+ * The file offset does not move. */
+LP_EXPORT int lp_io_pread_all(int fd, void *buf, size_t len, uint64_t off);
+
 /* lp_tar_read_fn / lp_pkg_read_fn over *(int *)ctx: lp_io_read. */
 LP_EXPORT ssize_t lp_io_fd_read(void *ctx, void *buf, size_t len);
 /* lp_tar_write_fn over *(int *)ctx: lp_io_write_all. */

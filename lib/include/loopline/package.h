@@ -18,6 +18,7 @@
  *   -EPROTONOSUPPORT  min_agent_version higher than the running agent
  *   -E2BIG         a hard limit was exceeded (manifest size, payload count, name length)
  *   -ENOKEY        an encrypted payload to stream whose key is not in the policy
+ *   -ESTALE        a delta's base (the running slot) is not the image the delta was made for
  *   other          I/O errors from the stream or the sink
  */
 #pragma once
@@ -25,6 +26,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "loopline/common.h"
+#include "loopline/delta.h"
 #include "loopline/diag.h"
 #include "loopline/semver.h"
 #include "loopline/sign.h"
@@ -117,6 +119,13 @@ LP_EXPORT void lp_manifest_free(struct lp_manifest *m);
  * UTC) into buf of at least 21 bytes; -EINVAL for t outside 0 … LP_PKG_CREATED_MAX. */
 LP_EXPORT int lp_pkg_created_format(int64_t t, char *buf, size_t len);
 
+/* A delta payload's manifest facts: its base, and the image the patch produces. */
+struct lp_pkg_delta {
+	struct lp_payload_delta base; /* algorithm, base_version, base_sha256, base_size */
+	uint64_t size;                /* of the image the patch produces */
+	uint8_t sha256[32];           /* of that image */
+};
+
 struct lp_pkg_source {
 	const char *name;         /* member name in the archive */
 	enum lp_payload_type type;
@@ -126,6 +135,9 @@ struct lp_pkg_source {
 	int zstd_level;           /* 0 = default (3) */
 	const struct lp_aes_key *encrypt_key; /* NULL = not encrypted (loopline/package-crypt.h) */
 	uint32_t chunk_size;      /* of the encryption; 0 = default (65536) */
+	/* type LP_PAYLOAD_DELTA only (else NULL): fd holds the patch, stored as it is
+	 * (compression none: the patch is compressed already) */
+	const struct lp_pkg_delta *delta;
 };
 
 struct lp_pkg_build {
@@ -210,8 +222,21 @@ LP_EXPORT size_t lp_pkg_reader_signatures(const struct lp_pkg_reader *r,
  */
 LP_EXPORT int lp_pkg_reader_next(struct lp_pkg_reader *r, const struct lp_payload_info **ret_info,
 				 struct lp_diag *diag);
+/*
+ * A delta payload applies to a base, the running slot: lp_pkg_reader_set_base checks that
+ * the current payload's algorithm is known, that base holds at least base_size bytes and
+ * that the SHA-256 of its first base_size bytes is base_sha256 (-ESTALE "base mismatch: …"
+ * otherwise), before the caller opens anything for writing. base is copied; its pread and
+ * ctx must stay valid until the payload was streamed. -EINVAL if the current payload is
+ * not a delta; -EOPNOTSUPP for an unknown algorithm.
+ */
+LP_EXPORT int lp_pkg_reader_set_base(struct lp_pkg_reader *r, const struct lp_delta_base *base,
+				     struct lp_diag *diag);
 /* Streams the current payload into sink (NULL sink = discard, still verified). Returns 0
- * only if stored_size, stored_sha256, size and sha256 all match. */
+ * only if stored_size, stored_sha256, size and sha256 all match. A delta payload streams
+ * into a sink only after lp_pkg_reader_set_base; it is applied on the way (anonymous
+ * memory bounded as loopline/delta.h says) and size and sha256 are those of the result.
+ * Without a sink only its stored bytes are checked. */
 LP_EXPORT int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sink_ctx,
 				   struct lp_diag *diag);
 LP_EXPORT void lp_pkg_reader_free(struct lp_pkg_reader *r);
