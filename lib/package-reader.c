@@ -459,7 +459,8 @@ static int stream_decryptor(const struct lp_pkg_reader *r, struct stream_state *
 {
 	const struct lp_payload_info *pl = st->pl;
 
-	if (!pl->encryption.present)
+	/* a delta without its base cannot be applied, so its plaintext cannot be checked */
+	if (!pl->encryption.present || (pl->type == LP_PAYLOAD_DELTA && !sink))
 		return 0;
 	if (!sink && !lp_aes_keyring_find(r->decryption_keys, pl->encryption.key_id))
 		return 0;
@@ -491,6 +492,13 @@ int lp_pkg_reader_stream(struct lp_pkg_reader *r, lp_pkg_sink_fn sink, void *sin
 	 * payload without its key cannot be read: their stored bytes are still checked. */
 	delta = pl->type == LP_PAYLOAD_DELTA && sink;
 	stored_only = (pl->type == LP_PAYLOAD_DELTA && !sink) || (pl->encryption.present && !st.crypt);
+	if (delta && strcmp(pl->delta.algorithm, LP_DELTA_ALGORITHM) != 0) {
+		lp_pkg_crypt_free(st.crypt);
+		return reader_fail(r, lp_diag_fail(diag, -EOPNOTSUPP,
+						   "payload %s: delta algorithm %s is not supported by this "
+						   "reader (it knows " LP_DELTA_ALGORITHM ")", pl->name,
+						   pl->delta.algorithm));
+	}
 	if (delta && !r->has_base) {
 		lp_pkg_crypt_free(st.crypt);
 		return lp_diag_fail(diag, -EINVAL,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "loopline/log.h"
+#include "loopline/package-crypt.h"
 #include "loopline/sign.h"
 #include "pack.h"
 
@@ -16,7 +17,8 @@
 #define MAX_BASES 32
 #define DEFAULT_BASES 3
 
-enum { OPT_FROM = LP_CLI_KEY_LONG, OPT_TO, OPT_LAST, OPT_TRUST, OPT_LEVEL };
+enum { OPT_FROM = LP_CLI_KEY_LONG, OPT_TO, OPT_LAST, OPT_TRUST, OPT_LEVEL, OPT_DECRYPT,
+       OPT_ENCRYPT };
 
 const struct lp_cli_opt pack_delta_opts[] = {
 	{ OPT_FROM, "from", 0, "OLD.lpkg", "the release the devices run (the delta's base)" },
@@ -29,6 +31,8 @@ const struct lp_cli_opt pack_delta_opts[] = {
 	{ OPT_TRUST, "trust", 0, "FILE", "public key (file or directory) OLD and NEW must be "
 	  "signed with (repeatable; default: the public halves of --key)" },
 	{ OPT_LEVEL, "level", 0, "N", "zstd level of the patch, 1 … 22 (default 19)" },
+	{ OPT_DECRYPT, "decrypt-key", 0, "FILE", "AES key of encrypted OLD or NEW payloads (repeatable)" },
+	{ OPT_ENCRYPT, "encrypt-key", 0, "FILE", "encrypt the delta's payload with this AES key" },
 	{ 'f', "force", 'f', NULL, "overwrite existing outputs" },
 	{ 0 },
 };
@@ -42,8 +46,11 @@ const char pack_delta_about[] =
 	"\"Deltas\".";
 
 struct delta_ctx {
-	const char *keyfiles[MAX_KEYS], *trustfiles[MAX_KEYS];
-	size_t n_keyfiles, n_trustfiles;
+	const char *keyfiles[MAX_KEYS], *trustfiles[MAX_KEYS], *decryptfiles[MAX_KEYS];
+	size_t n_keyfiles, n_trustfiles, n_decryptfiles;
+	const char *encryptfile;
+	struct lp_aes_keyring *decrypt;
+	struct lp_aes_key *encrypt;
 	const char *from, *to, *out, *repo_dir;
 	uint64_t last, level;
 	bool force;
@@ -69,6 +76,12 @@ static int parse_options(struct lp_cli *cli, struct delta_ctx *c)
 			else
 				c->trustfiles[c->n_trustfiles++] = arg;
 			break;
+		case OPT_DECRYPT:
+			if (c->n_decryptfiles >= MAX_KEYS)
+				return lp_cli_usage_error(cli, "at most %d --decrypt-key options", MAX_KEYS);
+			c->decryptfiles[c->n_decryptfiles++] = arg;
+			break;
+		case OPT_ENCRYPT: c->encryptfile = arg; break;
 		case OPT_FROM: c->from = arg; break;
 		case OPT_TO: c->to = arg; break;
 		case 'o': c->out = arg; break;
@@ -97,6 +110,29 @@ static int parse_options(struct lp_cli *cli, struct delta_ctx *c)
 	if (c->repo_dir && c->out)
 		return lp_cli_usage_error(cli, "--out goes with --from; --repo names its outputs");
 	return 0;
+}
+
+/* AES keys: to read encrypted OLD/NEW payloads, and to encrypt the patch. */
+static int load_aes_keys(struct delta_ctx *c)
+{
+	struct lp_diag diag;
+	int r = lp_aes_keyring_new(&c->decrypt);
+
+	for (size_t i = 0; r == 0 && i < c->n_decryptfiles; i++) {
+		lp_diag_clear(&diag);
+		if ((r = lp_aes_keyring_load(c->decrypt, c->decryptfiles[i], &diag)) < 0) {
+			lp_cli_fail(r, &diag, "decryption key");
+			return LP_EXIT_USAGE;
+		}
+	}
+	if (r == 0 && c->encryptfile) {
+		lp_diag_clear(&diag);
+		if ((r = lp_aes_key_load(c->encryptfile, &c->encrypt, &diag)) < 0) {
+			lp_cli_fail(r, &diag, "encryption key");
+			return LP_EXIT_USAGE;
+		}
+	}
+	return r < 0 ? lp_cli_fail(r, NULL, NULL) : 0;
 }
 
 /* Signing keys, and the keyring OLD and NEW must verify against. Usage errors (2). */
@@ -137,7 +173,7 @@ static int load_keys(struct delta_ctx *c)
 			return LP_EXIT_USAGE;
 		}
 	}
-	return 0;
+	return load_aes_keys(c);
 }
 
 /* One delta from `from` to c->to, written atomically to dest. */
@@ -146,7 +182,7 @@ static int make_one(struct delta_ctx *c, const char *from, const char *dest)
 	struct pack_delta_in in = {
 		.from = from, .to = c->to, .trusted = c->trusted,
 		.keys = (const struct lp_key *const *)c->keys, .n_keys = c->n_keyfiles,
-		.level = (int)c->level,
+		.level = (int)c->level, .decrypt = c->decrypt, .encrypt = c->encrypt,
 	};
 	struct pack_outfile of = { .fd = -1 };
 	struct lp_manifest *m = NULL;
@@ -236,5 +272,7 @@ int pack_cmd_delta(struct lp_cli *cli, void *ctx)
 	for (size_t i = 0; i < MAX_KEYS; i++)
 		lp_key_free(c.keys[i]);
 	lp_keyring_free(c.trusted);
+	lp_aes_keyring_free(c.decrypt);
+	lp_aes_key_free(c.encrypt);
 	return ret;
 }

@@ -89,10 +89,10 @@ static int manifest_copy(const struct lp_manifest *m, struct lp_manifest **ret, 
 }
 
 /* Reads path through the verifying reader; its rootfs image into a mapped temp file. */
-static int image_load(const char *path, const struct lp_keyring *trusted, struct image *img,
+static int image_load(const char *path, const struct pack_delta_in *in, struct image *img,
 		      struct lp_diag *diag)
 {
-	struct lp_pkg_policy policy = { .trusted = trusted };
+	struct lp_pkg_policy policy = { .trusted = in->trusted, .decryption_keys = in->decrypt };
 	struct lp_pkg_reader *r = NULL;
 	const struct lp_manifest *m = NULL;
 	const struct lp_payload_info *info;
@@ -165,7 +165,7 @@ static int write_package(const struct pack_delta_in *in, const struct image *old
 	char name[LP_PKG_NAME_MAX + 1];
 	struct lp_pkg_source src = {
 		.name = name, .type = LP_PAYLOAD_DELTA, .target = ROOTFS_TARGET, .fd = patch_fd,
-		.compression = LP_COMPRESSION_NONE, .delta = &delta,
+		.compression = LP_COMPRESSION_NONE, .delta = &delta, .encrypt_key = in->encrypt,
 	};
 	struct lp_pkg_build b = {
 		.product = m->product, .version = m->version, .security_version = m->security_version,
@@ -195,9 +195,9 @@ int pack_delta_build(const struct pack_delta_in *in, int out_fd, struct lp_manif
 	struct lp_delta_create_opts opts = { .level = in->level };
 	int patch_fd = -1, rc;
 
-	rc = image_load(in->from, in->trusted, &old, diag);
+	rc = image_load(in->from, in, &old, diag);
 	if (rc == 0)
-		rc = image_load(in->to, in->trusted, &nw, diag);
+		rc = image_load(in->to, in, &nw, diag);
 	if (rc == 0)
 		rc = check_pair(&old, &nw, in->to, diag);
 	if (rc == 0)

@@ -194,12 +194,17 @@ int pack_repo_delta_path(const struct pack_repo *r, const char *from, const char
 
 /* ---- deltas (delta.c) ---- */
 
+struct lp_aes_keyring;
+struct lp_aes_key;
+
 struct pack_delta_in {
 	const char *from, *to;                 /* OLD.lpkg, NEW.lpkg */
 	const struct lp_keyring *trusted;      /* both must verify against it */
 	const struct lp_key *const *keys;      /* signing keys of the delta package */
 	size_t n_keys;
 	int level;                             /* zstd level of the patch, 0 = default */
+	const struct lp_aes_keyring *decrypt;  /* keys of encrypted OLD/NEW payloads (or NULL) */
+	const struct lp_aes_key *encrypt;      /* encrypt the patch with it (or NULL) */
 };
 
 /* Verifies both packages, makes the lpdiff1 patch between their rootfs images and writes

@@ -85,6 +85,19 @@ err_has "--to NEW.lpkg is required"
 run 2 "$pack" delta --from v1.lpkg --to v2.lpkg --repo r -k k.pem
 checks=$((checks + 1)); [ ! -e back.lpkg ] && [ ! -e dd.lpkg ] && [ ! -e u.lpkg ] || fail "a failed delta left an output"
 
+# ---- delta + encryption: NEW read with its key, the patch encrypted ----
+"$pack" keygen --aes --out fw.aes >/dev/null 2>&1
+"$pack" build -k k.pem --encrypt-key fw.aes -o v2e.lpkg d-2.0.0.json >/dev/null 2>&1
+run 1 "$pack" delta --from v1.lpkg --to v2e.lpkg -k k.pem -o de-nokey.lpkg
+err_has "no key for key_id"
+run 0 "$pack" delta --from v1.lpkg --to v2e.lpkg -k k.pem --decrypt-key fw.aes --encrypt-key fw.aes -o de.lpkg
+run 0 "$pack" inspect de.lpkg
+out_has "delta +lpdiff1 from 1.0.0"
+out_has "encryption +aes-256-gcm-chunked"
+out_has "sha256 +$(sha256sum img/v2-added.img | cut -c1-64)"
+run 0 "$pack" verify --trusted k.pub.pem de.lpkg
+run 0 "$pack" verify --trusted k.pub.pem --decrypt-key fw.aes de.lpkg
+
 # ---- --repo: deltas from the last N releases ----
 mkpkg 1.1.0 img/v2-small.img v11.lpkg
 "$pack" build -k k.pem --repo repo d-1.0.0.json >/dev/null 2>&1
