@@ -104,15 +104,9 @@ static int load_inputs(struct lp_cli *cli, struct build_ctx *c)
 		lp_cli_fail(r, &diag, "invalid description");
 		return r == -ENOMEM ? LP_EXIT_FAILURE : LP_EXIT_USAGE;
 	}
-	for (size_t i = 0; i < c->n_keyfiles; i++) {
-		lp_diag_clear(&diag);
-		r = lp_key_load_private(c->keyfiles[i], &c->keys[i], &diag);
-		if (r < 0) {
-			lp_diag_set_file(&diag, c->keyfiles[i]);
-			lp_cli_fail(r, &diag, "signing key");
-			return LP_EXIT_USAGE;
-		}
-	}
+	for (size_t i = 0; i < c->n_keyfiles; i++)
+		if ((r = pack_signing_key_load(c->keyfiles[i], &c->keys[i])) != 0)
+			return r;
 	if (c->encrypt_keyfile) {
 		lp_diag_clear(&diag);
 		r = lp_aes_key_load(c->encrypt_keyfile, &c->encrypt_key, &diag);
@@ -219,13 +213,8 @@ static int write_package(struct build_ctx *c)
 	struct stat st;
 	int r;
 
-	r = pack_outfile_open(&c->of, c->dest, c->force, 0644);
-	if (r == -EEXIST) {
-		log_error("%s exists (use --force to overwrite)", c->dest);
-		return lp_exit_from_errno(r);
-	}
-	if (r < 0)
-		return lp_cli_fail(r, NULL, c->dest);
+	if ((r = pack_outfile_start(&c->of, c->dest, c->force)) != 0)
+		return r;
 	struct lp_pkg_build b = {
 		.product = d->product,
 		.version = d->version,

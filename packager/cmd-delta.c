@@ -147,13 +147,8 @@ static int load_keys(struct delta_ctx *c)
 		uint8_t raw[LP_ED25519_PUB_LEN];
 		struct lp_key *pub = NULL;
 
-		lp_diag_clear(&diag);
-		r = lp_key_load_private(c->keyfiles[i], &c->keys[i], &diag);
-		if (r < 0) {
-			lp_diag_set_file(&diag, c->keyfiles[i]);
-			lp_cli_fail(r, &diag, "signing key");
-			return LP_EXIT_USAGE;
-		}
+		if ((r = pack_signing_key_load(c->keyfiles[i], &c->keys[i])) != 0)
+			return r;
 		if (c->n_trustfiles)
 			continue;
 		r = lp_key_raw_public(c->keys[i], raw);
@@ -192,13 +187,8 @@ static int make_one(struct delta_ctx *c, const char *from, const char *dest)
 	struct stat sb;
 	int r;
 
-	r = pack_outfile_open(&of, dest, c->force, 0644);
-	if (r == -EEXIST) {
-		log_error("%s exists (use --force to overwrite)", dest);
-		return lp_exit_from_errno(r);
-	}
-	if (r < 0)
-		return lp_cli_fail(r, NULL, dest);
+	if ((r = pack_outfile_start(&of, dest, c->force)) != 0)
+		return r;
 	lp_diag_clear(&diag);
 	r = pack_delta_build(&in, of.fd, &m, &st, &diag);
 	if (r < 0) {

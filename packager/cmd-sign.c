@@ -108,13 +108,8 @@ static int resign_into(int in, const char *in_path, const char *dest, bool overw
 	struct lp_diag diag;
 	int r, ret;
 
-	r = pack_outfile_open(&of, dest, overwrite, 0644);
-	if (r == -EEXIST) {
-		log_error("%s exists (use --force to overwrite)", dest);
-		return lp_exit_from_errno(r);
-	}
-	if (r < 0)
-		return lp_cli_fail(r, NULL, dest);
+	if ((r = pack_outfile_start(&of, dest, overwrite)) != 0)
+		return r;
 	lp_diag_clear(&diag);
 	r = lp_pkg_resign(in, of.fd, keys, o->n_keys, o->remove, o->n_remove, &diag);
 	if (r < 0) {
@@ -133,22 +128,14 @@ int pack_cmd_sign(struct lp_cli *cli, void *ctx)
 	const char *in_path = cli->args[0];
 	struct lp_key *keys[MAX_OPS] = { 0 };
 	struct sign_opts o = { 0 };
-	struct lp_diag diag;
-	int r, in = -1, ret;
+	int in = -1, ret;
 
 	ret = parse_options(cli, &o);
 	if (ret != 0)
 		return ret;
-	for (size_t i = 0; i < o.n_keys; i++) {
-		lp_diag_clear(&diag);
-		r = lp_key_load_private(o.keyfiles[i], &keys[i], &diag);
-		if (r < 0) {
-			lp_diag_set_file(&diag, o.keyfiles[i]);
-			lp_cli_fail(r, &diag, "signing key");
-			ret = LP_EXIT_USAGE; /* documented: an unreadable key file is a usage error */
+	for (size_t i = 0; i < o.n_keys; i++)
+		if ((ret = pack_signing_key_load(o.keyfiles[i], &keys[i])) != 0)
 			goto out;
-		}
-	}
 	ret = precheck(in_path, o.remove, o.n_remove, o.n_keys);
 	if (ret != LP_EXIT_OK)
 		goto out;

@@ -74,6 +74,12 @@ struct pack_outfile {
 /* -EEXIST if path exists and overwrite is false. mode e.g. 0644. */
 int pack_outfile_open(struct pack_outfile *of, const char *path, bool overwrite, unsigned mode);
 int pack_outfile_commit(struct pack_outfile *of, bool overwrite);
+/* pack_outfile_open for a command's output: 0, or the exit code after saying why
+ * ("… exists (use --force to overwrite)": 14). */
+int pack_outfile_start(struct pack_outfile *of, const char *path, bool force);
+/* A private signing key for a command: 0, or LP_EXIT_USAGE after saying why (an
+ * unreadable key file is a usage error, documented by every signing command). */
+int pack_signing_key_load(const char *path, struct lp_key **ret);
 /* Removes the temp file; safe after commit and on an unopened (zeroed, fd -1) struct. */
 void pack_outfile_abort(struct pack_outfile *of);
 

@@ -309,3 +309,29 @@ void pack_progress_stop(struct pack_progress *p)
 	close(p->wake[1]);
 	free(p);
 }
+
+int pack_outfile_start(struct pack_outfile *of, const char *path, bool force)
+{
+	int r = pack_outfile_open(of, path, force, 0644);
+
+	if (r == -EEXIST) {
+		log_error("%s exists (use --force to overwrite)", path);
+		return lp_exit_from_errno(r);
+	}
+	return r < 0 ? lp_cli_fail(r, NULL, path) : 0;
+}
+
+int pack_signing_key_load(const char *path, struct lp_key **ret)
+{
+	struct lp_diag diag;
+	int r;
+
+	lp_diag_clear(&diag);
+	r = lp_key_load_private(path, ret, &diag);
+	if (r < 0) {
+		lp_diag_set_file(&diag, path);
+		lp_cli_fail(r, &diag, "signing key");
+		return LP_EXIT_USAGE;
+	}
+	return 0;
+}
