@@ -674,6 +674,12 @@ static void kill_attempt(struct runner *rn, struct job *j)
 		return;
 	}
 	mx_case_cleanup(j->dir, rn->libexec);
+	{ /* the attempt's state directory (QEMU sockets and logs), which it cannot remove now */
+		char state[64];
+
+		mx_case_state_dir(j->pid, state, sizeof(state));
+		mx_case_state_remove(state);
+	}
 }
 
 /* Whether case i may start now: a QEMU case while fewer than -j run, a board case while

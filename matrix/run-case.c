@@ -332,12 +332,11 @@ static void attempt_cleanup(const struct mx_case_job *j, const char *state,
 		snprintf(dst, sizeof(dst), "%s/" MX_CONSOLE_LOG, j->dir);
 		copy_file(path, dst, console_from);
 	}
+	mx_case_state_remove(state);
 	{
-		const char *argv[] = { "rm", "-rf", state, NULL };
-		struct lp_proc_opts o = { .argv = argv, .out = LP_PROC_OUT_NULL, .err = LP_PROC_ERR_NULL };
+		struct lp_proc_opts o = { .out = LP_PROC_OUT_NULL, .err = LP_PROC_ERR_NULL };
 		struct lp_proc_result pr;
 
-		lp_proc_run(&o, 60000, NULL, NULL, 0, &pr);
 		if (!j->keep) {
 			/* disks and the backend's data are large and not needed to read a verdict */
 			char big[PATH_MAX * 2];
@@ -431,7 +430,7 @@ int mx_case_attempt(const struct mx_case_job *j)
 	struct lp_hil_script_result *res = NULL;
 	struct step_log sl = { 0 };
 	struct lp_diag d;
-	char state[] = "/tmp/lpmx-XXXXXX";
+	char state[64];
 	char board_name[128], rack_log[PATH_MAX + 160] = "";
 	size_t rack_log_from = 0;
 	struct lp_hil_locks *locks = NULL;
@@ -439,7 +438,10 @@ int mx_case_attempt(const struct mx_case_job *j)
 	int r;
 
 	lp_diag_clear(&d);
-	if (!mkdtemp(state)) {
+	/* named after this process, so the runner can remove it when it kills the attempt */
+	mx_case_state_dir(getpid(), state, sizeof(state));
+	mx_case_state_remove(state); /* a dead process's leftover of the same pid */
+	if (mkdir(state, 0700) < 0) {
 		mx_case_write_result(j->dir, "error", "board", "", "cannot make a state directory in /tmp", "", 0);
 		return 1;
 	}
@@ -529,4 +531,18 @@ out:
 	for (size_t i = 0; i < n_vars; i++)
 		free(vars[i]);
 	return 0;
+}
+
+void mx_case_state_dir(pid_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/lpmx-%ld", (long)pid);
+}
+
+void mx_case_state_remove(const char *dir)
+{
+	const char *argv[] = { "rm", "-rf", dir, NULL };
+	struct lp_proc_opts o = { .argv = argv, .out = LP_PROC_OUT_NULL, .err = LP_PROC_ERR_NULL };
+	struct lp_proc_result pr;
+
+	lp_proc_run(&o, 60000, NULL, NULL, 0, &pr);
 }

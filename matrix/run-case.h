@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct mx_case_job {
 	char dir[PATH_MAX];            /* the attempt's directory (absolute) */
@@ -24,6 +25,11 @@ struct mx_case_job {
  * and writes j->dir/result.json: {"verdict": "pass"|"fail"|"error",
  * "error", "failed_step", "message", "console", "subject_ms"}. Always cleans up. */
 int mx_case_attempt(const struct mx_case_job *j);
+/* The state directory of the attempt run by process pid (short: unix socket paths of
+ * QEMU's console and QMP live there), and removing it — by the attempt when it ends, by
+ * the runner when it had to kill the attempt. */
+void mx_case_state_dir(pid_t pid, char *buf, size_t len);
+void mx_case_state_remove(const char *dir);
 /* Powers off the case's board and kills its backend (after a killed attempt). */
 void mx_case_cleanup(const char *dir, const char *libexec);
 /* Writes DIR/result.json (what the runner reads of an attempt); verdict "pass", "fail"

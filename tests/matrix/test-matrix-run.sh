@@ -207,6 +207,7 @@ print("same verdicts with and without snapshots")
 PY
 
 # --- Ctrl-C: every process the run started goes, the run is "interrupted" -------------
+touch "$work/int.out.start"
 "$MATRIX" --out "$work/out" run "$spec" --only to=1.1.0,scenario=update > "$work/int.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do grep -q 'start update' "$work/int.out" && break; sleep 0.1; done
@@ -215,6 +216,9 @@ kill -INT $pid; wait $pid; rc=$?
 [ "$rc" = 130 ] || fail "interrupted run exited $rc, not 130"
 sleep 0.5
 [ -z "$(leftovers)" ] || fail "processes left after Ctrl-C"
+# nor the killed attempt's state directory (/tmp/lpmx-PID: QEMU's sockets and logs)
+left=$(find /tmp -maxdepth 1 -name 'lpmx-*' -newer "$work/int.out.start" 2>/dev/null)
+[ -z "$left" ] || fail "state directories left after Ctrl-C: $left"
 m show --json > "$work/show2.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["run"]["state"]=="interrupted", d["run"]; r=d["results"][0]; assert r["status"] in ("error","skipped") and r["class"] in ("infra","none"), r; print("interrupted:", r["status"], r.get("message",""))' "$work/show2.json" ||
   fail "interrupted run not recorded as such"
