@@ -43,13 +43,25 @@ static int out_fd(void *ctx, const void *data, size_t len)
 
 static int cmd_create(char **argv, int argc)
 {
-	struct lp_delta_create_opts opts = { .level = argc > 5 ? atoi(argv[5]) : 0 };
+	struct lp_delta_create_opts opts = { 0 };
 	struct lp_delta_stats st;
 	struct lp_diag diag;
 	const uint8_t *old, *nw;
 	uint64_t old_len, new_len;
 	int fd, rc;
 
+	if (argc > 5) { /* the zstd level: 1 … 22 */
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(argv[5], &end, 10);
+		if (errno || end == argv[5] || *end || v < 1 || v > 22) {
+			fprintf(stderr, "lp-lpdiff: level '%s': expected 1 … 22\n", argv[5]);
+			return 2;
+		}
+		opts.level = (int)v;
+	}
 	if (map_file(argv[2], &old, &old_len) < 0 || map_file(argv[3], &nw, &new_len) < 0)
 		return 1;
 	fd = open(argv[4], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
