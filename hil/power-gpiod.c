@@ -138,6 +138,11 @@ static int gpio_status(struct lp_hil_power *p, enum lp_hil_power_state *ret,
 		}
 		v = gpiod_line_get_value(g->line);
 		r = v < 0 ? -errno : 0;
+		/* An input line drives nothing: the relay module's own pull resistor holds it
+		 * inactive, whatever the SoC's pull reads back (a pulled-down line would read
+		 * "on" through active_low). */
+		if (r == 0 && gpiod_line_direction(g->line) == GPIOD_LINE_DIRECTION_INPUT)
+			v = 0;
 		gpiod_line_release(g->line);
 	} else {
 		v = gpiod_line_get_value(g->line);
