@@ -2,12 +2,16 @@
 /*
  * Serial console through libserialport. USB serial adapters disappear and come back
  * (re-enumeration after a board power cycle, a loose cable): the port is looked up by
- * name on every open, so a /dev/serial/by-id/ path finds the adapter again.
+ * name on every open, so a /dev/serial/by-id/ path (or a udev SYMLINK) finds the adapter
+ * again. libserialport only knows kernel names (ttyUSB0): the link is resolved with
+ * realpath() on every open, so after a re-plug it follows the adapter to its new name.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libserialport.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,21 +68,23 @@ static int serial_open(struct lp_hil_console *c, struct lp_diag *diag)
 {
 	struct sp_port *port = NULL;
 	enum sp_return sr;
+	char real[PATH_MAX];
 	struct stat st;
 	int fd, r;
 
-	if (stat(c->port, &st) < 0) {
+	if (stat(c->port, &st) < 0 || !realpath(c->port, real)) {
 		r = -errno;
 		return lp_diag_fail(diag, r == -ENOENT ? -ENODEV : r,
 				    "serial port %s does not exist (%s); is the adapter plugged "
 				    "in? /dev/serial/by-id/ lists the connected ones",
 				    c->port, strerror(-r));
 	}
-	sr = sp_get_port_by_name(c->port, &port);
+	sr = sp_get_port_by_name(real, &port);
 	if (sr != SP_OK) {
 		r = sp_err(sr);
-		return lp_diag_fail(diag, -ENODEV, "serial port %s: not a serial port known to "
-				    "libserialport (%s)", c->port, strerror(-r));
+		return lp_diag_fail(diag, -ENODEV, "serial port %s%s%s: not a serial port known to "
+				    "libserialport (%s)", c->port, strcmp(real, c->port) ? " -> " : "",
+				    strcmp(real, c->port) ? real : "", strerror(-r));
 	}
 	sr = sp_open(port, SP_MODE_READ_WRITE);
 	if (sr != SP_OK) {

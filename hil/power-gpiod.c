@@ -66,11 +66,15 @@ static int gpio_set(struct lp_hil_power *p, int value, struct lp_diag *diag)
 							    0,
 						    value) < 0) {
 			r = -errno;
+			char what[80];
+
+			if (p->cfg->line_name)
+				snprintf(what, sizeof(what), "\"%s\"", p->cfg->line_name);
+			else
+				snprintf(what, sizeof(what), "%d", p->cfg->line);
 			return lp_diag_fail(diag, r,
-					    "%s: cannot request GPIO %s line %s%d as output: %s%s",
-					    p->board->name, p->cfg->chip,
-					    p->cfg->line_name ? p->cfg->line_name : "",
-					    p->cfg->line_name ? -1 : p->cfg->line, strerror(-r),
+					    "%s: cannot request GPIO %s line %s as output: %s%s",
+					    p->board->name, p->cfg->chip, what, strerror(-r),
 					    r == -EBUSY ? " (another process holds it; gpioinfo "
 							  "shows the consumer)" : "");
 		}

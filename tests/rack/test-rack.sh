@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The virtual lab rack end to end (docs/virtual-rack.md): loopline-rack-sim runs the
+# aarch64 lab controller VM (qemu-images/controller) with its PL061 GPIO controller and a
+# QEMU usb-serial (FTDI) adapter; inside it, loopline-hil built for arm64 uses the real
+# `gpiod` power driver (libgpiod, /dev/gpiochip0) and `serial` console driver
+# (libserialport, /dev/ttyUSB0). The simulator follows the GPIO line (active low) and
+# starts and stops an x86_64 reference-firmware DUT whose console it wires to the adapter.
+# This script drives the controller VM's own shell through loopline-hil on the host (the
+# controller's console is a unix socket) and checks what happened on both sides.
+# Env: LP_SOURCE_DIR, LP_BUILD_DIR, LP_HIL (host loopline-hil), LP_RACK_SIM, LP_AGENT,
+# LP_LIB, LP_PACK (tests/rack/CMakeLists.txt).
+set -euo pipefail
+src=${LP_SOURCE_DIR:?}; bld=${LP_BUILD_DIR:?}; hil=${LP_HIL:?}; sim=${LP_RACK_SIM:?}
+work=$(mktemp -d /tmp/lp-rack.XXXXXX)
+. "$src/tests/hil/testlib.sh"
+rack="$work/rack"; simpid=""
+cleanup() {
+  set +e
+  if [ -n "$simpid" ]; then kill -TERM "$simpid" 2>/dev/null; wait "$simpid" 2>/dev/null; fi
+  pkill -KILL -f "$work/" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+dump() {
+  echo "--- events ---"; cat "$rack/events.log" 2>/dev/null
+  echo "--- simulator ---"; tail -20 "$work/sim.log" 2>/dev/null
+  echo "--- dut1 console ---"; tr -d '\r' < "$rack/dut1.console.log" 2>/dev/null | tail -30
+}
+fail() { echo "FAIL: $*" >&2; dump >&2; exit 1; }
+
+# --- what the rack needs: firmware 1.0.0 with 1.1.0 on its data partition, the controller
+t0=$(date +%s)
+out="$bld/qemu-images"
+pkgs=$("$src/qemu-images/firmware" qemu-x86_64 --out "$out" --agent "${LP_AGENT:?}" --lib "${LP_LIB:?}" \
+         --pack "${LP_PACK:?}" --only 1.0.0 --only 1.1.0) || fail "firmware"
+mkdir -p "$work/data"; cp "$pkgs/1.1.0.lpkg" "$work/data/"
+"$src/qemu-images/mkdisk" "$out/qemu-x86_64/1.0.0" "$work/dut.img" --data "$work/data" >/dev/null 2>&1 ||
+  fail "mkdisk"
+ctl=$("$src/qemu-images/controller" --out "$out" --cross-build "$bld/cross-aarch64-hil" \
+        --overlay "$src/tests/rack/controller") || fail "controller image"
+ok "firmware and controller image ($(( $(date +%s) - t0 )) s)"
+
+# --- the rack ------------------------------------------------------------------------
+"$sim" --dir "$rack" --kernel "$ctl/vmlinuz" --initrd "$ctl/initramfs.cpio" \
+  --board dut1 --line 0 --active-low --dut-console "$rack/dut1/console.sock" \
+  --dut-cmd "exec '$src/qemu-images/run' qemu-x86_64 --disk '$work/dut.img' --dir '$rack/dut1' --no-snapshot --wait-console" \
+  > "$work/sim.log" 2>&1 &
+simpid=$!
+n=0; until [ -f "$rack/ready" ]; do
+  kill -0 "$simpid" 2>/dev/null || fail "the simulator exited"
+  n=$((n + 1)); [ $n -lt 600 ] || fail "simulator not ready after 60 s"; sleep 0.1
+done
+cat > "$work/host.yaml" <<EOF
+lab: {state_dir: $work/hs}
+boards:
+  ctl:
+    power: {driver: manual, message: "loopline-rack-sim powers the controller"}
+    console: {driver: unix, path: $rack/controller.sock}
+    shell: {login_prompt: null, timeout: 60s}
+EOF
+H() { "$hil" -i "$work/host.yaml" "$@"; }
+# ctlrun TIMEOUT CMD: a shell command in the controller VM; output in $work/out
+ctlrun() { local t=$1; shift; H run --timeout "$t" ctl -- "$*" >"$work/out" 2>"$work/err" </dev/null; }
+ctl_ok() { ctlrun "$@" || { cat "$work/out" "$work/err" >&2; fail "in the controller: ${*:2}"; }; }
+# ctl_rc WANT TIMEOUT CMD: the command's exit status in the controller must be WANT
+ctl_rc() {
+  local want=$1 rc=0; shift
+  ctlrun "$@" || rc=$?
+  [ "$rc" = "$want" ] || { cat "$work/out" "$work/err" >&2; fail "in the controller: ${*:2} exited $rc, wanted $want"; }
+}
+has() { grep -q -- "$1" "$work/out" || { cat "$work/out" "$work/err" >&2; fail "output lacks '$1'"; }; }
+count() { grep -c -- "$1" "$rack/events.log" 2>/dev/null || true; }
+# wait_event PATTERN N: until events.log has N lines matching PATTERN (60 s)
+wait_event() {
+  local n=0
+  until [ "$(count "$1")" -ge "$2" ]; do
+    n=$((n + 1)); [ $n -lt 600 ] || fail "no ${2}th event '$1' within 60 s"; sleep 0.1
+  done
+}
+qmp() {
+  printf '{"execute":"qmp_capabilities"}\n%s\n' "$1" |
+    socat -t 3 - "UNIX-CONNECT:$rack/qmp.sock" > "$work/qmp" 2>&1 || true
+  [ "$(grep -c '"return": {}' "$work/qmp")" -ge 2 ] || { cat "$work/qmp" >&2; fail "QMP $1"; }
+}
+
+H expect ctl 'lpctl:' --timeout 180s >/dev/null 2>"$work/err" || { cat "$work/err"; fail "controller shell"; }
+ctl_ok 60s 'n=0; while [ ! -e /dev/ttyUSB0 ]; do n=$((n + 1)); [ $n -lt 300 ] || exit 1; sleep 0.1; done; uname -m; ls /dev/gpiochip0 /dev/ttyUSB0; cat /sys/bus/usb-serial/devices/ttyUSB0/../../serial 2>/dev/null || true'
+has aarch64; has /dev/gpiochip0; has /dev/ttyUSB0
+ok "controller VM up ($(( $(date +%s) - t0 )) s): aarch64, /dev/gpiochip0 (PL061), /dev/ttyUSB0 (ftdi_sio)"
+
+# --- power on → boot → expect → run → cycle → off -------------------------------------
+ctl_ok 30s loopline-hil power status dut1
+has 'dut1: off'
+[ "$(count 'dut dut1 started')" = 0 ] || fail "the DUT runs before anyone switched its relay"
+ok "power status: off, and no DUT running (an undriven line leaves the relay off)"
+
+ctl_ok 30s loopline-hil power on dut1
+wait_event 'relay dut1 on' 1; wait_event 'dut dut1 started' 1
+grep -q 'relay dut1 on line=0 level=0 active_low=1' "$rack/events.log" || fail "relay on was not line 0 driven low"
+ok "power on: GPIO line 0 driven low (active low) → relay on → DUT started"
+ctl_ok 30s loopline-hil power status dut1
+has 'dut1: on'
+ok "power status: on (the line stays an output at its value after the process ended)"
+
+ctl_ok 200s loopline-hil expect dut1 "'lpfw: version=1\\.0\\.0 slot=A'" --timeout 180s
+ctl_ok 200s loopline-hil expect dut1 "'login:|# '" --timeout 180s
+ok "expect through libserialport: the DUT's boot line and its shell prompt"
+ctl_ok 120s loopline-hil run --timeout 90s dut1 -- cat /etc/os-release
+has 'VERSION_ID=1.0.0'; has 'Loopline reference firmware'
+ctl_ok 120s loopline-hil run --timeout 90s dut1 -- touch /run/before-cycle
+ok "run: cat /etc/os-release → VERSION_ID=1.0.0"
+
+ctl_ok 60s loopline-hil power cycle dut1
+wait_event 'relay dut1 off' 1; wait_event 'dut dut1 stopped' 1; wait_event 'dut dut1 started' 2
+ctl_ok 200s loopline-hil run --timeout 180s dut1 -- 'test ! -e /run/before-cycle && cat /proc/uptime'
+ok "power cycle: relay off (DUT killed) and on again; the DUT booted afresh"
+
+# --- a udev-style symbolic link to the adapter ----------------------------------------
+ctl_ok 120s 'mkdir -p /run/rack && ln -sfn /dev/ttyUSB0 /run/rack/dut1 && loopline-hil -i /etc/rack/errors.yaml run --timeout 90s linked -- grep VERSION_ID /etc/os-release'
+has 'VERSION_ID=1.0.0'
+ok "console port given as a symbolic link (/run/rack/dut1 → /dev/ttyUSB0) works"
+
+# --- unplug and plug the USB serial adapter while a script holds the console -----------
+ctl_ok 30s '(loopline-hil script dut1 /etc/rack/scenarios/replug.hil > /tmp/replug.log 2>&1; echo $? > /tmp/replug.rc) >/dev/null 2>&1 &'
+n=0; until ctlrun 30s grep -q UNPLUG-NOW /tmp/replug.log; do
+  n=$((n + 1)); [ $n -lt 120 ] || { ctlrun 30s cat /tmp/replug.log; cat "$work/out"; fail "replug script did not start"; }
+  sleep 0.5
+done
+qmp '{"execute":"device_del","arguments":{"id":"usb-dut1"}}'
+ctl_ok 60s 'n=0; while [ -e /dev/ttyUSB0 ]; do n=$((n + 1)); [ $n -lt 300 ] || exit 1; sleep 0.1; done'
+qmp '{"execute":"device_add","arguments":{"driver":"usb-serial","bus":"xhci.0","chardev":"chr-dut1","id":"usb-dut1","serial":"LPRACK-dut1","always-plugged":true}}'
+ctl_ok 60s 'n=0; while [ ! -e /dev/ttyUSB0 ]; do n=$((n + 1)); [ $n -lt 300 ] || exit 1; sleep 0.1; done; touch /tmp/replugged'
+n=0; until ctlrun 30s test -e /tmp/replug.rc; do
+  n=$((n + 1)); [ $n -lt 240 ] || fail "replug script did not finish"; sleep 0.5
+done
+ctl_ok 30s 'cat /tmp/replug.log; exit $(cat /tmp/replug.rc)'
+has after-replug; has 'VERSION_ID=1.0.0'
+ok "QMP device_del + device_add of the adapter: /dev/ttyUSB0 went away and came back, the script's open console reconnected"
+
+# --- contention: a lock, a busy line, wrong chip and line ---------------------------
+ctl_ok 30s 'LOOPLINE_HIL_OWNER=job-a loopline-hil script dut1 /etc/rack/scenarios/hold.hil > /tmp/hold.log 2>&1 &'
+n=0; until ctlrun 30s grep -q HOLDING /tmp/hold.log; do
+  n=$((n + 1)); [ $n -lt 120 ] || fail "hold script did not start"; sleep 0.5
+done
+ctl_rc 20 30s LOOPLINE_HIL_OWNER=job-b loopline-hil power off dut1
+has 'dut1 is locked by job-a'
+ok "a second process for the same board sees the lock: exit 20, '$(grep -o 'dut1 is locked by job-a[^)]*)' "$work/out" "$work/err" | head -n1 | cut -d: -f2-)'"
+ctl_rc 20 30s loopline-hil -i /etc/rack/errors.yaml power on twin
+has 'Device or resource busy'; has 'another process holds it'
+ok "a second board wired to the same line: the kernel refuses the busy line, named"
+ctl_ok 30s 'touch /tmp/release; n=0; while pidof loopline-hil >/dev/null; do n=$((n + 1)); [ $n -lt 300 ] || exit 1; sleep 0.1; done; cat /tmp/hold.log'
+ctl_rc 1 30s loopline-hil -i /etc/rack/errors.yaml power on nochip
+has 'GPIO chip "gpiochip9" not found'
+ctl_rc 1 30s loopline-hil -i /etc/rack/errors.yaml power on noline
+has 'has no line 40 (it has 8)'
+ok "wrong chip and wrong line: clear errors"
+
+# --- an update of the DUT by a scenario file, from inside the controller ---------------
+ctl_ok 900s 'FROM=1.0.0 TO=1.1.0 PKG=/data/loopline/1.1.0.lpkg loopline-hil script dut1 /etc/rack/scenarios/update.hil'
+has 'mark committed'
+wait_event 'dut dut1 stopped' 3
+tail -n 2 "$rack/events.log" | grep -q 'dut dut1 stopped' || fail "the DUT still runs after the script's power off"
+ok "scenario update.hil in the controller: 1.0.0 → 1.1.0 in slot B, committed, kept over a power cycle, then off"
+grep 'loopline-hil: mark' "$work/out" | sed 's/^/  /'
+
+# --- the simulator stops everything -----------------------------------------------
+kill -TERM "$simpid"; rc=0; wait "$simpid" || rc=$?; simpid=""
+[ "$rc" = 0 ] || fail "simulator exited $rc on SIGTERM"
+! pgrep -f "$work/" >/dev/null || fail "processes left: $(pgrep -a -f "$work/")"
+ok "SIGTERM stops the controller and the DUT; nothing left running ($(( $(date +%s) - t0 )) s in all)"
