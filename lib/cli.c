@@ -22,6 +22,17 @@ static const struct lp_cli_opt builtin_cmd_opts[] = {
 	{ 0 },
 };
 
+/* A single-command tool (its one command is named ""): the command's built-ins and
+ * --version. */
+static const struct lp_cli_opt builtin_single_opts[] = {
+	{ KEY_JSON, "json", 0, NULL, "machine-readable output (JSON)" },
+	{ KEY_VERBOSE, "verbose", 'v', NULL, "debug messages" },
+	{ KEY_QUIET, "quiet", 'q', NULL, "errors only" },
+	{ KEY_HELP, "help", 'h', NULL, "this help" },
+	{ KEY_VERSION, "version", 0, NULL, "print the version" },
+	{ 0 },
+};
+
 static const struct lp_cli_opt builtin_tool_opts[] = {
 	{ KEY_VERBOSE, "verbose", 'v', NULL, "debug messages" },
 	{ KEY_QUIET, "quiet", 'q', NULL, "errors only" },
@@ -29,6 +40,17 @@ static const struct lp_cli_opt builtin_tool_opts[] = {
 	{ KEY_VERSION, "version", 0, NULL, "print the version" },
 	{ 0 },
 };
+
+/* The command's name for messages, NULL for the one command of a single-command tool. */
+static const char *cmd_word(const struct lp_cli_cmd *c)
+{
+	return c && c->name[0] ? c->name : NULL;
+}
+
+static const struct lp_cli_opt *cmd_builtins(const struct lp_cli_cmd *c)
+{
+	return c->name[0] ? builtin_cmd_opts : builtin_single_opts;
+}
 
 /* ---- exit codes ---- */
 
@@ -183,13 +205,18 @@ static void tool_help(const struct lp_cli_tool *tool, FILE *f)
 
 static void cmd_help(const struct lp_cli_tool *tool, const struct lp_cli_cmd *c, FILE *f)
 {
-	fprintf(f, "Usage: %s %s%s%s [OPTIONS]\n\n%s\n", tool->name, c->name, c->args[0] ? " " : "",
-		c->args, c->summary);
+	fprintf(f, "Usage: %s%s%s%s%s [OPTIONS]\n\n%s\n", tool->name, c->name[0] ? " " : "",
+		c->name, c->args[0] ? " " : "", c->args, c->summary);
 	if (c->description)
 		fprintf(f, "\n%s\n", c->description);
 	fprintf(f, "\nOptions:\n");
 	print_opts(f, c->opts, NULL, false);
-	print_opts(f, builtin_cmd_opts, c->opts, c->flags & LP_CLI_JSON);
+	print_opts(f, cmd_builtins(c), c->opts, c->flags & LP_CLI_JSON);
+	if (c->name[0])
+		return;
+	print_exits(f, tool); /* a single-command tool: this is the tool's help */
+	if (tool->footer)
+		fprintf(f, "%s", tool->footer);
 }
 
 static void group_help(const struct lp_cli_tool *tool, const char *group, FILE *f)
@@ -226,7 +253,7 @@ int lp_cli_usage_error(const struct lp_cli *cli, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return usage_line(cli->tool->name, cli->cmd ? cli->cmd->name : NULL, "%s", msg);
+	return usage_line(cli->tool->name, cmd_word(cli->cmd), "%s", msg);
 }
 
 int lp_cli_fail(int err, const struct lp_diag *diag, const char *what)
@@ -409,7 +436,7 @@ int lp_cli_next(struct lp_cli *cli, const char **ret_arg)
 {
 	struct scan s;
 
-	scan_init(&s, cli->cmd->opts, builtin_cmd_opts, cli->cmd->flags & LP_CLI_JSON,
+	scan_init(&s, cli->cmd->opts, cmd_builtins(cli->cmd), cli->cmd->flags & LP_CLI_JSON,
 		  cli->cmd->flags & LP_CLI_ARGS_RAW, cli->argc_, cli->argv_);
 	s.ind = cli->ind_;
 	s.sub = cli->sub_;
@@ -440,15 +467,17 @@ int lp_cli_next(struct lp_cli *cli, const char **ret_arg)
 }
 
 /* Checks the command line, collects the positional arguments and applies the built-in
- * options. 0 ok, -1 help was printed, LP_EXIT_USAGE on an error (printed). */
+ * options. 0 ok, -1 help (or the version) was printed, LP_EXIT_USAGE on an error
+ * (printed). */
 static int check_cmd(struct lp_cli *cli)
 {
 	const struct lp_cli_cmd *c = cli->cmd;
+	const char *word = cmd_word(c);
 	char first_err[sizeof(((struct scan *)0)->err)] = "";
-	bool help = false;
+	bool help = false, version = false;
 	struct scan s;
 
-	scan_init(&s, c->opts, builtin_cmd_opts, c->flags & LP_CLI_JSON, c->flags & LP_CLI_ARGS_RAW,
+	scan_init(&s, c->opts, cmd_builtins(c), c->flags & LP_CLI_JSON, c->flags & LP_CLI_ARGS_RAW,
 		  cli->argc_, cli->argv_);
 	for (;;) {
 		const struct lp_cli_opt *o = NULL;
@@ -468,6 +497,8 @@ static int check_cmd(struct lp_cli *cli)
 		}
 		if (o->key == KEY_HELP)
 			help = true;
+		else if (o->key == KEY_VERSION)
+			version = true;
 		else if (o->key == KEY_JSON)
 			cli->json = true;
 		else if (o->key == KEY_VERBOSE || o->key == KEY_QUIET)
@@ -477,13 +508,17 @@ static int check_cmd(struct lp_cli *cli)
 		cmd_help(cli->tool, c, stdout);
 		return -1;
 	}
+	if (version) {
+		printf("%s %s\n", cli->tool->name, lp_version_string());
+		return -1;
+	}
 	if (first_err[0])
-		return usage_line(cli->tool->name, c->name, "%s", first_err);
+		return usage_line(cli->tool->name, word, "%s", first_err);
 	if (cli->n_args < c->min_args)
-		return usage_line(cli->tool->name, c->name, "missing argument%s (%s)",
+		return usage_line(cli->tool->name, word, "missing argument%s (%s)",
 				  c->min_args - cli->n_args > 1 ? "s" : "", c->args);
 	if (c->max_args >= 0 && cli->n_args > c->max_args)
-		return usage_line(cli->tool->name, c->name, "unexpected argument '%s'",
+		return usage_line(cli->tool->name, word, "unexpected argument '%s'",
 				  cli->args[c->max_args]);
 	return 0;
 }
@@ -584,14 +619,18 @@ int lp_cli_main(const struct lp_cli_tool *tool, int argc, char **argv, void *ctx
 	int ind = 1, words = 0, r;
 
 	lp_log_set_ident(tool->name);
-	r = global_opts(tool, argc, argv, ctx, &ind);
-	if (r >= 0)
-		return r;
-	if (ind >= argc)
-		return usage_line(tool->name, NULL, "missing command");
-	cmd = find_cmd(tool, argc - ind, argv + ind, &words);
-	if (!cmd)
-		return no_command(tool, argc - ind, argv + ind);
+	if (tool->n_cmds == 1 && !tool->cmds[0].name[0]) {
+		cmd = &tool->cmds[0]; /* a single-command tool: the whole line is the command's */
+	} else {
+		r = global_opts(tool, argc, argv, ctx, &ind);
+		if (r >= 0)
+			return r;
+		if (ind >= argc)
+			return usage_line(tool->name, NULL, "missing command");
+		cmd = find_cmd(tool, argc - ind, argv + ind, &words);
+		if (!cmd)
+			return no_command(tool, argc - ind, argv + ind);
+	}
 	cli.cmd = cmd;
 	cli.argc_ = argc - ind - words;
 	cli.argv_ = argv + ind + words;

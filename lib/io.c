@@ -2,6 +2,9 @@
 /* File descriptor I/O loops (loopline/io.h). Needs nothing but libc. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "loopline/io.h"
@@ -99,4 +102,27 @@ int lp_io_pread_all(int fd, void *buf, size_t len, uint64_t off)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+int lp_io_unix_connect(const char *path, bool nonblock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	int fd, r;
+
+	_Static_assert(sizeof(sa.sun_path) == LP_IO_UNIX_PATH_MAX + 1, "sun_path size");
+	if (len > LP_IO_UNIX_PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0)
+		return -errno;
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
 }

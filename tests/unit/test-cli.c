@@ -117,6 +117,21 @@ static const struct lp_cli_tool tool = {
 	.exits = exits,
 };
 
+/* A single-command tool: one command named "" (options in order, repeatable). */
+static const struct lp_cli_cmd single_cmds[] = {
+	{ "", "", "simulate one thing", "Runs until stopped.", show_opts, 0, 0, 0, cmd_show },
+};
+static const struct lp_cli_tool single_tool = {
+	.name = "lp-sim",
+	.cmds = single_cmds,
+	.n_cmds = 1,
+	.exits = exits,
+	.footer = "Footer text.\n",
+};
+
+/* the tool run() runs */
+static const struct lp_cli_tool *run_tool = &tool;
+
 struct out {
 	int code;
 	char out[8192];
@@ -151,7 +166,7 @@ static void run(struct out *o, ...)
 
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		int r = lp_cli_main(&tool, argc, argv, &c);
+		int r = lp_cli_main(run_tool, argc, argv, &c);
 
 		fflush(stdout);
 		_exit(r);
@@ -310,6 +325,43 @@ static void test_exit_mapping(void **state)
 	assert_string_equal(lp_exit_name(77), "failure");
 }
 
+static void test_single_command(void **state)
+{
+	struct out o;
+
+	run_tool = &single_tool;
+	run(&o, "--help", NULL);
+	assert_int_equal(o.code, 0);
+	assert_non_null(strstr(o.out, "Usage: lp-sim [OPTIONS]\n\nsimulate one thing\n"));
+	assert_non_null(strstr(o.out, "-t, --timeout D"));
+	assert_non_null(strstr(o.out, "--version"));
+	assert_null(strstr(o.out, "--json"));
+	assert_non_null(strstr(o.out, "Exit codes:"));
+	assert_non_null(strstr(o.out, "  20   busy"));
+	assert_non_null(strstr(o.out, "Footer text.\n"));
+	run(&o, "-t", "1", "--version", NULL);
+	assert_int_equal(o.code, 0);
+	assert_true(strncmp(o.out, "lp-sim ", 7) == 0);
+	/* options in the order given, repeatable */
+	run(&o, "-t", "1", "-f", "--timeout=2", "-t3", NULL);
+	assert_int_equal(o.code, 0);
+	assert_string_equal(o.out, "prepared=0 inv=- t=1 f t=2 t=3 json=0\n");
+	run(&o, NULL);
+	assert_int_equal(o.code, 0);
+	/* usage errors name the tool only */
+	run(&o, "--frob", NULL);
+	assert_int_equal(o.code, LP_EXIT_USAGE);
+	assert_string_equal(o.err, "lp-sim: unknown option '--frob'\nTry 'lp-sim --help'.\n");
+	run(&o, "word", NULL);
+	assert_int_equal(o.code, LP_EXIT_USAGE);
+	assert_string_equal(o.err, "lp-sim: unexpected argument 'word'\nTry 'lp-sim --help'.\n");
+	run(&o, "--count", "0", NULL);
+	assert_int_equal(o.code, LP_EXIT_USAGE);
+	assert_string_equal(o.err, "lp-sim: --count: expected a whole number from 1 to 10, not '0'\n"
+				   "Try 'lp-sim --help'.\n");
+	run_tool = &tool;
+}
+
 /* A table of texts and what they parse to (UINT64_MAX: refused, the output untouched). */
 struct number_case {
 	const char *text;
@@ -365,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_help),    cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_parsing), cmocka_unit_test(test_exit_mapping),
 		cmocka_unit_test(test_duration), cmocka_unit_test(test_size),
+		cmocka_unit_test(test_single_command),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

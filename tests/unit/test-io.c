@@ -2,7 +2,8 @@
 /*
  * The fd I/O loops: read-full over a pipe that delivers in pieces and ends early,
  * write-all of more than a pipe holds (short writes, drained by a child), errors as
- * -errno, positional writes, and the tar-shaped callbacks.
+ * -errno, positional writes, the tar-shaped callbacks, and unix socket connects (nobody
+ * listening, a path too long for sun_path, a listener).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -111,6 +115,48 @@ static void test_errors(void **state)
 	assert_int_equal(lp_io_write_all(-1, &c, 0), 0);
 }
 
+static void test_unix_connect(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/lp-io-XXXXXX", path[LP_IO_UNIX_PATH_MAX + 2];
+	int l, c, a;
+	char x = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s", dir);
+	assert_int_equal(lp_io_unix_connect(path, false), -ENOENT);
+	/* 107 bytes fit in sun_path with its NUL, 108 do not */
+	memset(sa.sun_path, 'a', LP_IO_UNIX_PATH_MAX + 1);
+	sa.sun_path[0] = '/';
+	memcpy(path, sa.sun_path, LP_IO_UNIX_PATH_MAX + 1);
+	path[LP_IO_UNIX_PATH_MAX + 1] = '\0';
+	assert_int_equal(lp_io_unix_connect(path, false), -ENAMETOOLONG);
+	path[LP_IO_UNIX_PATH_MAX] = '\0';
+	assert_int_equal(lp_io_unix_connect(path, false), -ENOENT);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	c = lp_io_unix_connect(sa.sun_path, true);
+	assert_true(c >= 0);
+	assert_true(fcntl(c, F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(c, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(read(c, &x, 1), -1); /* nonblocking: nothing to read yet */
+	assert_int_equal(errno, EAGAIN);
+	a = accept(l, NULL, NULL);
+	assert_true(a >= 0);
+	assert_int_equal(write(a, "y", 1), 1);
+	assert_int_equal(read(c, &x, 1), 1);
+	assert_int_equal(x, 'y');
+	close(a);
+	close(c);
+	close(l);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_write_all_large),
 		cmocka_unit_test(test_pwrite_all),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_unix_connect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,10 @@
  *   accepted before or after the command. Options and arguments may be mixed; "--" ends
  *   the options.
  * - Errors map to exit codes in one place (lp_exit_from_errno).
+ * - A tool that does one thing (a simulator that runs until stopped) has a table of one
+ *   command named "": its line is `TOOL [OPTIONS] [ARGS]`, checked the same way; usage
+ *   errors read "TOOL: message", --help shows the options and exit codes, --version
+ *   works anywhere on the line. global_opts/global are not used then.
  *
  * Usage inside a command:
  *
@@ -63,7 +67,8 @@ enum lp_cli_cmd_flags {
 };
 
 struct lp_cli_cmd {
-	const char *name;        /* "boards", or two words "tenant list" */
+	const char *name;        /* "boards", or two words "tenant list"; "" for the one
+				  * command of a single-command tool */
 	const char *args;        /* synopsis of the arguments ("BOARD PATTERN"), or "" */
 	const char *summary;     /* one line for the command list */
 	const char *description; /* optional paragraph for COMMAND --help */

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 #include "loopline/common.h"
 
@@ -29,6 +30,13 @@ LP_EXPORT int lp_io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
  * 0, -ENODATA if the file ends first, -EOVERFLOW for an offset past INT64_MAX, or -errno.
  * The file offset does not move. */
 LP_EXPORT int lp_io_pread_all(int fd, void *buf, size_t len, uint64_t off);
+
+/* Connects a new stream socket (SOCK_CLOEXEC, and SOCK_NONBLOCK if nonblock) to the unix
+ * socket at path: the descriptor, -ENAMETOOLONG if path does not fit in sun_path
+ * (LP_IO_UNIX_PATH_MAX bytes), or -errno of connect(2) (-ENOENT, -ECONNREFUSED: nobody
+ * listens yet; -EAGAIN: the listener's backlog is full). */
+#define LP_IO_UNIX_PATH_MAX 107
+LP_EXPORT int lp_io_unix_connect(const char *path, bool nonblock);
 
 /* lp_tar_read_fn / lp_pkg_read_fn over *(int *)ctx: lp_io_read. */
 LP_EXPORT ssize_t lp_io_fd_read(void *ctx, void *buf, size_t len);
