@@ -106,8 +106,11 @@ static int build_args(const struct rack *r, struct args *a)
 		addf(a, "socket,id=chr-%s,path=%s,server=on,wait=off", name,
 		     opt_escape(r->boards[i].usb_path, esc, sizeof(esc)));
 		add(a, "-device");
-		addf(a, "usb-serial,bus=xhci.0,chardev=chr-%s,id=usb-%s,serial=LPRACK-%s", name,
-		     name, name);
+		/* always-plugged: the adapter is on the controller's USB bus whether or not
+		 * the cable (our connection to the chardev) is there, as a real one is;
+		 * without it QEMU attaches the device only while a client is connected */
+		addf(a, "usb-serial,bus=xhci.0,chardev=chr-%s,id=usb-%s,serial=LPRACK-%s,"
+			"always-plugged=on", name, name, name);
 	}
 	a->argv[a->n] = NULL;
 	if (e)
