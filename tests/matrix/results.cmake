@@ -16,8 +16,9 @@ set_tests_properties(matrix-results-cli PROPERTIES LABELS "component;matrix" TIM
   ENVIRONMENT "MATRIX=$<TARGET_FILE:loopline-matrix>;FAKE=$<TARGET_FILE:mx-fake-run>")
 
 # The HTML report looked at in headless Chromium: a screenshot of a run with every status
-# (build/…/tests/matrix/matrix-report.png), checked for the status colours.
+# (build/…/tests/matrix/matrix-report.png), checked for the status colours. It may install
+# chromium with apt-get, so it shares the "apt" lock with lava-lab (which installs LAVA).
 add_test(NAME matrix-html-screenshot COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test-matrix-html-screenshot.sh)
 set_tests_properties(matrix-html-screenshot PROPERTIES LABELS "component;matrix" TIMEOUT 240
-  SKIP_RETURN_CODE 77
+  SKIP_RETURN_CODE 77 RESOURCE_LOCK apt
   ENVIRONMENT "MATRIX=$<TARGET_FILE:loopline-matrix>;FAKE=$<TARGET_FILE:mx-fake-run>;OUT=${CMAKE_CURRENT_BINARY_DIR}")

@@ -15,8 +15,9 @@ browser=$(command -v chromium || true)
 if [ -z "$browser" ] && [ "$(id -u)" = 0 ]; then
   echo "installing Debian's chromium for the screenshot test" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
-    { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+  # another apt-get (outside this suite) may hold dpkg's lock: wait for it, not fail
+  inst=(apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=180 chromium)
+  "${inst[@]}" >/dev/null 2>&1 || { apt-get update -qq >/dev/null && "${inst[@]}" >/dev/null; }
   browser=$(command -v chromium || true)
 fi
 if [ -z "$browser" ]; then

@@ -7,10 +7,10 @@
 # starts and stops an x86_64 reference-firmware DUT whose console it wires to the adapter.
 # This script drives the controller VM's own shell through loopline-hil on the host (the
 # controller's console is a unix socket) and checks what happened on both sides.
-# Env: LP_SOURCE_DIR, LP_BUILD_DIR, LP_HIL (host loopline-hil), LP_RACK_SIM, LP_AGENT,
-# LP_LIB, LP_PACK (tests/rack/CMakeLists.txt).
+# Env: LP_SOURCE_DIR, LP_BUILD_DIR (a build tree with loopline-hil, loopline-rack-sim,
+# loopline-agent and loopline-pack: tests/rack/CMakeLists.txt).
 set -euo pipefail
-src=${LP_SOURCE_DIR:?}; bld=${LP_BUILD_DIR:?}; hil=${LP_HIL:?}; sim=${LP_RACK_SIM:?}
+src=${LP_SOURCE_DIR:?}; bld=${LP_BUILD_DIR:?}; hil="$bld/hil/loopline-hil"
 work=$(mktemp -d /tmp/lp-rack.XXXXXX)
 . "$src/tests/hil/testlib.sh"
 rack="$work/rack"; simpid=""
@@ -28,37 +28,20 @@ dump() {
 }
 fail() { echo "FAIL: $*" >&2; dump >&2; exit 1; }
 
-# --- what the rack needs: firmware 1.0.0 with 1.1.0 on its data partition, the controller
+# --- the rack: scripts/virtual-rack builds firmware 1.0.0 (with the 1.1.0 package on the
+# board's data partition) and the controller image with this test's scenario files, then
+# runs loopline-rack-sim with dut1 on line 0, active low
 t0=$(date +%s)
-out="$bld/qemu-images"
-pkgs=$("$src/qemu-images/firmware" qemu-x86_64 --out "$out" --agent "${LP_AGENT:?}" --lib "${LP_LIB:?}" \
-         --pack "${LP_PACK:?}" --only 1.0.0 --only 1.1.0) || fail "firmware"
-mkdir -p "$work/data"; cp "$pkgs/1.1.0.lpkg" "$work/data/"
-"$src/qemu-images/mkdisk" "$out/qemu-x86_64/1.0.0" "$work/dut.img" --data "$work/data" >/dev/null 2>&1 ||
-  fail "mkdisk"
-ctl=$("$src/qemu-images/controller" --out "$out" --cross-build "$bld/cross-aarch64-hil" \
-        --overlay "$src/tests/rack/controller") || fail "controller image"
-ok "firmware and controller image ($(( $(date +%s) - t0 )) s)"
-
-# --- the rack ------------------------------------------------------------------------
-"$sim" --dir "$rack" --kernel "$ctl/vmlinuz" --initrd "$ctl/initramfs.cpio" \
-  --board dut1 --line 0 --active-low --dut-console "$rack/dut1/console.sock" \
-  --dut-cmd "exec '$src/qemu-images/run' qemu-x86_64 --disk '$work/dut.img' --dir '$rack/dut1' --no-snapshot --wait-console" \
+"$src/scripts/virtual-rack" --dir "$rack" --boards 1 --build "$bld" --overlay "$src/tests/rack/controller" \
   > "$work/sim.log" 2>&1 &
 simpid=$!
 n=0; until [ -f "$rack/ready" ]; do
   kill -0 "$simpid" 2>/dev/null || fail "the simulator exited"
-  n=$((n + 1)); [ $n -lt 600 ] || fail "simulator not ready after 60 s"; sleep 0.1
+  n=$((n + 1)); [ $n -lt 6000 ] || fail "simulator not ready after 600 s"; sleep 0.1
 done
-cat > "$work/host.yaml" <<EOF
-lab: {state_dir: $work/hs}
-boards:
-  ctl:
-    power: {driver: manual, message: "loopline-rack-sim powers the controller"}
-    console: {driver: unix, path: $rack/controller.sock}
-    shell: {login_prompt: null, timeout: 60s}
-EOF
-H() { "$hil" -i "$work/host.yaml" "$@"; }
+ok "firmware, controller image, simulator ready ($(( $(date +%s) - t0 )) s)"
+# the controller VM as board ctl (its console socket), written by scripts/virtual-rack
+H() { "$hil" -i "$rack/host.yaml" "$@"; }
 # ctlrun TIMEOUT CMD: a shell command in the controller VM; output in $work/out
 ctlrun() { local t=$1; shift; H run --timeout "$t" ctl -- "$*" >"$work/out" 2>"$work/err" </dev/null; }
 ctl_ok() { ctlrun "$@" || { cat "$work/out" "$work/err" >&2; fail "in the controller: ${*:2}"; }; }
