@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The virtual lab rack end to end (docs/virtual-rack.md): loopline-rack-sim runs the
-# aarch64 lab controller VM (qemu-images/controller) with its PL061 GPIO controller and a
-# QEMU usb-serial (FTDI) adapter; inside it, loopline-hil built for arm64 uses the real
-# `gpiod` power driver (libgpiod, /dev/gpiochip0) and `serial` console driver
-# (libserialport, /dev/ttyUSB0). The simulator follows the GPIO line (active low) and
-# starts and stops an x86_64 reference-firmware DUT whose console it wires to the adapter.
+# aarch64 lab controller VM (qemu-images/controller) with its PL061 GPIO controller and
+# two QEMU usb-serial (FTDI) adapters; inside it, loopline-hil built for arm64 uses the
+# real `gpiod` power driver (libgpiod, /dev/gpiochip0) and `serial` console driver
+# (libserialport, /dev/serial/by-id/… → /dev/ttyUSBn, links kept by mdev). The simulator
+# follows the GPIO lines (active low) and starts and stops x86_64 reference-firmware DUTs
+# whose consoles it wires to the adapters. dut1 is driven through everything; dut2 (line
+# 1) is never switched on, and its adapter is re-plugged to move dut1's to another tty.
 # This script drives the controller VM's own shell through loopline-hil on the host (the
 # controller's console is a unix socket) and checks what happened on both sides.
 # Env: LP_SOURCE_DIR, LP_BUILD_DIR (a build tree with loopline-hil, loopline-rack-sim,
@@ -32,7 +34,7 @@ fail() { echo "FAIL: $*" >&2; dump >&2; exit 1; }
 # board's data partition) and the controller image with this test's scenario files, then
 # runs loopline-rack-sim with dut1 on line 0, active low
 t0=$(date +%s)
-"$src/scripts/virtual-rack" --dir "$rack" --boards 1 --build "$bld" --overlay "$src/tests/rack/controller" \
+"$src/scripts/virtual-rack" --dir "$rack" --boards 2 --build "$bld" --overlay "$src/tests/rack/controller" \
   > "$work/sim.log" 2>&1 &
 simpid=$!
 n=0; until [ -f "$rack/ready" ]; do
@@ -42,6 +44,8 @@ done
 ok "firmware, controller image, simulator ready ($(( $(date +%s) - t0 )) s)"
 # the controller VM as board ctl (its console socket), written by scripts/virtual-rack
 H() { "$hil" -i "$rack/host.yaml" "$@"; }
+# the adapters' udev-style names (the inventory's console ports)
+id1=usb-QEMU_QEMU_USB_SERIAL_LPRACK-dut1-if00-port0; id2=usb-QEMU_QEMU_USB_SERIAL_LPRACK-dut2-if00-port0
 # ctlrun TIMEOUT CMD: a shell command in the controller VM; output in $work/out
 ctlrun() { local t=$1; shift; H run --timeout "$t" ctl -- "$*" >"$work/out" 2>"$work/err" </dev/null; }
 ctl_ok() { ctlrun "$@" || { cat "$work/out" "$work/err" >&2; fail "in the controller: ${*:2}"; }; }
@@ -67,9 +71,10 @@ qmp() {
 }
 
 H expect ctl 'lpctl:' --timeout 180s >/dev/null 2>"$work/err" || { cat "$work/err"; fail "controller shell"; }
-ctl_ok 60s 'n=0; while [ ! -e /dev/ttyUSB0 ]; do n=$((n + 1)); [ $n -lt 300 ] || exit 1; sleep 0.1; done; uname -m; ls /dev/gpiochip0 /dev/ttyUSB0; cat /sys/bus/usb-serial/devices/ttyUSB0/../../serial 2>/dev/null || true'
-has aarch64; has /dev/gpiochip0; has /dev/ttyUSB0
-ok "controller VM up ($(( $(date +%s) - t0 )) s): aarch64, /dev/gpiochip0 (PL061), /dev/ttyUSB0 (ftdi_sio)"
+ctl_ok 60s 'uname -m; ls /dev/gpiochip0; ls -l /dev/serial/by-id/'
+has aarch64; has /dev/gpiochip0
+has "$id1 -> ../../ttyUSB0"; has "$id2 -> ../../ttyUSB1"
+ok "controller VM up ($(( $(date +%s) - t0 )) s): aarch64, /dev/gpiochip0 (PL061), two adapters (ftdi_sio) with by-id links"
 
 # --- power on → boot → expect → run → cycle → off -------------------------------------
 ctl_ok 30s loopline-hil power status dut1
@@ -99,27 +104,39 @@ wait_event 'relay dut1 off' 1; wait_event 'dut dut1 stopped' 1; wait_event 'dut 
 ctl_ok 200s loopline-hil run --timeout 180s dut1 -- 'test ! -e /run/before-cycle && cat /proc/uptime'
 ok "power cycle: relay off (DUT killed) and on again; the DUT booted afresh"
 
-# --- a udev-style symbolic link to the adapter ----------------------------------------
-ctl_ok 120s 'mkdir -p /run/rack && ln -sfn /dev/ttyUSB0 /run/rack/dut1 && loopline-hil -i /etc/rack/errors.yaml run --timeout 90s linked -- grep VERSION_ID /etc/os-release'
+# --- the same board by its kernel name ------------------------------------------------
+ctl_ok 120s 'loopline-hil -i /etc/rack/errors.yaml run --timeout 90s kernelname -- grep VERSION_ID /etc/os-release'
 has 'VERSION_ID=1.0.0'
-ok "console port given as a symbolic link (/run/rack/dut1 → /dev/ttyUSB0) works"
+ok "console port by kernel name (/dev/ttyUSB0) works as well as the by-id link"
 
-# --- unplug and plug the USB serial adapter while a script holds the console -----------
+# --- unplug both adapters while a script holds dut1's console; plug dut2's back first ---
+# dut2's adapter then gets ttyUSB0 and dut1's ttyUSB1: the by-id name follows the adapter
 ctl_ok 30s '(loopline-hil script dut1 /etc/rack/scenarios/replug.hil > /tmp/replug.log 2>&1; echo $? > /tmp/replug.rc) >/dev/null 2>&1 &'
 n=0; until ctlrun 30s grep -q UNPLUG-NOW /tmp/replug.log; do
   n=$((n + 1)); [ $n -lt 120 ] || { ctlrun 30s cat /tmp/replug.log; cat "$work/out"; fail "replug script did not start"; }
   sleep 0.5
 done
+plug() {
+  qmp '{"execute":"device_add","arguments":{"driver":"usb-serial","bus":"xhci.0","chardev":"chr-'"$1"'","id":"usb-'"$1"'","serial":"LPRACK-'"$1"'","always-plugged":true}}'
+}
+# waitdev PATH gone|there: in the controller, at most 30 s
+waitdev() {
+  local t='-e'; [ "$2" = gone ] || t='! -e'
+  ctl_ok 60s "n=0; while [ $t $1 ]; do n=\$((n + 1)); [ \$n -lt 300 ] || exit 1; sleep 0.1; done"
+}
 qmp '{"execute":"device_del","arguments":{"id":"usb-dut1"}}'
-ctl_ok 60s 'n=0; while [ -e /dev/ttyUSB0 ]; do n=$((n + 1)); [ $n -lt 300 ] || exit 1; sleep 0.1; done'
-qmp '{"execute":"device_add","arguments":{"driver":"usb-serial","bus":"xhci.0","chardev":"chr-dut1","id":"usb-dut1","serial":"LPRACK-dut1","always-plugged":true}}'
-ctl_ok 60s 'n=0; while [ ! -e /dev/ttyUSB0 ]; do n=$((n + 1)); [ $n -lt 300 ] || exit 1; sleep 0.1; done; touch /tmp/replugged'
+qmp '{"execute":"device_del","arguments":{"id":"usb-dut2"}}'
+waitdev /dev/ttyUSB0 gone; waitdev /dev/ttyUSB1 gone; waitdev "/dev/serial/by-id/$id1" gone
+plug dut2; waitdev "/dev/serial/by-id/$id2" there
+plug dut1; waitdev "/dev/serial/by-id/$id1" there
+ctl_ok 30s 'ls -l /dev/serial/by-id/; touch /tmp/replugged'
+has "$id1 -> ../../ttyUSB1"; has "$id2 -> ../../ttyUSB0"
 n=0; until ctlrun 30s test -e /tmp/replug.rc; do
   n=$((n + 1)); [ $n -lt 240 ] || fail "replug script did not finish"; sleep 0.5
 done
 ctl_ok 30s 'cat /tmp/replug.log; exit $(cat /tmp/replug.rc)'
 has after-replug; has 'VERSION_ID=1.0.0'
-ok "QMP device_del + device_add of the adapter: /dev/ttyUSB0 went away and came back, the script's open console reconnected"
+ok "QMP device_del of both adapters, device_add dut2's first: dut1's by-id link now leads to ttyUSB1 and the script's open console reconnected through it"
 
 # --- contention: a lock, a busy line, wrong chip and line ---------------------------
 ctl_ok 30s 'LOOPLINE_HIL_OWNER=job-a loopline-hil script dut1 /etc/rack/scenarios/hold.hil > /tmp/hold.log 2>&1 &'
@@ -148,6 +165,10 @@ ok "scenario update.hil in the controller: 1.0.0 → 1.1.0 in slot B, committed,
 grep 'loopline-hil: mark' "$work/out" | sed 's/^/  /'
 
 # --- the simulator stops everything -----------------------------------------------
+[ "$(count 'relay dut2 on')" = 0 ] && [ "$(count 'dut dut2 started')" = 0 ] ||
+  fail "dut2 was switched on, but only dut1's line was driven"
+ok "dut2's relay (line 1) stayed off through all of dut1's switching"
+
 kill -TERM "$simpid"; rc=0; wait "$simpid" || rc=$?; simpid=""
 [ "$rc" = 0 ] || fail "simulator exited $rc on SIGTERM"
 ! pgrep -f "$work/" >/dev/null || fail "processes left: $(pgrep -a -f "$work/")"
