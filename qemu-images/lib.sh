@@ -1,19 +1,25 @@
 # qemu-images/lib.sh: what the image builders share (sourced by qemu-images/build and
 # qemu-images/controller). The caller defines die() and sets out (the cache directory).
 
+# _unpack_once DIR PKG[:ARCH]: unless DIR/.done exists, apt-get download PKG (refreshing
+# the package lists once if that fails) and dpkg-deb -x it into DIR/root
+_unpack_once() {
+  local d=$1 pkg=$2
+  [ ! -f "$d/.done" ] || return 0
+  rm -rf "$d"; mkdir -p "$d"
+  (cd "$d" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) || {
+    apt-get update -qq >&2 || true
+    (cd "$d" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2)
+  } || die "cannot download $pkg"
+  dpkg-deb -x "$d"/*.deb "$d/root"
+  rm -f "$d"/*.deb
+  touch "$d/.done"
+}
+
 # fetch_deb PKG[:ARCH]: apt-get download + dpkg-deb -x once into $out/debs/<pkg>; prints the dir
 fetch_deb() {
   local d="$out/debs/${1/:/_}"
-  if [ ! -f "$d/.done" ]; then
-    rm -rf "$d"; mkdir -p "$d"
-    (cd "$d" && apt-get download -q -o APT::Sandbox::User=root "$1" >&2) || {
-      apt-get update -qq >&2 || true
-      (cd "$d" && apt-get download -q -o APT::Sandbox::User=root "$1" >&2)
-    } || die "cannot download $1"
-    dpkg-deb -x "$d"/*.deb "$d/root"
-    rm -f "$d"/*.deb
-    touch "$d/.done"
-  fi
+  _unpack_once "$d" "$1"
   echo "$d"
 }
 
@@ -40,16 +46,7 @@ fetch_kernel() {
   stamp=$(stat -c '%n %Y %s' /var/lib/apt/lists/*Packages* 2>/dev/null | sha256sum | cut -c1-16)
   printf '%s\n%s\n' "$stamp" "$pkg" > "$resolved.tmp" && mv "$resolved.tmp" "$resolved"
   kdir="$out/kernel/$pkg"
-  if [ ! -f "$kdir/.done" ]; then
-    rm -rf "$kdir"; mkdir -p "$kdir"
-    (cd "$kdir" && apt-get download -q -o APT::Sandbox::User=root "$pkg:$debarch" >&2) || {
-      apt-get update -qq >&2 || true
-      (cd "$kdir" && apt-get download -q -o APT::Sandbox::User=root "$pkg:$debarch" >&2)
-    } || die "cannot download $pkg:$debarch"
-    dpkg-deb -x "$kdir"/*.deb "$kdir/root"
-    rm -f "$kdir"/*.deb
-    touch "$kdir/.done"
-  fi
+  _unpack_once "$kdir" "$pkg:$debarch"
   kpkg=$pkg
   vmlinuz=$(ls "$kdir"/root/boot/vmlinuz-* | head -n1)
   kver=${vmlinuz##*/vmlinuz-}
