@@ -32,7 +32,7 @@ fail() { echo "FAIL: $*" >&2; dump >&2; exit 1; }
 
 # --- the rack: scripts/virtual-rack builds firmware 1.0.0 (with the 1.1.0 package on the
 # board's data partition) and the controller image with this test's scenario files, then
-# runs loopline-rack-sim with dut1 on line 0, active low
+# runs loopline-rack-sim with dut1 on line 0 and dut2 on line 1, both active low
 t0=$(date +%s)
 "$src/scripts/virtual-rack" --dir "$rack" --boards 2 --build "$bld" --overlay "$src/tests/rack/controller" \
   > "$work/sim.log" 2>&1 &
@@ -68,6 +68,16 @@ qmp() {
   printf '{"execute":"qmp_capabilities"}\n%s\n' "$1" |
     socat -t 3 - "UNIX-CONNECT:$rack/qmp.sock" > "$work/qmp" 2>&1 || true
   [ "$(grep -c '"return": {}' "$work/qmp")" -ge 2 ] || { cat "$work/qmp" >&2; fail "QMP $1"; }
+}
+# plug BOARD: the board's USB serial adapter back into the controller (as the simulator
+# first plugged it: the same chardev, id and serial number)
+plug() {
+  qmp '{"execute":"device_add","arguments":{"driver":"usb-serial","bus":"xhci.0","chardev":"chr-'"$1"'","id":"usb-'"$1"'","serial":"LPRACK-'"$1"'","always-plugged":true}}'
+}
+# waitdev PATH gone|there: in the controller, at most 30 s
+waitdev() {
+  local t='-e'; [ "$2" = gone ] || t='! -e'
+  ctl_ok 60s "n=0; while [ $t $1 ]; do n=\$((n + 1)); [ \$n -lt 300 ] || exit 1; sleep 0.1; done"
 }
 
 H expect ctl 'lpctl:' --timeout 180s >/dev/null 2>"$work/err" || { cat "$work/err"; fail "controller shell"; }
@@ -116,14 +126,6 @@ n=0; until ctlrun 30s grep -q UNPLUG-NOW /tmp/replug.log; do
   n=$((n + 1)); [ $n -lt 120 ] || { ctlrun 30s cat /tmp/replug.log; cat "$work/out"; fail "replug script did not start"; }
   sleep 0.5
 done
-plug() {
-  qmp '{"execute":"device_add","arguments":{"driver":"usb-serial","bus":"xhci.0","chardev":"chr-'"$1"'","id":"usb-'"$1"'","serial":"LPRACK-'"$1"'","always-plugged":true}}'
-}
-# waitdev PATH gone|there: in the controller, at most 30 s
-waitdev() {
-  local t='-e'; [ "$2" = gone ] || t='! -e'
-  ctl_ok 60s "n=0; while [ $t $1 ]; do n=\$((n + 1)); [ \$n -lt 300 ] || exit 1; sleep 0.1; done"
-}
 qmp '{"execute":"device_del","arguments":{"id":"usb-dut1"}}'
 qmp '{"execute":"device_del","arguments":{"id":"usb-dut2"}}'
 waitdev /dev/ttyUSB0 gone; waitdev /dev/ttyUSB1 gone; waitdev "/dev/serial/by-id/$id1" gone
